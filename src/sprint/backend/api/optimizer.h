@@ -1,0 +1,60 @@
+// optimizer.h (backend interface): fused parameter updates over many tensors at once (one launch on CUDA).
+// Each list holds one entry per parameter tensor; entry i of every list has the same shape and device.
+#pragma once
+
+#include <span>
+
+#include "sprint/core/tensor.h"
+#include "sprint/runtime/stream.h"
+
+namespace sprint {
+
+/// PyTorch's SGD: g' = g + wd·p; buf = momentum·buf + (1 − dampening)·g' (buf = g' on the first step);
+/// step = nesterov ? g' + momentum·buf : buf (g' when momentum == 0); p -= lr·step.
+struct SgdHyper {
+  double lr = 0.01;
+  double momentum = 0.0;
+  double dampening = 0.0;
+  double weight_decay = 0.0;
+  bool nesterov = false;
+  double grad_scale = 1.0;  ///< gradients are multiplied by this first (1 / loss scale, 1 / accumulation steps)
+};
+struct SgdUpdateArgs {
+  std::span<const Tensor> params;            ///< updated in place
+  std::span<const Tensor> grads;
+  std::span<const Tensor> momentum_buffers;  ///< empty span when momentum == 0
+  SgdHyper hyper;
+  bool first_step = false;  ///< initialise momentum buffers from the gradient
+};
+
+/// Adam / AdamW (decoupled_weight_decay): m = b1·m + (1 − b1)·g; v = b2·v + (1 − b2)·g²;
+/// p -= lr·(m / (1 − b1^t)) / (sqrt(v / (1 − b2^t)) + eps); weight decay as L2 (Adam) or p -= lr·wd·p (AdamW).
+struct AdamHyper {
+  double lr = 1e-3;
+  double beta1 = 0.9;
+  double beta2 = 0.999;
+  double eps = 1e-8;
+  double weight_decay = 0.0;
+  bool decoupled_weight_decay = false;
+  double grad_scale = 1.0;
+};
+struct AdamUpdateArgs {
+  std::span<const Tensor> params;
+  std::span<const Tensor> grads;
+  std::span<const Tensor> exp_avg;     ///< m
+  std::span<const Tensor> exp_avg_sq;  ///< v
+  AdamHyper hyper;
+  int64_t step = 1;  ///< t, 1-based, for bias correction
+};
+
+namespace cpu {
+void sgd_update(const Stream& stream, const SgdUpdateArgs& args);
+void adam_update(const Stream& stream, const AdamUpdateArgs& args);
+}  // namespace cpu
+
+namespace cuda {
+void sgd_update(const Stream& stream, const SgdUpdateArgs& args);
+void adam_update(const Stream& stream, const AdamUpdateArgs& args);
+}  // namespace cuda
+
+}  // namespace sprint

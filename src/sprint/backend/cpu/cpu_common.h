@@ -1,0 +1,41 @@
+// cpu_common.h: helpers shared by the CPU backend: reaching the CpuContext from a stream, choosing between the
+// reference loop and the fast path, dtype dispatch, and keeping OpenBLAS/OpenMP thread counts in step.
+#pragma once
+
+#include <type_traits>
+
+#include "sprint/core/dtype.h"
+#include "sprint/core/error.h"
+#include "sprint/runtime/cpu/cpu_context.h"
+#include "sprint/runtime/stream.h"
+
+namespace sprint::cpu {
+
+/// The CpuContext behind a CPU stream (throws if the stream is not a CPU stream).
+CpuContext& context_of(const Stream& stream);
+
+/// True when the op should run its reference loop: f64 (the fast paths are f32), or reference mode is on.
+inline bool use_reference(const Stream& stream, DType dtype) {
+  return dtype != DType::kF32 || context_of(stream).reference_only();
+}
+
+/// Applies the context's thread count to OpenBLAS and OpenMP (oneDNN) if it changed; returns it.
+int sync_threads(const Stream& stream);
+
+/// Calls f(T{}) with T = float or double according to dtype; throws Unsupported for other dtypes.
+template <class F>
+void dispatch_floating(DType dtype, const char* op, F&& f) {
+  switch (dtype) {
+    case DType::kF32: f(float{}); return;
+    case DType::kF64: f(double{}); return;
+    default: SPRINT_THROW(Unsupported, "{} on the CPU supports f32 and f64, got {}", op, dtype_name(dtype));
+  }
+}
+
+/// out (=|+=) value, by GradMode-like flag.
+template <class T>
+inline void store(T& out, T value, bool accumulate) {
+  out = accumulate ? out + value : value;
+}
+
+}  // namespace sprint::cpu

@@ -1,0 +1,76 @@
+// optimizer.cpp (CPU): fused SGD (momentum, Nesterov, weight decay) and Adam/AdamW updates, one pass per tensor.
+#include "sprint/backend/api/optimizer.h"
+
+#include <cmath>
+
+#include "sprint/backend/cpu/cpu_common.h"
+
+namespace sprint::cpu {
+namespace {
+
+template <class T>
+void sgd_one(const Tensor& param, const Tensor& grad, const Tensor* buffer, const SgdHyper& h, bool first) {
+  T* p = param.data_as<T>();
+  const T* g = grad.data_as<T>();
+  T* buf = buffer ? buffer->data_as<T>() : nullptr;
+  const int64_t n = param.numel();
+  const T lr = static_cast<T>(h.lr), wd = static_cast<T>(h.weight_decay), m = static_cast<T>(h.momentum);
+  const T damp = static_cast<T>(1.0 - h.dampening), gs = static_cast<T>(h.grad_scale);
+  if (!buf) {
+    for (int64_t i = 0; i < n; ++i) p[i] -= lr * (gs * g[i] + wd * p[i]);
+    return;
+  }
+  for (int64_t i = 0; i < n; ++i) {
+    const T d = gs * g[i] + wd * p[i];
+    const T b = first ? d : m * buf[i] + damp * d;
+    buf[i] = b;
+    p[i] -= lr * (h.nesterov ? d + m * b : b);
+  }
+}
+
+template <class T>
+void adam_one(const Tensor& param, const Tensor& grad, const Tensor& m_t, const Tensor& v_t, const AdamHyper& h,
+              int64_t step) {
+  T* p = param.data_as<T>();
+  const T* g = grad.data_as<T>();
+  T* m = m_t.data_as<T>();
+  T* v = v_t.data_as<T>();
+  const int64_t n = param.numel();
+  const double bc1 = 1.0 - std::pow(h.beta1, static_cast<double>(step));
+  const double bc2 = 1.0 - std::pow(h.beta2, static_cast<double>(step));
+  const T b1 = static_cast<T>(h.beta1), b2 = static_cast<T>(h.beta2), gs = static_cast<T>(h.grad_scale);
+  const T step_size = static_cast<T>(h.lr / bc1), inv_sqrt_bc2 = static_cast<T>(1.0 / std::sqrt(bc2));
+  const T eps = static_cast<T>(h.eps), wd = static_cast<T>(h.weight_decay), lr = static_cast<T>(h.lr);
+  for (int64_t i = 0; i < n; ++i) {
+    T gi = gs * g[i];
+    if (h.decoupled_weight_decay) p[i] -= lr * wd * p[i];
+    else gi += wd * p[i];
+    m[i] = b1 * m[i] + (T(1) - b1) * gi;
+    v[i] = b2 * v[i] + (T(1) - b2) * gi * gi;
+    p[i] -= step_size * m[i] / (std::sqrt(v[i]) * inv_sqrt_bc2 + eps);
+  }
+}
+
+}  // namespace
+
+void sgd_update(const Stream&, const SgdUpdateArgs& a) {
+  const bool with_momentum = a.hyper.momentum != 0.0;
+  SPRINT_CHECK(!with_momentum || a.momentum_buffers.size() == a.params.size(),
+               "sgd_update: {} momentum buffers for {} parameters", a.momentum_buffers.size(), a.params.size());
+  for (size_t i = 0; i < a.params.size(); ++i) {
+    dispatch_floating(a.params[i].dtype(), "sgd_update", [&](auto tag) {
+      sgd_one<decltype(tag)>(a.params[i], a.grads[i], with_momentum ? &a.momentum_buffers[i] : nullptr, a.hyper,
+                             a.first_step);
+    });
+  }
+}
+
+void adam_update(const Stream&, const AdamUpdateArgs& a) {
+  for (size_t i = 0; i < a.params.size(); ++i) {
+    dispatch_floating(a.params[i].dtype(), "adam_update", [&](auto tag) {
+      adam_one<decltype(tag)>(a.params[i], a.grads[i], a.exp_avg[i], a.exp_avg_sq[i], a.hyper, a.step);
+    });
+  }
+}
+
+}  // namespace sprint::cpu

@@ -1,0 +1,121 @@
+// tensor.h: Storage (a block of memory on one device) and Tensor (a typed, strided view into a Storage).
+// Tensors are cheap handles: copying one shares the storage. Shapes use the letters of shape.h, e.g. a batch of
+// images is (N, C, H, W) whether it is stored NCHW (contiguous) or NHWC (channels-last strides).
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "sprint/core/allocator.h"
+#include "sprint/core/device.h"
+#include "sprint/core/dtype.h"
+#include "sprint/core/error.h"
+#include "sprint/core/shape.h"
+
+namespace sprint {
+
+enum class MemoryFormat : uint8_t {
+  kContiguous,    ///< row-major; (N, C, H, W) is NCHW in memory
+  kChannelsLast,  ///< 4-D only: (N, C, H, W) stored as NHWC
+};
+
+/// A block of device or host memory. Owning storages return their memory to the allocator that made it;
+/// non-owning ones (wrap) only point at memory someone else keeps alive.
+class Storage {
+ public:
+  Storage(Allocator& allocator, size_t n_bytes);
+  Storage(void* data, size_t n_bytes, Device device);
+  ~Storage();
+  Storage(const Storage&) = delete;
+  Storage& operator=(const Storage&) = delete;
+
+  void* data() const { return data_; }
+  size_t n_bytes() const { return n_bytes_; }
+  Device device() const { return device_; }
+  Allocator* allocator() const { return allocator_; }
+
+ private:
+  void* data_ = nullptr;
+  size_t n_bytes_ = 0;
+  Device device_;
+  Allocator* allocator_ = nullptr;  // null: not owning
+};
+
+class Tensor {
+ public:
+  Tensor() = default;
+
+  /// Uninitialised tensor from `allocator` (which fixes the device).
+  static Tensor empty(const Shape& shape, DType dtype, Allocator& allocator = cpu_allocator(),
+                      MemoryFormat format = MemoryFormat::kContiguous);
+  /// Non-owning view of memory the caller keeps alive; contiguous.
+  static Tensor wrap(void* data, const Shape& shape, DType dtype, Device device = kCPU);
+  /// Host tensor holding a copy of `values`, contiguous with `shape` (numel must match).
+  template <class T>
+  static Tensor from_values(std::span<const T> values, const Shape& shape);
+  template <class T>
+  static Tensor from_values(const std::vector<T>& values, const Shape& shape) {
+    return from_values(std::span<const T>(values), shape);
+  }
+
+  bool defined() const { return storage_ != nullptr; }
+  const Shape& shape() const { return shape_; }
+  const Strides& strides() const { return strides_; }
+  int ndim() const { return shape_.size(); }
+  /// Size of dimension `i`; negative i counts from the back.
+  int64_t dim(int i) const;
+  int64_t numel() const { return shape_.product(); }
+  DType dtype() const { return dtype_; }
+  Device device() const { return device_; }
+  size_t element_size() const { return dtype_size(dtype_); }
+  size_t n_bytes() const { return static_cast<size_t>(numel()) * element_size(); }
+
+  bool is_contiguous() const;
+  bool is_channels_last() const;
+  MemoryFormat memory_format() const;
+
+  void* data() const;
+  /// Typed pointer; throws InvalidArgument if T does not match dtype().
+  template <class T>
+  T* data_as() const {
+    SPRINT_CHECK(dtype_of<T>() == dtype_, "tensor is {}, accessed as {}", dtype_name(dtype_),
+                 dtype_name(dtype_of<T>()));
+    return static_cast<T*>(data());
+  }
+
+  /// Same storage, new shape; the tensor must be contiguous. One entry may be -1 (inferred).
+  Tensor reshape(const Shape& shape) const;
+  /// Elements [start, start + length) along `dim`; shares storage.
+  Tensor narrow(int dim, int64_t start, int64_t length) const;
+  /// Rows [start, start + count) of dimension 0; shares storage.
+  Tensor rows(int64_t start, int64_t count) const { return narrow(0, start, count); }
+
+  /// Host copy of a CPU tensor's values in logical (row-major) order, converted to T.
+  template <class T>
+  std::vector<T> to_vector() const;
+
+  const std::shared_ptr<Storage>& storage() const { return storage_; }
+  size_t storage_offset_bytes() const { return offset_bytes_; }
+  /// True when both tensors view overlapping bytes of the same storage.
+  bool overlaps(const Tensor& other) const;
+  /// "f32[64, 784] cpu"
+  std::string description() const;
+
+ private:
+  std::shared_ptr<Storage> storage_;
+  size_t offset_bytes_ = 0;
+  Shape shape_;
+  Strides strides_;
+  DType dtype_ = DType::kF32;
+  Device device_;
+};
+
+/// Throws InvalidArgument unless `t` has exactly `shape` ("name" is used in the message).
+void check_shape(const Tensor& t, const Shape& shape, const char* name);
+/// Throws InvalidArgument unless `t` is defined, on `device`, of `dtype`.
+void check_tensor(const Tensor& t, Device device, DType dtype, const char* name);
+
+}  // namespace sprint

@@ -1,0 +1,68 @@
+// module.cpp: parameter/buffer traversal and device moves shared by every module.
+#include "sprint/nn/module.h"
+
+#include <unordered_set>
+
+#include "sprint/ops/elementwise.h"
+
+namespace sprint::nn {
+
+ParameterPtr Module::add_parameter(ParameterPtr parameter) {
+  own_parameters_.push_back(parameter);
+  return parameter;
+}
+
+void Module::add_buffer(std::string name, Tensor* value) { own_buffers_.emplace_back(std::move(name), value); }
+
+std::vector<std::pair<std::string, ParameterPtr>> Module::named_parameters() {
+  std::vector<std::pair<std::string, ParameterPtr>> out;
+  std::unordered_set<const Parameter*> seen;
+  struct Walker {
+    std::vector<std::pair<std::string, ParameterPtr>>& out;
+    std::unordered_set<const Parameter*>& seen;
+    void operator()(Module& m, const std::string& prefix) {
+      for (const ParameterPtr& p : m.own_parameters_)
+        if (seen.insert(p.get()).second) out.emplace_back(prefix + p->name(), p);
+      for (auto& [name, child] : m.children()) (*this)(*child, prefix + name + ".");
+    }
+  };
+  Walker{out, seen}(*this, "");
+  return out;
+}
+
+std::vector<ParameterPtr> Module::parameters() {
+  std::vector<ParameterPtr> out;
+  for (auto& [name, p] : named_parameters()) out.push_back(p);
+  return out;
+}
+
+std::vector<NamedBuffer> Module::named_buffers() {
+  std::vector<NamedBuffer> out;
+  struct Walker {
+    std::vector<NamedBuffer>& out;
+    void operator()(Module& m, const std::string& prefix) {
+      for (auto& [name, t] : m.own_buffers_) out.push_back({prefix + name, *t});
+      for (auto& [name, child] : m.children()) (*this)(*child, prefix + name + ".");
+    }
+  };
+  Walker{out}(*this, "");
+  return out;
+}
+
+int64_t Module::n_parameters() {
+  int64_t n = 0;
+  for (const ParameterPtr& p : parameters())
+    if (p->trainable()) n += p->value().numel();
+  return n;
+}
+
+void Module::to_device(const Stream& stream) {
+  for (const ParameterPtr& p : own_parameters_)
+    if (p->value().device() != stream.device()) p->set_value(ops::to_stream_device(stream, p->value()));
+  for (auto& [name, t] : own_buffers_)
+    if (t->defined() && t->device() != stream.device()) *t = ops::to_stream_device(stream, *t);
+  workspace_.clear();
+  for (auto& [name, child] : children()) child->to_device(stream);
+}
+
+}  // namespace sprint::nn

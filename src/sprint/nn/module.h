@@ -1,0 +1,93 @@
+// module.h: Module, the base of every layer and model, and RunContext, what a forward/backward call runs with.
+//
+// Contract (explicit forward/backward, no autograd tape):
+//   y  = module.forward(ctx, x)   x (N, ...) -> y (N, ...); y lives in the module's workspace and stays valid
+//                                 until the next forward of this module in the same ctx.slot.
+//   dx = module.backward(ctx, dy) dy shaped like y -> dx shaped like x, or an undefined tensor when
+//                                 needs_input_grad() is false (first layer: skips a whole GEMM).
+//   Parameter gradients follow Parameter::take_grad_mode(): overwrite after zero_grad(), then accumulate.
+// backward(ctx, dy) must follow forward(ctx, x) of the same slot, with x still alive. Steady-state steps
+// allocate nothing: buffers are created on the first call and reused (see Workspace).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "sprint/core/rng.h"
+#include "sprint/core/tensor.h"
+#include "sprint/nn/parameter.h"
+#include "sprint/nn/workspace.h"
+#include "sprint/runtime/stream.h"
+
+namespace sprint::nn {
+
+struct RunContext {
+  Stream stream;
+  /// Random source for stochastic layers (dropout); required in training mode when such layers exist.
+  Generator* rng = nullptr;
+  /// Micro-batch slot: pipelines keep several micro-batches in flight, each with its own saved activations.
+  int slot = 0;
+};
+
+/// A named tensor that is state but not trained (BatchNorm running statistics): saved in checkpoints.
+struct NamedBuffer {
+  std::string name;
+  Tensor value;
+};
+
+class Module {
+ public:
+  virtual ~Module() = default;
+
+  /// "Linear", "Conv2d", ...
+  virtual std::string type_name() const = 0;
+  /// One-line description with hyperparameters: "Linear(784 -> 128, bias)".
+  virtual std::string describe() const { return type_name(); }
+
+  virtual Tensor forward(RunContext& ctx, const Tensor& x) = 0;
+  virtual Tensor backward(RunContext& ctx, const Tensor& dy) = 0;
+  /// Output shape for an input shape (batch dimension included); throws InvalidArgument on a mismatch.
+  virtual Shape output_shape(const Shape& input) const = 0;
+
+  /// Direct sub-modules with their names ("0", "block1", ...); empty for leaf layers.
+  virtual std::vector<std::pair<std::string, Module*>> children() { return {}; }
+  /// Moves parameters and buffers (this module's and its children's) to the stream's device.
+  void to_device(const Stream& stream);
+
+  void train(bool on = true) { set_training(on); }
+  void eval() { set_training(false); }
+  bool training() const { return training_; }
+  virtual void set_training(bool on) { training_ = on; }
+
+  bool needs_input_grad() const { return needs_input_grad_; }
+  virtual void set_needs_input_grad(bool on) { needs_input_grad_ = on; }
+
+  /// Every parameter with its dotted path ("0.weight", "block1.conv.weight"); a parameter shared by several
+  /// modules appears once, under its first path.
+  std::vector<std::pair<std::string, ParameterPtr>> named_parameters();
+  std::vector<ParameterPtr> parameters();
+  /// Every buffer (running statistics) with its dotted path.
+  std::vector<NamedBuffer> named_buffers();
+  /// Number of trainable scalars.
+  int64_t n_parameters();
+
+ protected:
+  /// Registers a parameter owned by this module under a local name ("weight").
+  ParameterPtr add_parameter(ParameterPtr parameter);
+  /// Registers a buffer; `value` is shared (the module keeps its own handle to update it).
+  void add_buffer(std::string name, Tensor* value);
+
+  Workspace workspace_;
+
+ private:
+  bool training_ = true;
+  bool needs_input_grad_ = true;
+  std::vector<ParameterPtr> own_parameters_;
+  std::vector<std::pair<std::string, Tensor*>> own_buffers_;
+};
+
+using ModulePtr = std::shared_ptr<Module>;
+
+}  // namespace sprint::nn

@@ -1,0 +1,26 @@
+// parameter.cpp: Parameter storage and gradient-mode bookkeeping.
+#include "sprint/nn/parameter.h"
+
+namespace sprint::nn {
+
+Parameter::Parameter(std::string name, Tensor value, bool trainable)
+    : name_(std::move(name)), trainable_(trainable) {
+  set_value(std::move(value));
+}
+
+void Parameter::set_value(Tensor value) {
+  SPRINT_CHECK(value.defined(), "parameter {} needs a defined value", name_);
+  value_ = std::move(value);
+  Allocator* allocator = value_.storage()->allocator();
+  SPRINT_CHECK(allocator != nullptr, "parameter {} must own its memory", name_);
+  grad_ = Tensor::empty(value_.shape(), value_.dtype(), *allocator, value_.memory_format());
+  has_grad_ = false;
+}
+
+GradMode Parameter::take_grad_mode() {
+  const GradMode mode = has_grad_ ? GradMode::kAccumulate : GradMode::kOverwrite;
+  has_grad_ = true;
+  return mode;
+}
+
+}  // namespace sprint::nn

@@ -1,0 +1,48 @@
+// parameter.h: Parameter, a trainable tensor with its gradient and the optimizer hints attached to it.
+// Gradient bookkeeping replaces zero-filling: after zero_grad() the next backward *overwrites* the gradient
+// (GEMM beta = 0), later ones in the same step *accumulate* (gradient accumulation, shared weights).
+#pragma once
+
+#include <memory>
+#include <string>
+
+#include "sprint/backend/api/common.h"
+#include "sprint/core/tensor.h"
+
+namespace sprint::nn {
+
+class Parameter {
+ public:
+  Parameter(std::string name, Tensor value, bool trainable = true);
+
+  const std::string& name() const { return name_; }
+  const Tensor& value() const { return value_; }
+  const Tensor& grad() const { return grad_; }
+  bool trainable() const { return trainable_; }
+  void set_trainable(bool on) { trainable_ = on; }
+
+  /// Replaces the value (e.g. after moving to another device); reallocates the gradient like it.
+  void set_value(Tensor value);
+
+  /// Called by a layer right before it writes this parameter's gradient; returns how to write it.
+  GradMode take_grad_mode();
+  /// True if a backward wrote the gradient since the last zero_grad().
+  bool has_grad() const { return has_grad_; }
+  /// The next backward overwrites the gradient; no memory is touched.
+  void zero_grad() { has_grad_ = false; }
+
+  /// Optimizer hints: learning-rate multiplier and whether weight decay applies.
+  double lr_scale = 1.0;
+  bool weight_decay = true;
+
+ private:
+  std::string name_;
+  Tensor value_;
+  Tensor grad_;
+  bool trainable_ = true;
+  bool has_grad_ = false;
+};
+
+using ParameterPtr = std::shared_ptr<Parameter>;
+
+}  // namespace sprint::nn

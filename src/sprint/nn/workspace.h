@@ -1,0 +1,30 @@
+// workspace.h: per-module cache of output and scratch tensors, keyed by (slot, id). A request for a smaller
+// batch returns a view of the cached tensor, a larger one reallocates: steady-state steps allocate nothing, and
+// a short last batch reuses the full-size buffer.
+#pragma once
+
+#include <vector>
+
+#include "sprint/core/tensor.h"
+#include "sprint/runtime/stream.h"
+
+namespace sprint::nn {
+
+class Workspace {
+ public:
+  /// A tensor of `shape` (dimension 0 = batch) on the stream's device; contents are undefined.
+  Tensor get(const Stream& stream, int slot, int id, const Shape& shape, DType dtype,
+             MemoryFormat format = MemoryFormat::kContiguous);
+  /// Frees every cached tensor (e.g. after moving a module to another device).
+  void clear() { entries_.clear(); }
+
+ private:
+  struct Entry {
+    int slot;
+    int id;
+    Tensor tensor;  // full-capacity tensor
+  };
+  std::vector<Entry> entries_;
+};
+
+}  // namespace sprint::nn

@@ -1,0 +1,110 @@
+// elementwise.cpp (ops): validation + dispatch for fill, copy/cast, ReLU and axpby; device transfers.
+#include "sprint/ops/elementwise.h"
+
+#include "sprint/runtime/device_context.h"
+#include "sprint/runtime/device_registry.h"
+
+namespace sprint::ops {
+namespace {
+using FillFn = void (*)(const Stream&, const FillArgs&);
+using CastFn = void (*)(const Stream&, const CastArgs&);
+using ReluForwardFn = void (*)(const Stream&, const ReluForwardArgs&);
+using ReluBackwardFn = void (*)(const Stream&, const ReluBackwardArgs&);
+using AxpbyFn = void (*)(const Stream&, const AxpbyArgs&);
+const BackendTable<FillFn> kFill{"fill", &cpu::fill, SPRINT_CUDA_IMPL(cuda::fill)};
+const BackendTable<CastFn> kCast{"copy", &cpu::cast, SPRINT_CUDA_IMPL(cuda::cast)};
+const BackendTable<ReluForwardFn> kReluForward{"relu_forward", &cpu::relu_forward,
+                                               SPRINT_CUDA_IMPL(cuda::relu_forward)};
+const BackendTable<ReluBackwardFn> kReluBackward{"relu_backward", &cpu::relu_backward,
+                                                 SPRINT_CUDA_IMPL(cuda::relu_backward)};
+const BackendTable<AxpbyFn> kAxpby{"axpby", &cpu::axpby, SPRINT_CUDA_IMPL(cuda::axpby)};
+
+CopyKind copy_kind(Device src, Device dst) {
+  if (src.is_cpu() && dst.is_cpu()) return CopyKind::kHostToHost;
+  if (src.is_cpu()) return CopyKind::kHostToDevice;
+  if (dst.is_cpu()) return CopyKind::kDeviceToHost;
+  return CopyKind::kDeviceToDevice;
+}
+}  // namespace
+
+void fill(const Stream& stream, const Tensor& out, double value) {
+  check_on_stream_device(stream, {&out}, "fill");
+  check_contiguous({&out}, "fill");
+  kFill.select(stream.device())(stream, {out, value});
+}
+
+void copy(const Stream& stream, const Tensor& src, const Tensor& dst) {
+  SPRINT_CHECK(src.defined() && dst.defined(), "copy: undefined tensor");
+  SPRINT_CHECK(src.shape() == dst.shape(), "copy: shapes differ, {} vs {}", src.description(), dst.description());
+  if (src.device() == dst.device()) {
+    check_on_stream_device(stream, {&src, &dst}, "copy");
+    kCast.select(stream.device())(stream, {src, dst});
+    return;
+  }
+  SPRINT_CHECK(src.dtype() == dst.dtype(), "copy across devices needs equal dtypes, got {} -> {}", src.description(),
+               dst.description());
+  SPRINT_CHECK(src.is_contiguous() && dst.is_contiguous(), "copy across devices needs contiguous tensors");
+  const Device gpu = src.device().is_cuda() ? src.device() : dst.device();
+  SPRINT_CHECK(stream.device() == gpu, "copy between {} and {} must run on a stream of {}", device_name(src.device()),
+               device_name(dst.device()), device_name(gpu));
+  stream.context().copy_bytes(stream, dst.data(), src.data(), src.n_bytes(), copy_kind(src.device(), dst.device()));
+}
+
+void relu_forward(const Stream& stream, const Tensor& x, const Tensor& y) {
+  SPRINT_CHECK(x.shape() == y.shape(), "relu_forward: shapes differ, {} vs {}", x.description(), y.description());
+  check_floating(x, "relu_forward");
+  check_same_dtype(x.dtype(), {&y}, "relu_forward");
+  check_on_stream_device(stream, {&x, &y}, "relu_forward");
+  check_contiguous({&x, &y}, "relu_forward");
+  kReluForward.select(stream.device())(stream, {x, y});
+}
+
+void relu_backward(const Stream& stream, const ReluBackwardArgs& a) {
+  SPRINT_CHECK(a.dy.shape() == a.y.shape() && a.dx.shape() == a.y.shape(), "relu_backward: shapes differ");
+  check_floating(a.dy, "relu_backward");
+  check_same_dtype(a.dy.dtype(), {&a.y, &a.dx}, "relu_backward");
+  check_on_stream_device(stream, {&a.dy, &a.y, &a.dx}, "relu_backward");
+  check_contiguous({&a.dy, &a.y, &a.dx}, "relu_backward");
+  kReluBackward.select(stream.device())(stream, a);
+}
+
+void axpby(const Stream& stream, const AxpbyArgs& a) {
+  SPRINT_CHECK(a.a.shape() == a.out.shape() && a.b.shape() == a.out.shape(), "axpby: shapes differ");
+  check_floating(a.out, "axpby");
+  check_same_dtype(a.out.dtype(), {&a.a, &a.b}, "axpby");
+  check_on_stream_device(stream, {&a.a, &a.b, &a.out}, "axpby");
+  check_contiguous({&a.a, &a.b, &a.out}, "axpby");
+  kAxpby.select(stream.device())(stream, a);
+}
+
+Tensor full(const Stream& stream, const Shape& shape, DType dtype, double value, MemoryFormat format) {
+  Tensor t = Tensor::empty(shape, dtype, stream.context().allocator(), format);
+  // fill() wants a contiguous tensor; a channels-last tensor is contiguous in memory, so fill its flat view.
+  fill(stream, Tensor::wrap(t.data(), {t.numel()}, dtype, t.device()), value);
+  return t;
+}
+
+Tensor to_stream_device(const Stream& stream, const Tensor& src) {
+  if (src.device() == stream.device()) return src;
+  Tensor dst = Tensor::empty(src.shape(), src.dtype(), stream.context().allocator());
+  copy(stream, src.is_contiguous() ? src : cast_to(device_context(src.device()).compute_stream(), src, src.dtype()),
+       dst);
+  return dst;
+}
+
+Tensor to_host(const Stream& stream, const Tensor& src) {
+  if (src.device().is_cpu()) return src;
+  const Tensor contiguous = src.is_contiguous() ? src : cast_to(stream, src, src.dtype());
+  Tensor dst = Tensor::empty(src.shape(), src.dtype(), stream.context().host_allocator());
+  copy(stream, contiguous, dst);
+  stream.synchronize();
+  return dst;
+}
+
+Tensor cast_to(const Stream& stream, const Tensor& src, DType dtype, MemoryFormat format) {
+  Tensor dst = Tensor::empty(src.shape(), dtype, stream.context().allocator(), format);
+  copy(stream, src, dst);
+  return dst;
+}
+
+}  // namespace sprint::ops

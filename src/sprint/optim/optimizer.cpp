@@ -1,0 +1,62 @@
+// optimizer.cpp: bucketing of parameters by effective settings and the common step loop.
+#include "sprint/optim/optimizer.h"
+
+#include <unordered_set>
+
+namespace sprint::optim {
+
+std::vector<ParamGroup> single_group(nn::Module& module) {
+  ParamGroup g;
+  g.params = module.parameters();
+  g.name = "all";
+  return {g};
+}
+
+Optimizer::Optimizer(std::vector<ParamGroup> groups, double lr, double default_weight_decay) : lr_(lr) {
+  SPRINT_CHECK(lr >= 0.0, "learning rate must be >= 0, got {}", lr);
+  std::unordered_set<const nn::Parameter*> seen;
+  for (const ParamGroup& g : groups) {
+    SPRINT_CHECK(g.lr_scale >= 0.0, "group {} has a negative lr scale", g.name);
+    const double group_wd = g.weight_decay.value_or(default_weight_decay);
+    for (const nn::ParameterPtr& p : g.params) {
+      SPRINT_CHECK(p != nullptr, "null parameter in group {}", g.name);
+      SPRINT_CHECK(seen.insert(p.get()).second, "parameter {} appears in more than one group", p->name());
+      const double scale = g.lr_scale * p->lr_scale;
+      const double wd = p->weight_decay ? group_wd : 0.0;
+      Bucket* bucket = nullptr;
+      for (Bucket& b : buckets_)
+        if (b.lr_scale == scale && b.weight_decay == wd) bucket = &b;
+      if (!bucket) {
+        buckets_.push_back({scale, wd, {}});
+        bucket = &buckets_.back();
+      }
+      bucket->params.push_back(p);
+    }
+  }
+  size_t largest = 0;
+  for (const Bucket& b : buckets_) largest = std::max(largest, b.params.size());
+  active_.reserve(largest);
+}
+
+void Optimizer::set_lr(double lr) {
+  SPRINT_CHECK(lr >= 0.0, "learning rate must be >= 0, got {}", lr);
+  lr_ = lr;
+}
+
+void Optimizer::zero_grad() {
+  for (Bucket& b : buckets_)
+    for (auto& p : b.params) p->zero_grad();
+}
+
+void Optimizer::step(const Stream& stream, double grad_scale) {
+  ++step_count_;
+  for (size_t b = 0; b < buckets_.size(); ++b) {
+    active_.clear();
+    const Bucket& bucket = buckets_[b];
+    for (size_t i = 0; i < bucket.params.size(); ++i)
+      if (bucket.params[i]->trainable() && bucket.params[i]->has_grad()) active_.push_back(i);
+    if (!active_.empty()) update_bucket(stream, b, active_, lr_ * bucket.lr_scale, grad_scale);
+  }
+}
+
+}  // namespace sprint::optim

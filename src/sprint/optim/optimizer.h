@@ -1,0 +1,65 @@
+// optimizer.h: the Optimizer interface. An optimizer owns per-parameter state (momentum, moments) on the
+// parameters' device and updates parameters in place with fused multi-tensor ops. Parameter groups carry their
+// own settings; each Parameter's lr_scale and weight_decay hints refine them (e.g. BN biases at 64x lr, no decay).
+// Steady-state steps allocate nothing: state is created on the first step, index lists reuse their capacity.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sprint/nn/module.h"
+#include "sprint/nn/parameter.h"
+
+namespace sprint::optim {
+
+/// A set of parameters with optional overrides of the optimizer's defaults.
+struct ParamGroup {
+  std::vector<nn::ParameterPtr> params;
+  double lr_scale = 1.0;               ///< group lr = optimizer lr · lr_scale · parameter lr_scale
+  std::optional<double> weight_decay;  ///< overrides the optimizer's default when set
+  std::string name;
+};
+
+/// One group holding every parameter of `module`.
+std::vector<ParamGroup> single_group(nn::Module& module);
+
+class Optimizer {
+ public:
+  Optimizer(std::vector<ParamGroup> groups, double lr, double default_weight_decay);
+  virtual ~Optimizer() = default;
+
+  virtual std::string describe() const = 0;
+  /// Updates every trainable parameter that has a gradient. grad_scale multiplies the gradients first
+  /// (1 / accumulation steps, 1 / loss scale).
+  void step(const Stream& stream, double grad_scale = 1.0);
+  /// Marks all gradients stale: the next backward overwrites them (no memory traffic).
+  void zero_grad();
+
+  double lr() const { return lr_; }
+  void set_lr(double lr);
+  int64_t step_count() const { return step_count_; }
+
+  /// Named optimizer state (for checkpoints): "<bucket>.<index>.momentum_buffer", ...
+  virtual std::vector<nn::NamedBuffer> state() const = 0;
+
+ protected:
+  /// Parameters updated together: equal effective lr scale and weight decay.
+  struct Bucket {
+    double lr_scale = 1.0;
+    double weight_decay = 0.0;
+    std::vector<nn::ParameterPtr> params;
+  };
+  /// Updates params[i] of bucket `b` for every i in `active` (trainable, with a gradient).
+  virtual void update_bucket(const Stream& stream, size_t b, const std::vector<size_t>& active, double lr,
+                             double grad_scale) = 0;
+
+  std::vector<Bucket> buckets_;
+  double lr_;
+  int64_t step_count_ = 0;
+
+ private:
+  std::vector<size_t> active_;  // reused every step
+};
+
+}  // namespace sprint::optim

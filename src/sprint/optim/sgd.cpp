@@ -1,0 +1,68 @@
+// sgd.cpp: SGD through the fused ops::sgd_update (one call per bucket; a second one the first time a
+// parameter's momentum buffer is initialised from its gradient).
+#include "sprint/optim/sgd.h"
+
+#include "sprint/ops/optimizer.h"
+#include "sprint/runtime/device_context.h"
+
+namespace sprint::optim {
+
+SGD::SGD(std::vector<ParamGroup> groups, const SGDOptions& options)
+    : Optimizer(std::move(groups), options.lr, options.weight_decay), options_(options) {
+  SPRINT_CHECK(options.momentum >= 0.0 && options.momentum < 1.0 + 1e-12, "SGD momentum must be in [0, 1], got {}",
+               options.momentum);
+  SPRINT_CHECK(options.weight_decay >= 0.0, "SGD weight decay must be >= 0, got {}", options.weight_decay);
+  SPRINT_CHECK(!options.nesterov || (options.momentum > 0.0 && options.dampening == 0.0),
+               "Nesterov momentum requires momentum > 0 and zero dampening");
+  momentum_.resize(buckets_.size());
+  size_t largest = 0;
+  for (size_t b = 0; b < buckets_.size(); ++b) {
+    momentum_[b].resize(buckets_[b].params.size());
+    largest = std::max(largest, buckets_[b].params.size());
+  }
+  for (auto* v : {&values_, &grads_, &buffers_, &fresh_values_, &fresh_grads_, &fresh_buffers_}) v->reserve(largest);
+}
+
+std::string SGD::describe() const {
+  return fmt::format("SGD(lr={}, momentum={}, dampening={}, weight_decay={}, nesterov={})", lr_, options_.momentum,
+                     options_.dampening, options_.weight_decay, options_.nesterov);
+}
+
+void SGD::update_bucket(const Stream& stream, size_t b, const std::vector<size_t>& active, double lr,
+                        double grad_scale) {
+  const Bucket& bucket = buckets_[b];
+  const bool with_momentum = options_.momentum != 0.0;
+  for (auto* v : {&values_, &grads_, &buffers_, &fresh_values_, &fresh_grads_, &fresh_buffers_}) v->clear();
+  for (size_t i : active) {
+    const nn::Parameter& p = *bucket.params[i];
+    Tensor& buf = momentum_[b][i];
+    const bool fresh = with_momentum && !buf.defined();
+    if (fresh) buf = Tensor::empty(p.value().shape(), p.value().dtype(), stream.context().allocator());
+    (fresh ? fresh_values_ : values_).push_back(p.value());
+    (fresh ? fresh_grads_ : grads_).push_back(p.grad());
+    if (with_momentum) (fresh ? fresh_buffers_ : buffers_).push_back(buf);
+  }
+  SgdHyper hyper{.lr = lr,
+                 .momentum = options_.momentum,
+                 .dampening = options_.dampening,
+                 .weight_decay = bucket.weight_decay,
+                 .nesterov = options_.nesterov,
+                 .grad_scale = grad_scale};
+  if (!fresh_values_.empty())
+    ops::sgd_update(stream, {.params = fresh_values_, .grads = fresh_grads_, .momentum_buffers = fresh_buffers_,
+                             .hyper = hyper, .first_step = true});
+  if (!values_.empty())
+    ops::sgd_update(stream, {.params = values_, .grads = grads_, .momentum_buffers = buffers_, .hyper = hyper,
+                             .first_step = false});
+}
+
+std::vector<nn::NamedBuffer> SGD::state() const {
+  std::vector<nn::NamedBuffer> out;
+  for (size_t b = 0; b < buckets_.size(); ++b)
+    for (size_t i = 0; i < buckets_[b].params.size(); ++i)
+      if (momentum_[b][i].defined())
+        out.push_back({fmt::format("{}.momentum_buffer", buckets_[b].params[i]->name()), momentum_[b][i]});
+  return out;
+}
+
+}  // namespace sprint::optim

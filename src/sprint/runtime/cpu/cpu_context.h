@@ -1,0 +1,39 @@
+// cpu_context.h: the host DeviceContext. Work runs synchronously on the calling thread; the "streams" are
+// null handles. It carries the CPU settings the backend reads: number of compute threads and whether to use the
+// plain reference loops instead of oneDNN/OpenBLAS (for debugging and for parity tests).
+#pragma once
+
+#include <atomic>
+
+#include "sprint/runtime/device_context.h"
+
+namespace sprint {
+
+class CpuContext final : public DeviceContext {
+ public:
+  CpuContext() = default;
+  ~CpuContext() override { destroy_extensions(); }
+
+  Device device() const override { return kCPU; }
+  Allocator& allocator() override { return cpu_allocator(); }
+  Allocator& host_allocator() override { return cpu_allocator(); }
+  Stream compute_stream() override { return Stream(this, nullptr); }
+  Stream copy_stream() override { return Stream(this, nullptr); }
+  void synchronize(const Stream&) override {}
+  void stream_wait(const Stream&, const Stream&) override {}
+  void copy_bytes(const Stream& stream, void* dst, const void* src, size_t n_bytes, CopyKind kind) override;
+
+  /// Threads used by one op (oneDNN/OpenMP and OpenBLAS); >= 1. Default 1: on small ops threads cost more
+  /// than they give (see docs/benchmarks.md).
+  int num_threads() const { return num_threads_.load(std::memory_order_relaxed); }
+  void set_num_threads(int n);
+  /// When true, every CPU op runs its reference loop (the oracle) instead of the fast path.
+  bool reference_only() const { return reference_only_.load(std::memory_order_relaxed); }
+  void set_reference_only(bool on) { reference_only_.store(on); }
+
+ private:
+  std::atomic<int> num_threads_{1};
+  std::atomic<bool> reference_only_{false};
+};
+
+}  // namespace sprint

@@ -1,0 +1,44 @@
+// device_context.cpp: extension slots and Stream's forwarding methods.
+#include "sprint/runtime/device_context.h"
+
+#include "sprint/core/error.h"
+
+namespace sprint {
+namespace detail {
+int next_extension_slot() {
+  static std::atomic<int> counter{0};
+  return counter.fetch_add(1);
+}
+}  // namespace detail
+
+DeviceContext::~DeviceContext() = default;
+
+void DeviceContext::destroy_extensions() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (auto& slot : fast_) slot.store(nullptr);
+  // Destroy in reverse creation order of slots.
+  while (!extensions_.empty()) extensions_.pop_back();
+}
+
+ContextExtension* DeviceContext::find_extension(int slot) const {
+  if (slot < kFastSlots) return fast_[slot].load(std::memory_order_acquire);
+  std::lock_guard<std::mutex> lock(mutex_);
+  return static_cast<size_t>(slot) < extensions_.size() ? extensions_[static_cast<size_t>(slot)].get() : nullptr;
+}
+
+void DeviceContext::publish(int slot) {
+  if (slot < kFastSlots) fast_[slot].store(extensions_[static_cast<size_t>(slot)].get(), std::memory_order_release);
+}
+
+Device Stream::device() const { return context().device(); }
+
+DeviceContext& Stream::context() const {
+  SPRINT_CHECK(context_ != nullptr, "use of an invalid (default-constructed) stream");
+  return *context_;
+}
+
+void Stream::synchronize() const { context().synchronize(*this); }
+
+void Stream::wait_for(const Stream& other) const { context().stream_wait(*this, other); }
+
+}  // namespace sprint

@@ -1,0 +1,86 @@
+// device_context.h: DeviceContext, the per-device object that owns the allocator, the streams and (through
+// extensions) the vendor library handles: oneDNN engine, cuBLASLt/cuDNN handles, algorithm caches. No globals:
+// kernels reach handles only through the stream they are given.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "sprint/core/allocator.h"
+#include "sprint/core/device.h"
+#include "sprint/runtime/stream.h"
+
+namespace sprint {
+
+/// Base of per-context state that a backend attaches lazily (see DeviceContext::extension).
+class ContextExtension {
+ public:
+  virtual ~ContextExtension() = default;
+};
+
+namespace detail {
+int next_extension_slot();
+template <class T>
+int extension_slot() {
+  static const int slot = next_extension_slot();
+  return slot;
+}
+}  // namespace detail
+
+enum class CopyKind { kHostToDevice, kDeviceToHost, kDeviceToDevice, kHostToHost };
+
+class DeviceContext {
+ public:
+  virtual ~DeviceContext();
+
+  virtual Device device() const = 0;
+  /// Allocator for tensors on this device.
+  virtual Allocator& allocator() = 0;
+  /// Allocator for host memory that this device copies from/to fastest (pinned on CUDA; plain on the CPU).
+  virtual Allocator& host_allocator() = 0;
+  /// The stream ops run on unless told otherwise.
+  virtual Stream compute_stream() = 0;
+  /// A second stream for host<->device copies that overlap compute (the compute stream on the CPU).
+  virtual Stream copy_stream() = 0;
+  virtual void synchronize(const Stream& stream) = 0;
+  virtual void stream_wait(const Stream& waiting, const Stream& other) = 0;
+  /// Copies n_bytes asynchronously on `stream` (synchronously on the CPU). Pointers are raw device/host memory.
+  virtual void copy_bytes(const Stream& stream, void* dst, const void* src, size_t n_bytes, CopyKind kind) = 0;
+
+  /// Per-context state of type T, created on first use as T(*this). T derives from ContextExtension.
+  /// Thread-safe; the returned reference lives as long as the context.
+  template <class T>
+  T& extension() {
+    const int slot = detail::extension_slot<T>();
+    if (ContextExtension* found = find_extension(slot)) return static_cast<T&>(*found);
+    return static_cast<T&>(install_extension(slot, [this] { return std::make_unique<T>(*this); }));
+  }
+
+ protected:
+  /// Destroys extensions (handles) before the derived context tears down streams and memory.
+  void destroy_extensions();
+
+ private:
+  template <class F>
+  ContextExtension& install_extension(int slot, F&& make) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (static_cast<size_t>(slot) >= extensions_.size()) extensions_.resize(static_cast<size_t>(slot) + 1);
+    auto& entry = extensions_[static_cast<size_t>(slot)];
+    if (!entry) entry = make();
+    publish(slot);
+    return *entry;
+  }
+  ContextExtension* find_extension(int slot) const;
+  void publish(int slot);
+
+  mutable std::mutex mutex_;
+  std::vector<std::unique_ptr<ContextExtension>> extensions_;
+  // Lock-free read path: a fixed table of published pointers (slots beyond it use the mutex).
+  static constexpr int kFastSlots = 32;
+  std::atomic<ContextExtension*> fast_[kFastSlots] = {};
+};
+
+}  // namespace sprint

@@ -1,0 +1,75 @@
+// elementwise_parity_test.cpp: fill, cast/copy (incl. layout changes), ReLU, axpby on every backend.
+#include <gtest/gtest.h>
+
+#include "sprint/ops/elementwise.h"
+#include "sprint/runtime/device_registry.h"
+#include "support/parity.h"
+#include "support/test_util.h"
+
+namespace sprint {
+namespace {
+using testing::ParityCase;
+
+TEST(ElementwiseParity, ReluForwardBackward) {
+  testing::run_parity(ParityCase{
+      .name = "relu",
+      .make_inputs = [](Generator& rng) {
+        return std::vector<Tensor>{testing::random_tensor({1000}, DType::kF64, rng),
+                                   testing::random_tensor({1000}, DType::kF64, rng)};
+      },
+      .run = [](const Stream& s, const std::vector<Tensor>& v) {
+        Tensor y = Tensor::empty(v[0].shape(), v[0].dtype(), s.context().allocator());
+        Tensor dx = Tensor::empty(v[0].shape(), v[0].dtype(), s.context().allocator());
+        ops::relu_forward(s, v[0], y);
+        ops::relu_backward(s, {.dy = v[1], .y = y, .dx = dx});
+        return std::vector<Tensor>{y, dx};
+      }});
+}
+
+TEST(ElementwiseParity, AxpbyAndFill) {
+  testing::run_parity(ParityCase{
+      .name = "axpby",
+      .make_inputs = [](Generator& rng) {
+        return std::vector<Tensor>{testing::random_tensor({77}, DType::kF64, rng),
+                                   testing::random_tensor({77}, DType::kF64, rng)};
+      },
+      .run = [](const Stream& s, const std::vector<Tensor>& v) {
+        Tensor out = Tensor::empty(v[0].shape(), v[0].dtype(), s.context().allocator());
+        ops::axpby(s, {.a = v[0], .b = v[1], .out = out, .alpha = 0.5, .beta = -2.0});
+        Tensor filled = ops::full(s, {5, 3}, v[0].dtype(), 0.25);
+        return std::vector<Tensor>{out, filled};
+      }});
+}
+
+TEST(ElementwiseParity, LayoutConversion) {
+  testing::run_parity(ParityCase{
+      .name = "copy/nchw<->nhwc",
+      .make_inputs = [](Generator& rng) {
+        return std::vector<Tensor>{testing::random_tensor({2, 3, 4, 5}, DType::kF64, rng)};
+      },
+      .run = [](const Stream& s, const std::vector<Tensor>& v) {
+        Tensor nhwc = ops::cast_to(s, v[0], v[0].dtype(), MemoryFormat::kChannelsLast);
+        Tensor back = ops::cast_to(s, nhwc, v[0].dtype(), MemoryFormat::kContiguous);
+        return std::vector<Tensor>{nhwc, back};
+      }});
+}
+
+TEST(Elementwise, CastBetweenAllDtypesOnHost) {
+  const Stream s = cpu_context().compute_stream();
+  Tensor src = Tensor::from_values(std::vector<float>{-1.5f, 0.0f, 2.25f, 200.0f}, {4});
+  for (DType d : {DType::kF64, DType::kF16, DType::kBF16, DType::kI32, DType::kI64}) {
+    Tensor there = ops::cast_to(s, src, d);
+    Tensor back = ops::cast_to(s, there, DType::kF32);
+    const std::vector<float> v = back.to_vector<float>();
+    if (dtype_is_floating(d)) {
+      EXPECT_EQ(v, (std::vector<float>{-1.5f, 0.0f, 2.25f, 200.0f})) << dtype_name(d);
+    } else {
+      EXPECT_EQ(v, (std::vector<float>{-1.0f, 0.0f, 2.0f, 200.0f})) << dtype_name(d);
+    }
+  }
+  Tensor u8 = ops::cast_to(s, Tensor::from_values(std::vector<float>{3.0f, 255.0f}, {2}), DType::kU8);
+  EXPECT_EQ(u8.to_vector<int32_t>(), (std::vector<int32_t>{3, 255}));
+}
+
+}  // namespace
+}  // namespace sprint

@@ -1,0 +1,90 @@
+// parity.cpp: the backend parity harness.
+#include "support/parity.h"
+
+#include <gtest/gtest.h>
+
+#include "sprint/ops/elementwise.h"
+#include "sprint/runtime/device_registry.h"
+#include "support/test_util.h"
+
+namespace sprint::testing {
+namespace {
+
+Tolerance tolerance_for(const ParityCase& c, DType dtype) {
+  if (auto it = c.tolerance.find(dtype); it != c.tolerance.end()) return it->second;
+  switch (dtype) {
+    case DType::kF16: return {1e-2, 1e-3};
+    case DType::kBF16: return {5e-2, 1e-2};
+    default: return {1e-4, 1e-5};
+  }
+}
+
+std::vector<Tensor> convert_inputs(const Stream& s, const std::vector<Tensor>& host, DType dtype, MemoryFormat fmt) {
+  std::vector<Tensor> out;
+  for (const Tensor& t : host) {
+    if (!t.defined()) {
+      out.push_back(t);
+      continue;
+    }
+    const bool floating = dtype_is_floating(t.dtype());
+    const MemoryFormat f = (floating && t.ndim() == 4) ? fmt : MemoryFormat::kContiguous;
+    // Convert on the host first (cast supports every pair there), then move.
+    Tensor h = ops::cast_to(cpu_context().compute_stream(), t, floating ? dtype : t.dtype(), f);
+    if (s.device().is_cpu()) {
+      out.push_back(h);
+    } else {
+      Tensor d = Tensor::empty(h.shape(), h.dtype(), s.context().allocator(), f);
+      ops::copy(s, Tensor::wrap(h.data(), {h.numel()}, h.dtype()), Tensor::wrap(d.data(), {d.numel()}, d.dtype(), d.device()));
+      out.push_back(d);
+    }
+  }
+  return out;
+}
+
+void compare_outputs(const ParityCase& c, const std::vector<Tensor>& got, const std::vector<Tensor>& ref,
+                     const std::string& label, DType dtype) {
+  ASSERT_EQ(got.size(), ref.size()) << label;
+  const Tolerance tol = tolerance_for(c, dtype);
+  for (size_t i = 0; i < got.size(); ++i) {
+    if (std::find(c.ignore_outputs.begin(), c.ignore_outputs.end(), i) != c.ignore_outputs.end()) continue;
+    EXPECT_TRUE(all_close(got[i], ref[i], tol.rtol, tol.atol)) << c.name << " output " << i << " on " << label;
+  }
+}
+
+}  // namespace
+
+ReferenceModeGuard::ReferenceModeGuard(bool on) : previous_(cpu_context().reference_only()) {
+  cpu_context().set_reference_only(on);
+}
+ReferenceModeGuard::~ReferenceModeGuard() { cpu_context().set_reference_only(previous_); }
+
+void run_parity(const ParityCase& c) {
+  SCOPED_TRACE(c.name);
+  Generator rng(c.seed);
+  const std::vector<Tensor> host_inputs = c.make_inputs(rng);
+  const Stream cpu = cpu_context().compute_stream();
+
+  std::vector<Tensor> reference;
+  {
+    ReferenceModeGuard guard(true);
+    reference = c.run(cpu, convert_inputs(cpu, host_inputs, DType::kF64, MemoryFormat::kContiguous));
+  }
+  {
+    ReferenceModeGuard guard(false);
+    compare_outputs(c, c.run(cpu, convert_inputs(cpu, host_inputs, DType::kF32, c.input_format)), reference,
+                    "cpu/f32", DType::kF32);
+  }
+  if (cuda_device_count() == 0) {
+    std::printf("[ SKIPPED  ] %s on cuda: %s\n", c.name.c_str(), cuda_unavailable_reason().c_str());
+    return;
+  }
+  const Stream gpu = device_context(cuda_device(0)).compute_stream();
+  for (DType dtype : c.cuda_dtypes) {
+    const std::string label = "cuda/" + std::string(dtype_name(dtype));
+    std::vector<Tensor> out = c.run(gpu, convert_inputs(gpu, host_inputs, dtype, c.input_format));
+    gpu.synchronize();
+    compare_outputs(c, out, reference, label, dtype);
+  }
+}
+
+}  // namespace sprint::testing

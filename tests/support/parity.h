@@ -1,0 +1,58 @@
+// parity.h: runs one op case on every compiled backend and compares it with the CPU reference in float64.
+//
+// How to add a case (tests/parity/<family>_parity_test.cpp):
+//   ParityCase c{.name = "linear_forward/relu",
+//                .make_inputs = [](Generator& rng) { return std::vector<Tensor>{...host f64 or i32 tensors...}; },
+//                .run = [](const Stream& s, const std::vector<Tensor>& in) { ...allocate outputs on s's device with
+//                        in[0].dtype(), call ops::..., return {outputs}; }};
+//   run_parity(c);
+// Backends under test: the CPU fast path (f32) and, when built and present, CUDA (f32, f16, bf16 by default).
+// The reference is the same case run with the CPU reference loops in f64. Floating inputs are converted to the
+// dtype under test (and to `input_format` for 4-D ones); integer inputs are copied as they are.
+#pragma once
+
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "sprint/core/rng.h"
+#include "sprint/core/tensor.h"
+#include "sprint/runtime/device_context.h"
+#include "sprint/runtime/device_registry.h"
+
+namespace sprint::testing {
+
+struct Tolerance {
+  double rtol;
+  double atol;
+};
+
+struct ParityCase {
+  std::string name;
+  std::function<std::vector<Tensor>(Generator&)> make_inputs;
+  std::function<std::vector<Tensor>(const Stream&, const std::vector<Tensor>&)> run;
+  std::vector<DType> cuda_dtypes = {DType::kF32, DType::kF16, DType::kBF16};
+  /// Per dtype; defaults: f32 1e-4/1e-5, f16 1e-2/1e-3, bf16 5e-2/1e-2.
+  std::map<DType, Tolerance> tolerance = {};
+  /// Memory format given to 4-D floating inputs on the backend under test.
+  MemoryFormat input_format = MemoryFormat::kContiguous;
+  /// Indices of outputs to skip in the comparison (e.g. scratch outputs that backends fill differently).
+  std::vector<size_t> ignore_outputs = {};
+  uint64_t seed = 42;
+};
+
+/// Runs the case; records gtest failures. Prints which backends/dtypes ran and which were skipped and why.
+void run_parity(const ParityCase& c);
+
+/// RAII switch of the CPU context to reference loops.
+class ReferenceModeGuard {
+ public:
+  explicit ReferenceModeGuard(bool on);
+  ~ReferenceModeGuard();
+
+ private:
+  bool previous_;
+};
+
+}  // namespace sprint::testing

@@ -1,0 +1,77 @@
+// module_test.cpp: parameter traversal, naming, sharing, needs_input_grad propagation, device moves.
+#include <gtest/gtest.h>
+
+#include "sprint/nn/activation.h"
+#include "sprint/nn/flatten.h"
+#include "sprint/nn/linear.h"
+#include "sprint/nn/sequential.h"
+#include "sprint/runtime/device_registry.h"
+
+namespace sprint::nn {
+namespace {
+
+TEST(Module, NamedParametersAndCounts) {
+  Generator rng(0);
+  Sequential net;
+  net.emplace<Flatten>();
+  net.emplace<Linear>(LinearOptions(784, 128), rng);
+  net.emplace<ReLU>();
+  net.emplace<Linear>(LinearOptions(128, 10), rng);
+  auto named = net.named_parameters();
+  ASSERT_EQ(named.size(), 4u);
+  EXPECT_EQ(named[0].first, "1.weight");
+  EXPECT_EQ(named[3].first, "3.bias");
+  EXPECT_EQ(net.n_parameters(), 784 * 128 + 128 + 128 * 10 + 10);
+  EXPECT_EQ(net.output_shape({64, 1, 28, 28}), (Shape{64, 10}));
+  EXPECT_THROW(net.output_shape({64, 3, 32, 32}), InvalidArgument);
+}
+
+TEST(Module, SharedParametersAppearOnce) {
+  Generator rng(0);
+  auto first = std::make_shared<Linear>(LinearOptions(8, 8), rng);
+  auto second = std::make_shared<Linear>(LinearOptions(8, 8), first->weight(), first->bias());
+  Sequential net({first, std::make_shared<ReLU>(), second});
+  EXPECT_EQ(net.parameters().size(), 2u);
+}
+
+TEST(Module, PytorchDefaultInitBounds) {
+  Generator rng(0);
+  Linear l(LinearOptions(100, 50), rng);
+  for (float v : l.weight()->value().to_vector<float>()) {
+    EXPECT_LE(std::abs(v), 0.1f);
+  }
+  // Same seed, same weights.
+  Generator rng2(0);
+  Linear l2(LinearOptions(100, 50), rng2);
+  EXPECT_EQ(l.weight()->value().to_vector<float>(), l2.weight()->value().to_vector<float>());
+}
+
+TEST(Module, FirstLayerSkipsInputGradient) {
+  Generator rng(0);
+  Sequential net;
+  net.emplace<Linear>(LinearOptions(4, 3), rng);
+  net.set_needs_input_grad(false);
+  RunContext ctx{cpu_context().compute_stream()};
+  Tensor x = Tensor::from_values(std::vector<float>(8, 1.0f), {2, 4});
+  Tensor y = net.forward(ctx, x);
+  Tensor dx = net.backward(ctx, Tensor::from_values(std::vector<float>(6, 1.0f), {2, 3}));
+  EXPECT_FALSE(dx.defined());
+  EXPECT_TRUE(net.parameters()[0]->has_grad());
+}
+
+TEST(Module, BackwardBeforeForwardIsAnError) {
+  Generator rng(0);
+  Linear l(LinearOptions(4, 3), rng);
+  RunContext ctx{cpu_context().compute_stream()};
+  EXPECT_THROW(l.backward(ctx, Tensor::empty({2, 3}, DType::kF32)), InvalidArgument);
+}
+
+TEST(Module, WrongInputShapeIsAnError) {
+  Generator rng(0);
+  Linear l(LinearOptions(4, 3), rng);
+  RunContext ctx{cpu_context().compute_stream()};
+  EXPECT_THROW(l.forward(ctx, Tensor::empty({2, 5}, DType::kF32)), InvalidArgument);
+}
+
+}  // namespace
+}  // namespace sprint::nn
