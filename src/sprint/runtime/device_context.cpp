@@ -41,4 +41,49 @@ void Stream::synchronize() const { context().synchronize(*this); }
 
 void Stream::wait_for(const Stream& other) const { context().stream_wait(*this, other); }
 
+Event::Event(DeviceContext& context, bool timing) : context_(&context), native_(context.event_create(timing)) {}
+
+Event::~Event() {
+  if (context_) context_->event_destroy(native_);
+}
+
+Event::Event(Event&& other) noexcept : context_(other.context_), native_(other.native_) {
+  other.context_ = nullptr;
+  other.native_ = nullptr;
+}
+
+Event& Event::operator=(Event&& other) noexcept {
+  if (this != &other) {
+    if (context_) context_->event_destroy(native_);
+    context_ = other.context_;
+    native_ = other.native_;
+    other.context_ = nullptr;
+    other.native_ = nullptr;
+  }
+  return *this;
+}
+
+void Event::record(const Stream& stream) {
+  SPRINT_CHECK(valid(), "record on an invalid event");
+  SPRINT_CHECK(&stream.context() == context_, "event and stream belong to different devices");
+  context_->event_record(native_, stream);
+}
+
+void Event::block(const Stream& stream) const {
+  SPRINT_CHECK(valid(), "wait on an invalid event");
+  SPRINT_CHECK(&stream.context() == context_, "event and stream belong to different devices");
+  context_->event_block(native_, stream);
+}
+
+void Event::synchronize() const {
+  if (valid()) context_->event_synchronize(native_);
+}
+
+bool Event::ready() const { return !valid() || context_->event_ready(native_); }
+
+float Event::elapsed_ms_since(const Event& start) const {
+  SPRINT_CHECK(valid() && start.valid() && start.context_ == context_, "elapsed_ms needs two events of one device");
+  return context_->event_elapsed_ms(start.native_, native_);
+}
+
 }  // namespace sprint

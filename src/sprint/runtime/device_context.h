@@ -50,6 +50,15 @@ class DeviceContext {
   /// Copies n_bytes asynchronously on `stream` (synchronously on the CPU). Pointers are raw device/host memory.
   virtual void copy_bytes(const Stream& stream, void* dst, const void* src, size_t n_bytes, CopyKind kind) = 0;
 
+  // Events (see Event in stream.h). The CPU implementation is trivial: work is complete when recorded.
+  virtual void* event_create(bool timing) = 0;
+  virtual void event_destroy(void* event) noexcept = 0;
+  virtual void event_record(void* event, const Stream& stream) = 0;
+  virtual void event_block(void* event, const Stream& stream) = 0;
+  virtual void event_synchronize(void* event) = 0;
+  virtual bool event_ready(void* event) = 0;
+  virtual float event_elapsed_ms(void* start, void* end) = 0;
+
   /// Per-context state of type T, created on first use as T(*this). T derives from ContextExtension.
   /// Thread-safe; the returned reference lives as long as the context.
   template <class T>

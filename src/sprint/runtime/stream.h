@@ -33,4 +33,35 @@ class Stream {
   void* native_ = nullptr;
 };
 
+/// A point in a stream's work. On the CPU every event is complete as soon as it is recorded.
+/// Move-only; owns its native handle (cudaEvent_t on CUDA).
+class Event {
+ public:
+  Event() = default;
+  /// Creates an event on `context`'s device; `timing` enables elapsed_ms().
+  explicit Event(DeviceContext& context, bool timing = false);
+  ~Event();
+  Event(Event&& other) noexcept;
+  Event& operator=(Event&& other) noexcept;
+  Event(const Event&) = delete;
+  Event& operator=(const Event&) = delete;
+
+  bool valid() const { return context_ != nullptr; }
+  /// Marks the current end of `stream`'s queue.
+  void record(const Stream& stream);
+  /// Makes `stream` wait (on the device, no host block) until the recorded work has finished.
+  void block(const Stream& stream) const;
+  /// Blocks the host until the recorded work has finished.
+  void synchronize() const;
+  /// True when the recorded work has finished.
+  bool ready() const;
+  /// Milliseconds between `start` and this event (both recorded with timing enabled; synchronises).
+  float elapsed_ms_since(const Event& start) const;
+  void* native_handle() const { return native_; }
+
+ private:
+  DeviceContext* context_ = nullptr;
+  void* native_ = nullptr;
+};
+
 }  // namespace sprint

@@ -22,6 +22,14 @@ class CpuContext final : public DeviceContext {
   void synchronize(const Stream&) override {}
   void stream_wait(const Stream&, const Stream&) override {}
   void copy_bytes(const Stream& stream, void* dst, const void* src, size_t n_bytes, CopyKind kind) override;
+  // CPU events hold the host time at which they were recorded (work is synchronous).
+  void* event_create(bool timing) override;
+  void event_destroy(void* event) noexcept override;
+  void event_record(void* event, const Stream& stream) override;
+  void event_block(void*, const Stream&) override {}
+  void event_synchronize(void*) override {}
+  bool event_ready(void*) override { return true; }
+  float event_elapsed_ms(void* start, void* end) override;
 
   /// Threads used by one op (oneDNN/OpenMP and OpenBLAS); >= 1. Default 1: on small ops threads cost more
   /// than they give (see docs/benchmarks.md).
