@@ -11,10 +11,9 @@ Sequential& Sequential::add(ModulePtr module, std::string name) {
   SPRINT_CHECK(module != nullptr, "Sequential::add: null module");
   if (name.empty()) name = std::to_string(modules_.size());
   module->set_training(training());
-  // Every module after the first feeds gradients to its predecessor.
-  module->set_needs_input_grad(modules_.empty() ? needs_input_grad() : true);
   modules_.push_back(std::move(module));
   names_.push_back(std::move(name));
+  update_gradient_flow();
   return *this;
 }
 
@@ -55,7 +54,18 @@ void Sequential::set_training(bool on) {
 
 void Sequential::set_needs_input_grad(bool on) {
   Module::set_needs_input_grad(on);
-  if (!modules_.empty()) modules_.front()->set_needs_input_grad(on);
+  update_gradient_flow();
+}
+
+void Sequential::update_gradient_flow() {
+  // Module i must produce its input gradient when the caller wants one or when some module before it has
+  // parameters (structural, so freezing a parameter later never leaves a module without its dy). Modules in
+  // front of the first parameterised one (Flatten before the first Linear) skip their input gradient.
+  bool upstream_wants = needs_input_grad();
+  for (auto& m : modules_) {
+    m->set_needs_input_grad(upstream_wants);
+    upstream_wants = upstream_wants || !m->named_parameters().empty();
+  }
 }
 
 }  // namespace sprint::nn

@@ -29,7 +29,7 @@ class Sequential : public Module {
   Shape output_shape(const Shape& input) const override;
   std::vector<std::pair<std::string, Module*>> children() override;
   void set_training(bool on) override;
-  /// Only the first module's input gradient matters to the caller; the others always need theirs.
+  /// Propagates to the children: see update_gradient_flow().
   void set_needs_input_grad(bool on) override;
 
   size_t size() const { return modules_.size(); }
@@ -37,6 +37,8 @@ class Sequential : public Module {
   const ModulePtr& at(size_t i) const { return modules_.at(i); }
 
  private:
+  void update_gradient_flow();
+
   std::vector<ModulePtr> modules_;
   std::vector<std::string> names_;
 };
