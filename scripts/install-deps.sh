@@ -11,7 +11,9 @@ packages=(
   gnuplot-nox
   dataset-fashion-mnist
 )
-if [[ "${1:-}" == "--with-data-tools" ]]; then
+# npm: Debian's package conflicts with a nodejs that already bundles npm (e.g. NodeSource builds),
+# so it is only asked for when no npm is on the PATH.
+if [[ "${1:-}" == "--with-data-tools" ]] && ! command -v npm >/dev/null; then
   packages+=(npm)
 fi
 
