@@ -1,0 +1,116 @@
+// fuzz_smoke_test.cpp: runs the fuzz entry points (idx_fuzz.cpp, cifar10_fuzz.cpp, compiled here under their
+// own names) on a few thousand seeded random and mutated inputs with g++, so every CI build exercises them
+// even without clang/libFuzzer. Seeds are valid files; mutations flip, truncate, extend and rewrite header
+// fields.
+#include <gtest/gtest.h>
+
+#include <png.h>
+
+#include "data_test_util.h"
+#include "sprint/core/rng.h"
+#include "sprint/data/cifar10.h"
+#include "sprint/data/idx.h"
+#include "sprint/data/png_convert.h"
+
+extern "C" int sprint_fuzz_idx(const uint8_t* data, size_t size);
+extern "C" int sprint_fuzz_cifar10(const uint8_t* data, size_t size);
+
+namespace sprint {
+namespace {
+
+uint8_t pattern(uint32_t i, uint32_t p) {
+  return static_cast<uint8_t>(i * 13 + p);
+}
+
+std::string mutate(std::string s, Generator& rng) {
+  const uint32_t n_edits = 1 + static_cast<uint32_t>(rng.below(4));
+  for (uint32_t e = 0; e < n_edits; ++e) {
+    switch (rng.below(6)) {
+      case 0:  // flip bytes
+        for (uint64_t k = 0, n = 1 + rng.below(8); k < n && !s.empty(); ++k)
+          s[rng.below(s.size())] ^= static_cast<char>(1 + rng.below(255));
+        break;
+      case 1:  // truncate
+        if (!s.empty()) s.resize(rng.below(s.size()));
+        break;
+      case 2:  // append random bytes
+        for (uint64_t k = 0, n = rng.below(64); k < n; ++k) s.push_back(static_cast<char>(rng.below(256)));
+        break;
+      case 3: {  // overwrite a 32-bit header field with an edge value
+        const uint32_t edges[] = {0u, 1u, 0x7fffffffu, 0xffffffffu, 28u, 60000u, 0x803u, 0x801u};
+        const uint32_t v = edges[rng.below(8)];
+        const size_t at = 4 * rng.below(4);
+        if (s.size() >= at + 4)
+          for (int b = 0; b < 4; ++b) s[at + static_cast<size_t>(b)] = static_cast<char>(v >> (24 - 8 * b));
+        break;
+      }
+      case 4:  // duplicate a slice
+        if (!s.empty()) {
+          const size_t a = rng.below(s.size());
+          s.insert(rng.below(s.size()), s.substr(a, rng.below(s.size() - a) + 1));
+        }
+        break;
+      default:  // replace with random bytes of the same length
+        for (char& c : s) c = static_cast<char>(rng.below(256));
+        break;
+    }
+  }
+  return s;
+}
+
+void run(int (*entry)(const uint8_t*, size_t), const std::string& s) {
+  ASSERT_EQ(entry(reinterpret_cast<const uint8_t*>(s.data()), s.size()), 0);
+}
+
+std::span<const uint8_t> bytes_of(const std::string& s) {
+  return {reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
+
+TEST(FuzzSmoke, IdxEntryOnRandomAndMutatedInputs) {
+  const std::vector<std::string> seeds = {
+      testing::idx_images(4, 5, 6, pattern), testing::gzip(testing::idx_images(3, 7, 7, pattern)),
+      testing::idx_labels({1, 2, 3, 9, 0}), testing::gzip(testing::idx_labels({4, 4, 4})), std::string()};
+  // The seeds are valid: the mutations start from inputs the parsers accept.
+  EXPECT_EQ(data::parse_idx_images(bytes_of(seeds[0]), "seed").numel(), 120);
+  EXPECT_EQ(data::parse_idx_labels(bytes_of(seeds[2]), "seed", 10).numel(), 5);
+  Generator rng(2024);
+  for (const std::string& s : seeds) run(sprint_fuzz_idx, s);
+  for (int i = 0; i < 3000; ++i) run(sprint_fuzz_idx, mutate(seeds[rng.below(seeds.size())], rng));
+  for (int i = 0; i < 500; ++i) {
+    std::string s(rng.below(300), '\0');
+    for (char& c : s) c = static_cast<char>(rng.below(256));
+    run(sprint_fuzz_idx, s);
+  }
+}
+
+TEST(FuzzSmoke, Cifar10EntryOnRandomAndMutatedInputs) {
+  std::vector<uint8_t> rgb(2 * 1024 * 3);
+  for (size_t i = 0; i < rgb.size(); ++i) rgb[i] = static_cast<uint8_t>(i * 7);
+  const std::string png = testing::png(1024, 2, PNG_COLOR_TYPE_RGB, 8, rgb);
+  const std::string records = testing::cifar_records({1, 9}, pattern);
+  const std::vector<std::string> seeds = {
+      std::string(1, '\0') + records,
+      std::string(1, '\1') + "airplane\nautomobile\nbird\ncat\ndeer\ndog\nfrog\nhorse\nship\ntruck\n\n",
+      std::string(1, '\2') + "[0, 1, 2, 3, 4, 5, 6, 7, 8, 9]",
+      std::string(1, '\3') + std::string(1, '\1') + png,  // 2 labels: matches the PNG's 2 rows
+  };
+  EXPECT_EQ(data::parse_cifar10_batch(bytes_of(records), "seed", 2).labels.numel(), 2);
+  EXPECT_EQ(data::cifar10_png_to_records(bytes_of(png), std::vector<uint8_t>{1, 1}, "seed").size(),
+            2u * 3073u);
+  Generator rng(77);
+  for (const std::string& s : seeds) run(sprint_fuzz_cifar10, s);
+  for (int i = 0; i < 3000; ++i) {
+    std::string s = seeds[rng.below(seeds.size())];
+    const char selector = s[0];
+    s = mutate(s.substr(1), rng);
+    run(sprint_fuzz_cifar10, std::string(1, selector) + s);
+  }
+  for (int i = 0; i < 500; ++i) {
+    std::string s(rng.below(400), '\0');
+    for (char& c : s) c = static_cast<char>(rng.below(256));
+    run(sprint_fuzz_cifar10, s);
+  }
+}
+
+}  // namespace
+}  // namespace sprint
