@@ -1,0 +1,190 @@
+// conv.cpp (CPU): Conv2d forward / backward-data / backward-weight. The reference loops (double accumulation,
+// any strides, groups, dilation) are the oracle; f32 calls go to the oneDNN fast path (onednn_conv.cpp).
+#include "sprint/backend/api/conv.h"
+
+#include <algorithm>
+#include <vector>
+
+#include "sprint/backend/cpu/cpu_common.h"
+#include "sprint/backend/cpu/layout4d.h"
+#include "sprint/backend/cpu/onednn_ops.h"
+
+namespace sprint::cpu {
+
+// ------------------------------------------------------------------------------------------------------------
+// Reference
+// ------------------------------------------------------------------------------------------------------------
+namespace {
+
+struct ConvDims {
+  int64_t n, c, h, w;  // input
+  int64_t k, r, s;     // filters (K, C/G, R, S)
+  int64_t p, q;        // output
+  int64_t groups, c_per_group, k_per_group;
+};
+
+ConvDims conv_dims(const Tensor& x, const Tensor& w, const Tensor& y, const Conv2dParams& prm) {
+  ConvDims d{x.dim(0),
+             x.dim(1),
+             x.dim(2),
+             x.dim(3),
+             w.dim(0),
+             w.dim(2),
+             w.dim(3),
+             y.dim(2),
+             y.dim(3),
+             prm.groups,
+             x.dim(1) / prm.groups,
+             w.dim(0) / prm.groups};
+  return d;
+}
+
+template <class T>
+void conv2d_forward_ref(const Conv2dForwardArgs& a) {
+  const ConvDims d = conv_dims(a.x, a.w, a.y, a.params);
+  const Conv2dParams& prm = a.params;
+  const T* x = a.x.data_as<T>();
+  const T* w = a.w.data_as<T>();  // (K, C/G, R, S) contiguous
+  const T* b = a.b.defined() ? a.b.data_as<T>() : nullptr;
+  T* y = a.y.data_as<T>();
+  const Offsets4d xo = offsets4d(a.x), yo = offsets4d(a.y);
+  for (int64_t n = 0; n < d.n; ++n)
+    for (int64_t k = 0; k < d.k; ++k) {
+      const int64_t c0 = (k / d.k_per_group) * d.c_per_group;
+      for (int64_t p = 0; p < d.p; ++p)
+        for (int64_t q = 0; q < d.q; ++q) {
+          double acc = b ? static_cast<double>(b[k]) : 0.0;
+          for (int64_t c = 0; c < d.c_per_group; ++c)
+            for (int64_t r = 0; r < d.r; ++r) {
+              const int64_t h = p * prm.stride - prm.padding + r * prm.dilation;
+              if (h < 0 || h >= d.h) continue;
+              for (int64_t s = 0; s < d.s; ++s) {
+                const int64_t iw = q * prm.stride - prm.padding + s * prm.dilation;
+                if (iw < 0 || iw >= d.w) continue;
+                acc += static_cast<double>(x[xo(n, c0 + c, h, iw)]) *
+                       static_cast<double>(w[((k * d.c_per_group + c) * d.r + r) * d.s + s]);
+              }
+            }
+          if (a.activation == Activation::kReLU) acc = std::max(acc, 0.0);
+          y[yo(n, k, p, q)] = static_cast<T>(acc);
+        }
+    }
+}
+
+// dx[n, c, h, w] = Σ_{k in c's group, r, s} dy[n, k, p, q] · w[k, c', r, s] over the (p, q) whose window puts
+// tap (r, s) on (h, w): h = p·stride − padding + r·dilation.
+template <class T>
+void conv2d_backward_data_ref(const Conv2dBackwardDataArgs& a) {
+  const ConvDims d = conv_dims(a.dx, a.w, a.dy, a.params);
+  const Conv2dParams& prm = a.params;
+  const T* dy = a.dy.data_as<T>();
+  const T* w = a.w.data_as<T>();
+  T* dx = a.dx.data_as<T>();
+  const Offsets4d xo = offsets4d(a.dx), yo = offsets4d(a.dy);
+  const bool acc_mode = a.mode == GradMode::kAccumulate;
+  for (int64_t n = 0; n < d.n; ++n)
+    for (int64_t c = 0; c < d.c; ++c) {
+      const int64_t g = c / d.c_per_group, cg = c % d.c_per_group;
+      for (int64_t h = 0; h < d.h; ++h)
+        for (int64_t iw = 0; iw < d.w; ++iw) {
+          double acc = 0.0;
+          for (int64_t r = 0; r < d.r; ++r) {
+            const int64_t ph = h + prm.padding - r * prm.dilation;
+            if (ph < 0 || ph % prm.stride != 0 || ph / prm.stride >= d.p) continue;
+            for (int64_t s = 0; s < d.s; ++s) {
+              const int64_t qw = iw + prm.padding - s * prm.dilation;
+              if (qw < 0 || qw % prm.stride != 0 || qw / prm.stride >= d.q) continue;
+              for (int64_t k = g * d.k_per_group; k < (g + 1) * d.k_per_group; ++k)
+                acc += static_cast<double>(dy[yo(n, k, ph / prm.stride, qw / prm.stride)]) *
+                       static_cast<double>(w[((k * d.c_per_group + cg) * d.r + r) * d.s + s]);
+            }
+          }
+          store(dx[xo(n, c, h, iw)], static_cast<T>(acc), acc_mode);
+        }
+    }
+}
+
+template <class T>
+void conv2d_backward_weight_ref(const Conv2dBackwardWeightArgs& a) {
+  const Conv2dParams& prm = a.params;
+  const T* dy = a.dy.data_as<T>();
+  const T* x = a.x.data_as<T>();
+  const Offsets4d xo = offsets4d(a.x), yo = offsets4d(a.dy);
+  const int64_t n_batch = a.x.dim(0), h_in = a.x.dim(2), w_in = a.x.dim(3);
+  const int64_t k_out = a.dy.dim(1), p_out = a.dy.dim(2), q_out = a.dy.dim(3);
+  const bool acc_mode = a.mode == GradMode::kAccumulate;
+  if (a.dw.defined()) {
+    const int64_t cg_n = a.dw.dim(1), r_n = a.dw.dim(2), s_n = a.dw.dim(3);
+    const int64_t k_per_group = k_out / prm.groups;
+    T* dw = a.dw.data_as<T>();
+    for (int64_t k = 0; k < k_out; ++k) {
+      const int64_t c0 = (k / k_per_group) * cg_n;
+      for (int64_t c = 0; c < cg_n; ++c)
+        for (int64_t r = 0; r < r_n; ++r)
+          for (int64_t s = 0; s < s_n; ++s) {
+            double acc = 0.0;
+            for (int64_t n = 0; n < n_batch; ++n)
+              for (int64_t p = 0; p < p_out; ++p) {
+                const int64_t h = p * prm.stride - prm.padding + r * prm.dilation;
+                if (h < 0 || h >= h_in) continue;
+                for (int64_t q = 0; q < q_out; ++q) {
+                  const int64_t iw = q * prm.stride - prm.padding + s * prm.dilation;
+                  if (iw < 0 || iw >= w_in) continue;
+                  acc +=
+                      static_cast<double>(dy[yo(n, k, p, q)]) * static_cast<double>(x[xo(n, c0 + c, h, iw)]);
+                }
+              }
+            store(dw[((k * cg_n + c) * r_n + r) * s_n + s], static_cast<T>(acc), acc_mode);
+          }
+    }
+  }
+  if (a.db.defined()) {
+    T* db = a.db.data_as<T>();
+    for (int64_t k = 0; k < k_out; ++k) {
+      double acc = 0.0;
+      for (int64_t n = 0; n < n_batch; ++n)
+        for (int64_t p = 0; p < p_out; ++p)
+          for (int64_t q = 0; q < q_out; ++q) acc += static_cast<double>(dy[yo(n, k, p, q)]);
+      store(db[k], static_cast<T>(acc), acc_mode);
+    }
+  }
+}
+
+}  // namespace
+
+namespace ref {
+void conv2d_forward(const Conv2dForwardArgs& args) {
+  dispatch_floating(args.x.dtype(), "conv2d_forward", [&](auto t) { conv2d_forward_ref<decltype(t)>(args); });
+}
+void conv2d_backward_data(const Conv2dBackwardDataArgs& args) {
+  dispatch_floating(args.dy.dtype(), "conv2d_backward_data",
+                    [&](auto t) { conv2d_backward_data_ref<decltype(t)>(args); });
+}
+void conv2d_backward_weight(const Conv2dBackwardWeightArgs& args) {
+  dispatch_floating(args.dy.dtype(), "conv2d_backward_weight",
+                    [&](auto t) { conv2d_backward_weight_ref<decltype(t)>(args); });
+}
+}  // namespace ref
+
+// ------------------------------------------------------------------------------------------------------------
+// Dispatch: oneDNN for f32, the reference otherwise
+// ------------------------------------------------------------------------------------------------------------
+void conv2d_forward(const Stream& stream, const Conv2dForwardArgs& args) {
+  if (use_reference(stream, args.x.dtype())) return ref::conv2d_forward(args);
+  onednn::conv2d_forward(stream, args);
+}
+
+void conv2d_backward_data(const Stream& stream, const Conv2dBackwardDataArgs& args) {
+  if (use_reference(stream, args.dy.dtype())) return ref::conv2d_backward_data(args);
+  onednn::conv2d_backward_data(stream, args);
+}
+
+void conv2d_backward_weight(const Stream& stream, const Conv2dBackwardWeightArgs& args) {
+  if (use_reference(stream, args.dy.dtype())) return ref::conv2d_backward_weight(args);
+  if (!args.dw.defined() && !args.db.defined()) return;
+  // A frozen weight with a trainable bias is rare: the loops compute the bias gradient alone.
+  if (!args.dw.defined()) return ref::conv2d_backward_weight(args);
+  onednn::conv2d_backward_weight(stream, args);
+}
+
+}  // namespace sprint::cpu

@@ -1,0 +1,89 @@
+// dropout.cpp (CPU): inverted dropout with the counter-based Philox mask of dropout.h. One loop over memory
+// order is both the reference and the fast path; it maps each memory position to the element's logical
+// (row-major) index so that NCHW and NHWC tensors draw the same mask.
+#include "sprint/backend/api/dropout.h"
+
+#include <array>
+
+#include "sprint/backend/cpu/cpu_common.h"
+
+namespace sprint::cpu {
+namespace {
+
+/// dropout_keep() with the last Philox block cached: consecutive elements share a block of 4 words.
+class MaskReader {
+ public:
+  explicit MaskReader(const DropoutMask& m)
+      : mask_(m), key_{static_cast<uint32_t>(m.seed), static_cast<uint32_t>(m.seed >> 32)} {}
+  bool keep(uint64_t e) {
+    const uint64_t word = mask_.offset + e, block = word >> 2;
+    if (block != block_) {
+      words_ = philox4x32({static_cast<uint32_t>(block), static_cast<uint32_t>(block >> 32), 0u, 0u}, key_);
+      block_ = block;
+    }
+    return uniform_from_bits(words_[word & 3]) >= static_cast<float>(mask_.p);
+  }
+
+ private:
+  DropoutMask mask_;
+  std::array<uint32_t, 2> key_;
+  std::array<uint32_t, 4> words_{};
+  uint64_t block_ = ~uint64_t{0};
+};
+
+/// Calls f(memory offset, logical index) for every element of a dense tensor (contiguous or channels-last).
+template <class F>
+void for_each_element(const Tensor& t, F&& f) {
+  const int64_t total = t.numel();
+  if (t.ndim() != 4 || t.memory_format() == MemoryFormat::kContiguous) {
+    for (int64_t i = 0; i < total; ++i) f(i, i);
+    return;
+  }
+  // NHWC memory order (n, h, w, c); logical index ((n·C + c)·H + h)·W + w.
+  const int64_t n_batch = t.dim(0), channels = t.dim(1), height = t.dim(2), width = t.dim(3);
+  const int64_t plane = height * width;
+  int64_t i = 0;
+  for (int64_t n = 0; n < n_batch; ++n)
+    for (int64_t h = 0; h < height; ++h)
+      for (int64_t w = 0; w < width; ++w) {
+        const int64_t base = n * channels * plane + h * width + w;
+        for (int64_t c = 0; c < channels; ++c) f(i++, base + c * plane);
+      }
+}
+
+template <class T>
+void dropout_forward_typed(const DropoutForwardArgs& a) {
+  const T* x = a.x.data_as<T>();
+  T* y = a.y.data_as<T>();
+  const T scale = static_cast<T>(1.0 / (1.0 - a.mask.p));
+  MaskReader mask(a.mask);
+  for_each_element(
+      a.x, [&](int64_t i, int64_t e) { y[i] = mask.keep(static_cast<uint64_t>(e)) ? x[i] * scale : T(0); });
+}
+
+template <class T>
+void dropout_backward_typed(const DropoutBackwardArgs& a) {
+  const T* dy = a.dy.data_as<T>();
+  T* dx = a.dx.data_as<T>();
+  const T scale = static_cast<T>(1.0 / (1.0 - a.mask.p));
+  const bool acc = a.mode == GradMode::kAccumulate;
+  MaskReader mask(a.mask);
+  for_each_element(a.dy, [&](int64_t i, int64_t e) {
+    const T g = mask.keep(static_cast<uint64_t>(e)) ? dy[i] * scale : T(0);
+    store(dx[i], g, acc);
+  });
+}
+
+}  // namespace
+
+void dropout_forward(const Stream&, const DropoutForwardArgs& args) {
+  dispatch_floating(args.x.dtype(), "dropout_forward",
+                    [&](auto t) { dropout_forward_typed<decltype(t)>(args); });
+}
+
+void dropout_backward(const Stream&, const DropoutBackwardArgs& args) {
+  dispatch_floating(args.dy.dtype(), "dropout_backward",
+                    [&](auto t) { dropout_backward_typed<decltype(t)>(args); });
+}
+
+}  // namespace sprint::cpu

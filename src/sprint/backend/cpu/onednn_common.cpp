@@ -1,0 +1,144 @@
+// onednn_common.cpp: oneDNN engine/stream per CpuContext, the primitive cache key, descriptors and Staged.
+#include "sprint/backend/cpu/onednn_common.h"
+
+#include <cstring>
+
+#include "sprint/backend/cpu/cpu_common.h"
+#include "sprint/backend/cpu/onednn_ops.h"
+
+namespace sprint::cpu::onednn {
+
+// ------------------------------------------------------------------------------------------------------------
+// Key
+// ------------------------------------------------------------------------------------------------------------
+PrimitiveKey& PrimitiveKey::add(int64_t value) {
+  SPRINT_ASSERT(n_ < kCapacity, "PrimitiveKey holds at most {} values", kCapacity);
+  values_[static_cast<size_t>(n_++)] = value;
+  return *this;
+}
+
+PrimitiveKey& PrimitiveKey::add_tensor(const Tensor& t) {
+  if (!t.defined()) return add(-1);
+  add(t.ndim());
+  for (int i = 0; i < t.ndim(); ++i) add(t.dim(i));
+  for (int i = 0; i < t.ndim(); ++i) add(t.strides()[i]);
+  return *this;
+}
+
+PrimitiveKey& PrimitiveKey::add_double(double value) {
+  int64_t bits = 0;
+  std::memcpy(&bits, &value, sizeof(bits));
+  return add(bits);
+}
+
+size_t PrimitiveKey::hash() const {
+  uint64_t h = 1469598103934665603ull;  // FNV-1a over the values
+  for (int i = 0; i < n_; ++i) {
+    h ^= static_cast<uint64_t>(values_[static_cast<size_t>(i)]);
+    h *= 1099511628211ull;
+  }
+  return static_cast<size_t>(h);
+}
+
+bool operator==(const PrimitiveKey& a, const PrimitiveKey& b) {
+  if (a.n_ != b.n_) return false;
+  for (int i = 0; i < a.n_; ++i)
+    if (a.values_[static_cast<size_t>(i)] != b.values_[static_cast<size_t>(i)]) return false;
+  return true;
+}
+
+// ------------------------------------------------------------------------------------------------------------
+// Context
+// ------------------------------------------------------------------------------------------------------------
+OneDnnContext::OneDnnContext(DeviceContext&) : engine_(dnnl::engine::kind::cpu, 0), stream_(engine_) {}
+
+size_t OneDnnContext::cache_size() {
+  std::lock_guard<std::mutex> lock(mutex_);
+  return cache_.size();
+}
+
+OneDnnContext& onednn_context(const Stream& stream, int* n_threads) {
+  const int threads = sync_threads(stream);
+  if (n_threads) *n_threads = threads;
+  return context_of(stream).extension<OneDnnContext>();
+}
+
+size_t cached_primitive_count(const Stream& stream) {
+  return context_of(stream).extension<OneDnnContext>().cache_size();
+}
+
+// ------------------------------------------------------------------------------------------------------------
+// Descriptors
+// ------------------------------------------------------------------------------------------------------------
+dnnl::memory::desc user_desc(const Tensor& t) {
+  SPRINT_ASSERT(t.dtype() == DType::kF32, "oneDNN paths take f32 tensors, got {}", t.description());
+  dnnl::memory::dims strides(t.strides().begin(), t.strides().end());
+  return dnnl::memory::desc(dims_of(t), dnnl::memory::data_type::f32, strides);
+}
+
+dnnl::memory::dims weight_dims(const Tensor& w, int64_t groups) {
+  if (groups == 1) return dims_of(w);
+  return {groups, w.dim(0) / groups, w.dim(1), w.dim(2), w.dim(3)};
+}
+
+dnnl::memory::desc weight_desc(const Tensor& w, int64_t groups) {
+  using tag = dnnl::memory::format_tag;
+  return dnnl::memory::desc(weight_dims(w, groups), dnnl::memory::data_type::f32,
+                            groups == 1 ? tag::oihw : tag::goihw);
+}
+
+dnnl::memory::desc any_desc(const dnnl::memory::dims& dims) {
+  return dnnl::memory::desc(dims, dnnl::memory::data_type::f32, dnnl::memory::format_tag::any);
+}
+
+void rethrow_onednn_error(const char* op, const dnnl::error& e) {
+  SPRINT_THROW(BackendError, "oneDNN failed in {}: {} (status {})", op, e.what(), static_cast<int>(e.status));
+}
+
+// ------------------------------------------------------------------------------------------------------------
+// Staged
+// ------------------------------------------------------------------------------------------------------------
+void Staged::init_input(const dnnl::memory::desc& user, const dnnl::memory::desc& wanted,
+                        const dnnl::engine& engine) {
+  user_ = dnnl::memory(user, engine, DNNL_MEMORY_NONE);
+  staged_ = user != wanted;
+  if (staged_) {
+    internal_ = dnnl::memory(wanted, engine);
+    reorder_.emplace(dnnl::reorder::primitive_desc(user_, internal_));
+  }
+}
+
+void Staged::init_output(const dnnl::memory::desc& user, const dnnl::memory::desc& wanted,
+                         const dnnl::engine& engine, bool accumulate, bool has_user) {
+  has_user_ = has_user;
+  staged_ = !has_user || accumulate || user != wanted;
+  if (staged_) internal_ = dnnl::memory(wanted, engine);
+  if (!has_user) return;
+  user_ = dnnl::memory(user, engine, DNNL_MEMORY_NONE);
+  if (!staged_) return;
+  dnnl::primitive_attr attr;
+  if (accumulate) {
+    dnnl::post_ops ops;
+    ops.append_sum(1.0f);
+    attr.set_post_ops(ops);
+  }
+  reorder_.emplace(dnnl::reorder::primitive_desc(internal_, user_, attr));
+}
+
+dnnl::memory& Staged::input(dnnl::stream& stream, const void* data) {
+  user_.set_data_handle(const_cast<void*>(data));
+  if (!staged_) return user_;
+  reorder_->execute(stream, user_, internal_);
+  return internal_;
+}
+
+dnnl::memory& Staged::output(void* data) {
+  if (has_user_) user_.set_data_handle(data);
+  return staged_ ? internal_ : user_;
+}
+
+void Staged::finish_output(dnnl::stream& stream) {
+  if (staged_ && has_user_) reorder_->execute(stream, internal_, user_);
+}
+
+}  // namespace sprint::cpu::onednn

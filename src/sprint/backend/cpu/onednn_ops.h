@@ -1,0 +1,27 @@
+// onednn_ops.h: the oneDNN fast paths of the CPU backend (f32 only), called by conv.cpp, norm.cpp and pool.cpp
+// after they ruled out the reference. Kept apart from onednn_common.h so that those files never include dnnl.hpp.
+#pragma once
+
+#include "sprint/backend/api/conv.h"
+#include "sprint/backend/api/norm.h"
+#include "sprint/backend/api/pool.h"
+
+namespace sprint::cpu::onednn {
+
+/// Number of primitive sets cached for the stream's CpuContext (tests: steady-state steps create none).
+size_t cached_primitive_count(const Stream& stream);
+
+void conv2d_forward(const Stream& stream, const Conv2dForwardArgs& args);
+void conv2d_backward_data(const Stream& stream, const Conv2dBackwardDataArgs& args);
+/// At least one of dw, db is defined.
+void conv2d_backward_weight(const Stream& stream, const Conv2dBackwardWeightArgs& args);
+
+void batch_norm_forward_training(const Stream& stream, const BatchNormTrainingArgs& args);
+void batch_norm_forward_inference(const Stream& stream, const BatchNormInferenceArgs& args);
+void batch_norm_backward(const Stream& stream, const BatchNormBackwardArgs& args);
+
+void max_pool2d_forward(const Stream& stream, const MaxPool2dForwardArgs& args);
+void avg_pool2d_forward(const Stream& stream, const AvgPool2dForwardArgs& args);
+void avg_pool2d_backward(const Stream& stream, const AvgPool2dBackwardArgs& args);
+
+}  // namespace sprint::cpu::onednn

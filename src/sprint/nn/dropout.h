@@ -1,0 +1,37 @@
+// dropout.h: Dropout layer. Training: inverted dropout with a Philox mask drawn from ctx.rng (reserve(numel)), so
+// the mask is reproducible from (seed, offset) and identical on every backend; eval: identity. Any shape, NCHW
+// or NHWC kept.
+#pragma once
+
+#include "sprint/backend/api/dropout.h"
+#include "sprint/nn/layer_util.h"
+#include "sprint/nn/module.h"
+
+namespace sprint::nn {
+
+class Dropout final : public Module {
+ public:
+  /// p: probability of dropping an element, in [0, 1).
+  explicit Dropout(double p = 0.5);
+
+  std::string type_name() const override { return "Dropout"; }
+  std::string describe() const override;
+  Tensor forward(RunContext& ctx, const Tensor& x) override;
+  Tensor backward(RunContext& ctx, const Tensor& dy) override;
+  Shape output_shape(const Shape& input) const override { return input; }
+
+  double p() const { return p_; }
+  /// The mask of the last training forward in `slot` (seed and offset), e.g. to replay it.
+  DropoutMask last_mask(int slot = 0) { return saved_.at(slot).mask; }
+
+ private:
+  struct Saved {
+    DropoutMask mask;
+    bool active = false;  // false: the forward was the identity
+    bool valid = false;
+  };
+  double p_;
+  PerSlot<Saved> saved_;
+};
+
+}  // namespace sprint::nn

@@ -1,0 +1,22 @@
+// conv.h (ops): Conv2d front door. Validates shapes, devices, dtypes, memory formats and aliasing once, then
+// dispatches to the backend of the stream's device. Shapes: x (N, C, H, W), w (K, C/G, R, S), b (K),
+// y (N, K, P, Q); activations NCHW or NHWC (one format per call), weights always contiguous KCRS.
+#pragma once
+
+#include "sprint/backend/api/conv.h"
+#include "sprint/ops/dispatch.h"
+
+namespace sprint::ops {
+
+/// (N, K, P, Q) for an input shape (N, C, H, W) and weight shape (K, C/G, R, S); throws InvalidArgument when the
+/// geometry is invalid or the kernel does not fit.
+Shape conv2d_output_shape(const Shape& x, const Shape& w, const Conv2dParams& params);
+
+/// y = act(conv(x, w) + b); b may be kNoTensor; y overwritten, same format as x, not aliasing x or w.
+void conv2d_forward(const Stream& stream, const Conv2dForwardArgs& args);
+/// dx (args.mode) from dy and w.
+void conv2d_backward_data(const Stream& stream, const Conv2dBackwardDataArgs& args);
+/// dw and/or db (args.mode) from dy and x; either may be kNoTensor (not both).
+void conv2d_backward_weight(const Stream& stream, const Conv2dBackwardWeightArgs& args);
+
+}  // namespace sprint::ops

@@ -1,0 +1,48 @@
+// image_checks.cpp: shared validation for 4-D image ops.
+#include "sprint/ops/image_checks.h"
+
+namespace sprint::ops {
+namespace {
+const char* format_name(MemoryFormat f) {
+  return f == MemoryFormat::kChannelsLast ? "NHWC" : "NCHW";
+}
+
+// Layout-neutral tensors (C == 1 or H·W == 1) hold the same bytes in NCHW and NHWC.
+bool layout_neutral(const Tensor& t) {
+  return t.dim(1) == 1 || t.dim(2) * t.dim(3) == 1;
+}
+}  // namespace
+
+MemoryFormat check_image(const Tensor& t, const char* name, const char* op) {
+  SPRINT_CHECK(t.defined(), "{}: {} is undefined", op, name);
+  SPRINT_CHECK(t.ndim() == 4, "{}: {} must be 4-D (N, C, H, W), got {}", op, name, t.description());
+  SPRINT_CHECK(t.is_contiguous() || t.is_channels_last(),
+               "{}: {} must be stored NCHW or NHWC, got strides {}", op, name, t.strides().to_string());
+  return t.memory_format();
+}
+
+void check_same_format(MemoryFormat format, std::initializer_list<const Tensor*> tensors, const char* op) {
+  for (const Tensor* t : tensors) {
+    if (!t->defined() || t->ndim() != 4 || layout_neutral(*t)) continue;
+    SPRINT_CHECK(t->memory_format() == format,
+                 "{}: tensors of one call share a memory format; expected {}, got {}", op,
+                 format_name(format), t->description());
+  }
+}
+
+void check_vector(const Tensor& t, int64_t n, DType dtype, const char* name, const char* op) {
+  SPRINT_CHECK(t.defined(), "{}: {} is undefined", op, name);
+  SPRINT_CHECK(t.ndim() == 1 && t.dim(0) == n, "{}: {} must have shape [{}], got {}", op, name, n,
+               t.description());
+  SPRINT_CHECK(t.is_contiguous(), "{}: {} must be contiguous", op, name);
+  SPRINT_CHECK(t.dtype() == dtype, "{}: {} must be {}, got {}", op, name, dtype_name(dtype), t.description());
+}
+
+void check_same_or_disjoint(const Tensor& out, const Tensor& in, const char* op) {
+  if (!out.defined() || !in.defined() || !out.overlaps(in)) return;
+  SPRINT_CHECK(out.storage_offset_bytes() == in.storage_offset_bytes() && out.strides() == in.strides() &&
+                   out.shape() == in.shape(),
+               "{}: output {} partially overlaps input {}", op, out.description(), in.description());
+}
+
+}  // namespace sprint::ops

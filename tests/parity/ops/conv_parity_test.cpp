@@ -1,0 +1,109 @@
+// conv_parity_test.cpp: conv2d forward / backward-data / backward-weight on every backend vs the CPU
+// reference, in both memory formats: the cnn model's shapes, strides, padding, dilation, groups, fused ReLU,
+// accumulate mode.
+#include <gtest/gtest.h>
+
+#include "sprint/ops/conv.h"
+#include "sprint/ops/elementwise.h"
+#include "support/parity.h"
+#include "support/test_util.h"
+
+namespace sprint {
+namespace {
+using testing::ParityCase;
+
+struct ConvCase {
+  std::string name;
+  int64_t n, c, h, w, k, kernel;
+  Conv2dParams params;
+  bool bias = true;
+  Activation activation = Activation::kNone;
+  bool accumulate = false;
+};
+
+void run_conv_case(const ConvCase& cc, MemoryFormat format) {
+  const Shape x_shape{cc.n, cc.c, cc.h, cc.w}, w_shape{cc.k, cc.c / cc.params.groups, cc.kernel, cc.kernel};
+  const Shape y_shape = ops::conv2d_output_shape(x_shape, w_shape, cc.params);
+  ParityCase c{
+      .name = cc.name + (format == MemoryFormat::kChannelsLast ? "/nhwc" : "/nchw"),
+      .make_inputs =
+          [=](Generator& rng) {
+            return std::vector<Tensor>{testing::random_tensor(x_shape, DType::kF64, rng),
+                                       testing::random_tensor(w_shape, DType::kF64, rng),
+                                       testing::random_tensor({cc.k}, DType::kF64, rng),
+                                       testing::random_tensor(y_shape, DType::kF64, rng)};
+          },
+      .run =
+          [=](const Stream& s, const std::vector<Tensor>& v) {
+            const Tensor& x = v[0];
+            // The harness gives every 4-D input the format under test; weights stay KCRS.
+            const Tensor w = v[1].is_contiguous() ? v[1] : ops::cast_to(s, v[1], v[1].dtype());
+            const Tensor& b = cc.bias ? v[2] : kNoTensor;
+            const Tensor& dy = v[3];
+            Allocator& alloc = s.context().allocator();
+            Tensor y = Tensor::empty(y_shape, x.dtype(), alloc, x.memory_format());
+            Tensor dx = Tensor::empty(x_shape, x.dtype(), alloc, x.memory_format());
+            Tensor dw = Tensor::empty(w_shape, x.dtype(), alloc);
+            Tensor db = Tensor::empty({cc.k}, x.dtype(), alloc);
+            ops::conv2d_forward(
+                s, {.x = x, .w = w, .b = b, .y = y, .params = cc.params, .activation = cc.activation});
+            const Conv2dBackwardDataArgs bd{.dy = dy, .w = w, .dx = dx, .params = cc.params};
+            const Conv2dBackwardWeightArgs bw{
+                .dy = dy, .x = x, .dw = dw, .db = cc.bias ? db : kNoTensor, .params = cc.params};
+            ops::conv2d_backward_data(s, bd);
+            ops::conv2d_backward_weight(s, bw);
+            if (cc.accumulate) {  // a second pass adds the same gradients again
+              ops::conv2d_backward_data(
+                  s, {.dy = dy, .w = w, .dx = dx, .params = cc.params, .mode = GradMode::kAccumulate});
+              ops::conv2d_backward_weight(s, {.dy = dy,
+                                              .x = x,
+                                              .dw = dw,
+                                              .db = cc.bias ? db : kNoTensor,
+                                              .params = cc.params,
+                                              .mode = GradMode::kAccumulate});
+            }
+            std::vector<Tensor> out{y, dx, dw};
+            if (cc.bias) out.push_back(db);
+            return out;
+          },
+      .input_format = format};
+  // Sums of up to C·R·S (forward, dw: N·P·Q) products of U(-1, 1) values: compare with an absolute floor.
+  c.tolerance[DType::kF32] = {1e-4, 2e-4};
+  c.tolerance[DType::kF16] = {2e-2, 5e-2};
+  c.tolerance[DType::kBF16] = {5e-2, 2e-1};
+  testing::run_parity(c);
+}
+
+void run_both(const ConvCase& cc) {
+  run_conv_case(cc, MemoryFormat::kContiguous);
+  run_conv_case(cc, MemoryFormat::kChannelsLast);
+}
+
+TEST(ConvParity, CnnFirstLayer) {
+  run_both({"conv/cnn1", 4, 1, 28, 28, 32, 3, {.padding = 1}});
+}
+TEST(ConvParity, CnnSecondLayer) {
+  run_both({"conv/cnn2", 4, 32, 14, 14, 64, 3, {.padding = 1}});
+}
+TEST(ConvParity, FusedRelu) {
+  run_both({"conv/relu", 3, 8, 9, 9, 16, 3, {.padding = 1}, true, Activation::kReLU});
+}
+TEST(ConvParity, Stride2NoBias) {
+  run_both({"conv/stride2", 2, 16, 11, 10, 24, 3, {.stride = 2}, false});
+}
+TEST(ConvParity, Pointwise) {
+  run_both({"conv/1x1s2", 2, 16, 8, 8, 32, 1, {.stride = 2}, false});
+}
+TEST(ConvParity, DilationAndGroups) {
+  run_both({"conv/dilated", 2, 6, 9, 9, 4, 3, {.padding = 2, .dilation = 2}});
+  run_both({"conv/groups", 2, 8, 6, 6, 12, 3, {.padding = 1, .groups = 4}});
+}
+TEST(ConvParity, Accumulate) {
+  run_both({"conv/accumulate", 2, 8, 7, 7, 16, 3, {.padding = 1}, true, Activation::kNone, true});
+}
+TEST(ConvParity, ResNetShape) {
+  run_both({"conv/resnet", 2, 64, 8, 8, 64, 3, {.padding = 1}, false});
+}
+
+}  // namespace
+}  // namespace sprint
