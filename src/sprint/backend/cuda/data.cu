@@ -1,0 +1,115 @@
+// data.cu (CUDA): gather_normalize and gather_labels, the GPU-resident data path: the u8 data set lives on the
+// device and each batch is gathered, converted and normalised by one kernel. Indices must lie in [0, M) (the
+// loader generates them); an out-of-range index never reads out of bounds: it yields NaN pixels / label -1.
+#include "sprint/backend/api/data.h"
+#include "sprint/backend/cuda/common.cuh"
+
+namespace sprint::cuda {
+namespace {
+
+constexpr int kMaxChannels = 16;
+
+struct ChannelAffine {
+  float scale[kMaxChannels];  // 1 / (255 · std[c])
+  float shift[kMaxChannels];  // -mean[c] / std[c]
+};
+
+struct OutStrides {
+  int64_t n, c, h, w;
+};
+
+// ------------------------------------------------------------------------------------------------------------
+// Kernels
+// ------------------------------------------------------------------------------------------------------------
+
+// One thread per output element, in source (c, h, w) order so reads of a sample are coalesced.
+template <class T>
+__global__ void gather_normalize_images_kernel(const uint8_t* __restrict__ src, const int32_t* __restrict__ indices,
+                                               T* __restrict__ out, int64_t n, int64_t m, int64_t c, int64_t hw,
+                                               int64_t w, OutStrides s, ChannelAffine affine) {
+  const int64_t per_sample = c * hw;
+  SPRINT_GRID_STRIDE_LOOP(i, n * per_sample) {
+    const int64_t row = i / per_sample;
+    const int64_t k = i - row * per_sample;
+    const int64_t ch = k / hw;
+    const int64_t pix = k - ch * hw;
+    const int64_t y = pix / w, x = pix - (pix / w) * w;
+    const int32_t index = indices[row];
+    float v;
+    if (index >= 0 && index < m) {
+      v = static_cast<float>(src[static_cast<int64_t>(index) * per_sample + k]) * affine.scale[ch] + affine.shift[ch];
+    } else {
+      v = __int_as_float(0x7fc00000);  // NaN
+    }
+    out[row * s.n + ch * s.c + y * s.h + x * s.w] = from_float<T>(v);
+  }
+}
+
+template <class T>
+__global__ void gather_rows_kernel(const T* __restrict__ src, const int32_t* __restrict__ indices, T* __restrict__ out,
+                                   int64_t n, int64_t m, int64_t f) {
+  SPRINT_GRID_STRIDE_LOOP(i, n * f) {
+    const int64_t row = i / f, col = i - row * f;
+    const int32_t index = indices[row];
+    out[i] = (index >= 0 && index < m) ? src[static_cast<int64_t>(index) * f + col] : from_float<T>(__int_as_float(0x7fc00000));
+  }
+}
+
+__global__ void gather_labels_kernel(const int32_t* __restrict__ labels, const int32_t* __restrict__ indices,
+                                     int32_t* __restrict__ out, int64_t n, int64_t m) {
+  SPRINT_GRID_STRIDE_LOOP(i, n) {
+    const int32_t index = indices[i];
+    out[i] = (index >= 0 && index < m) ? labels[index] : -1;
+  }
+}
+
+}  // namespace
+
+// ------------------------------------------------------------------------------------------------------------
+// Launchers
+// ------------------------------------------------------------------------------------------------------------
+
+void gather_normalize(const Stream& stream, const GatherNormalizeArgs& a) {
+  OpScope scope(stream, "gather_normalize");
+  const int64_t n = a.indices.dim(0), m = a.src.dim(0);
+  if (n == 0) return;
+  if (a.src.dtype() == DType::kU8) {
+    const int64_t c = a.src.dim(1), h = a.src.dim(2), w = a.src.dim(3);
+    SPRINT_CHECK(c <= kMaxChannels, "gather_normalize on CUDA supports up to {} channels, got {}", kMaxChannels, c);
+    ChannelAffine affine{};
+    for (int64_t ch = 0; ch < c; ++ch) {
+      const double mean = a.mean.empty() ? 0.0 : a.mean[static_cast<size_t>(ch)];
+      const double sd = a.std.empty() ? 1.0 : a.std[static_cast<size_t>(ch)];
+      affine.scale[ch] = static_cast<float>(1.0 / (255.0 * sd));
+      affine.shift[ch] = static_cast<float>(-mean / sd);
+    }
+    const OutStrides s{a.out.strides()[0], a.out.strides()[1], a.out.strides()[2], a.out.strides()[3]};
+    dispatch_floating(a.out.dtype(), "gather_normalize", [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      gather_normalize_images_kernel<T><<<blocks_for(n * c * h * w), kThreads, 0, scope.stream()>>>(
+          static_cast<const uint8_t*>(a.src.data()), a.indices.data_as<int32_t>(), ptr<T>(a.out), n, m, c, h * w, w,
+          s, affine);
+    });
+  } else {
+    SPRINT_CHECK(a.src.dtype() == a.out.dtype(), "gather_normalize on CUDA gathers features without conversion ({} -> {})",
+                 dtype_name(a.src.dtype()), dtype_name(a.out.dtype()));
+    const int64_t f = a.src.dim(1);
+    dispatch_floating(a.out.dtype(), "gather_normalize", [&](auto tag) {
+      using T = typename decltype(tag)::type;
+      gather_rows_kernel<T><<<blocks_for(n * f), kThreads, 0, scope.stream()>>>(
+          ptr<T>(a.src), a.indices.data_as<int32_t>(), ptr<T>(a.out), n, m, f);
+    });
+  }
+  SPRINT_CUDA_CHECK_LAUNCH("gather_normalize");
+}
+
+void gather_labels(const Stream& stream, const GatherLabelsArgs& a) {
+  OpScope scope(stream, "gather_labels");
+  const int64_t n = a.indices.dim(0);
+  if (n == 0) return;
+  gather_labels_kernel<<<blocks_for(n), kThreads, 0, scope.stream()>>>(
+      a.labels.data_as<int32_t>(), a.indices.data_as<int32_t>(), a.out.data_as<int32_t>(), n, a.labels.dim(0));
+  SPRINT_CUDA_CHECK_LAUNCH("gather_labels_kernel");
+}
+
+}  // namespace sprint::cuda
