@@ -6,7 +6,6 @@
 namespace sprint::nn {
 namespace {
 enum BufferId { kLoss, kInputGrad, kProbs };
-constexpr int kSlot = 0;
 const char* reduction_name(Reduction r) { return r == Reduction::kMean ? "mean" : "sum"; }
 // The loss is f32 except for f64 inputs (gradient checks need the full precision).
 DType loss_dtype(const Tensor& input) { return input.dtype() == DType::kF64 ? DType::kF64 : DType::kF32; }
@@ -15,17 +14,17 @@ DType loss_dtype(const Tensor& input) { return input.dtype() == DType::kF64 ? DT
 std::string NllLoss::describe() const { return fmt::format("NllLoss(reduction={})", reduction_name(reduction_)); }
 
 Tensor NllLoss::forward(RunContext& ctx, const Tensor& logp, const Tensor& target) {
-  Tensor loss = workspace_.get(ctx.stream, kSlot, kLoss, {}, loss_dtype(logp));
+  Tensor loss = workspace_.get(ctx.stream, ctx.slot, kLoss, {}, loss_dtype(logp));
   ops::nll_loss_forward(ctx.stream, {.logp = logp, .target = target, .loss = loss, .reduction = reduction_});
-  logp_ = logp;
-  target_ = target;
+  slot_state(saved_, ctx.slot) = {logp, target};
   return loss;
 }
 
 Tensor NllLoss::backward(RunContext& ctx, double scale) {
-  SPRINT_CHECK(logp_.defined(), "NllLoss::backward called before forward");
-  Tensor d = workspace_.get(ctx.stream, kSlot, kInputGrad, logp_.shape(), logp_.dtype());
-  ops::nll_loss_backward(ctx.stream, {.target = target_, .dlogp = d, .reduction = reduction_, .scale = scale});
+  const Saved& s = slot_state(saved_, ctx.slot);
+  SPRINT_CHECK(s.logp.defined(), "NllLoss::backward called before forward (slot {})", ctx.slot);
+  Tensor d = workspace_.get(ctx.stream, ctx.slot, kInputGrad, s.logp.shape(), s.logp.dtype());
+  ops::nll_loss_backward(ctx.stream, {.target = s.target, .dlogp = d, .reduction = reduction_, .scale = scale});
   return d;
 }
 
@@ -41,23 +40,24 @@ std::string CrossEntropyLoss::describe() const {
 }
 
 Tensor CrossEntropyLoss::forward(RunContext& ctx, const Tensor& logits, const Tensor& target) {
-  Tensor loss = workspace_.get(ctx.stream, kSlot, kLoss, {}, loss_dtype(logits));
-  probs_ = workspace_.get(ctx.stream, kSlot, kProbs, logits.shape(), logits.dtype());
+  Tensor loss = workspace_.get(ctx.stream, ctx.slot, kLoss, {}, loss_dtype(logits));
+  Tensor probs = workspace_.get(ctx.stream, ctx.slot, kProbs, logits.shape(), logits.dtype());
   ops::cross_entropy_forward(ctx.stream, {.logits = logits,
                                           .target = target,
-                                          .probs = probs_,
+                                          .probs = probs,
                                           .loss = loss,
                                           .label_smoothing = label_smoothing_,
                                           .reduction = reduction_});
-  target_ = target;
+  slot_state(saved_, ctx.slot) = {probs, target};
   return loss;
 }
 
 Tensor CrossEntropyLoss::backward(RunContext& ctx, double scale) {
-  SPRINT_CHECK(probs_.defined(), "CrossEntropyLoss::backward called before forward");
-  Tensor d = workspace_.get(ctx.stream, kSlot, kInputGrad, probs_.shape(), probs_.dtype());
-  ops::cross_entropy_backward(ctx.stream, {.probs = probs_,
-                                           .target = target_,
+  const Saved& s = slot_state(saved_, ctx.slot);
+  SPRINT_CHECK(s.probs.defined(), "CrossEntropyLoss::backward called before forward (slot {})", ctx.slot);
+  Tensor d = workspace_.get(ctx.stream, ctx.slot, kInputGrad, s.probs.shape(), s.probs.dtype());
+  ops::cross_entropy_backward(ctx.stream, {.probs = s.probs,
+                                           .target = s.target,
                                            .dlogits = d,
                                            .label_smoothing = label_smoothing_,
                                            .reduction = reduction_,

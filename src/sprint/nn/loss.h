@@ -1,10 +1,11 @@
 // loss.h: training objectives. forward(ctx, input (N, K), target (N) i32) -> 0-d loss tensor on the device
 // (reading it synchronises; accumulate on the device where that matters); backward(ctx, scale) -> d(scale·loss)/d
-// input. Output buffers are reused from step to step like a Module's.
+// input. Output buffers are reused from step to step like a Module's, per ctx.slot.
 #pragma once
 
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "sprint/backend/api/loss.h"
 #include "sprint/nn/module.h"
@@ -19,6 +20,12 @@ class Loss {
   virtual Tensor backward(RunContext& ctx, double scale = 1.0) = 0;
 
  protected:
+  /// The saved state of `slot`, grown on demand.
+  template <class S>
+  static S& slot_state(std::vector<S>& states, int slot) {
+    if (static_cast<size_t>(slot) >= states.size()) states.resize(static_cast<size_t>(slot) + 1);
+    return states[static_cast<size_t>(slot)];
+  }
   Workspace workspace_;
 };
 
@@ -32,7 +39,10 @@ class NllLoss final : public Loss {
 
  private:
   Reduction reduction_;
-  Tensor logp_, target_;
+  struct Saved {
+    Tensor logp, target;
+  };
+  std::vector<Saved> saved_;  // per slot
 };
 
 /// Softmax + cross-entropy fused, with label smoothing eps: target = (1 - eps)·onehot + eps / K.
@@ -46,7 +56,10 @@ class CrossEntropyLoss final : public Loss {
  private:
   double label_smoothing_;
   Reduction reduction_;
-  Tensor probs_, target_;
+  struct Saved {
+    Tensor probs, target;
+  };
+  std::vector<Saved> saved_;  // per slot
 };
 
 }  // namespace sprint::nn

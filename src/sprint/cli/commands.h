@@ -1,0 +1,54 @@
+// commands.h: the `sprint` subcommands as plain functions over typed argument structs. main.cpp (the only file
+// that includes CLI11) parses the command line into these structs; everything here is testable without it.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace sprint::cli {
+
+struct TrainArgs {
+  std::string model = "mlp";
+  std::string dataset = "fashion-mnist";
+  int64_t epochs = 3;
+  int64_t batch_size = 64;
+  int64_t eval_batch_size = 1000;
+  double lr = 0.01;
+  double momentum = 0.9;
+  double weight_decay = 0.0;
+  bool nesterov = false;
+  double label_smoothing = 0.0;
+  int accumulate_steps = 1;
+  uint64_t seed = 0;
+  int threads = 1;
+  int workers = 1;
+  std::string device = "cpu";
+  std::string resident = "auto";  ///< data set on the device: auto (on for CUDA) | on | off
+  bool cuda_graph = false;
+  std::optional<std::string> data_dir;
+  std::optional<std::string> report;
+  std::string progress = "auto";  ///< auto | on | off
+  int64_t limit_train = 0;        ///< 0 = the whole training set
+  int64_t limit_test = 0;
+  std::vector<int64_t> hidden;
+  // random data set (seed 000, experiment 1)
+  int64_t random_samples = 100;
+  int64_t random_features = 10;
+  int64_t random_classes = 2;
+};
+
+struct DataFetchArgs {
+  std::vector<std::string> names;
+  std::optional<std::string> data_dir;
+  bool force = false;
+};
+
+/// Each returns the process exit code; errors are thrown as sprint::Error and reported by main().
+int run_train(const TrainArgs& args);
+int run_data_fetch(const DataFetchArgs& args);
+int run_data_list(const std::optional<std::string>& data_dir);
+int run_info();
+
+}  // namespace sprint::cli

@@ -1,0 +1,102 @@
+// train_command.cpp: `sprint train`: load data, build the model and optimizer, run the epochs, print the table,
+// write the JSON report.
+#include <cstdio>
+
+#include "sprint/cli/commands.h"
+#include "sprint/config.h"
+#include "sprint/data/dataset.h"
+#include "sprint/data/fetch.h"
+#include "sprint/nn/models.h"
+#include "sprint/optim/sgd.h"
+#include "sprint/runtime/device_registry.h"
+#include "sprint/train/report.h"
+#include "sprint/train/trainer.h"
+
+namespace sprint::cli {
+namespace {
+
+struct Datasets {
+  data::Dataset train, test;
+};
+
+Datasets load_datasets(const TrainArgs& a) {
+  Datasets d;
+  if (a.dataset == "random") {
+    // One draw from a fixed teacher, split 80/20 so that train and test share it.
+    const data::Dataset all =
+        data::make_random_dataset(a.random_samples, a.random_features, a.random_classes, a.seed);
+    const int64_t n_train = std::max<int64_t>(1, a.random_samples * 4 / 5);
+    d.train = data::subset(all, 0, n_train);
+    d.test = data::subset(all, n_train, a.random_samples - n_train);
+  } else {
+    const auto dir = data::resolve_data_dir(a.data_dir ? std::optional<std::filesystem::path>(*a.data_dir)
+                                                       : std::nullopt);
+    d.train = data::load_dataset(a.dataset, data::Split::kTrain, dir);
+    d.test = data::load_dataset(a.dataset, data::Split::kTest, dir);
+  }
+  if (a.limit_train > 0 && a.limit_train < d.train.size()) d.train = data::subset(d.train, 0, a.limit_train);
+  if (a.limit_test > 0 && a.limit_test < d.test.size()) d.test = data::subset(d.test, 0, a.limit_test);
+  return d;
+}
+
+bool progress_enabled(const std::string& mode) {
+  if (mode == "on") return true;
+  if (mode == "off") return false;
+  return train::ProgressLine::auto_detect();
+}
+
+}  // namespace
+
+int run_train(const TrainArgs& a) {
+  const Device device = parse_device(a.device);
+  DeviceContext& context = device_context(device);  // throws a clear error when CUDA is unavailable
+  cpu_context().set_num_threads(a.threads);
+  const Stream stream = context.compute_stream();
+
+  const Datasets data = load_datasets(a);
+  Generator init_rng(a.seed);
+  nn::ModelOptions model_options;
+  model_options.hidden = a.hidden;
+  model_options.label_smoothing = a.label_smoothing;
+  nn::Model model = nn::build_model(a.model, data.train.sample_shape(), data.train.num_classes, init_rng, model_options);
+  model.net->to_device(stream);
+
+  optim::SGD optimizer(optim::single_group(*model.net), optim::SGDOptions(a.lr)
+                                                             .with_momentum(a.momentum)
+                                                             .with_weight_decay(a.weight_decay)
+                                                             .with_nesterov(a.nesterov));
+  train::TrainerOptions options;
+  options.batch_size = a.batch_size;
+  options.eval_batch_size = a.eval_batch_size;
+  options.accumulate_steps = a.accumulate_steps;
+  options.seed = a.seed;
+  options.num_workers = a.workers;
+  options.device = device;
+  options.resident_data = a.resident == "on" || (a.resident == "auto" && device.is_cuda());
+  options.cuda_graph = a.cuda_graph;
+  options.progress = progress_enabled(a.progress);
+  train::Trainer trainer(model, optimizer, data.train, data.test, options);
+
+  std::printf("sprint %s | model %s (%lld parameters) | %s: %lld train / %lld test | %s, %d thread%s\n", SPRINT_VERSION,
+              a.model.c_str(), static_cast<long long>(model.net->n_parameters()), a.dataset.c_str(),
+              static_cast<long long>(data.train.size()), static_cast<long long>(data.test.size()),
+              device_name(device).c_str(), a.threads, a.threads == 1 ? "" : "s");
+  std::printf("%s, batch %lld, %s\n", optimizer.describe().c_str(), static_cast<long long>(a.batch_size),
+              model.loss->describe().c_str());
+  std::printf("%s\n", train::epoch_table_header().c_str());
+  std::fflush(stdout);
+
+  train::RunReport report{a.model, a.dataset, device_name(device), {}};
+  for (int64_t epoch = 1; epoch <= a.epochs; ++epoch) {
+    report.epochs.push_back(trainer.run_epoch(epoch, a.epochs));
+    std::printf("%s\n", train::epoch_table_row(report.epochs.back()).c_str());
+    std::fflush(stdout);
+    if (a.report) train::write_report(*a.report, report);  // kept current: an interrupted run keeps its epochs
+  }
+  double total = 0.0;
+  for (const auto& e : report.epochs) total += e.train_seconds;
+  std::printf("final test accuracy %.2f%%, training time %.3f s\n", 100.0 * report.epochs.back().test.accuracy, total);
+  return 0;
+}
+
+}  // namespace sprint::cli

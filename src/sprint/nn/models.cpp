@@ -1,0 +1,80 @@
+// models.cpp: builders for the model zoo (mlp, mlp2, fc; convolutional models in models_conv.cpp).
+#include "sprint/nn/models.h"
+
+#include "sprint/nn/activation.h"
+#include "sprint/nn/flatten.h"
+#include "sprint/nn/linear.h"
+#include "sprint/nn/log_softmax.h"
+#include "sprint/nn/models_conv.h"
+
+namespace sprint::nn {
+namespace {
+
+int64_t flat_features(const Shape& sample_shape) { return sample_shape.product(); }
+
+std::vector<int64_t> widths_or(const ModelOptions& o, std::vector<int64_t> defaults, size_t expected,
+                               std::string_view model) {
+  if (o.hidden.empty()) return defaults;
+  SPRINT_CHECK(expected == 0 || o.hidden.size() == expected, "model {} takes {} hidden widths, got {}", model,
+               expected, o.hidden.size());
+  for (int64_t w : o.hidden) SPRINT_CHECK(w > 0, "hidden widths must be positive, got {}", w);
+  return o.hidden;
+}
+
+// Flatten -> [Linear -> ReLU]* -> Linear, ReLU fused into the Linear epilogue.
+std::shared_ptr<Sequential> make_mlp(int64_t in, const std::vector<int64_t>& hidden, int64_t classes, Generator& rng,
+                                     DType dtype) {
+  auto net = std::make_shared<Sequential>();
+  net->emplace<Flatten>();
+  int64_t width = in;
+  for (int64_t h : hidden) {
+    net->emplace<Linear>(LinearOptions(width, h).with_activation(Activation::kReLU).with_dtype(dtype), rng);
+    width = h;
+  }
+  net->emplace<Linear>(LinearOptions(width, classes).with_dtype(dtype), rng);
+  return net;
+}
+
+}  // namespace
+
+const std::vector<ModelInfo>& model_catalog() {
+  static const std::vector<ModelInfo> catalog = {
+      {"mlp", "784-128-10 MLP, ReLU, LogSoftmax + NLL loss (seed 003); input width follows the data set"},
+      {"mlp2", "MLP with two hidden layers (default 128, 64), cross-entropy (seed 000)"},
+      {"fc", "fully connected net for CIFAR-10: 3072-512-256-10, cross-entropy (seed 000)"},
+      {"cnn", "small CNN: conv3x3 32 - pool - conv3x3 64 - pool - fc 128 - fc K, for 28x28 and 32x32 inputs"},
+      {"resnet10", "ResNet-10 (BasicBlock x [1,1,1,1], widths 64-512) for 32x32 inputs (seed 001)"},
+      {"resnet18", "ResNet-18 (BasicBlock x [2,2,2,2], widths 64-512), CIFAR variant (seed 002)"},
+  };
+  return catalog;
+}
+
+Model build_model(std::string_view name, const Shape& sample_shape, int64_t num_classes, Generator& rng,
+                  const ModelOptions& o) {
+  SPRINT_CHECK(num_classes >= 2, "a classifier needs at least 2 classes, got {}", num_classes);
+  SPRINT_CHECK(!sample_shape.empty(), "empty sample shape");
+  Model m;
+  m.name = std::string(name);
+  const int64_t in = flat_features(sample_shape);
+  if (name == "mlp") {
+    m.net = make_mlp(in, widths_or(o, {128}, 0, name), num_classes, rng, o.dtype);
+    m.net->emplace<LogSoftmax>();
+    m.loss = std::make_unique<NllLoss>();
+    return m;
+  }
+  if (name == "mlp2") {
+    m.net = make_mlp(in, widths_or(o, {128, 64}, 2, name), num_classes, rng, o.dtype);
+  } else if (name == "fc") {
+    m.net = make_mlp(in, widths_or(o, {512, 256}, 0, name), num_classes, rng, o.dtype);
+  } else if (name == "cnn" || name == "resnet10" || name == "resnet18") {
+    m.net = build_conv_model(name, sample_shape, num_classes, rng, o);
+  } else {
+    std::string known;
+    for (const ModelInfo& info : model_catalog()) known += (known.empty() ? "" : ", ") + info.name;
+    SPRINT_THROW(InvalidArgument, "unknown model '{}' (known: {})", name, known);
+  }
+  m.loss = std::make_unique<CrossEntropyLoss>(o.label_smoothing);
+  return m;
+}
+
+}  // namespace sprint::nn

@@ -1,0 +1,41 @@
+// models.h: the model zoo behind `sprint train --model NAME`. Each builder composes layers at run time for a
+// data set's sample shape ((C, H, W) images or (F) features) and class count, initialised from a seeded
+// Generator. Models that end in LogSoftmax train with NllLoss (seed 003's recipe); the others with
+// CrossEntropyLoss.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "sprint/core/rng.h"
+#include "sprint/nn/loss.h"
+#include "sprint/nn/sequential.h"
+
+namespace sprint::nn {
+
+struct ModelOptions {
+  std::vector<int64_t> hidden;   ///< hidden widths for mlp/mlp2/fc; empty = the model's defaults
+  double label_smoothing = 0.0;  ///< for models trained with cross-entropy
+  DType dtype = DType::kF32;
+};
+
+struct Model {
+  std::string name;
+  std::shared_ptr<Sequential> net;
+  std::unique_ptr<Loss> loss;
+};
+
+/// Builds `name` for inputs of `sample_shape` (no batch dimension). Throws InvalidArgument for an unknown
+/// model (listing the known ones) or an input it cannot take.
+Model build_model(std::string_view name, const Shape& sample_shape, int64_t num_classes, Generator& rng,
+                  const ModelOptions& options = {});
+
+struct ModelInfo {
+  std::string name;
+  std::string summary;
+};
+/// Every model name with a one-line summary (for --help).
+const std::vector<ModelInfo>& model_catalog();
+
+}  // namespace sprint::nn

@@ -1,0 +1,65 @@
+// models_conv.cpp: convolutional models of the zoo. cnn: two conv(3x3, fused ReLU) + max-pool blocks, then two
+// linear layers (seed 000's CNN). resnet10/resnet18: the CIFAR variant of ResNet (3x3 stem, no initial pooling),
+// BasicBlocks in four stages of widths 64-128-256-512, global average pooling, linear classifier.
+#include "sprint/nn/models_conv.h"
+
+#include "sprint/nn/activation.h"
+#include "sprint/nn/batch_norm.h"
+#include "sprint/nn/conv.h"
+#include "sprint/nn/flatten.h"
+#include "sprint/nn/linear.h"
+#include "sprint/nn/pool.h"
+#include "sprint/nn/residual.h"
+
+namespace sprint::nn {
+namespace {
+
+std::shared_ptr<Sequential> make_cnn(const Shape& s, int64_t classes, Generator& rng, DType dtype) {
+  const int64_t c = s[0], h = s[1], w = s[2];
+  SPRINT_CHECK(h % 4 == 0 && w % 4 == 0 && h >= 8 && w >= 8, "cnn needs H and W divisible by 4, got {}x{}", h, w);
+  auto net = std::make_shared<Sequential>();
+  net->emplace<Conv2d>(ConvOptions(c, 32, 3).with_padding(1).with_activation(Activation::kReLU).with_dtype(dtype), rng);
+  net->emplace<MaxPool2d>(2);
+  net->emplace<Conv2d>(ConvOptions(32, 64, 3).with_padding(1).with_activation(Activation::kReLU).with_dtype(dtype), rng);
+  net->emplace<MaxPool2d>(2);
+  net->emplace<Flatten>();
+  net->emplace<Linear>(LinearOptions(64 * (h / 4) * (w / 4), 128).with_activation(Activation::kReLU).with_dtype(dtype),
+                       rng);
+  net->emplace<Linear>(LinearOptions(128, classes).with_dtype(dtype), rng);
+  return net;
+}
+
+std::shared_ptr<Sequential> make_resnet(const std::vector<int>& blocks, const Shape& s, int64_t classes,
+                                        Generator& rng, DType dtype) {
+  auto net = std::make_shared<Sequential>();
+  net->emplace<Conv2d>(ConvOptions(s[0], 64, 3).with_padding(1).with_bias(false).with_dtype(dtype), rng);
+  net->emplace<BatchNorm2d>(BatchNormOptions(64).with_dtype(dtype));
+  net->emplace<ReLU>();
+  const int64_t widths[4] = {64, 128, 256, 512};
+  int64_t in = 64;
+  for (int stage = 0; stage < 4; ++stage) {
+    for (int b = 0; b < blocks[static_cast<size_t>(stage)]; ++b) {
+      const int64_t stride = (stage > 0 && b == 0) ? 2 : 1;
+      net->emplace<ResidualBlock>(ResidualBlockOptions(in, widths[stage]).with_stride(stride).with_dtype(dtype), rng);
+      in = widths[stage];
+    }
+  }
+  net->emplace<GlobalAvgPool2d>();
+  net->emplace<Linear>(LinearOptions(512, classes).with_dtype(dtype), rng);
+  return net;
+}
+
+}  // namespace
+
+std::shared_ptr<Sequential> build_conv_model(std::string_view name, const Shape& s, int64_t classes, Generator& rng,
+                                             const ModelOptions& o) {
+  SPRINT_CHECK(s.size() == 3, "model {} needs image samples (C, H, W), got {}", name, s.to_string());
+  SPRINT_CHECK(o.hidden.empty(), "model {} has no configurable hidden widths (--hidden)", name);
+  if (name == "cnn") return make_cnn(s, classes, rng, o.dtype);
+  SPRINT_CHECK(s[1] >= 8 && s[2] >= 8, "model {} needs inputs of at least 8x8, got {}", name, s.to_string());
+  if (name == "resnet10") return make_resnet({1, 1, 1, 1}, s, classes, rng, o.dtype);
+  if (name == "resnet18") return make_resnet({2, 2, 2, 2}, s, classes, rng, o.dtype);
+  SPRINT_THROW(InvalidArgument, "unknown convolutional model '{}'", name);
+}
+
+}  // namespace sprint::nn

@@ -1,0 +1,64 @@
+// report.cpp: epoch table formatting and the JSON report.
+#include "sprint/train/report.h"
+
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "sprint/core/error.h"
+
+namespace sprint::train {
+
+std::string report_json(const RunReport& r) {
+  nlohmann::ordered_json j;
+  j["model"] = r.model;
+  j["dataset"] = r.dataset;
+  j["device"] = r.device;
+  j["epochs"] = nlohmann::ordered_json::array();
+  double total_seconds = 0.0;
+  for (const EpochStats& e : r.epochs) {
+    nlohmann::ordered_json row;
+    row["epoch"] = e.epoch;
+    row["train_loss"] = e.train_loss;
+    row["test_loss"] = e.test.loss;
+    row["test_accuracy"] = e.test.accuracy;
+    row["train_seconds"] = e.train_seconds;
+    row["samples_per_second"] = e.samples_per_second;
+    j["epochs"].push_back(row);
+    total_seconds += e.train_seconds;
+  }
+  j["final"]["test_accuracy"] = r.epochs.empty() ? 0.0 : r.epochs.back().test.accuracy;
+  j["final"]["train_seconds_total"] = total_seconds;
+  return j.dump(2) + "\n";
+}
+
+void write_report(const std::filesystem::path& path, const RunReport& report) {
+  const std::string text = report_json(report);
+  std::filesystem::path tmp = path;
+  tmp += ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) SPRINT_THROW(IoError, "cannot write report {}: cannot create the file", path.string());
+    out.write(text.data(), static_cast<std::streamsize>(text.size()));
+    out.flush();
+    if (!out) SPRINT_THROW(IoError, "cannot write report {}: write failed", path.string());
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    std::filesystem::remove(tmp, ec);
+    SPRINT_THROW(IoError, "cannot write report {}: {}", path.string(), ec.message());
+  }
+}
+
+std::string epoch_table_header() {
+  return fmt::format("{:>5}  {:>10}  {:>9}  {:>9}  {:>8}  {:>10}", "epoch", "train loss", "test loss", "test acc",
+                     "seconds", "samples/s");
+}
+
+std::string epoch_table_row(const EpochStats& e) {
+  return fmt::format("{:>5}  {:>10.4f}  {:>9.4f}  {:>8.2f}%  {:>8.3f}  {:>10.0f}", e.epoch, e.train_loss, e.test.loss,
+                     100.0 * e.test.accuracy, e.train_seconds, e.samples_per_second);
+}
+
+}  // namespace sprint::train

@@ -1,0 +1,29 @@
+// report.h: what a training run reports: the per-epoch table printed by `sprint train` and the --report JSON
+// {"model","dataset","device","epochs":[{"epoch","train_loss","test_loss","test_accuracy","train_seconds",
+// "samples_per_second"}],"final":{"test_accuracy","train_seconds_total"}} (accuracy as a fraction in [0, 1]).
+#pragma once
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "sprint/train/trainer.h"
+
+namespace sprint::train {
+
+struct RunReport {
+  std::string model;
+  std::string dataset;
+  std::string device;
+  std::vector<EpochStats> epochs;
+};
+
+/// The JSON document described above, pretty-printed.
+std::string report_json(const RunReport& report);
+/// Writes report_json() atomically (temp file + rename); throws IoError naming the path on failure.
+void write_report(const std::filesystem::path& path, const RunReport& report);
+
+std::string epoch_table_header();
+std::string epoch_table_row(const EpochStats& stats);
+
+}  // namespace sprint::train

@@ -1,0 +1,189 @@
+// trainer.cpp: epoch loop, evaluation, and the CUDA-graph step.
+#include "sprint/train/trainer.h"
+
+#include <chrono>
+
+#include "sprint/config.h"
+#include "sprint/data/loader.h"
+#include "sprint/data/resident_loader.h"
+#include "sprint/ops/elementwise.h"
+#include "sprint/ops/loss.h"
+#include "sprint/runtime/device_registry.h"
+#if SPRINT_HAS_CUDA
+#include "sprint/runtime/cuda/cuda_graph.h"
+#endif
+
+namespace sprint::train {
+namespace {
+
+data::DataLoaderOptions loader_options(const TrainerOptions& o, int64_t batch_size, bool shuffle, uint64_t seed) {
+  data::DataLoaderOptions l;
+  l.batch_size = batch_size;
+  l.shuffle = shuffle;
+  l.drop_last = false;
+  l.seed = seed;
+  l.num_workers = o.num_workers;
+  l.prefetch = o.prefetch;
+  l.device = o.device;
+  l.dtype = o.dtype;
+  l.format = o.format;
+  return l;
+}
+
+std::unique_ptr<data::BatchSource> make_source(const data::Dataset& set, const data::DataLoaderOptions& o,
+                                               bool resident) {
+  if (resident) return std::make_unique<data::ResidentLoader>(set, o);
+  return std::make_unique<data::DataLoader>(set, o);
+}
+
+constexpr int kEvalSlot = 1;
+
+double read_scalar(const Stream& stream, const Tensor& t) { return ops::to_host(stream, t).to_vector<double>()[0]; }
+
+}  // namespace
+
+#if SPRINT_HAS_CUDA
+struct Trainer::GraphState {
+  cuda::CudaGraph graph;
+  const void* input_address = nullptr;  // the batch buffer the graph reads
+  bool warmed_up = false;
+};
+#else
+struct Trainer::GraphState {};
+#endif
+
+Trainer::Trainer(nn::Model& model, optim::Optimizer& optimizer, const data::Dataset& train_set,
+                 const data::Dataset& test_set, const TrainerOptions& options)
+    : model_(model),
+      optimizer_(optimizer),
+      test_set_(test_set),
+      options_(options),
+      stream_(device_context(options.device).compute_stream()),
+      rng_(options.seed ^ 0x5eedull),
+      progress_(options.progress) {
+  SPRINT_CHECK(options.batch_size > 0 && options.eval_batch_size > 0, "batch sizes must be positive");
+  SPRINT_CHECK(options.accumulate_steps >= 1, "accumulate_steps must be >= 1, got {}", options.accumulate_steps);
+  SPRINT_CHECK(train_set.size() > 0, "the training set is empty");
+  if (options.cuda_graph) {
+    SPRINT_CHECK(options.device.is_cuda(), "CUDA graphs need a CUDA device (got {})", device_name(options.device));
+    SPRINT_CHECK(options.resident_data, "CUDA graphs need the device-resident data path (fixed batch addresses)");
+    SPRINT_CHECK(options.accumulate_steps == 1, "CUDA graphs do not combine with gradient accumulation");
+    SPRINT_CHECK(!options.on_step, "CUDA graphs bake scalars such as the learning rate into the graph: no on_step hook");
+    graph_ = std::make_unique<GraphState>();
+  }
+  train_loader_ = make_source(train_set, loader_options(options, options.batch_size, true, options.seed),
+                              options.resident_data);
+  test_loader_ = make_source(test_set, loader_options(options, options.eval_batch_size, false, 0),
+                             options.resident_data);
+  loss_sum_ = ops::zeros(stream_, {}, DType::kF32);
+  eval_loss_sum_ = ops::zeros(stream_, {}, DType::kF32);
+  eval_correct_ = ops::zeros(stream_, {}, DType::kI64);
+  // The network's input is data: no gradient needed for it.
+  model_.net->set_needs_input_grad(false);
+}
+
+Trainer::~Trainer() = default;
+
+void Trainer::train_step(nn::RunContext& ctx, const data::Batch& batch, int64_t step, int64_t steps) {
+  const int k = options_.accumulate_steps;
+  if (step % k == 0) optimizer_.zero_grad();
+  const Tensor logits = model_.net->forward(ctx, batch.inputs);
+  const Tensor batch_loss = model_.loss->forward(ctx, logits, batch.labels);
+  model_.net->backward(ctx, model_.loss->backward(ctx));
+  const int64_t done = step + 1;
+  if (done % k == 0 || done == steps) {
+    const int64_t in_window = done % k == 0 ? k : done % k;
+    optimizer_.step(stream_, 1.0 / static_cast<double>(in_window));
+  }
+  // loss_sum += batch_size · mean batch loss (stays on the device).
+  ops::axpby(stream_, {.a = batch_loss, .b = loss_sum_, .out = loss_sum_, .alpha = static_cast<double>(batch.size)});
+}
+
+bool Trainer::graph_step(nn::RunContext& ctx, const data::Batch& batch, int64_t step, int64_t steps) {
+#if SPRINT_HAS_CUDA
+  if (!graph_ || batch.size != options_.batch_size) return false;  // the short last batch runs eagerly
+  GraphState& g = *graph_;
+  if (!g.warmed_up) {  // first full step eagerly: allocates buffers, optimizer state, GEMM plans, conv algorithms
+    train_step(ctx, batch, step, steps);
+    g.warmed_up = true;
+    return true;
+  }
+  if (!g.graph.ready()) {
+    g.input_address = batch.inputs.data();
+    cuda::GraphCapture capture = g.graph.capture(stream_);
+    train_step(ctx, batch, step, steps);
+    capture.finish();
+  }
+  SPRINT_ASSERT(batch.inputs.data() == g.input_address, "the batch moved: the CUDA graph reads a fixed buffer");
+  g.graph.replay(stream_);
+  return true;
+#else
+  (void)ctx, (void)batch, (void)step, (void)steps;
+  return false;
+#endif
+}
+
+EpochStats Trainer::run_epoch(int64_t epoch, int64_t n_epochs) {
+  nn::RunContext ctx{stream_, &rng_, 0};
+  model_.net->train();
+  train_loader_->start_epoch(epoch - 1);
+  ops::fill(stream_, loss_sum_, 0.0);
+  const int64_t steps = train_loader_->batches_per_epoch();
+  progress_.begin(fmt::format("epoch {}/{}", epoch, n_epochs), steps);
+
+  stream_.synchronize();
+  const auto start = std::chrono::steady_clock::now();
+  int64_t step = 0, samples = 0;
+  while (std::optional<data::Batch> batch = train_loader_->next()) {
+    if (!graph_step(ctx, *batch, step, steps)) train_step(ctx, *batch, step, steps);
+    ++step;
+    samples += batch->size;
+    if (options_.on_step && (step % options_.accumulate_steps == 0 || step == steps))
+      options_.on_step(epoch, step, steps);
+    if (progress_.due() || (options_.progress && step == steps))
+      progress_.update(step, samples, read_scalar(stream_, loss_sum_) / static_cast<double>(samples));
+  }
+  stream_.synchronize();
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  progress_.end();
+
+  EpochStats stats;
+  stats.epoch = epoch;
+  stats.train_samples = samples;
+  stats.train_seconds = seconds;
+  stats.samples_per_second = seconds > 0 ? static_cast<double>(samples) / seconds : 0.0;
+  stats.train_loss = read_scalar(stream_, loss_sum_) / static_cast<double>(samples);
+  stats.test = evaluate();
+  return stats;
+}
+
+EvalStats Trainer::evaluate() {
+  nn::Module& net = *model_.net;
+  nn::Loss& loss = *model_.loss;
+  // Evaluation uses its own workspace slot: its larger batches must not move the training buffers (a captured
+  // CUDA graph reads them at fixed addresses).
+  nn::RunContext ctx{stream_, &rng_, kEvalSlot};
+  net.eval();
+  test_loader_->start_epoch(0);
+  ops::fill(stream_, eval_loss_sum_, 0.0);
+  ops::fill(stream_, eval_correct_, 0.0);
+  int64_t samples = 0;
+  while (std::optional<data::Batch> batch = test_loader_->next()) {
+    const Tensor logits = net.forward(ctx, batch->inputs);
+    const Tensor batch_loss = loss.forward(ctx, logits, batch->labels);
+    ops::axpby(stream_, {.a = batch_loss, .b = eval_loss_sum_, .out = eval_loss_sum_,
+                         .alpha = static_cast<double>(batch->size)});
+    ops::count_correct(stream_, {.scores = logits, .target = batch->labels, .correct = eval_correct_});
+    samples += batch->size;
+  }
+  net.train();
+  EvalStats e;
+  e.samples = samples;
+  if (samples > 0) {
+    e.loss = read_scalar(stream_, eval_loss_sum_) / static_cast<double>(samples);
+    e.accuracy = read_scalar(stream_, eval_correct_) / static_cast<double>(samples);
+  }
+  return e;
+}
+
+}  // namespace sprint::train

@@ -1,0 +1,87 @@
+// trainer.h: the training loop. One epoch = shuffled batches through forward, loss, backward and the optimizer
+// step (with optional gradient accumulation), then an evaluation pass over the test set. Loss and accuracy are
+// accumulated on the device and read once per epoch, so a GPU run never waits on the host mid-epoch.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+
+#include "sprint/data/batch_source.h"
+#include "sprint/data/dataset.h"
+#include "sprint/nn/models.h"
+#include "sprint/optim/optimizer.h"
+#include "sprint/train/progress.h"
+
+namespace sprint::train {
+
+struct TrainerOptions {
+  int64_t batch_size = 64;
+  int64_t eval_batch_size = 1000;
+  int accumulate_steps = 1;  ///< optimizer step every k batches, gradients averaged over them
+  uint64_t seed = 0;         ///< shuffling and dropout
+  int num_workers = 1;       ///< loader threads (0 = assemble batches on the training thread)
+  int prefetch = 2;          ///< batches prepared ahead
+  Device device = kCPU;
+  DType dtype = DType::kF32;                        ///< input dtype
+  MemoryFormat format = MemoryFormat::kContiguous;  ///< image inputs: NCHW or channels-last
+  /// Keep the whole data set on the device and gather batches there (data::ResidentLoader) instead of the
+  /// threaded host loader.
+  bool resident_data = false;
+  /// CUDA only: capture one full training step (forward, loss, backward, optimizer, loss accumulation) into a
+  /// CUDA graph after one eager warm-up step and replay it for every full batch. Needs resident_data (fixed
+  /// batch addresses), accumulate_steps == 1 and no on_step hook (scalars are baked into the graph).
+  bool cuda_graph = false;
+  bool progress = false;     ///< live progress line on stderr
+  /// Called after every optimizer step with (epoch, step index in epoch, steps per epoch): LR schedules hook here.
+  std::function<void(int64_t, int64_t, int64_t)> on_step;
+};
+
+struct EvalStats {
+  double loss = 0.0;
+  double accuracy = 0.0;  ///< fraction in [0, 1]
+  int64_t samples = 0;
+};
+
+struct EpochStats {
+  int64_t epoch = 0;  ///< 1-based
+  double train_loss = 0.0;
+  double train_seconds = 0.0;  ///< the training loop only (no evaluation)
+  double samples_per_second = 0.0;
+  int64_t train_samples = 0;
+  EvalStats test;
+};
+
+class Trainer {
+ public:
+  /// The model's parameters must already live on options.device. Datasets must outlive the trainer.
+  Trainer(nn::Model& model, optim::Optimizer& optimizer, const data::Dataset& train_set,
+          const data::Dataset& test_set, const TrainerOptions& options);
+  ~Trainer();
+
+  /// Trains one epoch (1-based index), then evaluates on the test set.
+  EpochStats run_epoch(int64_t epoch, int64_t n_epochs);
+  /// Loss and accuracy of the model (eval mode) on the test set.
+  EvalStats evaluate();
+
+ private:
+  nn::Model& model_;
+  optim::Optimizer& optimizer_;
+  const data::Dataset& test_set_;
+  TrainerOptions options_;
+  Stream stream_;
+  Generator rng_;
+  std::unique_ptr<data::BatchSource> train_loader_;
+  std::unique_ptr<data::BatchSource> test_loader_;
+  struct GraphState;
+  std::unique_ptr<GraphState> graph_;
+  ProgressLine progress_;
+  Tensor loss_sum_, eval_loss_sum_, eval_correct_;  // 0-d accumulators on the device
+
+  /// One optimisation step on `batch` (forward, loss, backward, optimizer if the window is complete).
+  void train_step(nn::RunContext& ctx, const data::Batch& batch, int64_t step, int64_t steps);
+  /// Replays (or captures, after one warm-up step) the whole step as a CUDA graph; false when not applicable.
+  bool graph_step(nn::RunContext& ctx, const data::Batch& batch, int64_t step, int64_t steps);
+};
+
+}  // namespace sprint::train

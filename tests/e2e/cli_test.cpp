@@ -1,0 +1,147 @@
+// cli_test.cpp: the command line: help text, usage errors, one-line runtime errors, the --report schema and
+// bit-for-bit determinism of a seeded CPU run.
+#include <fstream>
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include "run_command.h"
+#include "support/test_util.h"
+
+namespace sprint::testing {
+namespace {
+
+int count_lines(const std::string& s) {
+  int n = 0;
+  for (char c : s) n += c == '\n';
+  return n;
+}
+
+nlohmann::json read_json(const std::filesystem::path& p) {
+  std::ifstream in(p);
+  return nlohmann::json::parse(in);
+}
+
+TEST(Cli, HelpListsEverySubcommandAndOption) {
+  CommandResult top = run_sprint({"--help"});
+  EXPECT_EQ(top.exit_code, 0);
+  for (const char* word : {"train", "data", "info", "--log-level", "--version"})
+    EXPECT_NE(top.out.find(word), std::string::npos) << word;
+  CommandResult train = run_sprint({"train", "--help"});
+  EXPECT_EQ(train.exit_code, 0);
+  for (const char* word : {"--model", "--dataset", "--epochs", "--batch-size", "--lr", "--momentum", "--weight-decay",
+                           "--nesterov", "--seed", "--threads", "--device", "--report", "--data-dir", "mlp2", "cnn"})
+    EXPECT_NE(train.out.find(word), std::string::npos) << word;
+  CommandResult fetch = run_sprint({"data", "fetch", "--help"});
+  EXPECT_EQ(fetch.exit_code, 0);
+  EXPECT_NE(fetch.out.find("cifar10"), std::string::npos);
+  EXPECT_EQ(run_sprint({"--version"}).exit_code, 0);
+}
+
+TEST(Cli, UsageErrorsExitNonZeroWithAMessage) {
+  CommandResult r = run_sprint({"train", "--model", "nosuchmodel"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("model"), std::string::npos) << r.err;
+  EXPECT_NE(run_sprint({"train", "--epochs", "0"}).exit_code, 0);
+  EXPECT_NE(run_sprint({"train", "--batch-size", "abc"}).exit_code, 0);
+  EXPECT_NE(run_sprint({}).exit_code, 0);
+  EXPECT_NE(run_sprint({"data", "fetch", "imagenet"}).exit_code, 0);
+}
+
+TEST(Cli, MissingDataIsOneClearLine) {
+  TempDir dir;
+  CommandResult r = run_sprint({"train", "--dataset", "mnist", "--data-dir", dir.path().string()});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(count_lines(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find("sprint data fetch mnist"), std::string::npos) << r.err;
+}
+
+TEST(Cli, UnavailableDeviceIsOneClearLine) {
+  CommandResult r = run_sprint({"train", "--dataset", "random", "--device", "cuda:7"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(count_lines(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find("cuda"), std::string::npos) << r.err;
+  CommandResult bad = run_sprint({"train", "--dataset", "random", "--device", "tpu"});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("unknown device"), std::string::npos) << bad.err;
+}
+
+TEST(Cli, ReportHasExactlyTheDocumentedSchema) {
+  TempDir dir;
+  const auto report = dir.path() / "run.json";
+  CommandResult r = run_sprint({"train", "--dataset", "random", "--model", "mlp2", "--samples", "500", "--features",
+                                "10", "--classes", "3", "--epochs", "2", "--batch-size", "32", "--lr", "0.05",
+                                "--report", report.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("test acc"), std::string::npos);
+  const nlohmann::json j = read_json(report);
+  std::vector<std::string> keys;
+  for (auto it = j.begin(); it != j.end(); ++it) keys.push_back(it.key());
+  std::sort(keys.begin(), keys.end());
+  EXPECT_EQ(keys, (std::vector<std::string>{"dataset", "device", "epochs", "final", "model"}));
+  EXPECT_EQ(j["model"], "mlp2");
+  EXPECT_EQ(j["dataset"], "random");
+  EXPECT_EQ(j["device"], "cpu");
+  ASSERT_EQ(j["epochs"].size(), 2u);
+  for (const auto& e : j["epochs"]) {
+    std::vector<std::string> ek;
+    for (auto it = e.begin(); it != e.end(); ++it) ek.push_back(it.key());
+    std::sort(ek.begin(), ek.end());
+    EXPECT_EQ(ek, (std::vector<std::string>{"epoch", "samples_per_second", "test_accuracy", "test_loss",
+                                            "train_loss", "train_seconds"}));
+    EXPECT_GT(e["samples_per_second"].get<double>(), 0.0);
+    EXPECT_GE(e["test_accuracy"].get<double>(), 0.0);
+    EXPECT_LE(e["test_accuracy"].get<double>(), 1.0);
+  }
+  EXPECT_EQ(j["epochs"][1]["epoch"], 2);
+  EXPECT_EQ(j["final"].size(), 2u);
+  EXPECT_EQ(j["final"]["test_accuracy"], j["epochs"][1]["test_accuracy"]);
+  EXPECT_NEAR(j["final"]["train_seconds_total"].get<double>(),
+              j["epochs"][0]["train_seconds"].get<double>() + j["epochs"][1]["train_seconds"].get<double>(), 1e-9);
+  // The teacher-labelled random data is learnable: loss falls and accuracy beats chance (1/3).
+  EXPECT_LT(j["epochs"][1]["train_loss"].get<double>(), j["epochs"][0]["train_loss"].get<double>());
+  EXPECT_GT(j["final"]["test_accuracy"].get<double>(), 0.5);
+}
+
+TEST(Cli, UnwritableReportIsAnError) {
+  CommandResult r = run_sprint({"train", "--dataset", "random", "--epochs", "1", "--report",
+                                "/nonexistent-dir/run.json"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("/nonexistent-dir/run.json"), std::string::npos) << r.err;
+}
+
+TEST(Cli, SeededCpuRunsAreBitForBitIdenticalForAnyLoader) {
+  TempDir dir;
+  auto run = [&](const std::string& workers, const std::string& name, const std::string& resident = "off") {
+    const auto path = dir.path() / name;
+    CommandResult r = run_sprint({"train", "--dataset", "random", "--model", "mlp2", "--samples", "400", "--epochs",
+                                  "2", "--seed", "7", "--workers", workers, "--resident-data", resident, "--report",
+                                  path.string()});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return read_json(path);
+  };
+  const nlohmann::json a = run("0", "a.json"), b = run("3", "b.json"), r = run("1", "r.json", "on");
+  for (size_t e = 0; e < 2; ++e) {
+    for (const nlohmann::json* other : {&b, &r}) {
+      EXPECT_EQ(a["epochs"][e]["train_loss"].get<double>(), (*other)["epochs"][e]["train_loss"].get<double>());
+      EXPECT_EQ(a["epochs"][e]["test_loss"].get<double>(), (*other)["epochs"][e]["test_loss"].get<double>());
+    }
+  }
+  const nlohmann::json c = [&] {
+    const auto path = dir.path() / "c.json";
+    CommandResult r = run_sprint({"train", "--dataset", "random", "--model", "mlp2", "--samples", "400", "--epochs",
+                                  "2", "--seed", "8", "--report", path.string()});
+    EXPECT_EQ(r.exit_code, 0);
+    return read_json(path);
+  }();
+  EXPECT_NE(a["epochs"][0]["train_loss"].get<double>(), c["epochs"][0]["train_loss"].get<double>());
+}
+
+TEST(Cli, InfoDescribesTheBuild) {
+  CommandResult r = run_sprint({"info"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_NE(r.out.find("CUDA"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace sprint::testing

@@ -1,0 +1,73 @@
+// run_command.cpp: child-process runner for the CLI tests (posix_spawn, output captured through temp files).
+#include "run_command.h"
+
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fcntl.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+extern char** environ;
+
+namespace sprint::testing {
+namespace {
+std::string slurp(const std::filesystem::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+}  // namespace
+
+CommandResult run_sprint(const std::vector<std::string>& args, const std::vector<std::string>& env) {
+  const auto dir = std::filesystem::temp_directory_path();
+  const std::string tag = std::to_string(getpid()) + "-" + std::to_string(std::rand());
+  const auto out_path = dir / ("sprint-out-" + tag), err_path = dir / ("sprint-err-" + tag);
+  std::vector<std::string> argv_s{SPRINT_BINARY};
+  argv_s.insert(argv_s.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : argv_s) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  std::vector<std::string> env_s;
+  for (char** e = environ; *e; ++e) env_s.emplace_back(*e);
+  env_s.insert(env_s.end(), env.begin(), env.end());
+  std::vector<char*> envp;
+  for (auto& e : env_s) envp.push_back(e.data());
+  envp.push_back(nullptr);
+
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  posix_spawn_file_actions_addopen(&actions, 2, err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  pid_t pid = 0;
+  CommandResult r;
+  if (posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), envp.data()) == 0) {
+    int status = 0;
+    waitpid(pid, &status, 0);
+    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+  posix_spawn_file_actions_destroy(&actions);
+  r.out = slurp(out_path);
+  r.err = slurp(err_path);
+  std::filesystem::remove(out_path);
+  std::filesystem::remove(err_path);
+  return r;
+}
+
+std::string fashion_mnist_data_dir() {
+  std::vector<std::filesystem::path> candidates;
+  if (const char* d = std::getenv("SPRINT_DATA")) candidates.emplace_back(d);
+  if (const char* h = std::getenv("HOME")) candidates.emplace_back(std::filesystem::path(h) / ".cache" / "sprint");
+  for (const auto& c : candidates)
+    if (std::filesystem::exists(c / "fashion-mnist" / "train-images-idx3-ubyte.gz") ||
+        std::filesystem::exists(c / "fashion-mnist" / "train-images-idx3-ubyte"))
+      return c.string();
+  return "";
+}
+
+}  // namespace sprint::testing

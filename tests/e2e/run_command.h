@@ -1,0 +1,22 @@
+// run_command.h: runs the sprint binary in a child process and captures exit code, stdout and stderr.
+#pragma once
+
+#include <string>
+#include <vector>
+
+namespace sprint::testing {
+
+struct CommandResult {
+  int exit_code = -1;
+  std::string out;
+  std::string err;
+};
+
+/// Runs SPRINT_BINARY with `args` (no shell), extra environment entries "NAME=value" appended.
+CommandResult run_sprint(const std::vector<std::string>& args, const std::vector<std::string>& env = {});
+
+/// Real-data tests: the FashionMNIST directory, or "" when absent (tests then skip, or fail when
+/// SPRINT_REQUIRE_DATA=1, as `make test` sets).
+std::string fashion_mnist_data_dir();
+
+}  // namespace sprint::testing
