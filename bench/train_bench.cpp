@@ -3,7 +3,8 @@
 // samples/s, test accuracy, and the median epoch time.
 // Usage: sprint_bench_train [--model mlp] [--dataset fashion-mnist] [--batch 64] [--threads 1] [--epochs 3]
 //                           [--workers 1] [--lr 0.01] [--momentum 0.9] [--limit-train N] [--device cpu]
-//                           [--data-dir DIR]
+//                           [--data-dir DIR] [--resident on|off]
+//                           [--gemm onednn|openblas]
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
@@ -25,6 +26,8 @@ struct Args {
   std::string model = "mlp", dataset = "fashion-mnist", device = "cpu", data_dir;
   int64_t batch = 64, epochs = 3, limit_train = 0;
   int threads = 1, workers = 1;
+  bool resident = false;
+  std::string gemm = "onednn";
   double lr = 0.01, momentum = 0.9;
 };
 
@@ -45,6 +48,8 @@ Args parse(int argc, char** argv) {
     else if (k == "--workers") a.workers = std::stoi(v);
     else if (k == "--lr") a.lr = std::stod(v);
     else if (k == "--momentum") a.momentum = std::stod(v);
+    else if (k == "--gemm") a.gemm = v;
+    else if (k == "--resident") a.resident = (v == "on" || v == "1");
     else throw sprint::InvalidArgument("unknown option " + k);
   }
   return a;
@@ -58,6 +63,8 @@ int main(int argc, char** argv) {
     const Args a = parse(argc, argv);
     const Device device = parse_device(a.device);
     cpu_context().set_num_threads(a.threads);
+    if (a.gemm != "onednn" && a.gemm != "openblas") throw InvalidArgument("--gemm must be onednn or openblas");
+    cpu_context().set_gemm(a.gemm == "openblas" ? CpuGemm::kOpenBlas : CpuGemm::kOneDnn);
     const auto dir = data::resolve_data_dir(a.data_dir.empty() ? std::nullopt
                                                                : std::optional<std::filesystem::path>(a.data_dir));
     data::Dataset train_set = data::load_dataset(a.dataset, data::Split::kTrain, dir);
@@ -72,6 +79,7 @@ int main(int argc, char** argv) {
     o.batch_size = a.batch;
     o.num_workers = a.workers;
     o.device = device;
+    o.resident_data = a.resident;
     train::Trainer trainer(model, sgd, train_set, test_set, o);
     nlohmann::ordered_json out;
     out["engine"] = "sprint";
@@ -80,6 +88,8 @@ int main(int argc, char** argv) {
     out["device"] = device_name(device);
     out["threads"] = a.threads;
     out["batch"] = a.batch;
+    out["resident_data"] = a.resident;
+    out["cpu_gemm"] = a.gemm;
     out["epochs"] = nlohmann::ordered_json::array();
     std::vector<double> seconds;
     for (int64_t e = 1; e <= a.epochs; ++e) {

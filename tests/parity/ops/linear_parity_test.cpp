@@ -2,6 +2,8 @@
 #include <gtest/gtest.h>
 
 #include "sprint/ops/linear.h"
+#include "sprint/runtime/cpu/cpu_context.h"
+#include "sprint/runtime/device_registry.h"
 #include "support/parity.h"
 #include "support/test_util.h"
 
@@ -47,6 +49,15 @@ TEST(LinearParity, Plain) { run_linear_case("linear", 16, 33, 10, Activation::kN
 TEST(LinearParity, FusedRelu) { run_linear_case("linear/relu", 64, 128, 96, Activation::kReLU, false); }
 TEST(LinearParity, Accumulate) { run_linear_case("linear/accumulate", 8, 20, 12, Activation::kReLU, true); }
 TEST(LinearParity, MlpShapes) { run_linear_case("linear/784x128", 64, 784, 128, Activation::kReLU, false); }
+
+// The CPU's fast path runs on either GEMM library; both must match the reference.
+TEST(LinearParity, OpenBlasGemmMatchesTheReferenceToo) {
+  CpuContext& cpu = cpu_context();
+  cpu.set_gemm(CpuGemm::kOpenBlas);
+  run_linear_case("linear/openblas", 64, 784, 128, Activation::kReLU, false);
+  run_linear_case("linear/openblas/accumulate", 8, 20, 12, Activation::kReLU, true);
+  cpu.set_gemm(CpuGemm::kOneDnn);
+}
 
 }  // namespace
 }  // namespace sprint

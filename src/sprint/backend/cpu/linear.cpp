@@ -1,14 +1,13 @@
 // linear.cpp (CPU): y = act(x · wᵀ + b) and its backward. Reference loops (double accumulation, the oracle) and
-// the OpenBLAS fast path (f32): one sgemm per product plus one fused pass for bias and activation.
+// the fast path (f32): one sgemm per product (oneDNN or OpenBLAS, see gemm.h) plus one fused pass for bias and activation.
 #include "sprint/backend/api/linear.h"
 
 #include <algorithm>
 #include <cstring>
 #include <vector>
 
-#include <cblas.h>
-
 #include "sprint/backend/cpu/cpu_common.h"
+#include "sprint/backend/cpu/gemm.h"
 
 namespace sprint::cpu {
 
@@ -86,15 +85,14 @@ void linear_backward(const LinearBackwardArgs& args) {
 }  // namespace ref
 
 // ------------------------------------------------------------------------------------------------------------
-// Fast path (f32, OpenBLAS)
+// Fast path (f32, sgemm)
 // ------------------------------------------------------------------------------------------------------------
 void linear_forward(const Stream& stream, const LinearForwardArgs& a) {
   if (use_reference(stream, a.x.dtype())) return ref::linear_forward(a);
   sync_threads(stream);
   const int n = static_cast<int>(a.x.dim(0)), in = static_cast<int>(a.x.dim(1)), out = static_cast<int>(a.w.dim(0));
   float* y = a.y.data_as<float>();
-  cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, n, out, in, 1.0f, a.x.data_as<float>(), in,
-              a.w.data_as<float>(), in, 0.0f, y, out);
+  sgemm(stream, false, true, n, out, in, 1.0f, a.x.data_as<float>(), in, a.w.data_as<float>(), in, 0.0f, y, out);
   const float* b = a.b.defined() ? a.b.data_as<float>() : nullptr;
   const bool relu = a.activation == Activation::kReLU;
   if (!b && !relu) return;
@@ -125,8 +123,8 @@ void linear_backward(const Stream& stream, const LinearBackwardArgs& a) {
   }
   const float beta_param = a.param_mode == GradMode::kAccumulate ? 1.0f : 0.0f;
   if (a.dw.defined())
-    cblas_sgemm(CblasRowMajor, CblasTrans, CblasNoTrans, out, in, n, 1.0f, dpre, out, a.x.data_as<float>(), in,
-                beta_param, a.dw.data_as<float>(), in);
+    sgemm(stream, true, false, out, in, n, 1.0f, dpre, out, a.x.data_as<float>(), in, beta_param,
+          a.dw.data_as<float>(), in);
   if (a.db.defined()) {
     float* db = a.db.data_as<float>();
     if (beta_param == 0.0f) std::memset(db, 0, sizeof(float) * static_cast<size_t>(out));
@@ -136,8 +134,8 @@ void linear_backward(const Stream& stream, const LinearBackwardArgs& a) {
     }
   }
   if (a.dx.defined())
-    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, n, in, out, 1.0f, dpre, out, a.w.data_as<float>(), in,
-                a.dx_mode == GradMode::kAccumulate ? 1.0f : 0.0f, a.dx.data_as<float>(), in);
+    sgemm(stream, false, false, n, in, out, 1.0f, dpre, out, a.w.data_as<float>(), in,
+          a.dx_mode == GradMode::kAccumulate ? 1.0f : 0.0f, a.dx.data_as<float>(), in);
 }
 
 }  // namespace sprint::cpu

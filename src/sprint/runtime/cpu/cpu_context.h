@@ -9,6 +9,11 @@
 
 namespace sprint {
 
+/// Which library runs f32 matrix products on the CPU. oneDNN's sgemm is JIT-compiled for the running CPU
+/// (AVX-512 where present); Debian's OpenBLAS 0.3.21 falls back to its AVX2 kernels on CPUs newer than it
+/// knows (Zen 4/5): 2x slower there (docs/benchmarks.md). OpenBLAS stays available for comparison.
+enum class CpuGemm { kOneDnn, kOpenBlas };
+
 class CpuContext final : public DeviceContext {
  public:
   CpuContext() = default;
@@ -38,10 +43,14 @@ class CpuContext final : public DeviceContext {
   /// When true, every CPU op runs its reference loop (the oracle) instead of the fast path.
   bool reference_only() const { return reference_only_.load(std::memory_order_relaxed); }
   void set_reference_only(bool on) { reference_only_.store(on); }
+  /// The library behind f32 GEMMs (default oneDNN).
+  CpuGemm gemm() const { return gemm_.load(std::memory_order_relaxed); }
+  void set_gemm(CpuGemm g) { gemm_.store(g); }
 
  private:
   std::atomic<int> num_threads_{1};
   std::atomic<bool> reference_only_{false};
+  std::atomic<CpuGemm> gemm_{CpuGemm::kOneDnn};
 };
 
 }  // namespace sprint
