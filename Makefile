@@ -1,6 +1,7 @@
 # Makefile: the two commands of README.md, plus conveniences. All real work is CMake + CTest.
 #   make demo   install dependencies, build, fetch FashionMNIST, train the MLP and print the table
 #   make test   install dependencies, build everything (CUDA code too when nvcc is present), run the test suite
+#   make bench  the CPU benchmarks of docs/benchmarks.md (sprint and its PyTorch peer, JSON lines)
 BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
@@ -27,7 +28,7 @@ test: build
 
 bench: build
 	$(SPRINT) data fetch fashion-mnist
-	$(BUILD)/bin/sprint_bench_mlp
+	bench/cpu_suite.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD)
