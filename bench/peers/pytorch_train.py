@@ -4,7 +4,12 @@
 # tensors, reshuffled every epoch, SGD(lr, momentum), batch B; models mlp (784-128-10 + LogSoftmax + NLL) and cnn
 # (conv3x3 32 - ReLU - maxpool2 - conv3x3 64 - ReLU - maxpool2 - fc 128 - ReLU - fc 10, cross-entropy).
 # Times the training loop only (like sprint's train_seconds) and prints one JSON object.
+# On --device cuda the data set lives on the GPU (as sprint's resident data path), the loss is summed on the device
+# (no per-step host sync), convolutions run channels-last with cudnn.benchmark, and --dtype bf16|f16 uses autocast.
+# --dataset cifar10 reads the binary records sprint installs; models fc (3072-512-256-10) and resnet18 (CIFAR
+# variant, as sprint's) are for it.
 # Usage: /usr/bin/python3 bench/peers/pytorch_train.py --model mlp --threads 1 --batch 64 --epochs 3
+#        python3 bench/peers/pytorch_train.py --device cuda --dataset cifar10 --model resnet18 --batch 256
 import argparse, gzip, json, os, statistics, time
 
 import numpy as np
@@ -29,6 +34,18 @@ def find(data_dir, name):
     raise SystemExit(f"missing {name} in {data_dir}")
 
 
+CIFAR_MEAN, CIFAR_STD = (0.4914, 0.4822, 0.4465), (0.2470, 0.2435, 0.2616)
+
+
+def load_cifar(data_dir, split):
+    names = [f"data_batch_{i}.bin" for i in range(1, 6)] if split == "train" else ["test_batch.bin"]
+    raw = np.concatenate([np.fromfile(os.path.join(data_dir, n), dtype=np.uint8).reshape(-1, 3073) for n in names])
+    y = raw[:, 0].astype(np.int64)
+    x = raw[:, 1:].reshape(-1, 3, 32, 32).astype(np.float32) / 255.0
+    x = (x - np.array(CIFAR_MEAN, np.float32)[None, :, None, None]) / np.array(CIFAR_STD, np.float32)[None, :, None, None]
+    return torch.from_numpy(x), torch.from_numpy(y)
+
+
 def load(data_dir, split):
     prefix = "train" if split == "train" else "t10k"
     x = load_idx(find(data_dir, f"{prefix}-images-idx3-ubyte")).astype(np.float32) / 255.0
@@ -38,19 +55,61 @@ def load(data_dir, split):
 
 
 class Mlp(nn.Module):
-    def __init__(self):
+    def __init__(self, features=784):
         super().__init__()
-        self.fc1, self.fc2 = nn.Linear(784, 128), nn.Linear(128, 10)
+        self.fc1, self.fc2 = nn.Linear(features, 128), nn.Linear(128, 10)
 
     def forward(self, x):
         return F.log_softmax(self.fc2(F.relu(self.fc1(x.flatten(1)))), dim=1)
 
 
-class Cnn(nn.Module):
-    def __init__(self):
+class Fc(nn.Module):
+    def __init__(self, features):
         super().__init__()
-        self.c1, self.c2 = nn.Conv2d(1, 32, 3, padding=1), nn.Conv2d(32, 64, 3, padding=1)
-        self.f1, self.f2 = nn.Linear(64 * 7 * 7, 128), nn.Linear(128, 10)
+        self.net = nn.Sequential(nn.Flatten(), nn.Linear(features, 512), nn.ReLU(), nn.Linear(512, 256), nn.ReLU(),
+                                 nn.Linear(256, 10))
+
+    def forward(self, x):
+        return self.net(x)
+
+
+class Block(nn.Module):
+    def __init__(self, cin, cout, stride):
+        super().__init__()
+        self.c1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.b1 = nn.BatchNorm2d(cout)
+        self.c2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.b2 = nn.BatchNorm2d(cout)
+        self.short = None
+        if stride != 1 or cin != cout:
+            self.short = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+
+    def forward(self, x):
+        y = self.b2(self.c2(F.relu(self.b1(self.c1(x)))))
+        return F.relu(y + (x if self.short is None else self.short(x)))
+
+
+class ResNet18(nn.Module):
+    def __init__(self, channels):
+        super().__init__()
+        layers = [nn.Conv2d(channels, 64, 3, 1, 1, bias=False), nn.BatchNorm2d(64), nn.ReLU()]
+        cin = 64
+        for stage, width in enumerate((64, 128, 256, 512)):
+            for b in range(2):
+                layers.append(Block(cin, width, 2 if stage > 0 and b == 0 else 1))
+                cin = width
+        layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(512, 10)]
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x):
+        return self.net(x)
+
+
+class Cnn(nn.Module):
+    def __init__(self, channels=1, side=28):
+        super().__init__()
+        self.c1, self.c2 = nn.Conv2d(channels, 32, 3, padding=1), nn.Conv2d(32, 64, 3, padding=1)
+        self.f1, self.f2 = nn.Linear(64 * (side // 4) ** 2, 128), nn.Linear(128, 10)
 
     def forward(self, x):
         x = F.max_pool2d(F.relu(self.c1(x)), 2)
@@ -60,7 +119,10 @@ class Cnn(nn.Module):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--model", choices=["mlp", "cnn"], default="mlp")
+    ap.add_argument("--model", choices=["mlp", "cnn", "fc", "resnet18"], default="mlp")
+    ap.add_argument("--dataset", choices=["fashion-mnist", "cifar10"], default="fashion-mnist")
+    ap.add_argument("--device", default="cpu")
+    ap.add_argument("--dtype", choices=["f32", "bf16", "f16"], default="f32")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--batch", type=int, default=64)
     ap.add_argument("--epochs", type=int, default=3)
@@ -68,30 +130,61 @@ def main():
     ap.add_argument("--momentum", type=float, default=0.9)
     ap.add_argument("--limit-train", type=int, default=0)
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--data", default=os.path.expanduser("~/.cache/sprint/fashion-mnist"))
+    ap.add_argument("--data", default="")
     args = ap.parse_args()
+    root = os.environ.get("SPRINT_DATA", os.path.expanduser("~/.cache/sprint"))
+    data = args.data or os.path.join(root, args.dataset)
+    dev = torch.device(args.device)
+    cuda = dev.type == "cuda"
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
-    xtr, ytr = load(args.data, "train")
-    xte, yte = load(args.data, "test")
+    loader = load_cifar if args.dataset == "cifar10" else load
+    xtr, ytr = loader(data, "train")
+    xte, yte = loader(data, "test")
     if args.limit_train:
         xtr, ytr = xtr[:args.limit_train], ytr[:args.limit_train]
-    model = Mlp() if args.model == "mlp" else Cnn()
+    channels, side = xtr.shape[1], xtr.shape[2]
+    features = channels * side * side
+    model = {"mlp": lambda: Mlp(features), "cnn": lambda: Cnn(channels, side), "fc": lambda: Fc(features),
+             "resnet18": lambda: ResNet18(channels)}[args.model]()
     loss_fn = F.nll_loss if args.model == "mlp" else F.cross_entropy
+    model = model.to(dev)
+    xtr, ytr, xte, yte = xtr.to(dev), ytr.to(dev), xte.to(dev), yte.to(dev)
+    if cuda and args.model in ("cnn", "resnet18"):
+        torch.backends.cudnn.benchmark = True
+        model = model.to(memory_format=torch.channels_last)
+        xtr, xte = xtr.contiguous(memory_format=torch.channels_last), xte.contiguous(memory_format=torch.channels_last)
+    amp_dtype = {"bf16": torch.bfloat16, "f16": torch.float16}.get(args.dtype)
+    scaler = torch.cuda.amp.GradScaler(enabled=cuda and args.dtype == "f16")
     opt = torch.optim.SGD(model.parameters(), lr=args.lr, momentum=args.momentum)
     epochs = []
     for epoch in range(args.epochs):
         model.train()
-        perm = torch.randperm(len(xtr))
+        if cuda:
+            torch.cuda.synchronize()
+        perm = torch.randperm(len(xtr), device=dev)
         t0 = time.perf_counter()
-        total = 0.0
+        total = torch.zeros((), device=dev) if cuda else 0.0
         for i in range(0, len(xtr), args.batch):
             idx = perm[i:i + args.batch]
             opt.zero_grad()
-            loss = loss_fn(model(xtr[idx]), ytr[idx])
-            loss.backward()
-            opt.step()
-            total += loss.item() * len(idx)
+            if amp_dtype is None:  # the plain loop: autocast and the scaler cost per-step overhead even when off
+                loss = loss_fn(model(xtr[idx]), ytr[idx])
+                loss.backward()
+                opt.step()
+            else:
+                with torch.autocast(dev.type, dtype=amp_dtype):
+                    loss = loss_fn(model(xtr[idx]), ytr[idx])
+                scaler.scale(loss).backward()
+                scaler.step(opt)
+                scaler.update()
+            if cuda:
+                total += loss.detach().float() * len(idx)
+            else:
+                total += loss.item() * len(idx)
+        if cuda:
+            torch.cuda.synchronize()
+            total = total.item()
         seconds = time.perf_counter() - t0
         model.eval()
         with torch.no_grad():
@@ -99,7 +192,8 @@ def main():
                           for i in range(0, len(xte), 1000))
         epochs.append({"epoch": epoch + 1, "train_loss": total / len(xtr), "test_accuracy": correct / len(xte),
                        "train_seconds": seconds, "samples_per_second": len(xtr) / seconds})
-    print(json.dumps({"peer": f"pytorch {torch.__version__}", "model": args.model, "threads": args.threads,
+    print(json.dumps({"peer": f"pytorch {torch.__version__}", "model": args.model, "dataset": args.dataset,
+                      "device": args.device, "dtype": args.dtype, "threads": args.threads,
                       "batch": args.batch, "epochs": epochs,
                       "median_epoch_seconds": statistics.median(e["train_seconds"] for e in epochs)}))
 
