@@ -38,5 +38,28 @@ TEST(Training, MlpLearnsFashionMnistInOneEpoch) {
   EXPECT_GE(accuracy, 0.80);
 }
 
+// The CNN takes NCHW or channels-last batches (--memory-format): the layout changes how the conv/pool/flatten ops
+// walk memory, never what they compute, so the two runs agree to float rounding.
+TEST(Training, CnnTrainsTheSameInBothMemoryFormats) {
+  const std::string data_dir = require_fashion_mnist();
+  if (data_dir.empty()) GTEST_SKIP() << "FashionMNIST not installed (sprint data fetch fashion-mnist)";
+  TempDir tmp;
+  auto run = [&](const std::string& format) {
+    const auto report = tmp.path() / (format + ".json");
+    CommandResult r = run_sprint({"train", "--model", "cnn", "--dataset", "fashion-mnist", "--epochs", "1",
+                                  "--limit-train", "2048", "--limit-test", "256", "--memory-format", format,
+                                  "--data-dir", data_dir, "--report", report.string()});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find("memory (cpu): peak"), std::string::npos) << r.out;
+    std::ifstream in(report);
+    return nlohmann::json::parse(in);
+  };
+  const nlohmann::json nchw = run("nchw"), nhwc = run("nhwc");
+  const double loss = nchw["epochs"][0]["train_loss"].get<double>();
+  EXPECT_NEAR(nhwc["epochs"][0]["train_loss"].get<double>(), loss, 1e-4 * loss);
+  EXPECT_NEAR(nhwc["epochs"][0]["test_loss"].get<double>(), nchw["epochs"][0]["test_loss"].get<double>(), 1e-3);
+  EXPECT_LT(loss, 2.0);  // learned something (chance: ln 10 = 2.30)
+}
+
 }  // namespace
 }  // namespace sprint::testing

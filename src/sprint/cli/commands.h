@@ -26,6 +26,7 @@ struct TrainArgs {
   int workers = 1;
   std::string device = "cpu";
   std::string resident = "auto";  ///< data set on the device: auto (on for CUDA) | on | off
+  std::string memory_format = "auto";  ///< image batches: auto (nhwc for conv models on CUDA) | nchw | nhwc
   bool cuda_graph = false;
   std::optional<std::string> data_dir;
   std::optional<std::string> report;

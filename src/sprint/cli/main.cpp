@@ -51,6 +51,10 @@ void add_train(CLI::App& app, sprint::cli::TrainArgs& a) {
       ->check(CLI::IsMember({"auto", "on", "off"}))->capture_default_str();
   t->add_flag("--cuda-graph", a.cuda_graph,
               "capture the training step in a CUDA graph and replay it (cuda; needs resident data, no --accumulate)");
+  t->add_option("--memory-format", a.memory_format,
+                 "image layout: auto (nhwc for conv models on cuda, else nchw) | nchw | nhwc (channels-last)")
+      ->check(CLI::IsMember({"auto", "nchw", "nhwc"}))
+      ->capture_default_str();
   t->add_option("--data-dir", a.data_dir, "data directory (default: $SPRINT_DATA, else ~/.cache/sprint)");
   t->add_option("--report", a.report, "write a JSON report of the run to this file");
   t->add_option("--progress", a.progress, "live progress line on stderr: auto (when a terminal) | on | off")

@@ -39,6 +39,18 @@ Datasets load_datasets(const TrainArgs& a) {
   return d;
 }
 
+bool has_convolutions(const std::string& model) { return model == "cnn" || model.starts_with("resnet"); }
+
+/// Channels-last is the fast layout for cuDNN's convolutions (tensor cores read NHWC); on the CPU oneDNN reorders
+/// into its blocked layout either way, so NCHW stays the default there.
+MemoryFormat memory_format(const TrainArgs& a, Device device) {
+  if (a.memory_format == "nhwc") return MemoryFormat::kChannelsLast;
+  if (a.memory_format == "nchw") return MemoryFormat::kContiguous;
+  return device.is_cuda() && has_convolutions(a.model) ? MemoryFormat::kChannelsLast : MemoryFormat::kContiguous;
+}
+
+std::string mib(int64_t bytes) { return fmt::format("{:.0f} MB", static_cast<double>(bytes) / (1024.0 * 1024.0)); }
+
 bool progress_enabled(const std::string& mode) {
   if (mode == "on") return true;
   if (mode == "off") return false;
@@ -74,6 +86,7 @@ int run_train(const TrainArgs& a) {
   options.device = device;
   options.resident_data = a.resident == "on" || (a.resident == "auto" && device.is_cuda());
   options.cuda_graph = a.cuda_graph;
+  options.format = memory_format(a, device);
   options.progress = progress_enabled(a.progress);
   train::Trainer trainer(model, optimizer, data.train, data.test, options);
 
@@ -96,6 +109,9 @@ int run_train(const TrainArgs& a) {
   double total = 0.0;
   for (const auto& e : report.epochs) total += e.train_seconds;
   std::printf("final test accuracy %.2f%%, training time %.3f s\n", 100.0 * report.epochs.back().test.accuracy, total);
+  const AllocatorStats mem = context.allocator().stats();
+  std::printf("memory (%s): peak %s reserved, %s allocated\n", device_name(device).c_str(),
+              mib(mem.peak_reserved_bytes).c_str(), mib(mem.peak_allocated_bytes).c_str());
   return 0;
 }
 
