@@ -13,7 +13,7 @@ int run_info() {
   std::printf("  CUDA backend: %s\n", SPRINT_HAS_CUDA ? "built" : "not built (SPRINT_CUDA=OFF)");
   std::printf("  NCCL:         %s\n", SPRINT_HAS_NCCL ? "built" : "not built");
   std::printf("  MPI:          %s\n", SPRINT_HAS_MPI ? "found" : "not found");
-  std::printf("  CPU: %u hardware threads; compute uses --threads (default 1), OpenBLAS + oneDNN\n",
+  std::printf("  CPU: %u hardware threads; compute uses --threads (default 1); oneDNN (conv, norm, pooling, f32 GEMM; OpenBLAS GEMM selectable)\n",
               std::thread::hardware_concurrency());
   const int n = cuda_device_count();
   if (n == 0) {
