@@ -2,7 +2,8 @@
 // features, and labels) is copied to the device once; every epoch uploads one order (N i32), and every batch
 // is one gather + normalise kernel and one label gather on the compute stream into fixed buffers. No host
 // threads, no per-batch host->device copies, and the batch tensors keep their addresses (CUDA-graph friendly).
-// Batches equal the DataLoader's for the same options (same order, same normalisation formula).
+// Batches equal the DataLoader's for the same options (same order; the same normalised values, bit for bit, for
+// images of up to 3 channels).
 #pragma once
 
 #include "sprint/data/batch_source.h"

@@ -320,7 +320,7 @@ CudnnConv::Plan& CudnnConv::plan_for(const Stream& stream, void* handle_ptr, con
                  call.n, call.k, call.p, call.q);
   }
   const int math = key.math;
-  const bool deterministic = deterministic_;
+  bool deterministic = deterministic_;
   const size_t limit = workspace_limit_;
   SPRINT_CUDNN_CHECK(cudnnSetConvolutionMathType(plan->conv, search_math_type(math)));
 
@@ -335,23 +335,44 @@ CudnnConv::Plan& CudnnConv::plan_for(const Stream& stream, void* handle_ptr, con
     case ConvKind::kForward:
       SPRINT_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(handle, plan->x, plan->w, plan->conv, plan->y,
                                                                 CUDNN_CONVOLUTION_FWD_ALGO_COUNT, &returned, fwd));
-      heuristic = first_acceptable(fwd, returned, limit, deterministic, math);
-      search_bytes = largest_acceptable_workspace(fwd, returned, limit, deterministic, math);
       break;
     case ConvKind::kBackwardData:
       SPRINT_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(
           handle, plan->w, plan->y, plan->conv, plan->x, CUDNN_CONVOLUTION_BWD_DATA_ALGO_COUNT, &returned,
           bwd_data));
-      heuristic = first_acceptable(bwd_data, returned, limit, deterministic, math);
-      search_bytes = largest_acceptable_workspace(bwd_data, returned, limit, deterministic, math);
       break;
     case ConvKind::kBackwardFilter:
       SPRINT_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(
           handle, plan->x, plan->y, plan->conv, plan->w, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_COUNT, &returned,
           bwd_filter));
-      heuristic = first_acceptable(bwd_filter, returned, limit, deterministic, math);
-      search_bytes = largest_acceptable_workspace(bwd_filter, returned, limit, deterministic, math);
       break;
+  }
+  auto rank_heuristics = [&] {
+    switch (call.kind) {
+      case ConvKind::kForward:
+        heuristic = first_acceptable(fwd, returned, limit, deterministic, math);
+        search_bytes = largest_acceptable_workspace(fwd, returned, limit, deterministic, math);
+        break;
+      case ConvKind::kBackwardData:
+        heuristic = first_acceptable(bwd_data, returned, limit, deterministic, math);
+        search_bytes = largest_acceptable_workspace(bwd_data, returned, limit, deterministic, math);
+        break;
+      case ConvKind::kBackwardFilter:
+        heuristic = first_acceptable(bwd_filter, returned, limit, deterministic, math);
+        search_bytes = largest_acceptable_workspace(bwd_filter, returned, limit, deterministic, math);
+        break;
+    }
+  };
+  rank_heuristics();
+  if (!heuristic.ok && deterministic) {
+    // Some layout/dtype/math combinations (e.g. strict-f32 NHWC backward-filter) have no deterministic algorithm:
+    // training must still run, so fall back to the non-deterministic ones and say so.
+    log_warn("cuDNN offers no deterministic {} algorithm for a {} {} conv2d (x {}x{}x{}x{}, w {}x{}x{}x{}); using "
+             "a non-deterministic one",
+             kind_name(call.kind), dtype_name(call.dtype), call.nhwc() ? "NHWC" : "NCHW", call.n, call.c, call.h,
+             call.w, call.k, call.cg, call.r, call.s);
+    deterministic = false;
+    rank_heuristics();
   }
 
   Choice chosen;

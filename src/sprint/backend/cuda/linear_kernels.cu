@@ -42,7 +42,7 @@ __global__ void bias_activation_kernel(T* __restrict__ y, const T* __restrict__ 
   SPRINT_GRID_STRIDE_LOOP(i, rows * cols) {
     float v = to_float(y[i]);
     if (bias) v += to_float(bias[i % cols]);
-    if (relu) v = v > 0.0f ? v : 0.0f;
+    if (relu && v < 0.0f) v = 0.0f;  // NaN stays NaN, as on the CPU (std::max(acc, 0))
     y[i] = from_float<T>(v);
   }
 }
