@@ -51,6 +51,16 @@ MemoryFormat memory_format(const TrainArgs& a, Device device) {
 
 std::string mib(int64_t bytes) { return fmt::format("{:.0f} MB", static_cast<double>(bytes) / (1024.0 * 1024.0)); }
 
+/// A report path that cannot be written fails before training starts, not after the first epoch.
+void check_report_path(const std::filesystem::path& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec))
+    SPRINT_THROW(InvalidArgument, "--report {}: is a directory, expected a file name", path.string());
+  const std::filesystem::path parent = path.parent_path();
+  if (!parent.empty() && !std::filesystem::is_directory(parent, ec))
+    SPRINT_THROW(InvalidArgument, "--report {}: directory {} does not exist", path.string(), parent.string());
+}
+
 bool progress_enabled(const std::string& mode) {
   if (mode == "on") return true;
   if (mode == "off") return false;
@@ -60,6 +70,7 @@ bool progress_enabled(const std::string& mode) {
 }  // namespace
 
 int run_train(const TrainArgs& a) {
+  if (a.report) check_report_path(*a.report);
   const Device device = parse_device(a.device);
   DeviceContext& context = device_context(device);  // throws a clear error when CUDA is unavailable
   cpu_context().set_num_threads(a.threads);

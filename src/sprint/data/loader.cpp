@@ -130,17 +130,19 @@ DataLoader::Impl::Impl(const Dataset& dataset, DataLoaderOptions options)
 
   // Everything the epochs need, allocated once.
   order_ = Tensor::empty({n_}, DType::kI32);
-  Shape batch_shape{opt_.batch_size};
+  // Batch buffers hold min(batch_size, N) rows: a batch size beyond the data set costs no memory.
+  const int64_t capacity = std::min(opt_.batch_size, std::max<int64_t>(n_, 1));
+  Shape batch_shape{capacity};
   for (int i = 1; i < x.ndim(); ++i) batch_shape.push_back(x.dim(i));
   const MemoryFormat format = images ? opt_.format : MemoryFormat::kContiguous;
   const int n_slots = opt_.prefetch + 1;
   slots_.resize(static_cast<size_t>(n_slots));
   for (Slot& s : slots_) {
     s.host_inputs = Tensor::empty(batch_shape, opt_.dtype, ctx_.host_allocator(), format);
-    s.host_labels = Tensor::empty({opt_.batch_size}, DType::kI32, ctx_.host_allocator());
+    s.host_labels = Tensor::empty({capacity}, DType::kI32, ctx_.host_allocator());
     if (on_device_) {
       s.device_inputs = Tensor::empty(batch_shape, opt_.dtype, ctx_.allocator(), format);
-      s.device_labels = Tensor::empty({opt_.batch_size}, DType::kI32, ctx_.allocator());
+      s.device_labels = Tensor::empty({capacity}, DType::kI32, ctx_.allocator());
       s.copied = Event(ctx_);
       s.released = Event(ctx_);
     }
@@ -216,7 +218,7 @@ void DataLoader::Impl::worker_main() {
 // this thread's alone until it is marked ready.
 void DataLoader::Impl::fill(Slot& slot, int64_t b) {
   const int64_t rows = batch_rows(b);
-  const bool full = rows == opt_.batch_size;
+  const bool full = rows == slots_.front().host_labels.dim(0);
   const Tensor indices = order_.narrow(0, b * opt_.batch_size, rows);
   const Tensor inputs = full ? slot.host_inputs : slot.host_inputs.narrow(0, 0, rows);
   const Tensor labels = full ? slot.host_labels : slot.host_labels.narrow(0, 0, rows);
@@ -318,7 +320,7 @@ std::optional<Batch> DataLoader::Impl::next() {
   if (wake_worker) work_cv_.notify_one();  // outside the lock, so the worker does not block on it at once
 
   const int64_t rows = batch_rows(b);
-  const bool full = rows == opt_.batch_size;
+  const bool full = rows == slots_.front().host_labels.dim(0);
   Batch batch;
   batch.index = b;
   batch.size = rows;

@@ -31,11 +31,12 @@ ResidentLoader::ResidentLoader(const Dataset& dataset, const DataLoaderOptions& 
   host_order_ = Tensor::empty({n_}, DType::kI32, ctx.host_allocator());
   order_ = Tensor::empty({n_}, DType::kI32, ctx.allocator());
   Shape batch_shape = dataset.inputs.shape();
-  batch_shape[0] = options.batch_size;
+  const int64_t capacity = std::min(options.batch_size, std::max<int64_t>(n_, 1));  // no rows beyond the data set
+  batch_shape[0] = capacity;
   const bool images = dataset.inputs.dtype() == DType::kU8;
   batch_inputs_ = Tensor::empty(batch_shape, images ? options.dtype : dataset.inputs.dtype(), ctx.allocator(),
                                 images ? options.format : MemoryFormat::kContiguous);
-  batch_labels_ = Tensor::empty({options.batch_size}, DType::kI32, ctx.allocator());
+  batch_labels_ = Tensor::empty({capacity}, DType::kI32, ctx.allocator());
   stream_.synchronize();  // the uploads used pageable host memory
 }
 

@@ -33,6 +33,8 @@ std::string report_json(const RunReport& r) {
 }
 
 void write_report(const std::filesystem::path& path, const RunReport& report) {
+  if (std::error_code ec; std::filesystem::is_directory(path, ec))
+    SPRINT_THROW(IoError, "cannot write report {}: it is a directory", path.string());
   const std::string text = report_json(report);
   std::filesystem::path tmp = path;
   tmp += ".tmp";

@@ -8,6 +8,7 @@
 
 #include "sprint/core/error.h"
 #include "sprint/data/loader.h"
+#include "sprint/data/resident_loader.h"
 #include "sprint/ops/data.h"
 #include "sprint/runtime/device_registry.h"
 #include "support/test_util.h"
@@ -293,6 +294,28 @@ TEST(DataLoader, NoAllocationsInSteadyState) {
     }
     EXPECT_EQ(cpu_allocator().stats().n_allocations, before) << "no tensor allocation per batch or epoch";
   }
+}
+
+// A batch size beyond the data set gives one batch of N samples, and the loader's buffers hold N rows, not
+// batch_size rows (a 10-sample set with batch 10^6 would otherwise reserve 3 x 240 MB here).
+TEST(DataLoader, BatchLargerThanTheDataSetCostsOnlyTheDataSet) {
+  const Dataset images = image_dataset(10);
+  const int64_t before = cpu_allocator().stats().allocated_bytes;
+  DataLoader loader(images, options(1000000, 1, 2));
+  EXPECT_LT(cpu_allocator().stats().allocated_bytes - before, int64_t{1} << 20);
+  loader.start_epoch(0);
+  std::optional<Batch> b = loader.next();
+  ASSERT_TRUE(b.has_value());
+  EXPECT_EQ(b->size, 10);
+  EXPECT_EQ(b->inputs.dim(0), 10);
+  EXPECT_FALSE(loader.next().has_value());
+  const int64_t resident_before = cpu_allocator().stats().allocated_bytes;
+  DataLoaderOptions o = options(1000000, 0, 1);
+  ResidentLoader resident(images, o);
+  EXPECT_LT(cpu_allocator().stats().allocated_bytes - resident_before, int64_t{1} << 20);
+  std::optional<Batch> r = resident.next();
+  ASSERT_TRUE(r.has_value());
+  EXPECT_EQ(r->inputs.to_vector<float>(), b->inputs.to_vector<float>());
 }
 
 TEST(DataLoader, InvalidOptions) {
