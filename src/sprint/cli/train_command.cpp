@@ -49,8 +49,6 @@ MemoryFormat memory_format(const TrainArgs& a, Device device) {
   return device.is_cuda() && has_convolutions(a.model) ? MemoryFormat::kChannelsLast : MemoryFormat::kContiguous;
 }
 
-std::string mib(int64_t bytes) { return fmt::format("{:.0f} MB", static_cast<double>(bytes) / (1024.0 * 1024.0)); }
-
 /// A report path that cannot be written fails before training starts, not after the first epoch.
 void check_report_path(const std::filesystem::path& path) {
   std::error_code ec;
@@ -122,7 +120,7 @@ int run_train(const TrainArgs& a) {
   std::printf("final test accuracy %.2f%%, training time %.3f s\n", 100.0 * report.epochs.back().test.accuracy, total);
   const AllocatorStats mem = context.allocator().stats();
   std::printf("memory (%s): peak %s reserved, %s allocated\n", device_name(device).c_str(),
-              mib(mem.peak_reserved_bytes).c_str(), mib(mem.peak_allocated_bytes).c_str());
+              format_bytes(mem.peak_reserved_bytes).c_str(), format_bytes(mem.peak_allocated_bytes).c_str());
   return 0;
 }
 
