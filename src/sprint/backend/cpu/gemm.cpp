@@ -23,14 +23,13 @@ int threads_for(double flops, int wanted) {
 void sgemm(const Stream& stream, bool trans_a, bool trans_b, int m, int n, int k, float alpha, const float* a,
            int lda, const float* b, int ldb, float beta, float* c, int ldc) {
   if (m == 0 || n == 0) return;
-  sync_threads(stream);
+  const int wanted = sync_threads(stream);
   if (context_of(stream).gemm() == CpuGemm::kOpenBlas) {
     cblas_sgemm(CblasRowMajor, trans_a ? CblasTrans : CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, m, n, k,
                 alpha, a, lda, b, ldb, beta, c, ldc);
     return;
   }
   // oneDNN's sgemm forks omp_get_max_threads() threads: lower it for small products, restore it after.
-  const int wanted = context_of(stream).num_threads();
   const int used = threads_for(2.0 * m * n * k, wanted);
   if (used != wanted) omp_set_num_threads(used);
   const dnnl_status_t status =
