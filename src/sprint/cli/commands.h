@@ -22,11 +22,11 @@ struct TrainArgs {
   double label_smoothing = 0.0;
   int accumulate_steps = 1;
   uint64_t seed = 0;
-  int threads = 1;
+  std::string threads = "auto";  ///< compute threads: auto | N >= 1 (resolve_threads)
   int workers = 1;
   std::string device = "cpu";
   std::string resident = "auto";  ///< data set on the device: auto (on for CUDA) | on | off
-  std::string memory_format = "auto";  ///< image batches: auto (nhwc for conv models on CUDA) | nchw | nhwc
+  std::string memory_format = "auto";  ///< image batches: auto (nhwc for conv models) | nchw | nhwc
   bool cuda_graph = false;
   std::optional<std::string> data_dir;
   std::optional<std::string> report;
@@ -45,6 +45,20 @@ struct DataFetchArgs {
   std::optional<std::string> data_dir;
   bool force = false;
 };
+
+/// True for the convolutional models (cnn, resnet10, resnet18): --threads auto gives them every available core and
+/// --memory-format auto makes their batches channels-last.
+bool has_convolutions(const std::string& model);
+
+/// --threads: "auto" (nullopt) or a whole number from 1 to kMaxThreads. Throws InvalidArgument otherwise.
+std::optional<int> parse_threads(const std::string& value);
+constexpr int kMaxThreads = 1024;
+
+/// The compute thread count `sprint train` uses for `model`: an explicit --threads N as given; "auto" resolves to
+/// `available_cores` for the convolutional models (cnn, resnet10, resnet18) and to 1 for the MLPs (mlp, mlp2, fc),
+/// where one thread measured fastest (small GEMMs; see docs/benchmarks.md). Throws InvalidArgument like
+/// parse_threads.
+int resolve_threads(const std::string& value, const std::string& model, int available_cores);
 
 /// Each returns the process exit code; errors are thrown as sprint::Error and reported by main().
 int run_train(const TrainArgs& args);

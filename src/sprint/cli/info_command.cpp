@@ -1,19 +1,56 @@
-// info_command.cpp: `sprint info`: build configuration, CPU and CUDA devices.
+// info_command.cpp: `sprint info`: build configuration, the host CPU (model, oneDNN ISA, threads and cores, the
+// --threads auto rule) and CUDA devices.
+#include <algorithm>
 #include <cstdio>
-#include <thread>
+#include <cstdlib>
+#include <string>
 
+#include "sprint/backend/cpu/cpu_info.h"
 #include "sprint/cli/commands.h"
 #include "sprint/config.h"
+#include "sprint/nn/models.h"
 #include "sprint/runtime/device_registry.h"
 
 namespace sprint::cli {
+namespace {
+
+// "a, b, c": the catalog models for which resolve_threads("auto", model, probe_cores) == threads.
+std::string models_with_auto_threads(int threads, int probe_cores) {
+  std::string names;
+  for (const auto& m : nn::model_catalog()) {
+    if (resolve_threads("auto", m.name, probe_cores) != threads) continue;
+    names += (names.empty() ? "" : ", ") + m.name;
+  }
+  return names;
+}
+
+void print_cpu(const cpu::CpuInfo& cpu) {
+  std::printf("  CPU: %s\n", cpu.cpu_model.c_str());
+  std::printf("  CPU ISA used by oneDNN: %s\n", cpu.isa_name.c_str());
+  const char* omp = std::getenv("OMP_NUM_THREADS");
+  const std::string omp_text = omp ? std::string("OMP_NUM_THREADS=") + omp + " (overridden by --threads)"
+                                   : std::string("OMP_NUM_THREADS not set");
+  std::printf("  CPU threads: %d hardware threads, %d cores available to this process; %s\n", cpu.hardware_threads,
+              cpu.available_cores, omp_text.c_str());
+  // The rule comes from resolve_threads itself, probed with >= 2 cores so that the two groups stay apart.
+  const int probe = std::max(cpu.available_cores, 2);
+  std::printf("  sprint train --threads auto (the default): %d (the available cores) for %s; 1 for %s\n",
+              cpu.available_cores, models_with_auto_threads(probe, probe).c_str(),
+              models_with_auto_threads(1, probe).c_str());
+}
+
+}  // namespace
 
 int run_info() {
   std::printf("sprint %s\n", SPRINT_VERSION);
-  std::printf("  CUDA backend: %s\n", SPRINT_HAS_CUDA ? "built" : "not built (SPRINT_CUDA=OFF)");
-  std::printf("  NCCL:         %s\n", SPRINT_HAS_NCCL ? "built" : "not built");
-  std::printf("  MPI:          %s\n", SPRINT_HAS_MPI ? "found" : "not found");
-  std::printf("  CPU: %u hardware threads; compute uses --threads (default 1)\n", std::thread::hardware_concurrency());
+  std::printf("  CUDA backend: %s\n",
+              SPRINT_HAS_CUDA ? "built" : "not built (SPRINT_CUDA=OFF, or no CUDA compiler or cuDNN was found)");
+  // No sprint code calls NCCL or MPI yet: CMake may find (and, for NCCL, link) them, but nothing uses them.
+  std::printf("  NCCL:         not used by this build (%s; no multi-GPU code calls it)\n",
+              SPRINT_HAS_NCCL ? "library found and linked" : "library not found");
+  std::printf("  MPI:          not used by this build (%s; no code calls it)\n",
+              SPRINT_HAS_MPI ? "found by CMake" : "not found");
+  print_cpu(cpu::cpu_info());
   std::printf("  CPU libraries: oneDNN (conv, norm, pooling, f32 GEMM), OpenBLAS (f32 GEMM on request)\n");
   const int n = cuda_device_count();
   if (n == 0) {

@@ -41,8 +41,11 @@ void add_train(CLI::App& app, sprint::cli::TrainArgs& a) {
       ->check(CLI::Range(1, 1 << 16))->capture_default_str();
   t->add_option("--seed", a.seed, "seed for initialisation, shuffling and dropout (same seed, same run on CPU)")
       ->capture_default_str();
-  t->add_option("-j,--threads", a.threads, "CPU compute threads (1 is fastest for small models)")
-      ->check(CLI::Range(1, 1024))->capture_default_str();
+  // Checked by run_train (parse_threads), like --device: a bad value is one "sprint: error:" line, exit 1.
+  t->add_option("-j,--threads", a.threads,
+                "CPU compute threads: auto = the cores available to this process for cnn / resnet10 / resnet18 and 1 "
+                "for mlp / mlp2 / fc (one thread is fastest there), or a number from 1 to 1024")
+      ->type_name("auto|N")->capture_default_str();
   t->add_option("--workers", a.workers, "data-loader threads (0 = load on the training thread)")
       ->check(CLI::Range(0, 64))->capture_default_str();
   t->add_option("--device", a.device, "cpu | cuda | cuda:N")->capture_default_str();
@@ -52,7 +55,7 @@ void add_train(CLI::App& app, sprint::cli::TrainArgs& a) {
   t->add_flag("--cuda-graph", a.cuda_graph,
               "capture the training step in a CUDA graph and replay it (cuda; needs resident data, no --accumulate)");
   t->add_option("--memory-format", a.memory_format,
-                 "image layout: auto (nhwc for conv models on cuda, else nchw) | nchw | nhwc (channels-last)")
+                 "image layout: auto (nhwc for conv models, else nchw) | nchw | nhwc (channels-last)")
       ->check(CLI::IsMember({"auto", "nchw", "nhwc"}))
       ->capture_default_str();
   t->add_option("--data-dir", a.data_dir, "data directory (default: $SPRINT_DATA, else ~/.cache/sprint)");

@@ -1,7 +1,10 @@
 // train_command.cpp: `sprint train`: load data, build the model and optimizer, run the epochs, print the table,
 // write the JSON report.
+#include <algorithm>
+#include <charconv>
 #include <cstdio>
 
+#include "sprint/backend/cpu/cpu_info.h"
 #include "sprint/cli/commands.h"
 #include "sprint/config.h"
 #include "sprint/data/dataset.h"
@@ -39,14 +42,12 @@ Datasets load_datasets(const TrainArgs& a) {
   return d;
 }
 
-bool has_convolutions(const std::string& model) { return model == "cnn" || model.starts_with("resnet"); }
-
-/// Channels-last is the fast layout for cuDNN's convolutions (tensor cores read NHWC); on the CPU oneDNN reorders
-/// into its blocked layout either way, so NCHW stays the default there.
-MemoryFormat memory_format(const TrainArgs& a, Device device) {
+/// Channels-last is the fast layout of conv models on both backends: cuDNN's tensor cores read NHWC, and oneDNN's
+/// CPU kernels run NHWC activations without reordering them between layers (docs/benchmarks.md).
+MemoryFormat memory_format(const TrainArgs& a) {
   if (a.memory_format == "nhwc") return MemoryFormat::kChannelsLast;
   if (a.memory_format == "nchw") return MemoryFormat::kContiguous;
-  return device.is_cuda() && has_convolutions(a.model) ? MemoryFormat::kChannelsLast : MemoryFormat::kContiguous;
+  return has_convolutions(a.model) ? MemoryFormat::kChannelsLast : MemoryFormat::kContiguous;
 }
 
 /// A report path that cannot be written fails before training starts, not after the first epoch.
@@ -67,11 +68,29 @@ bool progress_enabled(const std::string& mode) {
 
 }  // namespace
 
+bool has_convolutions(const std::string& model) { return model == "cnn" || model.starts_with("resnet"); }
+
+std::optional<int> parse_threads(const std::string& value) {
+  if (value == "auto") return std::nullopt;
+  int n = 0;
+  const char* end = value.data() + value.size();
+  const auto [ptr, ec] = std::from_chars(value.data(), end, n);
+  if (value.empty() || ec != std::errc() || ptr != end || n < 1 || n > kMaxThreads)
+    SPRINT_THROW(InvalidArgument, "--threads {}: expected auto or a whole number from 1 to {}", value, kMaxThreads);
+  return n;
+}
+
+int resolve_threads(const std::string& value, const std::string& model, int available_cores) {
+  if (const std::optional<int> n = parse_threads(value)) return *n;
+  return has_convolutions(model) ? std::max(1, available_cores) : 1;
+}
+
 int run_train(const TrainArgs& a) {
+  const int threads = resolve_threads(a.threads, a.model, cpu::available_cores());
   if (a.report) check_report_path(*a.report);
   const Device device = parse_device(a.device);
   DeviceContext& context = device_context(device);  // throws a clear error when CUDA is unavailable
-  cpu_context().set_num_threads(a.threads);
+  cpu_context().set_num_threads(threads);
   const Stream stream = context.compute_stream();
 
   const Datasets data = load_datasets(a);
@@ -95,14 +114,14 @@ int run_train(const TrainArgs& a) {
   options.device = device;
   options.resident_data = a.resident == "on" || (a.resident == "auto" && device.is_cuda());
   options.cuda_graph = a.cuda_graph;
-  options.format = memory_format(a, device);
+  options.format = memory_format(a);
   options.progress = progress_enabled(a.progress);
   train::Trainer trainer(model, optimizer, data.train, data.test, options);
 
   std::printf("sprint %s | model %s (%lld parameters) | %s: %lld train / %lld test | %s, %d thread%s\n", SPRINT_VERSION,
               a.model.c_str(), static_cast<long long>(model.net->n_parameters()), a.dataset.c_str(),
               static_cast<long long>(data.train.size()), static_cast<long long>(data.test.size()),
-              device_name(device).c_str(), a.threads, a.threads == 1 ? "" : "s");
+              device_name(device).c_str(), threads, threads == 1 ? "" : "s");
   std::printf("%s, batch %lld, %s\n", optimizer.describe().c_str(), static_cast<long long>(a.batch_size),
               model.loss->describe().c_str());
   std::printf("%s\n", train::epoch_table_header().c_str());

@@ -13,14 +13,22 @@ CpuContext& context_of(const Stream& stream) {
   return static_cast<CpuContext&>(stream.context());
 }
 
+namespace {
+// OpenMP's thread count (the nthreads-var ICV, which oneDNN reads) belongs to the calling thread: a loader worker
+// or a second training thread starts with the default team, so each thread remembers what it applied.
+thread_local int omp_applied = 0;
+// OpenBLAS keeps one thread pool for the process.
+std::atomic<int> blas_applied{0};
+}  // namespace
+
 int sync_threads(const Stream& stream) {
-  static std::atomic<int> applied{0};
   const int wanted = context_of(stream).num_threads();
-  if (applied.load(std::memory_order_relaxed) != wanted) {
-    openblas_set_num_threads(wanted);
+  if (omp_applied != wanted) {
     omp_set_num_threads(wanted);
-    applied.store(wanted);
+    omp_applied = wanted;
   }
+  if (blas_applied.load(std::memory_order_relaxed) != wanted && blas_applied.exchange(wanted) != wanted)
+    openblas_set_num_threads(wanted);
   return wanted;
 }
 

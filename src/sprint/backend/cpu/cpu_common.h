@@ -19,7 +19,9 @@ inline bool use_reference(const Stream& stream, DType dtype) {
   return dtype != DType::kF32 || context_of(stream).reference_only();
 }
 
-/// Applies the context's thread count to OpenBLAS and OpenMP (oneDNN) if it changed; returns it.
+/// Applies the context's thread count to OpenMP (oneDNN) on the calling thread and to OpenBLAS (process-wide),
+/// each when it differs from what was last applied there; returns it. Every thread that runs ops gets the
+/// context's count on its first op and after each change, not only the thread that applied it first.
 int sync_threads(const Stream& stream);
 
 /// Calls f(T{}) with T = float or double according to dtype; throws Unsupported for other dtypes.

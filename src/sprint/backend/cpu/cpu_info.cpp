@@ -1,0 +1,87 @@
+// cpu_info.cpp: host CPU description from /proc/cpuinfo, sched_getaffinity + /sys topology, and oneDNN's
+// dnnl_get_effective_cpu_isa (the only oneDNN call here; the CLI reaches it through cpu_info()).
+#include "sprint/backend/cpu/cpu_info.h"
+
+#include <sched.h>
+
+#include <algorithm>
+#include <fstream>
+#include <set>
+#include <thread>
+#include <utility>
+
+#include <dnnl.h>
+#include <fmt/format.h>
+
+namespace sprint::cpu {
+namespace {
+
+std::string read_cpu_model() {
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    if (!line.starts_with("model name")) continue;
+    const size_t colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    const size_t first = line.find_first_not_of(" \t", colon + 1);
+    if (first == std::string::npos) continue;
+    return line.substr(first, line.find_last_not_of(" \t") + 1 - first);
+  }
+  return "unknown";
+}
+
+std::string isa_display_name(dnnl_cpu_isa_t isa) {
+  switch (isa) {
+    case dnnl_cpu_isa_all: return "baseline x86-64 (no JIT ISA)";
+    case dnnl_cpu_isa_sse41: return "SSE4.1";
+    case dnnl_cpu_isa_avx: return "AVX";
+    case dnnl_cpu_isa_avx2: return "AVX2";
+    case dnnl_cpu_isa_avx2_vnni: return "AVX2 with VNNI (avx2_vnni)";
+#if DNNL_VERSION_MAJOR < 3
+    case dnnl_cpu_isa_avx512_mic: return "AVX-512 (avx512_mic, Xeon Phi)";
+    case dnnl_cpu_isa_avx512_mic_4ops: return "AVX-512 (avx512_mic_4ops, Xeon Phi)";
+#endif
+    case dnnl_cpu_isa_avx512_core: return "AVX-512 (avx512_core)";
+    case dnnl_cpu_isa_avx512_core_vnni: return "AVX-512 with VNNI (avx512_core_vnni)";
+    case dnnl_cpu_isa_avx512_core_bf16: return "AVX-512 with VNNI/BF16 (avx512_core_bf16)";
+    case dnnl_cpu_isa_avx512_core_amx: return "AVX-512 with VNNI/BF16/AMX (avx512_core_amx)";
+  }
+  return fmt::format("unknown (oneDNN ISA 0x{:x})", static_cast<unsigned>(isa));
+}
+
+// Reads one integer from a sysfs file; false when absent or malformed.
+bool read_int(const std::string& path, int& value) {
+  std::ifstream in(path);
+  return static_cast<bool>(in >> value);
+}
+
+int hardware_threads() { return std::max(1u, std::thread::hardware_concurrency()); }
+
+}  // namespace
+
+int available_cores() {
+  cpu_set_t mask;
+  CPU_ZERO(&mask);
+  if (sched_getaffinity(0, sizeof(mask), &mask) != 0) return hardware_threads();
+  std::set<std::pair<int, int>> cores;  // (package, core)
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (!CPU_ISSET(cpu, &mask)) continue;
+    const std::string dir = fmt::format("/sys/devices/system/cpu/cpu{}/topology/", cpu);
+    int package = 0, core = 0;
+    if (!read_int(dir + "physical_package_id", package) || !read_int(dir + "core_id", core))
+      return std::max(1, CPU_COUNT(&mask));
+    cores.emplace(package, core);
+  }
+  return std::max<int>(1, static_cast<int>(cores.size()));
+}
+
+CpuInfo cpu_info() {
+  CpuInfo info;
+  info.cpu_model = read_cpu_model();
+  info.isa_name = isa_display_name(dnnl_get_effective_cpu_isa());
+  info.hardware_threads = hardware_threads();
+  info.available_cores = available_cores();
+  return info;
+}
+
+}  // namespace sprint::cpu

@@ -1,0 +1,25 @@
+// cpu_info.h: what the host CPU offers the CPU backend: its model name, the instruction set oneDNN's JIT kernels
+// dispatch to, and how many hardware threads and physical cores this process may use. `sprint info` prints it;
+// `sprint train --threads auto` sizes the compute thread count from available_cores.
+#pragma once
+
+#include <string>
+
+namespace sprint::cpu {
+
+struct CpuInfo {
+  std::string cpu_model;     ///< /proc/cpuinfo "model name" of the first CPU, or "unknown"
+  std::string isa_name;      ///< oneDNN's effective ISA, readable: "AVX2", "AVX-512 (avx512_core)", ...
+  int hardware_threads = 1;  ///< logical CPUs of the machine (std::thread::hardware_concurrency), >= 1
+  int available_cores = 1;   ///< see available_cores(), >= 1
+};
+
+/// Reads the description above (a few small files; not for hot paths).
+CpuInfo cpu_info();
+
+/// Physical cores among the CPUs this process may run on (sched_getaffinity): SMT siblings that share a core
+/// (same physical_package_id and core_id in /sys/devices/system/cpu/cpuN/topology) count once. Falls back to the
+/// affinity mask's CPU count when the topology is unreadable, and to hardware_concurrency without a mask. >= 1.
+int available_cores();
+
+}  // namespace sprint::cpu

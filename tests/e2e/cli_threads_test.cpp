@@ -1,0 +1,153 @@
+// cli_threads_test.cpp: `sprint train --threads`: auto (the default) resolves to 1 for the MLPs and to the cores
+// available to the process for the convolutional models; explicit counts hold; anything else is one error line.
+// And `sprint info`: CPU model, oneDNN ISA, thread settings, the auto rule, and truthful NCCL/MPI lines.
+#include <cstdlib>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "data_test_util.h"
+#include "run_command.h"
+#include "sprint/backend/cpu/cpu_info.h"
+#include "support/test_util.h"
+
+namespace sprint::testing {
+namespace {
+
+int count_lines(const std::string& s) {
+  int n = 0;
+  for (char c : s) n += c == '\n';
+  return n;
+}
+
+std::string threads_text(int n) { return "cpu, " + std::to_string(n) + (n == 1 ? " thread\n" : " threads\n"); }
+
+// The line of `text` that starts with `prefix` (after indentation), or "".
+std::string line_with(const std::string& text, const std::string& prefix) {
+  size_t at = text.find(prefix);
+  if (at == std::string::npos) return "";
+  const size_t end = text.find('\n', at);
+  return text.substr(at, end == std::string::npos ? std::string::npos : end - at);
+}
+
+CommandResult train_random(const std::vector<std::string>& extra) {
+  std::vector<std::string> args{"train", "--dataset", "random", "--model", "mlp2", "--samples", "100", "--epochs", "1"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return run_sprint(args);
+}
+
+TEST(CliThreads, AutoIsTheDefaultAndGivesTheMlpsOneThread) {
+  CommandResult r = train_random({});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find(threads_text(1)), std::string::npos) << r.out;
+  CommandResult a = run_sprint({"train", "--dataset", "random", "--model", "mlp", "--samples", "100", "--epochs", "1",
+                                "--threads", "auto"});
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  EXPECT_NE(a.out.find(threads_text(1)), std::string::npos) << a.out;
+}
+
+TEST(CliThreads, AnExplicitCountHolds) {
+  for (int n : {1, 2, 3}) {
+    CommandResult r = train_random({"-j", std::to_string(n)});
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find(threads_text(n)), std::string::npos) << r.out;
+  }
+}
+
+TEST(CliThreads, AnythingElseIsOneClearErrorLine) {
+  for (const std::string bad : {"0", "-3", "abc", "2x", "1025", "99999999999", " 2", "Auto"}) {
+    CommandResult r = train_random({"--threads=" + bad});
+    EXPECT_EQ(r.exit_code, 1) << "--threads=" << bad << ": " << r.err;
+    EXPECT_EQ(count_lines(r.err), 1) << r.err;
+    EXPECT_NE(r.err.find("sprint: error: --threads " + bad + ": expected auto or a whole number from 1 to 1024"),
+              std::string::npos)
+        << r.err;
+    EXPECT_EQ(r.out.find("epoch"), std::string::npos) << "trained despite --threads=" << bad;
+  }
+  // The separated form reaches the same check (a leading '-' is taken as the value, not as an option).
+  CommandResult r = train_random({"--threads", "-3"});
+  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_EQ(r.err, "sprint: error: --threads -3: expected auto or a whole number from 1 to 1024\n");
+  // No value at all is CLI11's usage error, like any option left without its value.
+  EXPECT_NE(train_random({"--threads="}).exit_code, 0);
+}
+
+// The cnn needs 28x28 images: a FashionMNIST stand-in of blank images (full-size files, as the loader checks the
+// counts; gzip keeps them small), of which only a few are used.
+std::filesystem::path write_blank_fashion_mnist(const std::filesystem::path& root) {
+  const auto dir = root / "fashion-mnist";
+  std::filesystem::create_directories(dir);
+  auto blank = [](uint32_t, uint32_t) -> uint8_t { return 0; };
+  for (auto [prefix, n] : {std::pair<std::string, uint32_t>{"train", 60000}, {"t10k", 10000}}) {
+    write_file(dir / (prefix + "-images-idx3-ubyte.gz"), gzip(idx_images(n, 28, 28, blank)));
+    std::vector<uint8_t> labels(n);
+    for (uint32_t i = 0; i < n; ++i) labels[i] = static_cast<uint8_t>(i % 10);
+    write_file(dir / (prefix + "-labels-idx1-ubyte.gz"), gzip(idx_labels(labels)));
+  }
+  return root;
+}
+
+TEST(CliThreads, AutoGivesConvModelsTheAvailableCores) {
+  TempDir tmp;
+  const auto data_dir = write_blank_fashion_mnist(tmp.path());
+  const int cores = cpu::available_cores();
+  CommandResult r = run_sprint({"train", "--model", "cnn", "--dataset", "fashion-mnist", "--data-dir",
+                                data_dir.string(), "--epochs", "1", "--limit-train", "64", "--limit-test", "32",
+                                "--batch-size", "32"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find(threads_text(cores)), std::string::npos) << "expected " << cores << " threads:\n" << r.out;
+  CommandResult one = run_sprint({"train", "--model", "cnn", "--dataset", "fashion-mnist", "--data-dir",
+                                  data_dir.string(), "--epochs", "1", "--limit-train", "64", "--limit-test", "32",
+                                  "--batch-size", "32", "--threads", "1"});
+  ASSERT_EQ(one.exit_code, 0) << one.err;
+  EXPECT_NE(one.out.find(threads_text(1)), std::string::npos) << one.out;
+}
+
+TEST(CliThreads, HelpShowsAutoAsTheDefault) {
+  CommandResult r = run_sprint({"train", "--help"});
+  ASSERT_EQ(r.exit_code, 0);
+  const std::string line = line_with(r.out, "-j,--threads");
+  EXPECT_NE(line.find("auto"), std::string::npos) << r.out;
+  EXPECT_NE(line.find("=auto"), std::string::npos) << line;
+}
+
+TEST(CliInfo, DescribesTheCpuAndTheThreadSettings) {
+  // run_sprint appends to the environment: an OMP_NUM_THREADS already set stays the one the child sees.
+  const char* inherited = std::getenv("OMP_NUM_THREADS");
+  const std::string omp = inherited ? std::string(inherited) : "3";
+  CommandResult r = run_sprint({"info"}, {"OMP_NUM_THREADS=3"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const cpu::CpuInfo cpu = cpu::cpu_info();
+  EXPECT_EQ(line_with(r.out, "CPU: "), "CPU: " + cpu.cpu_model) << r.out;
+  EXPECT_EQ(line_with(r.out, "CPU ISA used by oneDNN: "), "CPU ISA used by oneDNN: " + cpu.isa_name) << r.out;
+  const std::string threads = line_with(r.out, "CPU threads: ");
+  EXPECT_NE(threads.find(std::to_string(cpu.hardware_threads) + " hardware threads"), std::string::npos) << threads;
+  EXPECT_NE(threads.find(std::to_string(cpu.available_cores) + " cores available to this process"), std::string::npos)
+      << threads;
+  EXPECT_NE(threads.find("OMP_NUM_THREADS=" + omp + " (overridden by --threads)"), std::string::npos) << threads;
+  const std::string rule = line_with(r.out, "sprint train --threads auto");
+  EXPECT_NE(rule.find(std::to_string(cpu.available_cores) + " (the available cores) for cnn, resnet10, resnet18; "
+                                                            "1 for mlp, mlp2, fc"),
+            std::string::npos)
+      << rule;
+  EXPECT_NE(r.out.find("CPU libraries: "), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("default 1"), std::string::npos) << r.out;
+  if (!inherited) {
+    CommandResult plain = run_sprint({"info"});
+    EXPECT_NE(line_with(plain.out, "CPU threads: ").find("OMP_NUM_THREADS not set"), std::string::npos) << plain.out;
+  }
+}
+
+// No sprint code calls NCCL or MPI: info must not claim them as built.
+TEST(CliInfo, NcclAndMpiAreNotClaimed) {
+  CommandResult r = run_sprint({"info"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const char* lib : {"NCCL:", "MPI:"}) {
+    const std::string line = line_with(r.out, lib);
+    EXPECT_NE(line.find("not used by this build"), std::string::npos) << line;
+    EXPECT_EQ(line.find("built ("), std::string::npos) << line;
+  }
+}
+
+}  // namespace
+}  // namespace sprint::testing
