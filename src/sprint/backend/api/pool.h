@@ -69,8 +69,8 @@ struct GlobalPoolBackwardArgs {
 };
 
 namespace cpu {
-/// Fast paths (f32): oneDNN for max-pool forward and average pooling; loops for max-pool backward (through the
-/// indices) and global pooling.
+/// Fast paths (f32): oneDNN for average pooling; vectorised loops for max pooling (values and indices in one
+/// pass forward, through the indices backward) and global pooling.
 void max_pool2d_forward(const Stream& stream, const MaxPool2dForwardArgs& args);
 void max_pool2d_backward(const Stream& stream, const MaxPool2dBackwardArgs& args);
 void avg_pool2d_forward(const Stream& stream, const AvgPool2dForwardArgs& args);

@@ -67,6 +67,20 @@ size_t cached_primitive_count(const Stream& stream) {
   return context_of(stream).extension<OneDnnContext>().cache_size();
 }
 
+void OneDnnContext::record(std::string kind, const std::string& implementation, const dnnl::memory::dims& dims) {
+  std::lock_guard<std::mutex> lock(records_mutex_);
+  records_.push_back({std::move(kind), implementation, std::vector<int64_t>(dims.begin(), dims.end())});
+}
+
+std::vector<PrimitiveInfo> OneDnnContext::records() {
+  std::lock_guard<std::mutex> lock(records_mutex_);
+  return records_;
+}
+
+std::vector<PrimitiveInfo> created_primitives(const Stream& stream) {
+  return context_of(stream).extension<OneDnnContext>().records();
+}
+
 // ------------------------------------------------------------------------------------------------------------
 // Descriptors
 // ------------------------------------------------------------------------------------------------------------
@@ -98,23 +112,24 @@ void rethrow_onednn_error(const char* op, const dnnl::error& e) {
 // ------------------------------------------------------------------------------------------------------------
 // Staged
 // ------------------------------------------------------------------------------------------------------------
-void Staged::init_input(const dnnl::memory::desc& user, const dnnl::memory::desc& wanted,
-                        const dnnl::engine& engine) {
-  user_ = dnnl::memory(user, engine, DNNL_MEMORY_NONE);
+void Staged::init_input(const dnnl::memory::desc& user, const dnnl::memory::desc& wanted, OneDnnContext& dnn) {
+  user_ = dnnl::memory(user, dnn.engine(), DNNL_MEMORY_NONE);
   staged_ = user != wanted;
   if (staged_) {
-    internal_ = dnnl::memory(wanted, engine);
-    reorder_.emplace(dnnl::reorder::primitive_desc(user_, internal_));
+    internal_ = dnnl::memory(wanted, dnn.engine());
+    const dnnl::reorder::primitive_desc pd(user_, internal_);
+    dnn.record("reorder", pd.impl_info_str(), user.dims());
+    reorder_.emplace(pd);
   }
 }
 
-void Staged::init_output(const dnnl::memory::desc& user, const dnnl::memory::desc& wanted,
-                         const dnnl::engine& engine, bool accumulate, bool has_user) {
+void Staged::init_output(const dnnl::memory::desc& user, const dnnl::memory::desc& wanted, OneDnnContext& dnn,
+                         bool accumulate, bool has_user) {
   has_user_ = has_user;
   staged_ = !has_user || accumulate || user != wanted;
-  if (staged_) internal_ = dnnl::memory(wanted, engine);
+  if (staged_) internal_ = dnnl::memory(wanted, dnn.engine());
   if (!has_user) return;
-  user_ = dnnl::memory(user, engine, DNNL_MEMORY_NONE);
+  user_ = dnnl::memory(user, dnn.engine(), DNNL_MEMORY_NONE);
   if (!staged_) return;
   dnnl::primitive_attr attr;
   if (accumulate) {
@@ -122,7 +137,9 @@ void Staged::init_output(const dnnl::memory::desc& user, const dnnl::memory::des
     ops.append_sum(1.0f);
     attr.set_post_ops(ops);
   }
-  reorder_.emplace(dnnl::reorder::primitive_desc(internal_, user_, attr));
+  const dnnl::reorder::primitive_desc pd(internal_, user_, attr);
+  dnn.record(accumulate && user == wanted ? "reorder (accumulate)" : "reorder", pd.impl_info_str(), user.dims());
+  reorder_.emplace(pd);
 }
 
 dnnl::memory& Staged::input(dnnl::stream& stream, const void* data) {

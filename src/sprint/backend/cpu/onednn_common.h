@@ -13,6 +13,7 @@
 
 #include <dnnl.hpp>
 
+#include "sprint/backend/cpu/onednn_ops.h"
 #include "sprint/core/tensor.h"
 #include "sprint/runtime/device_context.h"
 #include "sprint/runtime/stream.h"
@@ -65,12 +66,17 @@ class OneDnnContext final : public ContextExtension {
   }
   /// Number of cached entries (tests check that steady-state steps add none).
   size_t cache_size();
+  /// Notes a created primitive (called where primitive descriptors are made, so on cache misses only).
+  void record(std::string kind, const std::string& implementation, const dnnl::memory::dims& dims);
+  std::vector<PrimitiveInfo> records();
 
  private:
   dnnl::engine engine_;
   dnnl::stream stream_;
   std::mutex mutex_;
   std::unordered_map<PrimitiveKey, std::unique_ptr<CachedPrimitive>, PrimitiveKeyHash> cache_;
+  std::mutex records_mutex_;
+  std::vector<PrimitiveInfo> records_;
 };
 
 /// The OneDnnContext of a CPU stream; also applies the context's thread count (sync_threads).
@@ -92,11 +98,11 @@ inline dnnl::memory::dims dims_of(const Tensor& t) { return dnnl::memory::dims(t
 /// primitive wants another layout or an output must be accumulated, an internal buffer plus the reorder.
 class Staged {
  public:
-  /// Input argument: `user` is reordered into `wanted` when they differ.
-  void init_input(const dnnl::memory::desc& user, const dnnl::memory::desc& wanted, const dnnl::engine& engine);
+  /// Input argument: `user` is reordered into `wanted` when they differ (the reorder is recorded in `dnn`).
+  void init_input(const dnnl::memory::desc& user, const dnnl::memory::desc& wanted, OneDnnContext& dnn);
   /// Output argument: the primitive writes `wanted`; copied (accumulate: added) into `user` when they differ or
   /// when accumulating. `has_user` false: the output is discarded (an internal buffer receives it).
-  void init_output(const dnnl::memory::desc& user, const dnnl::memory::desc& wanted, const dnnl::engine& engine,
+  void init_output(const dnnl::memory::desc& user, const dnnl::memory::desc& wanted, OneDnnContext& dnn,
                    bool accumulate, bool has_user = true);
   /// Input: points at `data`, reorders if needed, returns the memory to pass to the primitive.
   dnnl::memory& input(dnnl::stream& stream, const void* data);

@@ -66,6 +66,7 @@ void batch_norm_forward_training(const Stream& stream, const BatchNormTrainingAr
       dnnl::batch_normalization_forward::desc desc(prop_kind::forward_training, user_desc(a.x),
                                                    static_cast<float>(a.eps), flags);
       const dnnl::batch_normalization_forward::primitive_desc pd(desc, dnn.engine());
+      dnn.record("batch_normalization_forward_training", pd.impl_info_str(), dims_of(a.x));
       entry->bn = dnnl::batch_normalization_forward(pd);
       entry->variance = memory(pd.variance_desc(), dnn.engine());
       entry->args = {{DNNL_ARG_SRC, memory(user_desc(a.x), dnn.engine(), DNNL_MEMORY_NONE)},
@@ -118,6 +119,7 @@ void batch_norm_forward_inference(const Stream& stream, const BatchNormInference
       dnnl::batch_normalization_forward::desc desc(prop_kind::forward_inference, user_desc(a.x),
                                                    static_cast<float>(a.eps), flags);
       const dnnl::batch_normalization_forward::primitive_desc pd(desc, dnn.engine());
+      dnn.record("batch_normalization_forward_inference", pd.impl_info_str(), dims_of(a.x));
       entry->bn = dnnl::batch_normalization_forward(pd);
       entry->args = {{DNNL_ARG_SRC, memory(user_desc(a.x), dnn.engine(), DNNL_MEMORY_NONE)},
                      {DNNL_ARG_DST, memory(user_desc(a.y), dnn.engine(), DNNL_MEMORY_NONE)},
@@ -173,10 +175,11 @@ void batch_norm_backward(const Stream& stream, const BatchNormBackwardArgs& a) {
       dnnl::batch_normalization_backward::desc desc(params ? prop_kind::backward : prop_kind::backward_data,
                                                     user_desc(a.dy), user_desc(a.x), 0.0f, flags);
       const dnnl::batch_normalization_backward::primitive_desc pd(desc, dnn.engine(), hint);
+      dnn.record("batch_normalization_backward", pd.impl_info_str(), dims_of(a.x));
       entry->bn = dnnl::batch_normalization_backward(pd);
       entry->variance = memory(pd.variance_desc(), dnn.engine());
       const memory::desc dx_user = a.dx.defined() ? user_desc(a.dx) : pd.diff_src_desc();
-      entry->diff_src.init_output(dx_user, pd.diff_src_desc(), dnn.engine(), accumulate, a.dx.defined());
+      entry->diff_src.init_output(dx_user, pd.diff_src_desc(), dnn, accumulate, a.dx.defined());
       entry->args = {{DNNL_ARG_SRC, memory(user_desc(a.x), dnn.engine(), DNNL_MEMORY_NONE)},
                      {DNNL_ARG_DIFF_DST, memory(user_desc(a.dy), dnn.engine(), DNNL_MEMORY_NONE)},
                      {DNNL_ARG_MEAN, memory(pd.mean_desc(), dnn.engine(), DNNL_MEMORY_NONE)},

@@ -2,6 +2,10 @@
 // after they ruled out the reference. Kept apart from onednn_common.h so that those files never include dnnl.hpp.
 #pragma once
 
+#include <cstdint>
+#include <string>
+#include <vector>
+
 #include "sprint/backend/api/conv.h"
 #include "sprint/backend/api/norm.h"
 #include "sprint/backend/api/pool.h"
@@ -10,6 +14,18 @@ namespace sprint::cpu::onednn {
 
 /// Number of primitive sets cached for the stream's CpuContext (tests: steady-state steps create none).
 size_t cached_primitive_count(const Stream& stream);
+
+/// One oneDNN primitive the context created: its kind ("convolution_forward", "reorder", ...), the
+/// implementation oneDNN chose ("jit:avx2", "brg:avx512_core", "ref:any", "simple_nchw:any") and the dims of the
+/// tensor it was created for (a reorder: the tensor it converts). Tests read this log to prove that the steady
+/// state runs no reference kernel and reorders no activation.
+struct PrimitiveInfo {
+  std::string kind;
+  std::string implementation;
+  std::vector<int64_t> dims;
+};
+/// Every primitive created for the stream's CpuContext so far, in creation order.
+std::vector<PrimitiveInfo> created_primitives(const Stream& stream);
 
 void conv2d_forward(const Stream& stream, const Conv2dForwardArgs& args);
 void conv2d_backward_data(const Stream& stream, const Conv2dBackwardDataArgs& args);
@@ -20,7 +36,6 @@ void batch_norm_forward_training(const Stream& stream, const BatchNormTrainingAr
 void batch_norm_forward_inference(const Stream& stream, const BatchNormInferenceArgs& args);
 void batch_norm_backward(const Stream& stream, const BatchNormBackwardArgs& args);
 
-void max_pool2d_forward(const Stream& stream, const MaxPool2dForwardArgs& args);
 void avg_pool2d_forward(const Stream& stream, const AvgPool2dForwardArgs& args);
 void avg_pool2d_backward(const Stream& stream, const AvgPool2dBackwardArgs& args);
 

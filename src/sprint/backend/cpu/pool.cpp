@@ -1,7 +1,7 @@
 // pool.cpp (CPU): max / average pooling over windows and global average / max pooling. Reference loops (double
-// accumulation, any strides) are the oracle. f32 fast paths: oneDNN (onednn_pool.cpp) for max-pool forward and
-// average pooling; layout-aware loops below for max-pool backward (through the indices) and global pooling
-// (memory-bound; the compiler vectorises them).
+// accumulation, any strides) are the oracle. f32 fast paths: oneDNN (onednn_pool.cpp) for average pooling;
+// layout-aware loops for max-pool forward (max_pool_forward.cpp), max-pool backward (through the indices) and
+// global pooling (memory-bound; the compiler vectorises them).
 #include "sprint/backend/api/pool.h"
 
 #include <algorithm>
@@ -10,6 +10,7 @@
 
 #include "sprint/backend/cpu/cpu_common.h"
 #include "sprint/backend/cpu/layout4d.h"
+#include "sprint/backend/cpu/max_pool_forward.h"
 #include "sprint/backend/cpu/onednn_ops.h"
 
 namespace sprint::cpu {
@@ -394,7 +395,7 @@ void global_max_backward_f32(const GlobalPoolBackwardArgs& a) {
 // ------------------------------------------------------------------------------------------------------------
 void max_pool2d_forward(const Stream& stream, const MaxPool2dForwardArgs& args) {
   if (use_reference(stream, args.x.dtype())) return ref::max_pool2d_forward(args);
-  onednn::max_pool2d_forward(stream, args);
+  max_pool_forward_f32(stream, args);
 }
 void max_pool2d_backward(const Stream& stream, const MaxPool2dBackwardArgs& args) {
   if (use_reference(stream, args.dy.dtype())) return ref::max_pool2d_backward(args);

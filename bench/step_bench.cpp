@@ -1,0 +1,133 @@
+// step_bench.cpp: median time of one training step (forward, loss, backward, SGD with momentum) of a model from
+// the zoo on synthetic inputs of a data set's shape, and the process's peak memory. The PyTorch side is
+// bench/peers/pytorch_step.py (same models, batch, optimizer, thread count). Prints one JSON object.
+// Usage: sprint_bench_step [--model cnn] [--shape 1x28x28] [--classes 10] [--batch 64] [--threads 1]
+//                          [--steps 20] [--warmup 3] [--format auto|nchw|nhwc]
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "sprint/core/rng.h"
+#include "sprint/nn/models.h"
+#include "sprint/ops/elementwise.h"
+#include "sprint/optim/sgd.h"
+#include "sprint/runtime/device_registry.h"
+
+namespace {
+using namespace sprint;
+
+struct Args {
+  std::string model = "cnn", shape = "1x28x28", format = "auto";
+  int64_t classes = 10, batch = 64, steps = 20, warmup = 3;
+  int threads = 1;
+};
+
+Args parse(int argc, char** argv) {
+  Args a;
+  for (int i = 1; i < argc; ++i) {
+    const std::string k = argv[i];
+    if (i + 1 >= argc) throw InvalidArgument("missing value for " + k);
+    const std::string v = argv[++i];
+    if (k == "--model") a.model = v;
+    else if (k == "--shape") a.shape = v;
+    else if (k == "--format") a.format = v;
+    else if (k == "--classes") a.classes = std::stoll(v);
+    else if (k == "--batch") a.batch = std::stoll(v);
+    else if (k == "--steps") a.steps = std::stoll(v);
+    else if (k == "--warmup") a.warmup = std::stoll(v);
+    else if (k == "--threads") a.threads = std::stoi(v);
+    else throw InvalidArgument("unknown option " + k);
+  }
+  if (a.batch < 1 || a.steps < 1 || a.warmup < 0 || a.threads < 1) throw InvalidArgument("bad --batch/--steps/--threads");
+  return a;
+}
+
+Shape parse_shape(const std::string& s) {
+  std::vector<int64_t> dims;
+  size_t start = 0;
+  while (start <= s.size()) {
+    const size_t end = s.find('x', start);
+    dims.push_back(std::stoll(s.substr(start, end - start)));
+    if (end == std::string::npos) break;
+    start = end + 1;
+  }
+  return Shape(dims.begin(), dims.end());
+}
+
+double peak_rss_mib() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return static_cast<double>(u.ru_maxrss) / 1024.0;  // Linux: KiB
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    const Args a = parse(argc, argv);
+    cpu_context().set_num_threads(a.threads);
+    const Shape sample = parse_shape(a.shape);
+    const bool image = sample.size() == 3;
+    MemoryFormat format = MemoryFormat::kContiguous;
+    if (a.format == "nhwc" || (a.format == "auto" && image && a.model != "mlp" && a.model != "mlp2" && a.model != "fc"))
+      format = MemoryFormat::kChannelsLast;
+    Generator rng(0);
+    nn::Model model = nn::build_model(a.model, sample, a.classes, rng);
+    const Stream stream = cpu_context().compute_stream();
+    optim::SGD sgd(optim::single_group(*model.net), optim::SGDOptions(0.01).with_momentum(0.9));
+
+    std::vector<int64_t> dims{a.batch};
+    for (int i = 0; i < sample.size(); ++i) dims.push_back(sample[i]);
+    const Shape input_shape(dims.begin(), dims.end());
+    Tensor x = Tensor::empty(input_shape, DType::kF32, cpu_allocator(), image ? format : MemoryFormat::kContiguous);
+    Tensor logical = Tensor::empty(input_shape, DType::kF32);
+    float* xs = logical.data_as<float>();
+    for (int64_t i = 0; i < logical.numel(); ++i) xs[i] = static_cast<float>(rng.normal());
+    ops::copy(stream, logical, x);
+    std::vector<int32_t> labels(static_cast<size_t>(a.batch));
+    for (int64_t i = 0; i < a.batch; ++i) labels[static_cast<size_t>(i)] = static_cast<int32_t>(i % a.classes);
+    const Tensor y = Tensor::from_values(labels, {a.batch});
+
+    nn::RunContext ctx{stream, &rng, 0};
+    model.net->train();
+    std::vector<double> ms;
+    double last_loss = 0.0;
+    for (int64_t step = 0; step < a.warmup + a.steps; ++step) {
+      const auto t0 = std::chrono::steady_clock::now();
+      sgd.zero_grad();
+      const Tensor logits = model.net->forward(ctx, x);
+      const Tensor loss = model.loss->forward(ctx, logits, y);
+      model.net->backward(ctx, model.loss->backward(ctx));
+      sgd.step(stream);
+      stream.synchronize();
+      const auto t1 = std::chrono::steady_clock::now();
+      if (step >= a.warmup) ms.push_back(std::chrono::duration<double, std::milli>(t1 - t0).count());
+      if (step + 1 == a.warmup + a.steps) last_loss = loss.to_vector<double>()[0];
+    }
+    std::sort(ms.begin(), ms.end());
+    nlohmann::ordered_json out;
+    out["engine"] = "sprint";
+    out["model"] = a.model;
+    out["shape"] = a.shape;
+    out["batch"] = a.batch;
+    out["threads"] = a.threads;
+    out["format"] = format == MemoryFormat::kChannelsLast ? "nhwc" : "nchw";
+    out["steps"] = a.steps;
+    out["median_step_ms"] = ms[ms.size() / 2];
+    out["min_step_ms"] = ms.front();
+    out["last_loss"] = last_loss;
+    out["peak_rss_mib"] = peak_rss_mib();
+    out["peak_allocated_mib"] = static_cast<double>(cpu_allocator().stats().peak_allocated_bytes) / (1 << 20);
+    std::printf("%s\n", out.dump().c_str());
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "sprint_bench_step: error: %s\n", e.what());
+    return 1;
+  }
+}

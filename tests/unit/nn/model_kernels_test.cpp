@@ -1,0 +1,79 @@
+// model_kernels_test.cpp: what the zoo's convolutional models run on the CPU, read from the oneDNN primitive log
+// (cpu::onednn::created_primitives). In the default layout (channels-last) a few training steps of cnn, resnet10
+// and resnet18 must use no reference or simple_* oneDNN implementation and reorder no activation (only weights
+// change layout), and steady-state steps must create no primitive at all. Runs on whatever ISA the machine has
+// (AVX2, AVX-512): the implementations are oneDNN's choice for it.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+#include "sprint/backend/cpu/onednn_ops.h"
+#include "sprint/nn/models.h"
+#include "sprint/ops/elementwise.h"
+#include "sprint/optim/sgd.h"
+#include "sprint/runtime/device_registry.h"
+#include "support/test_util.h"
+
+namespace sprint::nn {
+namespace {
+
+constexpr int64_t kBatch = 3;  // matches no channel count, so a 4-D reorder with N = 3 is an activation
+
+std::string describe(const cpu::onednn::PrimitiveInfo& p) {
+  std::string dims;
+  for (int64_t d : p.dims) dims += (dims.empty() ? "" : "x") + std::to_string(d);
+  return p.kind + " " + p.implementation + " " + dims;
+}
+
+bool is_reference(const std::string& impl) {
+  return impl.rfind("ref", 0) == 0 || impl.find("simple") != std::string::npos;
+}
+
+void expect_fast_kernels(const std::string& model_name, const Shape& sample) {
+  SCOPED_TRACE(model_name);
+  Generator rng(11);
+  Model model = build_model(model_name, sample, 10, rng);
+  const Stream s = cpu_context().compute_stream();
+  const Shape input{kBatch, sample[0], sample[1], sample[2]};
+  const Tensor x =
+      ops::cast_to(s, testing::random_tensor(input, DType::kF32, rng), DType::kF32, MemoryFormat::kChannelsLast);
+  const Tensor labels = testing::random_labels(kBatch, 10, rng);
+  RunContext ctx{s, &rng};
+  optim::SGD sgd(optim::single_group(*model.net), optim::SGDOptions(0.01).with_momentum(0.9));
+  auto step = [&] {
+    sgd.zero_grad();
+    model.loss->forward(ctx, model.net->forward(ctx, x), labels);
+    model.net->backward(ctx, model.loss->backward(ctx));
+    sgd.step(s);
+  };
+  step();
+  step();
+  // The whole log: primitives of shapes an earlier model created are cached, not created again.
+  const std::vector<cpu::onednn::PrimitiveInfo> log = cpu::onednn::created_primitives(s);
+  int convolutions = 0;
+  for (const cpu::onednn::PrimitiveInfo& p : log) {
+    if (std::getenv("SPRINT_TEST_VERBOSE")) std::printf("%s\n", describe(p).c_str());
+    EXPECT_FALSE(is_reference(p.implementation)) << "reference kernel: " << describe(p);
+    const bool activation = p.dims.size() == 4 && p.dims[0] == kBatch;
+    EXPECT_FALSE(p.kind == "reorder" && activation) << "activation reordered: " << describe(p);
+    if (p.kind.rfind("convolution", 0) == 0) ++convolutions;
+  }
+  EXPECT_GT(convolutions, 0) << "no convolution went through oneDNN";
+  step();
+  EXPECT_EQ(cpu::onednn::created_primitives(s).size(), log.size()) << "a steady-state step created primitives";
+}
+
+TEST(ModelKernels, CnnRunsFastKernelsWithoutActivationReorders) { expect_fast_kernels("cnn", {1, 28, 28}); }
+
+TEST(ModelKernels, Resnet10RunsFastKernelsWithoutActivationReorders) {
+  expect_fast_kernels("resnet10", {3, 16, 16});
+}
+
+TEST(ModelKernels, Resnet18RunsFastKernelsWithoutActivationReorders) {
+  expect_fast_kernels("resnet18", {3, 16, 16});
+}
+
+}  // namespace
+}  // namespace sprint::nn
