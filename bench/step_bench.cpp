@@ -2,11 +2,12 @@
 // the zoo on synthetic inputs of a data set's shape, and the process's peak memory. The PyTorch side is
 // bench/peers/pytorch_step.py (same models, batch, optimizer, thread count). Prints one JSON object.
 // Usage: sprint_bench_step [--model cnn] [--shape 1x28x28] [--classes 10] [--batch 64] [--threads 1]
-//                          [--steps 20] [--warmup 3] [--format auto|nchw|nhwc]
+//                          [--steps 20] [--warmup 3] [--format auto|nchw|nhwc|blocked]
 #include <sys/resource.h>
 
 #include <algorithm>
 #include <chrono>
+#include <optional>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -15,6 +16,7 @@
 
 #include "sprint/core/rng.h"
 #include "sprint/nn/models.h"
+#include "sprint/ops/conv.h"
 #include "sprint/ops/elementwise.h"
 #include "sprint/optim/sgd.h"
 #include "sprint/runtime/device_registry.h"
@@ -74,11 +76,17 @@ int main(int argc, char** argv) {
     cpu_context().set_num_threads(a.threads);
     const Shape sample = parse_shape(a.shape);
     const bool image = sample.size() == 3;
-    MemoryFormat format = MemoryFormat::kContiguous;
-    if (a.format == "nhwc" || (a.format == "auto" && image && a.model != "mlp" && a.model != "mlp2" && a.model != "fc"))
-      format = MemoryFormat::kChannelsLast;
+    const bool conv_model = image && a.model != "mlp" && a.model != "mlp2" && a.model != "fc";
+    if (a.format != "auto" && a.format != "nchw" && a.format != "nhwc" && a.format != "blocked")
+      throw InvalidArgument("--format must be auto, nchw, nhwc or blocked");
+    // As `sprint train --memory-format`: auto = the conv models' preferred layout from the first convolution on.
+    const MemoryFormat format = a.format == "nhwc" ? MemoryFormat::kChannelsLast : MemoryFormat::kContiguous;
+    std::optional<MemoryFormat> activations;
+    if (a.format == "blocked" || (a.format == "auto" && conv_model))
+      activations = ops::preferred_activation_format(cpu_context().compute_stream(), DType::kF32);
     Generator rng(0);
     nn::Model model = nn::build_model(a.model, sample, a.classes, rng);
+    model.net->set_needs_input_grad(false);  // as the Trainer: no gradient for the input batch
     const Stream stream = cpu_context().compute_stream();
     optim::SGD sgd(optim::single_group(*model.net), optim::SGDOptions(0.01).with_momentum(0.9));
 
@@ -94,7 +102,7 @@ int main(int argc, char** argv) {
     for (int64_t i = 0; i < a.batch; ++i) labels[static_cast<size_t>(i)] = static_cast<int32_t>(i % a.classes);
     const Tensor y = Tensor::from_values(labels, {a.batch});
 
-    nn::RunContext ctx{stream, &rng, 0};
+    nn::RunContext ctx{stream, &rng, 0, activations};
     model.net->train();
     std::vector<double> ms;
     double last_loss = 0.0;
@@ -117,7 +125,7 @@ int main(int argc, char** argv) {
     out["shape"] = a.shape;
     out["batch"] = a.batch;
     out["threads"] = a.threads;
-    out["format"] = format == MemoryFormat::kChannelsLast ? "nhwc" : "nchw";
+    out["format"] = memory_format_name(activations.value_or(format));
     out["steps"] = a.steps;
     out["median_step_ms"] = ms[ms.size() / 2];
     out["min_step_ms"] = ms.front();

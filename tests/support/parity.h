@@ -35,7 +35,8 @@ struct ParityCase {
   std::vector<DType> cuda_dtypes = {DType::kF32, DType::kF16, DType::kBF16};
   /// Per dtype; defaults: f32 1e-4/1e-5, f16 1e-2/1e-3, bf16 5e-2/1e-2.
   std::map<DType, Tolerance> tolerance = {};
-  /// Memory format given to 4-D floating inputs on the backend under test.
+  /// Memory format given to 4-D floating inputs on the backend under test. Channel-blocked formats are CPU-only:
+  /// such cases (and those with no cuda_dtypes) run the CPU fast path against the reference and stop.
   MemoryFormat input_format = MemoryFormat::kContiguous;
   /// Indices of outputs to skip in the comparison (e.g. scratch outputs that backends fill differently).
   std::vector<size_t> ignore_outputs = {};

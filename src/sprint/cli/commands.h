@@ -26,7 +26,7 @@ struct TrainArgs {
   int workers = 1;
   std::string device = "cpu";
   std::string resident = "auto";  ///< data set on the device: auto (on for CUDA) | on | off
-  std::string memory_format = "auto";  ///< image batches: auto (nhwc for conv models) | nchw | nhwc
+  std::string memory_format = "auto";  ///< auto | nchw | nhwc | blocked (see --help)
   bool cuda_graph = false;
   std::optional<std::string> data_dir;
   std::optional<std::string> report;

@@ -55,8 +55,9 @@ void add_train(CLI::App& app, sprint::cli::TrainArgs& a) {
   t->add_flag("--cuda-graph", a.cuda_graph,
               "capture the training step in a CUDA graph and replay it (cuda; needs resident data, no --accumulate)");
   t->add_option("--memory-format", a.memory_format,
-                 "image layout: auto (nhwc for conv models, else nchw) | nchw | nhwc (channels-last)")
-      ->check(CLI::IsMember({"auto", "nchw", "nhwc"}))
+                 "activation layout: auto (conv models: channel-blocked on cpu, nhwc on cuda; else nchw) | nchw | "
+                 "nhwc (channels-last) | blocked (cpu)")
+      ->check(CLI::IsMember({"auto", "nchw", "nhwc", "blocked"}))
       ->capture_default_str();
   t->add_option("--data-dir", a.data_dir, "data directory (default: $SPRINT_DATA, else ~/.cache/sprint)");
   t->add_option("--report", a.report, "write a JSON report of the run to this file");

@@ -10,6 +10,7 @@
 #include "sprint/data/dataset.h"
 #include "sprint/data/fetch.h"
 #include "sprint/nn/models.h"
+#include "sprint/ops/conv.h"
 #include "sprint/optim/sgd.h"
 #include "sprint/runtime/device_registry.h"
 #include "sprint/train/report.h"
@@ -42,12 +43,25 @@ Datasets load_datasets(const TrainArgs& a) {
   return d;
 }
 
-/// Channels-last is the fast layout of conv models on both backends: cuDNN's tensor cores read NHWC, and oneDNN's
-/// CPU kernels run NHWC activations without reordering them between layers (docs/benchmarks.md).
-MemoryFormat memory_format(const TrainArgs& a) {
-  if (a.memory_format == "nhwc") return MemoryFormat::kChannelsLast;
-  if (a.memory_format == "nchw") return MemoryFormat::kContiguous;
-  return has_convolutions(a.model) ? MemoryFormat::kChannelsLast : MemoryFormat::kContiguous;
+struct Layouts {
+  MemoryFormat input = MemoryFormat::kContiguous;
+  std::optional<MemoryFormat> activations;  // unset: the input's
+};
+
+/// auto: conv models run in the layout their convolutions are fastest in (ops::preferred_activation_format):
+/// channels-last on CUDA (cuDNN's tensor cores read NHWC), oneDNN's channel-blocked layout on the CPU, entered at
+/// the first convolution and left at the flatten/pooling before the classifier. nchw / nhwc: that layout all along.
+Layouts layouts(const TrainArgs& a, const Stream& stream) {
+  if (a.memory_format == "nhwc") return {MemoryFormat::kChannelsLast, std::nullopt};
+  if (a.memory_format == "nchw") return {MemoryFormat::kContiguous, std::nullopt};
+  const bool blocked = a.memory_format == "blocked";
+  if (blocked && stream.device().is_cuda())
+    SPRINT_THROW(InvalidArgument, "--memory-format blocked is a CPU layout; on {} use auto, nchw or nhwc",
+                 device_name(stream.device()));
+  if (!blocked && !has_convolutions(a.model)) return {};
+  const MemoryFormat preferred = ops::preferred_activation_format(stream, DType::kF32);
+  if (preferred == MemoryFormat::kChannelsLast) return {MemoryFormat::kChannelsLast, std::nullopt};
+  return {MemoryFormat::kContiguous, preferred};
 }
 
 /// A report path that cannot be written fails before training starts, not after the first epoch.
@@ -114,7 +128,9 @@ int run_train(const TrainArgs& a) {
   options.device = device;
   options.resident_data = a.resident == "on" || (a.resident == "auto" && device.is_cuda());
   options.cuda_graph = a.cuda_graph;
-  options.format = memory_format(a);
+  const Layouts layout = layouts(a, stream);
+  options.format = layout.input;
+  options.activation_format = layout.activations;
   options.progress = progress_enabled(a.progress);
   train::Trainer trainer(model, optimizer, data.train, data.test, options);
 

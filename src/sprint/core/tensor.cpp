@@ -14,15 +14,57 @@ Storage::~Storage() {
   if (allocator_) allocator_->deallocate(data_, n_bytes_);
 }
 
+int64_t channel_block(MemoryFormat format) {
+  switch (format) {
+    case MemoryFormat::kContiguous:
+    case MemoryFormat::kChannelsLast: return 0;
+    case MemoryFormat::kChannelsBlocked8: return 8;
+    case MemoryFormat::kChannelsBlocked16: return 16;
+  }
+  return 0;
+}
+
+const char* memory_format_name(MemoryFormat format) {
+  switch (format) {
+    case MemoryFormat::kContiguous: return "nchw";
+    case MemoryFormat::kChannelsLast: return "nhwc";
+    case MemoryFormat::kChannelsBlocked8: return "blocked8c";
+    case MemoryFormat::kChannelsBlocked16: return "blocked16c";
+  }
+  return "?";
+}
+
+Strides blocked_strides(const Shape& shape, int64_t block) {
+  SPRINT_CHECK(shape.size() == 4 && block > 0, "blocked layouts are 4-D (N, C, H, W), got {}", shape.to_string());
+  const int64_t blocks = (shape[1] + block - 1) / block;
+  return {blocks * shape[2] * shape[3] * block, shape[2] * shape[3] * block, shape[3] * block, block};
+}
+
 Tensor Tensor::empty(const Shape& shape, DType dtype, Allocator& allocator, MemoryFormat format) {
   for (int64_t d : shape) SPRINT_CHECK(d >= 0, "negative dimension in shape {}", shape.to_string());
   Tensor t;
   t.shape_ = shape;
-  t.strides_ = format == MemoryFormat::kChannelsLast ? channels_last_strides(shape) : contiguous_strides(shape);
   t.dtype_ = dtype;
   t.device_ = allocator.device();
+  switch (format) {
+    case MemoryFormat::kContiguous: t.strides_ = contiguous_strides(shape); break;
+    case MemoryFormat::kChannelsLast: t.strides_ = channels_last_strides(shape); break;
+    case MemoryFormat::kChannelsBlocked8:
+    case MemoryFormat::kChannelsBlocked16:
+      SPRINT_CHECK(t.device_.is_cpu(), "{} tensors live in host memory, not on {}", memory_format_name(format),
+                   device_name(t.device_));
+      t.channel_block_ = static_cast<uint8_t>(sprint::channel_block(format));
+      t.strides_ = blocked_strides(shape, t.channel_block_);
+      break;
+  }
   t.storage_ = std::make_shared<Storage>(allocator, t.n_bytes());
+  if (t.channel_block_ != 0 && t.n_bytes() > 0) std::memset(t.storage_->data(), 0, t.n_bytes());
   return t;
+}
+
+int64_t Tensor::storage_numel() const {
+  if (channel_block_ == 0) return numel();
+  return shape_[0] * strides_[0];
 }
 
 Tensor Tensor::wrap(void* data, const Shape& shape, DType dtype, Device device) {
@@ -51,13 +93,15 @@ int64_t Tensor::dim(int i) const {
   return shape_[j];
 }
 
-bool Tensor::is_contiguous() const { return strides_ == contiguous_strides(shape_); }
+bool Tensor::is_contiguous() const { return channel_block_ == 0 && strides_ == contiguous_strides(shape_); }
 
 bool Tensor::is_channels_last() const {
-  return ndim() == 4 && strides_ == channels_last_strides(shape_);
+  return channel_block_ == 0 && ndim() == 4 && strides_ == channels_last_strides(shape_);
 }
 
 MemoryFormat Tensor::memory_format() const {
+  if (channel_block_ == 8) return MemoryFormat::kChannelsBlocked8;
+  if (channel_block_ == 16) return MemoryFormat::kChannelsBlocked16;
   // A (N, 1, H, W) or (N, C, 1, 1) tensor is both; prefer contiguous.
   if (is_contiguous()) return MemoryFormat::kContiguous;
   SPRINT_CHECK(is_channels_last(), "tensor {} is neither contiguous nor channels-last", description());
@@ -99,6 +143,8 @@ Tensor Tensor::narrow(int dim_index, int64_t start, int64_t length) const {
   SPRINT_CHECK(d >= 0 && d < ndim(), "narrow: dimension {} out of range for {}", dim_index, description());
   SPRINT_CHECK(start >= 0 && length >= 0 && start + length <= shape_[d], "narrow: [{}, {}) out of range 0..{}",
                start, start + length, shape_[d]);
+  SPRINT_CHECK(channel_block_ == 0 || d == 0, "narrow: a channel-blocked tensor narrows along N only, got dimension {}",
+               dim_index);
   Tensor t = *this;
   t.shape_[d] = length;
   t.offset_bytes_ += static_cast<size_t>(start * strides_[d]) * element_size();
@@ -131,9 +177,15 @@ std::vector<T> Tensor::to_vector() const {
   // Walk the logical index in row-major order, following strides.
   Dims index;
   for (int i = 0; i < ndim(); ++i) index.push_back(0);
+  const int64_t block = channel_block_;
   for (size_t k = 0; k < out.size(); ++k) {
     int64_t offset = 0;
-    for (int i = 0; i < ndim(); ++i) offset += index[i] * strides_[i];
+    if (block != 0) {
+      offset = index[0] * strides_[0] + index[1] / block * strides_[1] + index[1] % block + index[2] * strides_[2] +
+               index[3] * strides_[3];
+    } else {
+      for (int i = 0; i < ndim(); ++i) offset += index[i] * strides_[i];
+    }
     out[k] = convert_element<T>(base + offset * static_cast<int64_t>(es), dtype_);
     for (int i = ndim() - 1; i >= 0; --i) {
       if (++index[i] < shape_[i]) break;
@@ -147,6 +199,7 @@ bool Tensor::overlaps(const Tensor& other) const {
   if (!defined() || !other.defined() || storage_ != other.storage_) return false;
   // Conservative: byte ranges spanned by each view.
   auto span_end = [](const Tensor& t) {
+    if (t.channel_block_ != 0) return t.offset_bytes_ + t.n_bytes();
     size_t last = 0;
     for (int i = 0; i < t.ndim(); ++i) last += static_cast<size_t>((t.shape_[i] - 1) * t.strides_[i]);
     return t.offset_bytes_ + (last + 1) * t.element_size();
@@ -158,6 +211,7 @@ bool Tensor::overlaps(const Tensor& other) const {
 std::string Tensor::description() const {
   if (!defined()) return "undefined tensor";
   std::string layout = (ndim() == 4 && !is_contiguous() && is_channels_last()) ? " channels-last" : "";
+  if (channel_block_ != 0) layout = std::string(" ") + memory_format_name(memory_format());
   return fmt::format("{}{} {}{}", dtype_name(dtype_), shape_.to_string(), device_name(device_), layout);
 }
 

@@ -1,6 +1,7 @@
 // tensor.h: Storage (a block of memory on one device) and Tensor (a typed, strided view into a Storage).
 // Tensors are cheap handles: copying one shares the storage. Shapes use the letters of shape.h, e.g. a batch of
-// images is (N, C, H, W) whether it is stored NCHW (contiguous) or NHWC (channels-last strides).
+// images is (N, C, H, W) whether it is stored NCHW (contiguous), NHWC (channels-last strides) or channel-blocked
+// (N, ceil(C/b), H, W, b): the CPU convolution kernels' own layout, with b = 8 (AVX2) or 16 (AVX-512).
 #pragma once
 
 #include <cstddef>
@@ -18,9 +19,19 @@
 namespace sprint {
 
 enum class MemoryFormat : uint8_t {
-  kContiguous,    ///< row-major; (N, C, H, W) is NCHW in memory
-  kChannelsLast,  ///< 4-D only: (N, C, H, W) stored as NHWC
+  kContiguous,         ///< row-major; (N, C, H, W) is NCHW in memory
+  kChannelsLast,       ///< 4-D only: (N, C, H, W) stored as NHWC
+  kChannelsBlocked8,   ///< 4-D, CPU only: (N, C, H, W) stored as (N, ceil(C/8), H, W, 8) (oneDNN's nChw8c)
+  kChannelsBlocked16,  ///< 4-D, CPU only: (N, C, H, W) stored as (N, ceil(C/16), H, W, 16) (oneDNN's nChw16c)
 };
+
+/// Channels per block of a blocked format (8 or 16); 0 for NCHW and NHWC.
+int64_t channel_block(MemoryFormat format);
+/// "nchw", "nhwc", "blocked8c", "blocked16c".
+const char* memory_format_name(MemoryFormat format);
+/// Element strides of a blocked (N, C, H, W) tensor, one per logical dimension: N, the channel *block*, H and W
+/// (a channel c sits at (c / b)·strides[1] + c % b).
+Strides blocked_strides(const Shape& shape, int64_t block);
 
 /// A block of device or host memory. Owning storages return their memory to the allocator that made it;
 /// non-owning ones (wrap) only point at memory someone else keeps alive.
@@ -48,7 +59,8 @@ class Tensor {
  public:
   Tensor() = default;
 
-  /// Uninitialised tensor from `allocator` (which fixes the device).
+  /// Uninitialised tensor from `allocator` (which fixes the device). Blocked formats (4-D, host memory only)
+  /// come zero-filled: the channels that pad C to a whole block must stay 0 (every op keeps them so).
   static Tensor empty(const Shape& shape, DType dtype, Allocator& allocator = cpu_allocator(),
                       MemoryFormat format = MemoryFormat::kContiguous);
   /// Non-owning view of memory the caller keeps alive; contiguous.
@@ -71,10 +83,15 @@ class Tensor {
   DType dtype() const { return dtype_; }
   Device device() const { return device_; }
   size_t element_size() const { return dtype_size(dtype_); }
-  size_t n_bytes() const { return static_cast<size_t>(numel()) * element_size(); }
+  /// Elements the dense layout occupies: numel(), or with channels padded to whole blocks for blocked formats.
+  int64_t storage_numel() const;
+  size_t n_bytes() const { return static_cast<size_t>(storage_numel()) * element_size(); }
 
   bool is_contiguous() const;
   bool is_channels_last() const;
+  bool is_channel_blocked() const { return channel_block_ != 0; }
+  /// Channels per block (8 or 16) of a channel-blocked tensor, 0 otherwise.
+  int64_t channel_block() const { return channel_block_; }
   MemoryFormat memory_format() const;
 
   void* data() const;
@@ -86,9 +103,9 @@ class Tensor {
     return static_cast<T*>(data());
   }
 
-  /// Same storage, new shape; the tensor must be contiguous. One entry may be -1 (inferred).
+  /// Same storage, new shape; the tensor must be contiguous (not blocked). One entry may be -1 (inferred).
   Tensor reshape(const Shape& shape) const;
-  /// Elements [start, start + length) along `dim`; shares storage.
+  /// Elements [start, start + length) along `dim`; shares storage. Blocked tensors narrow along N only.
   Tensor narrow(int dim, int64_t start, int64_t length) const;
   /// Rows [start, start + count) of dimension 0; shares storage.
   Tensor rows(int64_t start, int64_t count) const { return narrow(0, start, count); }
@@ -111,6 +128,7 @@ class Tensor {
   Strides strides_;
   DType dtype_ = DType::kF32;
   Device device_;
+  uint8_t channel_block_ = 0;  // 0: strides describe the layout; 8 or 16: blocked (see blocked_strides)
 };
 
 /// Throws InvalidArgument unless `t` has exactly `shape` ("name" is used in the message).

@@ -8,7 +8,7 @@ namespace {
 enum BufferId { kOutput, kInputGrad };
 
 // Element-wise ops see any dense tensor as a flat vector.
-Tensor flat(const Tensor& t) { return Tensor::wrap(t.data(), {t.numel()}, t.dtype(), t.device()); }
+Tensor flat(const Tensor& t) { return Tensor::wrap(t.data(), {t.storage_numel()}, t.dtype(), t.device()); }
 }  // namespace
 
 Tensor ReLU::forward(RunContext& ctx, const Tensor& x) {

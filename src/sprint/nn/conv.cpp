@@ -1,4 +1,6 @@
-// conv.cpp: Conv2d layer (forward/backward through ops::conv2d_*; fused ReLU masked with relu_backward).
+// conv.cpp: Conv2d layer (forward/backward through ops::conv2d_*; fused ReLU masked with relu_backward). The output
+// takes RunContext::activation_format when set (a plain input becomes channel-blocked at the first convolution);
+// the input gradient always has the input's layout.
 #include "sprint/nn/conv.h"
 
 #include "sprint/nn/init.h"
@@ -55,7 +57,8 @@ Tensor Conv2d::forward(RunContext& ctx, const Tensor& x) {
   const Shape out_shape = output_shape(x.shape());
   SPRINT_CHECK(x.dtype() == options_.dtype, "{} holds {} weights, got input {}", describe(),
                dtype_name(options_.dtype), x.description());
-  Tensor y = workspace_.get(ctx.stream, ctx.slot, kOutput, out_shape, x.dtype(), x.memory_format());
+  const MemoryFormat out_format = ctx.activation_format.value_or(x.memory_format());
+  Tensor y = workspace_.get(ctx.stream, ctx.slot, kOutput, out_shape, x.dtype(), out_format);
   ops::conv2d_forward(ctx.stream, {.x = x,
                                    .w = weight_->value(),
                                    .b = bias_ ? bias_->value() : kNoTensor,

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -29,6 +30,9 @@ struct RunContext {
   Generator* rng = nullptr;
   /// Micro-batch slot: pipelines keep several micro-batches in flight, each with its own saved activations.
   int slot = 0;
+  /// Layout convolutions write their outputs in, and so the layers after them work in (ops::
+  /// preferred_activation_format: channel-blocked on the CPU); unset: each layer keeps its input's layout.
+  std::optional<MemoryFormat> activation_format = std::nullopt;
 };
 
 /// A named tensor that is state but not trained (BatchNorm running statistics): saved in checkpoints.

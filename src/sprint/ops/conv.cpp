@@ -21,6 +21,13 @@ void check_params(const Conv2dParams& p, const char* op) {
                p.stride, p.padding, p.dilation, p.groups);
 }
 
+// The input side (x, dx) and the output side (y, dy) share a format, except on the CPU, whose backend converts
+// inside the op: a plain input feeds the first convolution of a channel-blocked network there.
+void check_formats(const Stream& stream, MemoryFormat input_format, const Tensor& output, const char* op) {
+  if (stream.device().is_cpu()) return;
+  check_same_format(input_format, {&output}, op);
+}
+
 // Checks the weight against the input and returns the output shape.
 Shape check_geometry(const Tensor& x, const Tensor& w, const Conv2dParams& p, const char* op) {
   check_params(p, op);
@@ -50,12 +57,17 @@ Shape conv2d_output_shape(const Shape& x, const Shape& w, const Conv2dParams& p)
   return {x[0], k, out_h, out_w};
 }
 
+MemoryFormat preferred_activation_format(const Stream& stream, DType dtype) {
+  if (stream.device().is_cuda()) return MemoryFormat::kChannelsLast;
+  return cpu::preferred_activation_format(stream, dtype);
+}
+
 void conv2d_forward(const Stream& stream, const Conv2dForwardArgs& a) {
   constexpr const char* op = "conv2d_forward";
   const MemoryFormat format = check_image(a.x, "x", op);
   check_shape(a.y, check_geometry(a.x, a.w, a.params, op), "conv2d output y");
   check_image(a.y, "y", op);
-  check_same_format(format, {&a.y}, op);
+  check_formats(stream, format, a.y, op);
   if (a.b.defined()) check_vector(a.b, a.w.dim(0), a.x.dtype(), "bias b", op);
   check_floating(a.x, op);
   check_same_dtype(a.x.dtype(), {&a.w, &a.y}, op);
@@ -69,7 +81,7 @@ void conv2d_backward_data(const Stream& stream, const Conv2dBackwardDataArgs& a)
   const MemoryFormat format = check_image(a.dx, "dx", op);
   check_shape(a.dy, check_geometry(a.dx, a.w, a.params, op), "conv2d dy");
   check_image(a.dy, "dy", op);
-  check_same_format(format, {&a.dy}, op);
+  check_formats(stream, format, a.dy, op);
   check_floating(a.dy, op);
   check_same_dtype(a.dy.dtype(), {&a.w, &a.dx}, op);
   check_on_stream_device(stream, {&a.dy, &a.w, &a.dx}, op);
@@ -82,7 +94,7 @@ void conv2d_backward_weight(const Stream& stream, const Conv2dBackwardWeightArgs
   SPRINT_CHECK(a.dw.defined() || a.db.defined(), "{}: neither dw nor db was given", op);
   const MemoryFormat format = check_image(a.x, "x", op);
   check_image(a.dy, "dy", op);
-  check_same_format(format, {&a.dy}, op);
+  check_formats(stream, format, a.dy, op);
   if (a.dw.defined()) {
     check_shape(a.dy, check_geometry(a.x, a.dw, a.params, op), "conv2d dy");
   } else {

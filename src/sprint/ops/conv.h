@@ -12,6 +12,11 @@ namespace sprint::ops {
 /// geometry is invalid or the kernel does not fit.
 Shape conv2d_output_shape(const Shape& x, const Shape& w, const Conv2dParams& params);
 
+/// The layout convolutional models run their activations in on a stream's device for `dtype`: on the CPU
+/// (f32, fast path) oneDNN's channel-blocked layout for the ISA it dispatches to (8 channels on AVX2, 16 on
+/// AVX-512); on CUDA channels-last (what cuDNN's tensor cores read); NCHW for the CPU reference loops.
+MemoryFormat preferred_activation_format(const Stream& stream, DType dtype);
+
 /// y = act(conv(x, w) + b); b may be kNoTensor; y overwritten, same format as x, not aliasing x or w.
 void conv2d_forward(const Stream& stream, const Conv2dForwardArgs& args);
 /// dx (args.mode) from dy and w.

@@ -3,30 +3,30 @@
 
 namespace sprint::ops {
 namespace {
-const char* format_name(MemoryFormat f) {
-  return f == MemoryFormat::kChannelsLast ? "NHWC" : "NCHW";
+// Layout-neutral tensors (C == 1 or H·W == 1, not blocked) hold the same bytes in NCHW and NHWC.
+bool layout_neutral(const Tensor& t) {
+  return !t.is_channel_blocked() && (t.dim(1) == 1 || t.dim(2) * t.dim(3) == 1);
 }
 
-// Layout-neutral tensors (C == 1 or H·W == 1) hold the same bytes in NCHW and NHWC.
-bool layout_neutral(const Tensor& t) {
-  return t.dim(1) == 1 || t.dim(2) * t.dim(3) == 1;
-}
+bool plain(MemoryFormat f) { return channel_block(f) == 0; }
 }  // namespace
 
 MemoryFormat check_image(const Tensor& t, const char* name, const char* op) {
   SPRINT_CHECK(t.defined(), "{}: {} is undefined", op, name);
   SPRINT_CHECK(t.ndim() == 4, "{}: {} must be 4-D (N, C, H, W), got {}", op, name, t.description());
-  SPRINT_CHECK(t.is_contiguous() || t.is_channels_last(),
-               "{}: {} must be stored NCHW or NHWC, got strides {}", op, name, t.strides().to_string());
+  SPRINT_CHECK(t.is_contiguous() || t.is_channels_last() || t.is_channel_blocked(),
+               "{}: {} must be stored NCHW, NHWC or channel-blocked, got strides {}", op, name,
+               t.strides().to_string());
   return t.memory_format();
 }
 
 void check_same_format(MemoryFormat format, std::initializer_list<const Tensor*> tensors, const char* op) {
   for (const Tensor* t : tensors) {
-    if (!t->defined() || t->ndim() != 4 || layout_neutral(*t)) continue;
+    if (!t->defined() || t->ndim() != 4) continue;
+    if (layout_neutral(*t) && plain(format)) continue;
     SPRINT_CHECK(t->memory_format() == format,
                  "{}: tensors of one call share a memory format; expected {}, got {}", op,
-                 format_name(format), t->description());
+                 memory_format_name(format), t->description());
   }
 }
 

@@ -124,7 +124,7 @@ bool Trainer::graph_step(nn::RunContext& ctx, const data::Batch& batch, int64_t 
 }
 
 EpochStats Trainer::run_epoch(int64_t epoch, int64_t n_epochs) {
-  nn::RunContext ctx{stream_, &rng_, 0};
+  nn::RunContext ctx{stream_, &rng_, 0, options_.activation_format};
   model_.net->train();
   train_loader_->start_epoch(epoch - 1);
   ops::fill(stream_, loss_sum_, 0.0);
@@ -162,7 +162,7 @@ EvalStats Trainer::evaluate() {
   nn::Loss& loss = *model_.loss;
   // Evaluation uses its own workspace slot: its larger batches must not move the training buffers (a captured
   // CUDA graph reads them at fixed addresses).
-  nn::RunContext ctx{stream_, &rng_, kEvalSlot};
+  nn::RunContext ctx{stream_, &rng_, kEvalSlot, options_.activation_format};
   net.eval();
   test_loader_->start_epoch(0);
   ops::fill(stream_, eval_loss_sum_, 0.0);

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 
 #include "sprint/data/batch_source.h"
 #include "sprint/data/dataset.h"
@@ -25,6 +26,9 @@ struct TrainerOptions {
   Device device = kCPU;
   DType dtype = DType::kF32;                        ///< input dtype
   MemoryFormat format = MemoryFormat::kContiguous;  ///< image inputs: NCHW or channels-last
+  /// Layout of the activations from the first convolution on (nn::RunContext::activation_format); unset: the
+  /// inputs' layout throughout. Conv models on the CPU run channel-blocked (ops::preferred_activation_format).
+  std::optional<MemoryFormat> activation_format;
   /// Keep the whole data set on the device and gather batches there (data::ResidentLoader) instead of the
   /// threaded host loader.
   bool resident_data = false;

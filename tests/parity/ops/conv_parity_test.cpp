@@ -1,6 +1,6 @@
 // conv_parity_test.cpp: conv2d forward / backward-data / backward-weight on every backend vs the CPU
-// reference, in both memory formats: the cnn model's shapes, strides, padding, dilation, groups, fused ReLU,
-// accumulate mode.
+// reference, in every memory format (NCHW, NHWC, and on the CPU channel-blocked by 8 and 16, including a plain
+// input feeding blocked layers): the cnn model's shapes, strides, padding, dilation, groups, fused ReLU, accumulate.
 #include <gtest/gtest.h>
 
 #include "sprint/ops/conv.h"
@@ -25,7 +25,7 @@ void run_conv_case(const ConvCase& cc, MemoryFormat format) {
   const Shape x_shape{cc.n, cc.c, cc.h, cc.w}, w_shape{cc.k, cc.c / cc.params.groups, cc.kernel, cc.kernel};
   const Shape y_shape = ops::conv2d_output_shape(x_shape, w_shape, cc.params);
   ParityCase c{
-      .name = cc.name + (format == MemoryFormat::kChannelsLast ? "/nhwc" : "/nchw"),
+      .name = cc.name + "/" + memory_format_name(format),
       .make_inputs =
           [=](Generator& rng) {
             return std::vector<Tensor>{testing::random_tensor(x_shape, DType::kF64, rng),
@@ -77,6 +77,50 @@ void run_conv_case(const ConvCase& cc, MemoryFormat format) {
 void run_both(const ConvCase& cc) {
   run_conv_case(cc, MemoryFormat::kContiguous);
   run_conv_case(cc, MemoryFormat::kChannelsLast);
+  run_conv_case(cc, MemoryFormat::kChannelsBlocked8);
+  run_conv_case(cc, MemoryFormat::kChannelsBlocked16);
+}
+
+// A network's first convolution on the CPU: a plain input (NCHW or NHWC, few channels) and channel-blocked
+// output and output gradient, as RunContext::activation_format makes them; CPU only.
+void run_first_layer_case(const std::string& name, int64_t c, MemoryFormat x_format, MemoryFormat y_format) {
+  const Shape x_shape{3, c, 10, 9}, w_shape{16, c, 3, 3};
+  const Conv2dParams params{.padding = 1};
+  const Shape y_shape = ops::conv2d_output_shape(x_shape, w_shape, params);
+  ParityCase pc{
+      .name = name + "/" + memory_format_name(x_format) + "->" + memory_format_name(y_format),
+      .make_inputs =
+          [=](Generator& rng) {
+            return std::vector<Tensor>{testing::random_tensor(x_shape, DType::kF64, rng),
+                                       testing::random_tensor(w_shape, DType::kF64, rng),
+                                       testing::random_tensor({16}, DType::kF64, rng),
+                                       testing::random_tensor(y_shape, DType::kF64, rng)};
+          },
+      .run =
+          [=](const Stream& s, const std::vector<Tensor>& v) {
+            const DType dt = v[0].dtype();
+            const Tensor x = ops::cast_to(s, v[0], dt, x_format), dy = ops::cast_to(s, v[3], dt, y_format);
+            const Tensor &w = v[1], &b = v[2];
+            Allocator& alloc = s.context().allocator();
+            Tensor y = Tensor::empty(y_shape, dt, alloc, y_format), dx = Tensor::empty(x_shape, dt, alloc, x_format);
+            Tensor dw = Tensor::empty(w_shape, dt, alloc), db = Tensor::empty({16}, dt, alloc);
+            ops::conv2d_forward(s, {.x = x, .w = w, .b = b, .y = y, .params = params, .activation = Activation::kReLU});
+            ops::conv2d_backward_data(s, {.dy = dy, .w = w, .dx = dx, .params = params});
+            ops::conv2d_backward_weight(s, {.dy = dy, .x = x, .dw = dw, .db = db, .params = params});
+            return std::vector<Tensor>{y, dx, dw, db};
+          },
+      .cuda_dtypes = {}};
+  pc.tolerance[DType::kF32] = {1e-4, 2e-4};
+  testing::run_parity(pc);
+}
+
+TEST(ConvParity, PlainInputIntoBlockedLayers) {
+  for (MemoryFormat y : {MemoryFormat::kChannelsBlocked8, MemoryFormat::kChannelsBlocked16}) {
+    run_first_layer_case("conv/first", 1, MemoryFormat::kContiguous, y);
+    run_first_layer_case("conv/first", 3, MemoryFormat::kContiguous, y);
+    run_first_layer_case("conv/first", 3, MemoryFormat::kChannelsLast, y);
+    run_first_layer_case("conv/first", 1, MemoryFormat::kChannelsLast, y);
+  }
 }
 
 TEST(ConvParity, CnnFirstLayer) {

@@ -12,7 +12,7 @@ using testing::ParityCase;
 
 void run_dropout_case(const Shape& shape, double p, MemoryFormat format, bool accumulate) {
   ParityCase c{
-      .name = "dropout/p" + std::to_string(p) + (format == MemoryFormat::kChannelsLast ? "/nhwc" : "/nchw") +
+      .name = "dropout/p" + std::to_string(p) + ("/" + std::string(memory_format_name(format))) +
               (accumulate ? "/acc" : ""),
       .make_inputs =
           [=](Generator& rng) {
@@ -40,6 +40,8 @@ TEST(DropoutParity, ImagesBothFormats) {
   run_dropout_case({4, 6, 5, 7}, 0.5, MemoryFormat::kContiguous, false);
   run_dropout_case({4, 6, 5, 7}, 0.5, MemoryFormat::kChannelsLast, false);
   run_dropout_case({4, 6, 5, 7}, 0.2, MemoryFormat::kChannelsLast, true);
+  run_dropout_case({4, 6, 5, 7}, 0.5, MemoryFormat::kChannelsBlocked8, false);
+  run_dropout_case({4, 6, 5, 7}, 0.2, MemoryFormat::kChannelsBlocked16, true);
 }
 
 TEST(DropoutParity, FlatFeatures) {

@@ -1,5 +1,5 @@
 // norm_parity_test.cpp: batch norm forward (training, inference) and backward on every backend vs the CPU
-// reference, both memory formats; per-channel tensors in norm_param_dtype (f32 for f16/bf16 activations).
+// reference, in NCHW, NHWC and (CPU) channel-blocked by 8 and 16; per-channel tensors in norm_param_dtype (f32 for f16/bf16 activations).
 #include <gtest/gtest.h>
 
 #include "sprint/ops/elementwise.h"
@@ -30,7 +30,7 @@ std::vector<Tensor> make_norm_inputs(Generator& rng, const Shape& shape) {
 }
 
 void run_norm_case(const NormCase& nc, MemoryFormat format) {
-  ParityCase c{.name = nc.name + (format == MemoryFormat::kChannelsLast ? "/nhwc" : "/nchw"),
+  ParityCase c{.name = nc.name + "/" + memory_format_name(format),
                .make_inputs = [=](Generator& rng) { return make_norm_inputs(rng, nc.shape); },
                .run =
                    [=](const Stream& s, const std::vector<Tensor>& v) {
@@ -110,6 +110,8 @@ void run_norm_case(const NormCase& nc, MemoryFormat format) {
 void run_both(const NormCase& nc) {
   run_norm_case(nc, MemoryFormat::kContiguous);
   run_norm_case(nc, MemoryFormat::kChannelsLast);
+  run_norm_case(nc, MemoryFormat::kChannelsBlocked8);
+  run_norm_case(nc, MemoryFormat::kChannelsBlocked16);
 }
 
 TEST(NormParity, Affine) {

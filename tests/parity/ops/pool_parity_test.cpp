@@ -1,5 +1,5 @@
 // pool_parity_test.cpp: max / average pooling (with indices, padding, overlap, accumulate) and global pooling
-// on every backend vs the CPU reference, both memory formats.
+// on every backend vs the CPU reference, in NCHW and NHWC (and, on the CPU, channel-blocked by 8 and 16).
 #include <gtest/gtest.h>
 
 #include "sprint/ops/pool.h"
@@ -17,7 +17,7 @@ Tensor like(const Stream& s, const Shape& shape, DType dtype, MemoryFormat forma
 void run_window_case(const std::string& name, const Shape& x_shape, Pool2dParams p, bool accumulate,
                      MemoryFormat format) {
   const Shape y_shape = ops::pool2d_output_shape(x_shape, p);
-  ParityCase c{.name = name + (format == MemoryFormat::kChannelsLast ? "/nhwc" : "/nchw"),
+  ParityCase c{.name = name + "/" + memory_format_name(format),
                .make_inputs =
                    [=](Generator& rng) {
                      return std::vector<Tensor>{testing::random_tensor(x_shape, DType::kF64, rng),
@@ -48,6 +48,8 @@ void run_window_case(const std::string& name, const Shape& x_shape, Pool2dParams
 void run_window_both(const std::string& name, const Shape& x_shape, Pool2dParams p, bool accumulate = false) {
   run_window_case(name, x_shape, p, accumulate, MemoryFormat::kContiguous);
   run_window_case(name, x_shape, p, accumulate, MemoryFormat::kChannelsLast);
+  run_window_case(name, x_shape, p, accumulate, MemoryFormat::kChannelsBlocked8);
+  run_window_case(name, x_shape, p, accumulate, MemoryFormat::kChannelsBlocked16);
 }
 
 TEST(PoolParity, CnnShapes) {
@@ -69,7 +71,7 @@ void run_global_case(MemoryFormat format, bool accumulate) {
   const Shape x_shape{3, 20, 5, 7};
   ParityCase c{
       .name = std::string("global-pool") + (accumulate ? "/acc" : "") +
-              (format == MemoryFormat::kChannelsLast ? "/nhwc" : "/nchw"),
+              "/" + memory_format_name(format),
       .make_inputs =
           [=](Generator& rng) {
             return std::vector<Tensor>{testing::random_tensor(x_shape, DType::kF64, rng),
@@ -100,6 +102,8 @@ TEST(PoolParity, Global) {
   for (bool acc : {false, true}) {
     run_global_case(MemoryFormat::kContiguous, acc);
     run_global_case(MemoryFormat::kChannelsLast, acc);
+    run_global_case(MemoryFormat::kChannelsBlocked8, acc);
+    run_global_case(MemoryFormat::kChannelsBlocked16, acc);
   }
 }
 

@@ -56,6 +56,44 @@ TEST(Tensor, ChannelsLastStridesAndLogicalOrder) {
   EXPECT_EQ(t.to_vector<float>(), (std::vector<float>{0, 2, 4, 6, 8, 10, 1, 3, 5, 7, 9, 11}));
 }
 
+TEST(Tensor, ChannelBlockedLayoutPadsChannelsWithZeros) {
+  // (N, C, H, W) = (2, 11, 3, 2) by 8 channels: (2, 2, 3, 2, 8) in memory, channels 11..15 are padding.
+  Tensor t = Tensor::empty({2, 11, 3, 2}, DType::kF32, cpu_allocator(), MemoryFormat::kChannelsBlocked8);
+  EXPECT_TRUE(t.is_channel_blocked());
+  EXPECT_FALSE(t.is_contiguous());
+  EXPECT_FALSE(t.is_channels_last());
+  EXPECT_EQ(t.memory_format(), MemoryFormat::kChannelsBlocked8);
+  EXPECT_EQ(t.channel_block(), 8);
+  EXPECT_EQ(t.strides(), (Strides{96, 48, 16, 8}));
+  EXPECT_EQ(t.numel(), 132);
+  EXPECT_EQ(t.storage_numel(), 192);
+  EXPECT_EQ(t.n_bytes(), 768u);
+  EXPECT_EQ(t.description(), "f32[2, 11, 3, 2] cpu blocked8c");
+  float* p = t.data_as<float>();
+  for (int64_t i = 0; i < t.storage_numel(); ++i) EXPECT_EQ(p[i], 0.0f) << "not zero-filled at " << i;
+  // Logical order: element (n, c, h, w) lives at n·96 + (c / 8)·48 + h·16 + w·8 + c % 8.
+  for (int64_t n = 0; n < 2; ++n)
+    for (int64_t c = 0; c < 11; ++c)
+      for (int64_t h = 0; h < 3; ++h)
+        for (int64_t w = 0; w < 2; ++w)
+          p[n * 96 + c / 8 * 48 + h * 16 + w * 8 + c % 8] = static_cast<float>(((n * 11 + c) * 3 + h) * 2 + w);
+  const std::vector<float> v = t.to_vector<float>();
+  for (size_t i = 0; i < v.size(); ++i) EXPECT_EQ(v[i], static_cast<float>(i));
+  // Batch slices keep the layout; other views and reshapes are refused.
+  const Tensor second = t.rows(1, 1);
+  EXPECT_EQ(second.storage_numel(), 96);
+  EXPECT_EQ(second.to_vector<float>()[0], 66.0f);
+  EXPECT_TRUE(second.overlaps(t));
+  EXPECT_FALSE(second.overlaps(t.rows(0, 1)));
+  EXPECT_THROW(t.narrow(1, 0, 8), InvalidArgument);
+  EXPECT_THROW(t.reshape({2, -1}), InvalidArgument);
+  EXPECT_THROW(Tensor::empty({4, 8}, DType::kF32, cpu_allocator(), MemoryFormat::kChannelsBlocked16), InvalidArgument);
+  Tensor t16 = Tensor::empty({1, 16, 1, 1}, DType::kF32, cpu_allocator(), MemoryFormat::kChannelsBlocked16);
+  EXPECT_EQ(t16.storage_numel(), 16);
+  EXPECT_EQ(channel_block(MemoryFormat::kChannelsLast), 0);
+  EXPECT_STREQ(memory_format_name(MemoryFormat::kChannelsBlocked16), "blocked16c");
+}
+
 TEST(Tensor, WrapDoesNotOwn) {
   float buffer[4] = {1, 2, 3, 4};
   const int64_t before = cpu_allocator().stats().allocated_bytes;

@@ -101,13 +101,15 @@ TEST(ConvLayers, BadShapesAreInvalidArguments) {
   EXPECT_THROW(pool.forward(ctx, Tensor::empty({1, 1, 2, 2}, DType::kF32)), InvalidArgument);
   EXPECT_THROW(GlobalAvgPool2d().forward(ctx, Tensor::empty({4, 10}, DType::kF32)), InvalidArgument);
 
-  // Front doors: mixed memory formats, non-KCRS weights, wrong index dtype, aliasing.
+  // Front doors: mixed memory formats (pooling; the CPU's convolutions convert between layouts), non-KCRS
+  // weights, wrong index dtype, aliasing.
   const Stream s = ctx.stream;
   Tensor x = Tensor::empty({2, 3, 8, 8}, DType::kF32);
   Tensor w = Tensor::empty({4, 3, 3, 3}, DType::kF32);
-  Tensor y_cl = Tensor::empty({2, 4, 6, 6}, DType::kF32, cpu_allocator(), MemoryFormat::kChannelsLast);
-  EXPECT_THROW(ops::conv2d_forward(s, {.x = x, .w = w, .b = kNoTensor, .y = y_cl, .params = {}}),
-               InvalidArgument);
+  Tensor pooled_cl = Tensor::empty({2, 3, 4, 4}, DType::kF32, cpu_allocator(), MemoryFormat::kChannelsLast);
+  EXPECT_THROW(ops::avg_pool2d_forward(s, {.x = x, .y = pooled_cl, .params = {}}), InvalidArgument);
+  Tensor pooled_blocked = Tensor::empty({2, 3, 4, 4}, DType::kF32, cpu_allocator(), MemoryFormat::kChannelsBlocked8);
+  EXPECT_THROW(ops::avg_pool2d_forward(s, {.x = x, .y = pooled_blocked, .params = {}}), InvalidArgument);
   Tensor w_cl = Tensor::empty({4, 3, 3, 3}, DType::kF32, cpu_allocator(), MemoryFormat::kChannelsLast);
   Tensor y = Tensor::empty({2, 4, 6, 6}, DType::kF32);
   EXPECT_THROW(ops::conv2d_forward(s, {.x = x, .w = w_cl, .b = kNoTensor, .y = y, .params = {}}),

@@ -1,8 +1,9 @@
 // model_kernels_test.cpp: what the zoo's convolutional models run on the CPU, read from the oneDNN primitive log
-// (cpu::onednn::created_primitives). In the default layout (channels-last) a few training steps of cnn, resnet10
-// and resnet18 must use no reference or simple_* oneDNN implementation and reorder no activation (only weights
-// change layout), and steady-state steps must create no primitive at all. Runs on whatever ISA the machine has
-// (AVX2, AVX-512): the implementations are oneDNN's choice for it.
+// (cpu::onednn::created_primitives). In the default layout (NCHW input, channel-blocked activations from the first
+// convolution on, as `sprint train` runs them) and in channels-last, a few training steps of cnn, resnet10 and
+// resnet18 must use no reference or simple_* oneDNN implementation and reorder no activation (weights change
+// layout; the first layer's weight gradient reads its dy as NHWC, recorded apart), and steady-state steps must
+// create no primitive at all. Runs on whatever ISA the machine has: the implementations are oneDNN's choice.
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -11,6 +12,7 @@
 
 #include "sprint/backend/cpu/onednn_ops.h"
 #include "sprint/nn/models.h"
+#include "sprint/ops/conv.h"
 #include "sprint/ops/elementwise.h"
 #include "sprint/optim/sgd.h"
 #include "sprint/runtime/device_registry.h"
@@ -31,16 +33,21 @@ bool is_reference(const std::string& impl) {
   return impl.rfind("ref", 0) == 0 || impl.find("simple") != std::string::npos;
 }
 
-void expect_fast_kernels(const std::string& model_name, const Shape& sample) {
-  SCOPED_TRACE(model_name);
+void expect_fast_kernels(const std::string& model_name, const Shape& sample, bool blocked) {
+  SCOPED_TRACE(model_name + (blocked ? " blocked" : " nhwc"));
   Generator rng(11);
   Model model = build_model(model_name, sample, 10, rng);
   const Stream s = cpu_context().compute_stream();
   const Shape input{kBatch, sample[0], sample[1], sample[2]};
-  const Tensor x =
-      ops::cast_to(s, testing::random_tensor(input, DType::kF32, rng), DType::kF32, MemoryFormat::kChannelsLast);
+  const MemoryFormat input_format = blocked ? MemoryFormat::kContiguous : MemoryFormat::kChannelsLast;
+  const Tensor x = ops::cast_to(s, testing::random_tensor(input, DType::kF32, rng), DType::kF32, input_format);
   const Tensor labels = testing::random_labels(kBatch, 10, rng);
   RunContext ctx{s, &rng};
+  if (blocked) {
+    ctx.activation_format = ops::preferred_activation_format(s, DType::kF32);
+    ASSERT_TRUE(channel_block(*ctx.activation_format) != 0) << "the CPU's conv layout is not channel-blocked";
+  }
+  model.net->set_needs_input_grad(false);
   optim::SGD sgd(optim::single_group(*model.net), optim::SGDOptions(0.01).with_momentum(0.9));
   auto step = [&] {
     sgd.zero_grad();
@@ -65,14 +72,18 @@ void expect_fast_kernels(const std::string& model_name, const Shape& sample) {
   EXPECT_EQ(cpu::onednn::created_primitives(s).size(), log.size()) << "a steady-state step created primitives";
 }
 
-TEST(ModelKernels, CnnRunsFastKernelsWithoutActivationReorders) { expect_fast_kernels("cnn", {1, 28, 28}); }
+TEST(ModelKernels, CnnRunsFastKernelsWithoutActivationReorders) {
+  expect_fast_kernels("cnn", {1, 28, 28}, /*blocked=*/true);
+  expect_fast_kernels("cnn", {1, 28, 28}, /*blocked=*/false);
+}
 
 TEST(ModelKernels, Resnet10RunsFastKernelsWithoutActivationReorders) {
-  expect_fast_kernels("resnet10", {3, 16, 16});
+  expect_fast_kernels("resnet10", {3, 32, 32}, /*blocked=*/true);
+  expect_fast_kernels("resnet10", {3, 32, 32}, /*blocked=*/false);
 }
 
 TEST(ModelKernels, Resnet18RunsFastKernelsWithoutActivationReorders) {
-  expect_fast_kernels("resnet18", {3, 16, 16});
+  expect_fast_kernels("resnet18", {3, 32, 32}, /*blocked=*/true);
 }
 
 }  // namespace

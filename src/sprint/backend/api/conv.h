@@ -1,7 +1,8 @@
 // conv.h (backend interface): 2-D convolution (cross-correlation, as PyTorch's Conv2d) forward, backward-data and
 // backward-weight. Shapes: x (N, C, H, W), w (K, C/G, R, S), b (K), y (N, K, P, Q) with G = groups and
 // P = (H + 2·padding − dilation·(R − 1) − 1) / stride + 1 (Q likewise from W, S). Shared by cpu:: and cuda::.
-// Memory formats: x, y, dx and dy are all NCHW (contiguous) or all NHWC (channels-last); w, dw, b, db are always
+// Memory formats: x, y, dx and dy are all NCHW (contiguous) or all NHWC (channels-last), or on the CPU any mix of
+// those and channel-blocked (x and dx share one, y and dy another); w, dw, b, db are always
 // contiguous KCRS, so parameters, optimizers and checkpoints never see a layout. Backends reorder internally.
 #pragma once
 
@@ -56,6 +57,8 @@ struct Conv2dBackwardWeightArgs {
 };
 
 namespace cpu {
+/// Channel-blocked with oneDNN's block for the running ISA (f32 fast path), else NCHW (reference loops).
+MemoryFormat preferred_activation_format(const Stream& stream, DType dtype);
 /// Fast path: oneDNN (f32); reference loops for f64 or when the context is in reference mode.
 void conv2d_forward(const Stream& stream, const Conv2dForwardArgs& args);
 void conv2d_backward_data(const Stream& stream, const Conv2dBackwardDataArgs& args);

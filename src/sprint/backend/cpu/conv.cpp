@@ -169,6 +169,11 @@ void conv2d_backward_weight(const Conv2dBackwardWeightArgs& args) {
 // ------------------------------------------------------------------------------------------------------------
 // Dispatch: oneDNN for f32, the reference otherwise
 // ------------------------------------------------------------------------------------------------------------
+MemoryFormat preferred_activation_format(const Stream& stream, DType dtype) {
+  if (use_reference(stream, dtype)) return MemoryFormat::kContiguous;
+  return onednn::channel_block() == 16 ? MemoryFormat::kChannelsBlocked16 : MemoryFormat::kChannelsBlocked8;
+}
+
 void conv2d_forward(const Stream& stream, const Conv2dForwardArgs& args) {
   if (use_reference(stream, args.x.dtype())) return ref::conv2d_forward(args);
   onednn::conv2d_forward(stream, args);

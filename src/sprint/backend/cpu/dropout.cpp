@@ -6,6 +6,7 @@
 #include <array>
 
 #include "sprint/backend/cpu/cpu_common.h"
+#include "sprint/backend/cpu/layout4d.h"
 
 namespace sprint::cpu {
 namespace {
@@ -31,12 +32,22 @@ class MaskReader {
   uint64_t block_ = ~uint64_t{0};
 };
 
-/// Calls f(memory offset, logical index) for every element of a dense tensor (contiguous or channels-last).
+/// Calls f(memory offset, logical index) for every element of a dense tensor (contiguous, channels-last or
+/// channel-blocked: the padding channels of a blocked tensor are not visited and stay 0).
 template <class F>
 void for_each_element(const Tensor& t, F&& f) {
   const int64_t total = t.numel();
   if (t.ndim() != 4 || t.memory_format() == MemoryFormat::kContiguous) {
     for (int64_t i = 0; i < total; ++i) f(i, i);
+    return;
+  }
+  if (t.is_channel_blocked()) {
+    const Offsets4d o = offsets4d(t);
+    int64_t i = 0;
+    for (int64_t n = 0; n < t.dim(0); ++n)
+      for (int64_t c = 0; c < t.dim(1); ++c)
+        for (int64_t h = 0; h < t.dim(2); ++h)
+          for (int64_t w = 0; w < t.dim(3); ++w) f(o(n, c, h, w), i++);
     return;
   }
   // NHWC memory order (n, h, w, c); logical index ((n·C + c)·H + h)·W + w.

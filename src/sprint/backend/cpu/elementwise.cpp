@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "sprint/backend/cpu/cpu_common.h"
+#include "sprint/backend/cpu/layout4d.h"
 
 namespace sprint::cpu {
 namespace {
@@ -67,6 +68,17 @@ void for_each_strided(const Shape& shape, const Strides& s1, const Strides& s2, 
   }
 }
 
+// Visits every logical (n, c, h, w) of two 4-D tensors of one shape, at least one of them channel-blocked,
+// calling f(src_offset, dst_offset); the padding channels of a blocked destination are not written (they stay 0).
+template <class F>
+void for_each_4d(const Tensor& src, const Tensor& dst, F&& f) {
+  const Offsets4d so = offsets4d(src), d = offsets4d(dst);
+  for (int64_t n = 0; n < src.dim(0); ++n)
+    for (int64_t c = 0; c < src.dim(1); ++c)
+      for (int64_t h = 0; h < src.dim(2); ++h)
+        for (int64_t w = 0; w < src.dim(3); ++w) f(so(n, c, h, w), d(n, c, h, w));
+}
+
 }  // namespace
 
 void fill(const Stream&, const FillArgs& a) {
@@ -84,13 +96,26 @@ void fill(const Stream&, const FillArgs& a) {
 
 void cast(const Stream&, const CastArgs& a) {
   const DType sd = a.src.dtype(), dd = a.dst.dtype();
-  if (sd == dd && a.src.is_contiguous() && a.dst.is_contiguous()) {
+  const bool same_blocking = a.src.is_channel_blocked() && a.src.channel_block() == a.dst.channel_block();
+  if (sd == dd && ((a.src.is_contiguous() && a.dst.is_contiguous()) || same_blocking)) {
     if (a.src.numel()) std::memmove(a.dst.data(), a.src.data(), a.src.n_bytes());
     return;
   }
   const char* src = static_cast<const char*>(a.src.data());
   char* dst = static_cast<char*>(a.dst.data());
   const int64_t ses = static_cast<int64_t>(a.src.element_size()), des = static_cast<int64_t>(a.dst.element_size());
+  if (a.src.is_channel_blocked() || a.dst.is_channel_blocked()) {
+    if (sd == DType::kF32 && dd == DType::kF32) {
+      for_each_4d(a.src, a.dst, [&](int64_t i, int64_t j) {
+        reinterpret_cast<float*>(dst)[j] = reinterpret_cast<const float*>(src)[i];
+      });
+      return;
+    }
+    for_each_4d(a.src, a.dst, [&](int64_t i, int64_t j) {
+      store_from_double(dst + j * des, dd, load_as_double(src + i * ses, sd));
+    });
+    return;
+  }
   if (sd == DType::kF32 && dd == DType::kF32) {
     for_each_strided(a.src.shape(), a.src.strides(), a.dst.strides(), [&](int64_t i, int64_t j) {
       reinterpret_cast<float*>(dst)[j] = reinterpret_cast<const float*>(src)[i];

@@ -6,7 +6,8 @@
 
 namespace sprint::cpu {
 
-/// x, y and indices as the ops front door validated them: 4-D, one memory format (NCHW or NHWC), f32 / i32.
+/// x, y and indices as the ops front door validated them: 4-D, one memory format (NCHW, NHWC or channel-blocked),
+/// f32 / i32.
 void max_pool_forward_f32(const Stream& stream, const MaxPool2dForwardArgs& args);
 
 }  // namespace sprint::cpu

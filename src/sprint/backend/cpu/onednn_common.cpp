@@ -22,7 +22,7 @@ PrimitiveKey& PrimitiveKey::add_tensor(const Tensor& t) {
   add(t.ndim());
   for (int i = 0; i < t.ndim(); ++i) add(t.dim(i));
   for (int i = 0; i < t.ndim(); ++i) add(t.strides()[i]);
-  return *this;
+  return add(t.channel_block());
 }
 
 PrimitiveKey& PrimitiveKey::add_double(double value) {
@@ -86,6 +86,11 @@ std::vector<PrimitiveInfo> created_primitives(const Stream& stream) {
 // ------------------------------------------------------------------------------------------------------------
 dnnl::memory::desc user_desc(const Tensor& t) {
   SPRINT_ASSERT(t.dtype() == DType::kF32, "oneDNN paths take f32 tensors, got {}", t.description());
+  if (t.is_channel_blocked()) {
+    using tag = dnnl::memory::format_tag;
+    return dnnl::memory::desc(dims_of(t), dnnl::memory::data_type::f32,
+                              t.channel_block() == 8 ? tag::aBcd8b : tag::aBcd16b);
+  }
   dnnl::memory::dims strides(t.strides().begin(), t.strides().end());
   return dnnl::memory::desc(dims_of(t), dnnl::memory::data_type::f32, strides);
 }
@@ -105,6 +110,10 @@ dnnl::memory::desc any_desc(const dnnl::memory::dims& dims) {
   return dnnl::memory::desc(dims, dnnl::memory::data_type::f32, dnnl::memory::format_tag::any);
 }
 
+bool is_reference_implementation(const std::string& impl) {
+  return impl.rfind("ref", 0) == 0 || impl.find("simple") != std::string::npos;
+}
+
 void rethrow_onednn_error(const char* op, const dnnl::error& e) {
   SPRINT_THROW(BackendError, "oneDNN failed in {}: {} (status {})", op, e.what(), static_cast<int>(e.status));
 }
@@ -112,13 +121,14 @@ void rethrow_onednn_error(const char* op, const dnnl::error& e) {
 // ------------------------------------------------------------------------------------------------------------
 // Staged
 // ------------------------------------------------------------------------------------------------------------
-void Staged::init_input(const dnnl::memory::desc& user, const dnnl::memory::desc& wanted, OneDnnContext& dnn) {
+void Staged::init_input(const dnnl::memory::desc& user, const dnnl::memory::desc& wanted, OneDnnContext& dnn,
+                        const char* kind) {
   user_ = dnnl::memory(user, dnn.engine(), DNNL_MEMORY_NONE);
   staged_ = user != wanted;
   if (staged_) {
     internal_ = dnnl::memory(wanted, dnn.engine());
     const dnnl::reorder::primitive_desc pd(user_, internal_);
-    dnn.record("reorder", pd.impl_info_str(), user.dims());
+    dnn.record(kind, pd.impl_info_str(), user.dims());
     reorder_.emplace(pd);
   }
 }

@@ -9,6 +9,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <string>
 #include <unordered_map>
 
 #include <dnnl.hpp>
@@ -82,7 +83,8 @@ class OneDnnContext final : public ContextExtension {
 /// The OneDnnContext of a CPU stream; also applies the context's thread count (sync_threads).
 OneDnnContext& onednn_context(const Stream& stream, int* n_threads = nullptr);
 
-/// f32 descriptor with the tensor's dims and strides (NCHW, NHWC, a batch slice of either, or 1-D).
+/// f32 descriptor of the tensor's layout: its dims and strides (NCHW, NHWC, a batch slice of either, or 1-D), or
+/// oneDNN's nChw8c / nChw16c for a channel-blocked tensor.
 dnnl::memory::desc user_desc(const Tensor& t);
 /// f32 descriptor of a contiguous (K, C/G, R, S) weight, as oneDNN's (K, C, R, S) or (G, K/G, C/G, R, S).
 dnnl::memory::desc weight_desc(const Tensor& w, int64_t groups);
@@ -91,6 +93,9 @@ dnnl::memory::dims weight_dims(const Tensor& w, int64_t groups);
 dnnl::memory::desc any_desc(const dnnl::memory::dims& dims);
 inline dnnl::memory::dims dims_of(const Tensor& t) { return dnnl::memory::dims(t.shape().begin(), t.shape().end()); }
 
+/// True for oneDNN's reference implementations ("ref:any", "simple_nchw:any", ...), which sprint avoids.
+bool is_reference_implementation(const std::string& impl);
+
 /// Converts dnnl::error into sprint::BackendError naming the op.
 [[noreturn]] void rethrow_onednn_error(const char* op, const dnnl::error& e);
 
@@ -98,8 +103,10 @@ inline dnnl::memory::dims dims_of(const Tensor& t) { return dnnl::memory::dims(t
 /// primitive wants another layout or an output must be accumulated, an internal buffer plus the reorder.
 class Staged {
  public:
-  /// Input argument: `user` is reordered into `wanted` when they differ (the reorder is recorded in `dnn`).
-  void init_input(const dnnl::memory::desc& user, const dnnl::memory::desc& wanted, OneDnnContext& dnn);
+  /// Input argument: `user` is reordered into `wanted` when they differ (the reorder is recorded in `dnn` as
+  /// `kind`).
+  void init_input(const dnnl::memory::desc& user, const dnnl::memory::desc& wanted, OneDnnContext& dnn,
+                  const char* kind = "reorder");
   /// Output argument: the primitive writes `wanted`; copied (accumulate: added) into `user` when they differ or
   /// when accumulating. `has_user` false: the output is discarded (an internal buffer receives it).
   void init_output(const dnnl::memory::desc& user, const dnnl::memory::desc& wanted, OneDnnContext& dnn,

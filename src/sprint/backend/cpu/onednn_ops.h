@@ -27,6 +27,9 @@ struct PrimitiveInfo {
 /// Every primitive created for the stream's CpuContext so far, in creation order.
 std::vector<PrimitiveInfo> created_primitives(const Stream& stream);
 
+/// Channels per block of the activation layout oneDNN's convolutions use on this CPU: 16 on AVX-512, else 8.
+int64_t channel_block();
+
 void conv2d_forward(const Stream& stream, const Conv2dForwardArgs& args);
 void conv2d_backward_data(const Stream& stream, const Conv2dBackwardDataArgs& args);
 /// At least one of dw, db is defined.

@@ -245,7 +245,11 @@ void max_pool_backward_f32(const MaxPool2dBackwardArgs& a) {
   const int32_t* idx = a.indices.data_as<int32_t>();
   float* dx = a.dx.data_as<float>();
   const Pool2dParams& prm = a.params;
-  const int64_t n_batch = a.dy.dim(0), channels = a.dy.dim(1), p_out = a.dy.dim(2), q_out = a.dy.dim(3);
+  // A channel-blocked tensor is N·ceil(C/b) NHWC images of b channels (padding channels have dy = 0).
+  const int64_t block = a.dy.channel_block();
+  const int64_t groups = block != 0 ? (a.dy.dim(1) + block - 1) / block : 1;
+  const int64_t n_batch = a.dy.dim(0) * groups, channels = block != 0 ? block : a.dy.dim(1);
+  const int64_t p_out = a.dy.dim(2), q_out = a.dy.dim(3);
   const int64_t h_in = a.dx.dim(2), w_in = a.dx.dim(3), out_plane = p_out * q_out, in_plane = h_in * w_in;
   const bool nchw = a.dy.memory_format() == MemoryFormat::kContiguous;
   const bool disjoint = prm.stride >= prm.kernel && prm.padding == 0 && a.mode == GradMode::kOverwrite;
@@ -279,11 +283,30 @@ void max_pool_backward_f32(const MaxPool2dBackwardArgs& a) {
 // ------------------------------------------------------------------------------------------------------------
 namespace {
 
+/// Global pooling over a channel-blocked x: for each (n, channel block) an H·W x b image; y is (N, C).
+template <class F>
+void for_each_block(const Tensor& x, F&& f) {
+  const int64_t block = x.channel_block(), channels = x.dim(1), groups = (channels + block - 1) / block;
+  for (int64_t n = 0; n < x.dim(0); ++n)
+    for (int64_t g = 0; g < groups; ++g)
+      f(n * x.strides()[0] + g * x.strides()[1], n * channels + g * block, std::min(block, channels - g * block));
+}
+
 void global_avg_forward_f32(const GlobalPoolForwardArgs& a) {
   const int64_t n_batch = a.x.dim(0), channels = a.x.dim(1), hw = a.x.dim(2) * a.x.dim(3);
   const float* x = a.x.data_as<float>();
   float* y = a.y.data_as<float>();
   const float inv = 1.0f / static_cast<float>(hw);
+  if (a.x.is_channel_blocked()) {
+    const int64_t b = a.x.channel_block();
+    for_each_block(a.x, [&](int64_t in, int64_t out, int64_t valid) {
+      float sum[16] = {};
+      for (int64_t j = 0; j < hw; ++j)
+        for (int64_t c = 0; c < b; ++c) sum[c] += x[in + j * b + c];
+      for (int64_t c = 0; c < valid; ++c) y[out + c] = sum[c] * inv;
+    });
+    return;
+  }
   if (a.x.memory_format() == MemoryFormat::kContiguous) {
     for (int64_t i = 0; i < n_batch * channels; ++i) {
       const float* plane = x + i * hw;
@@ -310,6 +333,18 @@ void global_avg_backward_f32(const GlobalPoolBackwardArgs& a) {
   float* dx = a.dx.data_as<float>();
   const float inv = 1.0f / static_cast<float>(hw);
   const bool acc = a.mode == GradMode::kAccumulate;
+  if (a.dx.is_channel_blocked()) {  // padding channels get 0 (overwrite) or stay 0 (accumulate)
+    const int64_t b = a.dx.channel_block();
+    for_each_block(a.dx, [&](int64_t out, int64_t in, int64_t valid) {
+      float g[16] = {};
+      for (int64_t c = 0; c < valid; ++c) g[c] = dy[in + c] * inv;
+      for (int64_t j = 0; j < hw; ++j) {
+        float* row = dx + out + j * b;
+        for (int64_t c = 0; c < b; ++c) row[c] = acc ? row[c] + g[c] : g[c];
+      }
+    });
+    return;
+  }
   if (a.dx.memory_format() == MemoryFormat::kContiguous) {
     for (int64_t i = 0; i < n_batch * channels; ++i) {
       float* plane = dx + i * hw;
@@ -339,6 +374,23 @@ void global_max_forward_f32(const GlobalPoolForwardArgs& a) {
   const float* x = a.x.data_as<float>();
   float* y = a.y.data_as<float>();
   int32_t* idx = a.indices.defined() ? a.indices.data_as<int32_t>() : nullptr;
+  if (a.x.is_channel_blocked()) {
+    const int64_t b = a.x.channel_block();
+    for_each_block(a.x, [&](int64_t in, int64_t out, int64_t valid) {
+      for (int64_t c = 0; c < valid; ++c) {
+        float best = x[in + c];
+        int32_t where = 0;
+        for (int64_t j = 1; j < hw; ++j)
+          if (x[in + j * b + c] > best) {
+            best = x[in + j * b + c];
+            where = static_cast<int32_t>(j);
+          }
+        y[out + c] = best;
+        if (idx) idx[out + c] = where;
+      }
+    });
+    return;
+  }
   if (a.x.memory_format() == MemoryFormat::kContiguous) {
     for (int64_t i = 0; i < n_batch * channels; ++i) {
       const float* plane = x + i * hw;
@@ -375,16 +427,17 @@ void global_max_forward_f32(const GlobalPoolForwardArgs& a) {
 }
 
 void global_max_backward_f32(const GlobalPoolBackwardArgs& a) {
-  const int64_t n_batch = a.dx.dim(0), channels = a.dx.dim(1), hw = a.dx.dim(2) * a.dx.dim(3);
+  const int64_t n_batch = a.dx.dim(0), channels = a.dx.dim(1);
   const float* dy = a.dy.data_as<float>();
   const int32_t* idx = a.indices.data_as<int32_t>();
   float* dx = a.dx.data_as<float>();
   if (a.mode == GradMode::kOverwrite) std::memset(dx, 0, a.dx.n_bytes());
-  const bool nchw = a.dx.memory_format() == MemoryFormat::kContiguous;
+  const Offsets4d o = offsets4d(a.dx);
+  const int64_t w_in = a.dx.dim(3);
   for (int64_t n = 0; n < n_batch; ++n)
     for (int64_t c = 0; c < channels; ++c) {
       const int64_t i = n * channels + c, j = idx[i];
-      dx[nchw ? i * hw + j : (n * hw + j) * channels + c] += dy[i];
+      dx[o(n, c, j / w_in, j % w_in)] += dy[i];
     }
 }
 
