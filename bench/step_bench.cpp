@@ -102,7 +102,8 @@ int main(int argc, char** argv) {
     for (int64_t i = 0; i < a.batch; ++i) labels[static_cast<size_t>(i)] = static_cast<int32_t>(i % a.classes);
     const Tensor y = Tensor::from_values(labels, {a.batch});
 
-    nn::RunContext ctx{stream, &rng, 0, activations};
+    nn::BufferPool gradients;
+    nn::RunContext ctx{stream, &rng, 0, activations, &gradients};
     model.net->train();
     std::vector<double> ms;
     double last_loss = 0.0;

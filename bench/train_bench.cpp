@@ -4,7 +4,7 @@
 // Usage: sprint_bench_train [--model mlp] [--dataset fashion-mnist] [--batch 64] [--threads 1] [--epochs 3]
 //                           [--workers 1] [--lr 0.01] [--momentum 0.9] [--limit-train N] [--device cpu]
 //                           [--data-dir DIR] [--resident on|off]
-//                           [--gemm onednn|openblas]
+//                           [--gemm onednn|openblas] [--format auto|nchw|nhwc|blocked]
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
@@ -16,6 +16,7 @@
 #include "sprint/data/dataset.h"
 #include "sprint/data/fetch.h"
 #include "sprint/nn/models.h"
+#include "sprint/ops/conv.h"
 #include "sprint/optim/sgd.h"
 #include "sprint/runtime/device_registry.h"
 #include "sprint/train/trainer.h"
@@ -28,6 +29,7 @@ struct Args {
   int threads = 1, workers = 1;
   bool resident = false;
   std::string gemm = "onednn";
+  std::string format = "auto";  // as sprint train --memory-format: auto | nchw | nhwc | blocked
   double lr = 0.01, momentum = 0.9;
 };
 
@@ -49,6 +51,7 @@ Args parse(int argc, char** argv) {
     else if (k == "--lr") a.lr = std::stod(v);
     else if (k == "--momentum") a.momentum = std::stod(v);
     else if (k == "--gemm") a.gemm = v;
+    else if (k == "--format") a.format = v;
     else if (k == "--resident") a.resident = (v == "on" || v == "1");
     else throw sprint::InvalidArgument("unknown option " + k);
   }
@@ -80,6 +83,15 @@ int main(int argc, char** argv) {
     o.num_workers = a.workers;
     o.device = device;
     o.resident_data = a.resident;
+    const bool conv_model = a.model == "cnn" || a.model.rfind("resnet", 0) == 0;
+    if (a.format == "nhwc") o.format = MemoryFormat::kChannelsLast;
+    else if (a.format == "blocked" || (a.format == "auto" && conv_model)) {
+      const MemoryFormat preferred = ops::preferred_activation_format(stream, DType::kF32);
+      if (channel_block(preferred) != 0) o.activation_format = preferred;
+      else o.format = preferred;
+    } else if (a.format != "auto" && a.format != "nchw") {
+      throw InvalidArgument("--format must be auto, nchw, nhwc or blocked");
+    }
     train::Trainer trainer(model, sgd, train_set, test_set, o);
     nlohmann::ordered_json out;
     out["engine"] = "sprint";
@@ -90,6 +102,7 @@ int main(int argc, char** argv) {
     out["batch"] = a.batch;
     out["resident_data"] = a.resident;
     out["cpu_gemm"] = a.gemm;
+    out["format"] = memory_format_name(o.activation_format.value_or(o.format));
     out["epochs"] = nlohmann::ordered_json::array();
     std::vector<double> seconds;
     for (int64_t e = 1; e <= a.epochs; ++e) {

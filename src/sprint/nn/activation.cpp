@@ -25,7 +25,7 @@ Tensor ReLU::backward(RunContext& ctx, const Tensor& dy) {
   if (!needs_input_grad()) return Tensor();
   SPRINT_CHECK(dy.shape() == y.shape() && dy.memory_format() == y.memory_format(),
                "ReLU::backward: dy {} does not match the output {}", dy.description(), y.description());
-  Tensor dx = workspace_.get(ctx.stream, ctx.slot, kInputGrad, y.shape(), y.dtype(), y.memory_format());
+  Tensor dx = gradient_buffer(ctx, kInputGrad, y.shape(), y.dtype(), y.memory_format());
   ops::relu_backward(ctx.stream, {.dy = flat(dy), .y = flat(y), .dx = flat(dx)});
   return dx;
 }

@@ -95,7 +95,7 @@ Tensor BatchNorm2d::backward(RunContext& ctx, const Tensor& dy) {
   if (!train_g && !train_b && !want_dx) return Tensor();
   const GradMode g_mode = train_g ? gamma_->take_grad_mode() : GradMode::kOverwrite;
   const GradMode b_mode = train_b ? beta_->take_grad_mode() : GradMode::kOverwrite;
-  Tensor dx = want_dx ? workspace_.get(ctx.stream, ctx.slot, kInputGrad, s.x.shape(), s.x.dtype(),
+  Tensor dx = want_dx ? gradient_buffer(ctx, kInputGrad, s.x.shape(), s.x.dtype(),
                                        s.x.memory_format())
                       : Tensor();
   const bool split = train_g && train_b && g_mode != b_mode;  // parameters shared with different histories

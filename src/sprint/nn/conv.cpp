@@ -84,7 +84,7 @@ Tensor Conv2d::backward(RunContext& ctx, const Tensor& dy) {
   Tensor dpre = dy;
   if (options_.activation == Activation::kReLU) {
     dpre =
-        workspace_.get(ctx.stream, ctx.slot, kPreActivationGrad, dy.shape(), dy.dtype(), s.y.memory_format());
+        gradient_buffer(ctx, kPreActivationGrad, dy.shape(), dy.dtype(), s.y.memory_format());
     SPRINT_CHECK(same_memory_order(dy, s.y), "{}: dy {} is not in the output's memory format", describe(),
                  dy.description());
     ops::relu_backward(ctx.stream, {.dy = flat(dy), .y = flat(s.y), .dx = flat(dpre)});
@@ -107,7 +107,7 @@ Tensor Conv2d::backward(RunContext& ctx, const Tensor& dy) {
                                              .mode = train_w ? w_mode : b_mode});
   }
   if (!needs_input_grad()) return Tensor();
-  Tensor dx = workspace_.get(ctx.stream, ctx.slot, kInputGrad, s.x.shape(), s.x.dtype(), s.x.memory_format());
+  Tensor dx = gradient_buffer(ctx, kInputGrad, s.x.shape(), s.x.dtype(), s.x.memory_format());
   ops::conv2d_backward_data(ctx.stream, {.dy = dpre, .w = weight_->value(), .dx = dx, .params = params});
   return dx;
 }

@@ -35,7 +35,7 @@ Tensor Dropout::backward(RunContext& ctx, const Tensor& dy) {
   if (!needs_input_grad()) return Tensor();
   if (!s.active) return dy;
   const MemoryFormat format = dy.ndim() == 4 ? dy.memory_format() : MemoryFormat::kContiguous;
-  Tensor dx = workspace_.get(ctx.stream, ctx.slot, kInputGrad, dy.shape(), dy.dtype(), format);
+  Tensor dx = gradient_buffer(ctx, kInputGrad, dy.shape(), dy.dtype(), format);
   ops::dropout_backward(ctx.stream, {.dy = dy, .dx = dx, .mask = s.mask});
   return dx;
 }

@@ -32,7 +32,7 @@ Tensor Flatten::backward(RunContext& ctx, const Tensor& dy) {
   const Saved& s = saved_[static_cast<size_t>(ctx.slot)];
   Tensor dy_shaped = dy.reshape(s.input_shape);
   if (s.format == MemoryFormat::kContiguous) return dy_shaped;
-  Tensor dx = workspace_.get(ctx.stream, ctx.slot, kInputGrad, s.input_shape, dy.dtype(), s.format);
+  Tensor dx = gradient_buffer(ctx, kInputGrad, s.input_shape, dy.dtype(), s.format);
   ops::copy(ctx.stream, dy_shaped, dx);
   return dx;
 }

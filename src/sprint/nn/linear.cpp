@@ -66,7 +66,7 @@ Tensor Linear::backward(RunContext& ctx, const Tensor& dy) {
   Saved& s = saved(ctx.slot);
   SPRINT_CHECK(s.x.defined(), "Linear::backward called before forward (slot {})", ctx.slot);
   const int64_t n = s.x.dim(0);
-  Tensor dx = needs_input_grad() ? workspace_.get(ctx.stream, ctx.slot, kInputGrad, s.x.shape(), s.x.dtype()) : Tensor();
+  Tensor dx = needs_input_grad() ? gradient_buffer(ctx, kInputGrad, s.x.shape(), s.x.dtype()) : Tensor();
   Tensor scratch = options_.activation != Activation::kNone
                        ? workspace_.get(ctx.stream, ctx.slot, kScratch, {n, options_.out_features}, dy.dtype())
                        : Tensor();

@@ -18,6 +18,7 @@
 
 #include "sprint/core/rng.h"
 #include "sprint/core/tensor.h"
+#include "sprint/nn/buffer_pool.h"
 #include "sprint/nn/parameter.h"
 #include "sprint/nn/workspace.h"
 #include "sprint/runtime/stream.h"
@@ -33,6 +34,9 @@ struct RunContext {
   /// Layout convolutions write their outputs in, and so the layers after them work in (ops::
   /// preferred_activation_format: channel-blocked on the CPU); unset: each layer keeps its input's layout.
   std::optional<MemoryFormat> activation_format = std::nullopt;
+  /// Where layers take their input-gradient buffers during backward (shared, recycled as soon as they are
+  /// consumed); null: each layer keeps its own in its Workspace.
+  BufferPool* gradients = nullptr;
 };
 
 /// A named tensor that is state but not trained (BatchNorm running statistics): saved in checkpoints.
@@ -82,6 +86,11 @@ class Module {
   ParameterPtr add_parameter(ParameterPtr parameter);
   /// Registers a buffer; `value` is shared (the module keeps its own handle to update it).
   void add_buffer(std::string name, Tensor* value);
+
+  /// A buffer for an input gradient (backward's dx and its scratch): from ctx.gradients when set, else this
+  /// module's Workspace entry `id`.
+  Tensor gradient_buffer(RunContext& ctx, int id, const Shape& shape, DType dtype,
+                         MemoryFormat format = MemoryFormat::kContiguous);
 
   Workspace workspace_;
 

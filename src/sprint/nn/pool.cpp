@@ -46,7 +46,7 @@ Tensor MaxPool2d::backward(RunContext& ctx, const Tensor& dy) {
   const Saved& s = saved_.at(ctx.slot);
   SPRINT_CHECK(s.x.defined(), "MaxPool2d::backward called before forward (slot {})", ctx.slot);
   if (!needs_input_grad()) return Tensor();
-  Tensor dx = workspace_.get(ctx.stream, ctx.slot, kInputGrad, s.x.shape(), s.x.dtype(), s.x.memory_format());
+  Tensor dx = gradient_buffer(ctx, kInputGrad, s.x.shape(), s.x.dtype(), s.x.memory_format());
   ops::max_pool2d_backward(ctx.stream, {.dy = dy, .indices = s.indices, .dx = dx, .params = params_});
   return dx;
 }
@@ -78,7 +78,7 @@ Tensor AvgPool2d::backward(RunContext& ctx, const Tensor& dy) {
   const Tensor& x = saved_x_.at(ctx.slot);
   SPRINT_CHECK(x.defined(), "AvgPool2d::backward called before forward (slot {})", ctx.slot);
   if (!needs_input_grad()) return Tensor();
-  Tensor dx = workspace_.get(ctx.stream, ctx.slot, kInputGrad, x.shape(), x.dtype(), x.memory_format());
+  Tensor dx = gradient_buffer(ctx, kInputGrad, x.shape(), x.dtype(), x.memory_format());
   ops::avg_pool2d_backward(ctx.stream, {.dy = dy, .dx = dx, .params = params_});
   return dx;
 }
@@ -101,7 +101,7 @@ Tensor GlobalAvgPool2d::backward(RunContext& ctx, const Tensor& dy) {
   const Tensor& x = saved_x_.at(ctx.slot);
   SPRINT_CHECK(x.defined(), "GlobalAvgPool2d::backward called before forward (slot {})", ctx.slot);
   if (!needs_input_grad()) return Tensor();
-  Tensor dx = workspace_.get(ctx.stream, ctx.slot, kInputGrad, x.shape(), x.dtype(), x.memory_format());
+  Tensor dx = gradient_buffer(ctx, kInputGrad, x.shape(), x.dtype(), x.memory_format());
   ops::global_avg_pool2d_backward(ctx.stream, {.dy = dy, .indices = kNoTensor, .dx = dx});
   return dx;
 }
@@ -123,7 +123,7 @@ Tensor GlobalMaxPool2d::backward(RunContext& ctx, const Tensor& dy) {
   const Saved& s = saved_.at(ctx.slot);
   SPRINT_CHECK(s.x.defined(), "GlobalMaxPool2d::backward called before forward (slot {})", ctx.slot);
   if (!needs_input_grad()) return Tensor();
-  Tensor dx = workspace_.get(ctx.stream, ctx.slot, kInputGrad, s.x.shape(), s.x.dtype(), s.x.memory_format());
+  Tensor dx = gradient_buffer(ctx, kInputGrad, s.x.shape(), s.x.dtype(), s.x.memory_format());
   ops::global_max_pool2d_backward(ctx.stream, {.dy = dy, .indices = s.indices, .dx = dx});
   return dx;
 }

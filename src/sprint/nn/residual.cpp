@@ -77,7 +77,7 @@ Tensor Residual::backward(RunContext& ctx, const Tensor& dy) {
   if (!needs_input_grad()) return Tensor();
   SPRINT_CHECK(d_body.defined() && d_skip.defined(), "{}: a branch returned no input gradient", type_name());
   Tensor dx =
-      workspace_.get(ctx.stream, ctx.slot, kInputGrad, d_body.shape(), d_body.dtype(), format_of(d_body));
+      gradient_buffer(ctx, kInputGrad, d_body.shape(), d_body.dtype(), format_of(d_body));
   add(ctx.stream, d_body, d_skip, dx, "input gradients");
   return dx;
 }
@@ -141,7 +141,7 @@ Tensor ResidualBlock::backward(RunContext& ctx, const Tensor& dy) {
   SPRINT_CHECK(y.defined(), "ResidualBlock::backward called before forward (slot {})", ctx.slot);
   SPRINT_CHECK(dy.shape() == y.shape() && same_memory_order(dy, y), "{}: dy {} does not match the output {}",
                describe(), dy.description(), y.description());
-  Tensor dsum = workspace_.get(ctx.stream, ctx.slot, kBlockGrad, y.shape(), y.dtype(), format_of(y));
+  Tensor dsum = gradient_buffer(ctx, kBlockGrad, y.shape(), y.dtype(), format_of(y));
   ops::relu_backward(ctx.stream, {.dy = flat(dy), .y = flat(y), .dx = flat(dsum)});
   return Residual::backward(ctx, dsum);
 }

@@ -4,8 +4,8 @@
 #include "sprint/runtime/device_context.h"
 
 namespace sprint::nn {
-namespace {
-bool fits(const Tensor& cached, const Shape& shape, DType dtype, MemoryFormat format, Device device) {
+
+bool buffer_fits(const Tensor& cached, const Shape& shape, DType dtype, MemoryFormat format, Device device) {
   if (cached.dtype() != dtype || cached.device() != device || cached.ndim() != shape.size()) return false;
   if (shape.size() == 0) return true;
   for (int i = 1; i < shape.size(); ++i)
@@ -14,13 +14,12 @@ bool fits(const Tensor& cached, const Shape& shape, DType dtype, MemoryFormat fo
   return shape.size() != 4 || cached.memory_format() == format ||
          (format == MemoryFormat::kContiguous && cached.is_contiguous());
 }
-}  // namespace
 
 Tensor Workspace::get(const Stream& stream, int slot, int id, const Shape& shape, DType dtype, MemoryFormat format) {
   const Device device = stream.device();
   for (Entry& e : entries_) {
     if (e.slot != slot || e.id != id) continue;
-    if (fits(e.tensor, shape, dtype, format, device)) {
+    if (buffer_fits(e.tensor, shape, dtype, format, device)) {
       return shape.size() == 0 || e.tensor.dim(0) == shape[0] ? e.tensor : e.tensor.rows(0, shape[0]);
     }
     e.tensor = Tensor();  // free before allocating the larger one

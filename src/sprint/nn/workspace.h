@@ -10,6 +10,10 @@
 
 namespace sprint::nn {
 
+/// True when `cached` can serve a request for `shape` (its first rows): same dtype, device, trailing dimensions
+/// and (4-D) memory format, and at least shape[0] rows.
+bool buffer_fits(const Tensor& cached, const Shape& shape, DType dtype, MemoryFormat format, Device device);
+
 class Workspace {
  public:
   /// A tensor of `shape` (dimension 0 = batch) on the stream's device; contents are undefined.

@@ -124,7 +124,7 @@ bool Trainer::graph_step(nn::RunContext& ctx, const data::Batch& batch, int64_t 
 }
 
 EpochStats Trainer::run_epoch(int64_t epoch, int64_t n_epochs) {
-  nn::RunContext ctx{stream_, &rng_, 0, options_.activation_format};
+  nn::RunContext ctx{stream_, &rng_, 0, options_.activation_format, &gradients_};
   model_.net->train();
   train_loader_->start_epoch(epoch - 1);
   ops::fill(stream_, loss_sum_, 0.0);

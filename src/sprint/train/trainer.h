@@ -81,6 +81,7 @@ class Trainer {
   std::unique_ptr<GraphState> graph_;
   ProgressLine progress_;
   Tensor loss_sum_, eval_loss_sum_, eval_correct_;  // 0-d accumulators on the device
+  nn::BufferPool gradients_;                        // backward's input gradients, shared by all layers
 
   /// One optimisation step on `batch` (forward, loss, backward, optimizer if the window is complete).
   void train_step(nn::RunContext& ctx, const data::Batch& batch, int64_t step, int64_t steps);
