@@ -131,6 +131,7 @@ TEST(CliInfo, DescribesTheCpuAndTheThreadSettings) {
             std::string::npos)
       << rule;
   EXPECT_NE(r.out.find("CPU libraries: "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("CPU conv-model activations: blocked"), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("default 1"), std::string::npos) << r.out;
   if (!inherited) {
     CommandResult plain = run_sprint({"info"});

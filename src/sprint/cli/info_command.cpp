@@ -9,6 +9,7 @@
 #include "sprint/cli/commands.h"
 #include "sprint/config.h"
 #include "sprint/nn/models.h"
+#include "sprint/ops/conv.h"
 #include "sprint/runtime/device_registry.h"
 
 namespace sprint::cli {
@@ -51,7 +52,9 @@ int run_info() {
   std::printf("  MPI:          not used by this build (%s; no code calls it)\n",
               SPRINT_HAS_MPI ? "found by CMake" : "not found");
   print_cpu(cpu::cpu_info());
-  std::printf("  CPU libraries: oneDNN (conv, norm, pooling, f32 GEMM), OpenBLAS (f32 GEMM on request)\n");
+  std::printf("  CPU libraries: oneDNN (conv, norm, average pooling, f32 GEMM), OpenBLAS (f32 GEMM on request)\n");
+  const MemoryFormat conv_layout = ops::preferred_activation_format(cpu_context().compute_stream(), DType::kF32);
+  std::printf("  CPU conv-model activations: %s (--memory-format auto)\n", memory_format_name(conv_layout));
   const int n = cuda_device_count();
   if (n == 0) {
     std::printf("  CUDA devices: none (%s)\n", cuda_unavailable_reason().c_str());
