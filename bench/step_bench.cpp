@@ -3,6 +3,7 @@
 // bench/peers/pytorch_step.py (same models, batch, optimizer, thread count). Prints one JSON object.
 // Usage: sprint_bench_step [--model cnn] [--shape 1x28x28] [--classes 10] [--batch 64] [--threads 1]
 //                          [--steps 20] [--warmup 3] [--format auto|nchw|nhwc|blocked]
+//                          [--pool on|off]
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -26,6 +27,7 @@ using namespace sprint;
 
 struct Args {
   std::string model = "cnn", shape = "1x28x28", format = "auto";
+  bool pool = true;  // backward gradients from a shared BufferPool, as the Trainer
   int64_t classes = 10, batch = 64, steps = 20, warmup = 3;
   int threads = 1;
 };
@@ -39,6 +41,7 @@ Args parse(int argc, char** argv) {
     if (k == "--model") a.model = v;
     else if (k == "--shape") a.shape = v;
     else if (k == "--format") a.format = v;
+    else if (k == "--pool") a.pool = v == "on";
     else if (k == "--classes") a.classes = std::stoll(v);
     else if (k == "--batch") a.batch = std::stoll(v);
     else if (k == "--steps") a.steps = std::stoll(v);
@@ -103,7 +106,7 @@ int main(int argc, char** argv) {
     const Tensor y = Tensor::from_values(labels, {a.batch});
 
     nn::BufferPool gradients;
-    nn::RunContext ctx{stream, &rng, 0, activations, &gradients};
+    nn::RunContext ctx{stream, &rng, 0, activations, a.pool ? &gradients : nullptr};
     model.net->train();
     std::vector<double> ms;
     double last_loss = 0.0;
@@ -128,6 +131,7 @@ int main(int argc, char** argv) {
     out["threads"] = a.threads;
     out["format"] = memory_format_name(activations.value_or(format));
     out["steps"] = a.steps;
+    out["gradient_pool"] = a.pool;
     out["median_step_ms"] = ms[ms.size() / 2];
     out["min_step_ms"] = ms.front();
     out["last_loss"] = last_loss;
