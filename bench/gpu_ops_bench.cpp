@@ -13,6 +13,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench_options.h"
+
 #include "sprint/backend/api/common.h"
 #include "sprint/core/rng.h"
 #include "sprint/ops/conv.h"
@@ -35,10 +37,7 @@ struct Args {
 
 Args parse(int argc, char** argv) {
   Args a;
-  for (int i = 1; i < argc; ++i) {
-    const std::string k = argv[i];
-    if (i + 1 >= argc) throw InvalidArgument("missing value for " + k);
-    const std::string v = argv[++i];
+  sprint::bench::parse_options(argc, argv, [&](const std::string& k, const std::string& v) {
     if (k == "--device") a.device = v;
     else if (k == "--dtypes") a.dtypes = v;
     else if (k == "--filter") a.filter = v;
@@ -47,8 +46,9 @@ Args parse(int argc, char** argv) {
     else if (k == "--repeats") a.repeats = std::stoi(v);
     else if (k == "--peak-tflops") a.peak_tflops = std::stod(v);
     else if (k == "--peak-gbps") a.peak_gbps = std::stod(v);
-    else throw InvalidArgument("unknown option " + k);
-  }
+    else return false;
+    return true;
+  });
   if (a.iters < 1 || a.warmup < 0 || a.repeats < 1) throw InvalidArgument("--iters/--repeats must be >= 1");
   return a;
 }

@@ -15,6 +15,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench_options.h"
+
 #include "sprint/core/rng.h"
 #include "sprint/nn/models.h"
 #include "sprint/ops/conv.h"
@@ -34,10 +36,7 @@ struct Args {
 
 Args parse(int argc, char** argv) {
   Args a;
-  for (int i = 1; i < argc; ++i) {
-    const std::string k = argv[i];
-    if (i + 1 >= argc) throw InvalidArgument("missing value for " + k);
-    const std::string v = argv[++i];
+  sprint::bench::parse_options(argc, argv, [&](const std::string& k, const std::string& v) {
     if (k == "--model") a.model = v;
     else if (k == "--shape") a.shape = v;
     else if (k == "--format") a.format = v;
@@ -47,8 +46,9 @@ Args parse(int argc, char** argv) {
     else if (k == "--steps") a.steps = std::stoll(v);
     else if (k == "--warmup") a.warmup = std::stoll(v);
     else if (k == "--threads") a.threads = std::stoi(v);
-    else throw InvalidArgument("unknown option " + k);
-  }
+    else return false;
+    return true;
+  });
   if (a.batch < 1 || a.steps < 1 || a.warmup < 0 || a.threads < 1) throw InvalidArgument("bad --batch/--steps/--threads");
   return a;
 }

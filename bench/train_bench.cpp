@@ -13,6 +13,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench_options.h"
+
 #include "sprint/data/dataset.h"
 #include "sprint/data/fetch.h"
 #include "sprint/nn/models.h"
@@ -35,10 +37,7 @@ struct Args {
 
 Args parse(int argc, char** argv) {
   Args a;
-  for (int i = 1; i < argc; ++i) {
-    const std::string k = argv[i];
-    if (i + 1 >= argc) throw sprint::InvalidArgument("missing value for " + k);
-    const std::string v = argv[++i];
+  sprint::bench::parse_options(argc, argv, [&](const std::string& k, const std::string& v) {
     if (k == "--model") a.model = v;
     else if (k == "--dataset") a.dataset = v;
     else if (k == "--device") a.device = v;
@@ -53,8 +52,9 @@ Args parse(int argc, char** argv) {
     else if (k == "--gemm") a.gemm = v;
     else if (k == "--format") a.format = v;
     else if (k == "--resident") a.resident = (v == "on" || v == "1");
-    else throw sprint::InvalidArgument("unknown option " + k);
-  }
+    else return false;
+    return true;
+  });
   return a;
 }
 

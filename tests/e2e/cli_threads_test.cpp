@@ -14,12 +14,6 @@
 namespace sprint::testing {
 namespace {
 
-int count_lines(const std::string& s) {
-  int n = 0;
-  for (char c : s) n += c == '\n';
-  return n;
-}
-
 std::string threads_text(int n) { return "cpu, " + std::to_string(n) + (n == 1 ? " thread\n" : " threads\n"); }
 
 // The line of `text` that starts with `prefix` (after indentation), or "".

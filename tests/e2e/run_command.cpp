@@ -24,6 +24,12 @@ std::string slurp(const std::filesystem::path& p) {
 }
 }  // namespace
 
+int count_lines(const std::string& s) {
+  int n = 0;
+  for (char c : s) n += c == '\n';
+  return n;
+}
+
 CommandResult run_sprint(const std::vector<std::string>& args, const std::vector<std::string>& env) {
   const auto dir = std::filesystem::temp_directory_path();
   const std::string tag = std::to_string(getpid()) + "-" + std::to_string(std::rand());

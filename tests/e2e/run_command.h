@@ -15,6 +15,9 @@ struct CommandResult {
 /// Runs SPRINT_BINARY with `args` (no shell), extra environment entries "NAME=value" appended.
 CommandResult run_sprint(const std::vector<std::string>& args, const std::vector<std::string>& env = {});
 
+/// Number of '\n' in `s` (the CLI's errors are one line).
+int count_lines(const std::string& s);
+
 /// Real-data tests: the FashionMNIST directory, or "" when absent (tests then skip, or fail when
 /// SPRINT_REQUIRE_DATA=1, as `make test` sets).
 std::string fashion_mnist_data_dir();
