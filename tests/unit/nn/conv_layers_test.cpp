@@ -206,3 +206,66 @@ TEST(ConvLayers, FirstLayerSkipsInputGradient) {
 
 }  // namespace
 }  // namespace sprint::nn
+
+namespace sprint::nn {
+namespace {
+
+// Every value in the channels that pad C to a whole block (c >= C) is 0.
+void expect_zero_padding(const Tensor& t, const char* what) {
+  ASSERT_TRUE(t.is_channel_blocked()) << what;
+  const float* p = t.data_as<float>();
+  const int64_t b = t.channel_block(), blocks = (t.dim(1) + b - 1) / b;
+  for (int64_t n = 0; n < t.dim(0); ++n)
+    for (int64_t hw = 0; hw < t.dim(2) * t.dim(3); ++hw)
+      for (int64_t c = t.dim(1); c < blocks * b; ++c)
+        ASSERT_EQ(p[n * t.strides()[0] + (c / b) * t.strides()[1] + hw * b + c % b], 0.0f)
+            << what << ": padding channel " << c << " is not 0";
+}
+
+// A network whose channel counts are not multiples of the block: every layer keeps the padding channels of its
+// channel-blocked outputs and input gradients at 0 (convolutions read them, multiplied by zero weights).
+TEST(ConvLayers, BlockedPaddingChannelsStayZero) {
+  Generator rng(9);
+  auto net = std::make_shared<Sequential>();
+  net->emplace<Conv2d>(ConvOptions(3, 5, 3).with_padding(1).with_activation(Activation::kReLU), rng);
+  net->emplace<BatchNorm2d>(BatchNormOptions(5));
+  net->emplace<ReLU>();
+  net->emplace<MaxPool2d>(2);
+  net->emplace<Dropout>(0.3);
+  net->emplace<ResidualBlock>(ResidualBlockOptions(5, 11).with_stride(2), rng);
+  net->emplace<AvgPool2d>(PoolOptions(3).with_stride(1).with_padding(1));
+  net->emplace<GlobalAvgPool2d>();
+  net->emplace<Linear>(LinearOptions(11, 10), rng);
+  const Stream s = cpu_context().compute_stream();
+  const Tensor x = testing::random_tensor({4, 3, 12, 12}, DType::kF32, rng);
+  const Tensor labels = testing::random_labels(4, 10, rng);
+  BufferPool pool;
+  for (MemoryFormat f : {MemoryFormat::kChannelsBlocked8, MemoryFormat::kChannelsBlocked16}) {
+    SCOPED_TRACE(memory_format_name(f));
+    RunContext ctx{s, &rng, 0, f, &pool};
+    CrossEntropyLoss loss;
+    optim::SGD sgd(optim::single_group(*net), optim::SGDOptions(0.05).with_momentum(0.9));
+    for (int step = 0; step < 3; ++step) {
+      sgd.zero_grad();
+      Tensor h = x;
+      std::vector<Tensor> grads_in;
+      // Forward layer by layer to inspect each output.
+      const auto children = net->children();
+      for (size_t i = 0; i < children.size(); ++i) {
+        h = children[i].second->forward(ctx, h);
+        if (h.ndim() == 4) expect_zero_padding(h, children[i].second->describe().c_str());
+      }
+      loss.forward(ctx, h, labels);
+      Tensor g = loss.backward(ctx);
+      for (size_t i = children.size(); i-- > 0;) {
+        g = children[i].second->backward(ctx, g);
+        if (g.defined() && g.ndim() == 4 && i > 0)
+          expect_zero_padding(g, (children[i].second->describe() + " (input gradient)").c_str());
+      }
+      sgd.step(s);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace sprint::nn

@@ -22,4 +22,19 @@ inline Offsets4d offsets4d(const Tensor& t) {
   return {t.strides()[0], t.strides()[1], t.strides()[2], t.strides()[3], t.channel_block()};
 }
 
+/// Sets the channels that pad a channel-blocked f32 tensor's C to a whole block back to 0 (a no-op when C is a
+/// multiple of the block or the tensor is not blocked). For the few oneDNN kernels that leave values there
+/// (batch-norm backward): every other op relies on padding channels being 0.
+inline void zero_channel_padding(const Tensor& t) {
+  const int64_t b = t.channel_block(), channels = t.ndim() == 4 ? t.dim(1) : 0;
+  if (b == 0 || channels % b == 0) return;
+  float* p = t.data_as<float>();
+  const int64_t last_block = channels / b, plane = t.dim(2) * t.dim(3);
+  for (int64_t n = 0; n < t.dim(0); ++n) {
+    float* block = p + n * t.strides()[0] + last_block * t.strides()[1];
+    for (int64_t i = 0; i < plane; ++i)
+      for (int64_t c = channels % b; c < b; ++c) block[i * b + c] = 0.0f;
+  }
+}
+
 }  // namespace sprint::cpu

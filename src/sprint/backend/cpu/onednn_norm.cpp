@@ -3,6 +3,7 @@
 // sqrt(var + eps): small per-channel loops convert between the two and update the running statistics.
 #include <cmath>
 
+#include "sprint/backend/cpu/layout4d.h"
 #include "sprint/backend/cpu/onednn_common.h"
 #include "sprint/backend/cpu/onednn_ops.h"
 
@@ -212,6 +213,8 @@ void batch_norm_backward(const Stream& stream, const BatchNormBackwardArgs& a) {
     e.bn.execute(dnn.stream(), e.args);
     e.diff_src.finish_output(dnn.stream());
     dnn.stream().wait();
+    // oneDNN's backward writes non-zero values into the padding channels of a blocked dx (C % block != 0).
+    if (a.dx.defined()) zero_channel_padding(a.dx);
 
     const bool acc_param = a.param_mode == GradMode::kAccumulate;
     auto store_param = [&](const Tensor& out, const memory& src) {
