@@ -1,7 +1,8 @@
 # Makefile: the two commands of README.md, plus conveniences. All real work is CMake + CTest.
 #   make demo   install dependencies, build, fetch FashionMNIST, train the MLP and print the table
 #   make test   install dependencies, build everything (CUDA code too when nvcc is present), run the test suite
-#   make bench  the CPU benchmarks of docs/benchmarks.md (sprint and its PyTorch peer, JSON lines)
+#   make bench  the CPU benchmarks of docs/benchmarks.md (sprint and its PyTorch peer, JSON lines): training
+#               epochs (bench/cpu_suite.sh), then conv-model training steps (bench/cpu_step_suite.sh)
 BUILD ?= build
 JOBS ?= $(shell nproc)
 CMAKE_FLAGS ?=
@@ -29,6 +30,7 @@ test: build
 bench: build
 	$(SPRINT) data fetch fashion-mnist
 	bench/cpu_suite.sh $(BUILD)
+	bench/cpu_step_suite.sh $(BUILD)
 
 clean:
 	rm -rf $(BUILD)

@@ -24,6 +24,13 @@ inline bool use_reference(const Stream& stream, DType dtype) {
 /// context's count on its first op and after each change, not only the thread that applied it first.
 int sync_threads(const Stream& stream);
 
+/// Threads for an element-wise loop over n elements: the context's count from 64 Ki elements on (below that a
+/// second thread costs more than it gives), else 1. Element-wise results do not depend on it.
+inline int elementwise_threads(const Stream& stream, int64_t n) {
+  constexpr int64_t kMinParallel = int64_t{1} << 16;
+  return n >= kMinParallel ? sync_threads(stream) : 1;
+}
+
 /// Calls f(T{}) with T = float or double according to dtype; throws Unsupported for other dtypes.
 template <class F>
 void dispatch_floating(DType dtype, const char* op, F&& f) {

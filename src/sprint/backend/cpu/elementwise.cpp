@@ -1,5 +1,6 @@
 // elementwise.cpp (CPU): fill, cast/copy (any dtypes, any strides), ReLU forward/backward, axpby.
-// The loops are both the reference and the fast path: they are memory-bound and the compiler vectorises them.
+// The loops are both the reference and the fast path: they are memory-bound and the compiler vectorises them; large
+// ones are split over the context's threads (per-element results, so the thread count never changes them).
 #include "sprint/backend/api/elementwise.h"
 
 #include <algorithm>
@@ -127,32 +128,37 @@ void cast(const Stream&, const CastArgs& a) {
   });
 }
 
-void relu_forward(const Stream&, const ReluForwardArgs& a) {
+void relu_forward(const Stream& stream, const ReluForwardArgs& a) {
   dispatch_floating(a.x.dtype(), "relu_forward", [&](auto t) {
     using T = decltype(t);
     const T* x = a.x.data_as<T>();
     T* y = a.y.data_as<T>();
     const int64_t n = a.x.numel();
+    const int threads = elementwise_threads(stream, n);
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
     for (int64_t i = 0; i < n; ++i) y[i] = x[i] > T(0) ? x[i] : T(0);
   });
 }
 
-void relu_backward(const Stream&, const ReluBackwardArgs& a) {
+void relu_backward(const Stream& stream, const ReluBackwardArgs& a) {
   dispatch_floating(a.dy.dtype(), "relu_backward", [&](auto t) {
     using T = decltype(t);
     const T* dy = a.dy.data_as<T>();
     const T* y = a.y.data_as<T>();
     T* dx = a.dx.data_as<T>();
     const int64_t n = a.dy.numel();
+    const int threads = elementwise_threads(stream, n);
     if (a.mode == GradMode::kAccumulate) {
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
       for (int64_t i = 0; i < n; ++i) dx[i] += y[i] > T(0) ? dy[i] : T(0);
     } else {
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
       for (int64_t i = 0; i < n; ++i) dx[i] = y[i] > T(0) ? dy[i] : T(0);
     }
   });
 }
 
-void axpby(const Stream&, const AxpbyArgs& a) {
+void axpby(const Stream& stream, const AxpbyArgs& a) {
   dispatch_floating(a.out.dtype(), "axpby", [&](auto t) {
     using T = decltype(t);
     const T* x = a.a.data_as<T>();
@@ -160,6 +166,8 @@ void axpby(const Stream&, const AxpbyArgs& a) {
     T* out = a.out.data_as<T>();
     const T alpha = static_cast<T>(a.alpha), beta = static_cast<T>(a.beta);
     const int64_t n = a.out.numel();
+    const int threads = elementwise_threads(stream, n);
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
     for (int64_t i = 0; i < n; ++i) out[i] = alpha * x[i] + beta * y[i];
   });
 }

@@ -1,4 +1,5 @@
-// optimizer.cpp (CPU): fused SGD (momentum, Nesterov, weight decay) and Adam/AdamW updates, one pass per tensor.
+// optimizer.cpp (CPU): fused SGD (momentum, Nesterov, weight decay) and Adam/AdamW updates, one pass per tensor
+// (SGD split over the context's threads for large tensors).
 #include "sprint/backend/api/optimizer.h"
 
 #include <cmath>
@@ -9,22 +10,27 @@ namespace sprint::cpu {
 namespace {
 
 template <class T>
-void sgd_one(const Tensor& param, const Tensor& grad, const Tensor* buffer, const SgdHyper& h, bool first) {
+void sgd_one(const Tensor& param, const Tensor& grad, const Tensor* buffer, const SgdHyper& h, bool first,
+             const Stream& stream) {
   T* p = param.data_as<T>();
   const T* g = grad.data_as<T>();
   T* buf = buffer ? buffer->data_as<T>() : nullptr;
   const int64_t n = param.numel();
   const T lr = static_cast<T>(h.lr), wd = static_cast<T>(h.weight_decay), m = static_cast<T>(h.momentum);
   const T damp = static_cast<T>(1.0 - h.dampening), gs = static_cast<T>(h.grad_scale);
+  const int threads = elementwise_threads(stream, n);
   if (!buf) {
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
     for (int64_t i = 0; i < n; ++i) p[i] -= lr * (gs * g[i] + wd * p[i]);
     return;
   }
+  const bool nesterov = h.nesterov;
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
   for (int64_t i = 0; i < n; ++i) {
     const T d = gs * g[i] + wd * p[i];
     const T b = first ? d : m * buf[i] + damp * d;
     buf[i] = b;
-    p[i] -= lr * (h.nesterov ? d + m * b : b);
+    p[i] -= lr * (nesterov ? d + m * b : b);
   }
 }
 
@@ -53,14 +59,14 @@ void adam_one(const Tensor& param, const Tensor& grad, const Tensor& m_t, const 
 
 }  // namespace
 
-void sgd_update(const Stream&, const SgdUpdateArgs& a) {
+void sgd_update(const Stream& stream, const SgdUpdateArgs& a) {
   const bool with_momentum = a.hyper.momentum != 0.0;
   SPRINT_CHECK(!with_momentum || a.momentum_buffers.size() == a.params.size(),
                "sgd_update: {} momentum buffers for {} parameters", a.momentum_buffers.size(), a.params.size());
   for (size_t i = 0; i < a.params.size(); ++i) {
     dispatch_floating(a.params[i].dtype(), "sgd_update", [&](auto tag) {
       sgd_one<decltype(tag)>(a.params[i], a.grads[i], with_momentum ? &a.momentum_buffers[i] : nullptr, a.hyper,
-                             a.first_step);
+                             a.first_step, stream);
     });
   }
 }
