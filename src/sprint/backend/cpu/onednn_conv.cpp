@@ -65,16 +65,22 @@ dnnl::convolution_forward::primitive_desc forward_pd(const dnnl::engine& engine,
   const Geometry g = geometry(p);
   const memory::desc bias_md =
       bias ? memory::desc({w.dim(0)}, memory::data_type::f32, memory::format_tag::x) : memory::desc();
-  dnnl::convolution_forward::desc desc(prop_kind::forward_training, algorithm::convolution_direct,
-                                       activation_desc(x, y), any_desc(weight_dims(w, p.groups)), bias_md,
-                                       activation_desc(y, x), g.strides, g.dilates, g.padding, g.padding);
   dnnl::primitive_attr attr;
   if (activation == Activation::kReLU) {
     dnnl::post_ops ops;
     ops.append_eltwise(1.0f, algorithm::eltwise_relu, 0.0f, 0.0f);
     attr.set_post_ops(ops);
   }
-  return dnnl::convolution_forward::primitive_desc(desc, attr, engine);
+  auto make_pd = [&](const memory::desc& xd, const memory::desc& yd) {
+    dnnl::convolution_forward::desc desc(prop_kind::forward_training, algorithm::convolution_direct, xd,
+                                         any_desc(weight_dims(w, p.groups)), bias_md, yd, g.strides, g.dilates,
+                                         g.padding, g.padding);
+    return dnnl::convolution_forward::primitive_desc(desc, attr, engine);
+  };
+  auto pd = make_pd(activation_desc(x, y), activation_desc(y, x));
+  // No fast kernel for these layouts (see conv2d_backward_weight): let oneDNN choose them.
+  if (is_reference_implementation(pd.impl_info_str())) pd = make_pd(any_desc(dims_of(x)), any_desc(dims_of(y)));
+  return pd;
 }
 
 // ------------------------------------------------------------------------------------------------------------
@@ -158,10 +164,14 @@ void conv2d_backward_data(const Stream& stream, const Conv2dBackwardDataArgs& a)
       auto entry = std::make_unique<BackwardDataEntry>();
       const Geometry g = geometry(a.params);
       const auto hint = forward_pd(dnn.engine(), a.dx, a.w, a.dy, a.params, false, Activation::kNone);
-      dnnl::convolution_backward_data::desc desc(
-          algorithm::convolution_direct, activation_desc(a.dx, a.dy), any_desc(weight_dims(a.w, a.params.groups)),
-          activation_desc(a.dy, a.dx), g.strides, g.dilates, g.padding, g.padding);
-      const dnnl::convolution_backward_data::primitive_desc pd(desc, dnn.engine(), hint);
+      auto make_pd = [&](const memory::desc& dxd, const memory::desc& dyd) {
+        dnnl::convolution_backward_data::desc desc(algorithm::convolution_direct, dxd,
+                                                   any_desc(weight_dims(a.w, a.params.groups)), dyd, g.strides,
+                                                   g.dilates, g.padding, g.padding);
+        return dnnl::convolution_backward_data::primitive_desc(desc, dnn.engine(), hint);
+      };
+      auto pd = make_pd(activation_desc(a.dx, a.dy), activation_desc(a.dy, a.dx));
+      if (is_reference_implementation(pd.impl_info_str())) pd = make_pd(any_desc(dims_of(a.dx)), any_desc(dims_of(a.dy)));
       dnn.record("convolution_backward_data", pd.impl_info_str(), dims_of(a.dx));
       entry->conv = dnnl::convolution_backward_data(pd);
       entry->diff_dst.init_input(user_desc(a.dy), pd.diff_dst_desc(), dnn);
