@@ -145,6 +145,9 @@ DataLoader::Impl::Impl(const Dataset& dataset, DataLoaderOptions options)
       s.device_labels = Tensor::empty({capacity}, DType::kI32, ctx_.allocator());
       s.copied = Event(ctx_);
       s.released = Event(ctx_);
+      // The device buffers come from the compute stream's allocator, which may hand out a block that kernels
+      // queued earlier on that stream still read: the first copy into them (on the copy stream) waits for those.
+      s.released.record(ctx_.compute_stream());
     }
   }
   workers_.reserve(static_cast<size_t>(opt_.num_workers));
