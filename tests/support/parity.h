@@ -43,8 +43,17 @@ struct ParityCase {
   uint64_t seed = 42;
 };
 
-/// Runs the case; records gtest failures. Prints which backends/dtypes ran and which were skipped and why.
+/// Runs the case; records gtest failures. SPRINT_PARITY_BACKEND=cpu runs the CPU fast path only, =cuda the CUDA
+/// backend only (GTEST_SKIP without a device, so that CTest reports the test skipped); unset: both.
 void run_parity(const ParityCase& c);
+
+/// For host-only tests in the parity executables: skips them in the CUDA registration (SPRINT_PARITY_BACKEND=cuda),
+/// where they would only repeat the CPU registration's run.
+#define SPRINT_PARITY_HOST_ONLY()                                            \
+  do {                                                                       \
+    if (::sprint::testing::parity_backend_is_cuda()) GTEST_SKIP() << "host-only test: runs under cpu.*"; \
+  } while (0)
+bool parity_backend_is_cuda();
 
 /// RAII switch of the CPU context to reference loops.
 class ReferenceModeGuard {
