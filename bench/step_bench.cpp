@@ -19,10 +19,10 @@
 
 #include "sprint/core/rng.h"
 #include "sprint/nn/models.h"
-#include "sprint/ops/conv.h"
 #include "sprint/ops/elementwise.h"
 #include "sprint/optim/sgd.h"
 #include "sprint/runtime/device_registry.h"
+#include "sprint/train/layouts.h"
 
 namespace {
 using namespace sprint;
@@ -49,7 +49,8 @@ Args parse(int argc, char** argv) {
     else return false;
     return true;
   });
-  if (a.batch < 1 || a.steps < 1 || a.warmup < 0 || a.threads < 1) throw InvalidArgument("bad --batch/--steps/--threads");
+  if (a.batch < 1 || a.steps < 1 || a.warmup < 0 || a.threads < 1)
+    throw InvalidArgument("--batch, --steps and --threads must be >= 1, --warmup >= 0");
   return a;
 }
 
@@ -79,14 +80,11 @@ int main(int argc, char** argv) {
     cpu_context().set_num_threads(a.threads);
     const Shape sample = parse_shape(a.shape);
     const bool image = sample.size() == 3;
-    const bool conv_model = image && a.model != "mlp" && a.model != "mlp2" && a.model != "fc";
-    if (a.format != "auto" && a.format != "nchw" && a.format != "nhwc" && a.format != "blocked")
-      throw InvalidArgument("--format must be auto, nchw, nhwc or blocked");
     // As `sprint train --memory-format`: auto = the conv models' preferred layout from the first convolution on.
-    const MemoryFormat format = a.format == "nhwc" ? MemoryFormat::kChannelsLast : MemoryFormat::kContiguous;
-    std::optional<MemoryFormat> activations;
-    if (a.format == "blocked" || (a.format == "auto" && conv_model))
-      activations = ops::preferred_activation_format(cpu_context().compute_stream(), DType::kF32);
+    const train::Layouts layouts =
+        train::choose_layouts(a.format, image && nn::has_convolutions(a.model), cpu_context().compute_stream());
+    const MemoryFormat format = layouts.input;
+    const std::optional<MemoryFormat> activations = layouts.activations;
     Generator rng(0);
     nn::Model model = nn::build_model(a.model, sample, a.classes, rng);
     model.net->set_needs_input_grad(false);  // as the Trainer: no gradient for the input batch

@@ -18,9 +18,9 @@
 #include "sprint/data/dataset.h"
 #include "sprint/data/fetch.h"
 #include "sprint/nn/models.h"
-#include "sprint/ops/conv.h"
 #include "sprint/optim/sgd.h"
 #include "sprint/runtime/device_registry.h"
+#include "sprint/train/layouts.h"
 #include "sprint/train/trainer.h"
 
 namespace {
@@ -83,15 +83,9 @@ int main(int argc, char** argv) {
     o.num_workers = a.workers;
     o.device = device;
     o.resident_data = a.resident;
-    const bool conv_model = a.model == "cnn" || a.model.rfind("resnet", 0) == 0;
-    if (a.format == "nhwc") o.format = MemoryFormat::kChannelsLast;
-    else if (a.format == "blocked" || (a.format == "auto" && conv_model)) {
-      const MemoryFormat preferred = ops::preferred_activation_format(stream, DType::kF32);
-      if (channel_block(preferred) != 0) o.activation_format = preferred;
-      else o.format = preferred;
-    } else if (a.format != "auto" && a.format != "nchw") {
-      throw InvalidArgument("--format must be auto, nchw, nhwc or blocked");
-    }
+    const train::Layouts layouts = train::choose_layouts(a.format, nn::has_convolutions(a.model), stream);
+    o.format = layouts.input;
+    o.activation_format = layouts.activations;
     train::Trainer trainer(model, sgd, train_set, test_set, o);
     nlohmann::ordered_json out;
     out["engine"] = "sprint";

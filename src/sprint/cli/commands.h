@@ -46,10 +46,6 @@ struct DataFetchArgs {
   bool force = false;
 };
 
-/// True for the convolutional models (cnn, resnet10, resnet18): --threads auto gives them every available core and
-/// --memory-format auto makes their batches channels-last.
-bool has_convolutions(const std::string& model);
-
 /// --threads: "auto" (nullopt) or a whole number from 1 to kMaxThreads. Throws InvalidArgument otherwise.
 std::optional<int> parse_threads(const std::string& value);
 constexpr int kMaxThreads = 1024;

@@ -10,9 +10,9 @@
 #include "sprint/data/dataset.h"
 #include "sprint/data/fetch.h"
 #include "sprint/nn/models.h"
-#include "sprint/ops/conv.h"
 #include "sprint/optim/sgd.h"
 #include "sprint/runtime/device_registry.h"
+#include "sprint/train/layouts.h"
 #include "sprint/train/report.h"
 #include "sprint/train/trainer.h"
 
@@ -43,27 +43,6 @@ Datasets load_datasets(const TrainArgs& a) {
   return d;
 }
 
-struct Layouts {
-  MemoryFormat input = MemoryFormat::kContiguous;
-  std::optional<MemoryFormat> activations;  // unset: the input's
-};
-
-/// auto: conv models run in the layout their convolutions are fastest in (ops::preferred_activation_format):
-/// channels-last on CUDA (cuDNN's tensor cores read NHWC), oneDNN's channel-blocked layout on the CPU, entered at
-/// the first convolution and left at the flatten/pooling before the classifier. nchw / nhwc: that layout all along.
-Layouts layouts(const TrainArgs& a, const Stream& stream) {
-  if (a.memory_format == "nhwc") return {MemoryFormat::kChannelsLast, std::nullopt};
-  if (a.memory_format == "nchw") return {MemoryFormat::kContiguous, std::nullopt};
-  const bool blocked = a.memory_format == "blocked";
-  if (blocked && stream.device().is_cuda())
-    SPRINT_THROW(InvalidArgument, "--memory-format blocked is a CPU layout; on {} use auto, nchw or nhwc",
-                 device_name(stream.device()));
-  if (!blocked && !has_convolutions(a.model)) return {};
-  const MemoryFormat preferred = ops::preferred_activation_format(stream, DType::kF32);
-  if (preferred == MemoryFormat::kChannelsLast) return {MemoryFormat::kChannelsLast, std::nullopt};
-  return {MemoryFormat::kContiguous, preferred};
-}
-
 /// A report path that cannot be written fails before training starts, not after the first epoch.
 void check_report_path(const std::filesystem::path& path) {
   std::error_code ec;
@@ -82,8 +61,6 @@ bool progress_enabled(const std::string& mode) {
 
 }  // namespace
 
-bool has_convolutions(const std::string& model) { return model == "cnn" || model.starts_with("resnet"); }
-
 std::optional<int> parse_threads(const std::string& value) {
   if (value == "auto") return std::nullopt;
   int n = 0;
@@ -96,7 +73,7 @@ std::optional<int> parse_threads(const std::string& value) {
 
 int resolve_threads(const std::string& value, const std::string& model, int available_cores) {
   if (const std::optional<int> n = parse_threads(value)) return *n;
-  return has_convolutions(model) ? std::max(1, available_cores) : 1;
+  return nn::has_convolutions(model) ? std::max(1, available_cores) : 1;
 }
 
 int run_train(const TrainArgs& a) {
@@ -128,7 +105,7 @@ int run_train(const TrainArgs& a) {
   options.device = device;
   options.resident_data = a.resident == "on" || (a.resident == "auto" && device.is_cuda());
   options.cuda_graph = a.cuda_graph;
-  const Layouts layout = layouts(a, stream);
+  const train::Layouts layout = train::choose_layouts(a.memory_format, nn::has_convolutions(a.model), stream);
   options.format = layout.input;
   options.activation_format = layout.activations;
   options.progress = progress_enabled(a.progress);

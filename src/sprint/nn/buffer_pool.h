@@ -20,7 +20,8 @@ class BufferPool {
   /// A tensor of `shape` on the stream's device that no one else holds: a free pooled buffer that fits (same
   /// dtype, format and trailing dimensions, at least as many rows; a view of its first rows), else a new one.
   /// Contents are undefined.
-  Tensor acquire(const Stream& stream, const Shape& shape, DType dtype, MemoryFormat format = MemoryFormat::kContiguous);
+  Tensor acquire(const Stream& stream, const Shape& shape, DType dtype,
+                 MemoryFormat format = MemoryFormat::kContiguous);
   /// Buffers the pool keeps, and their bytes.
   size_t size();
   int64_t bytes();

@@ -49,6 +49,8 @@ const std::vector<ModelInfo>& model_catalog() {
   return catalog;
 }
 
+bool has_convolutions(std::string_view name) { return name == "cnn" || name.starts_with("resnet"); }
+
 Model build_model(std::string_view name, const Shape& sample_shape, int64_t num_classes, Generator& rng,
                   const ModelOptions& o) {
   SPRINT_CHECK(num_classes >= 2, "a classifier needs at least 2 classes, got {}", num_classes);

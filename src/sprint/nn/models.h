@@ -37,5 +37,7 @@ struct ModelInfo {
 };
 /// Every model name with a one-line summary (for --help).
 const std::vector<ModelInfo>& model_catalog();
+/// True for the zoo's convolutional models (cnn, resnet10, resnet18).
+bool has_convolutions(std::string_view name);
 
 }  // namespace sprint::nn

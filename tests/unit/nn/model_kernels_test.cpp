@@ -29,10 +29,6 @@ std::string describe(const cpu::onednn::PrimitiveInfo& p) {
   return p.kind + " " + p.implementation + " " + dims;
 }
 
-bool is_reference(const std::string& impl) {
-  return impl.rfind("ref", 0) == 0 || impl.find("simple") != std::string::npos;
-}
-
 void expect_fast_kernels(const std::string& model_name, const Shape& sample, bool blocked) {
   SCOPED_TRACE(model_name + (blocked ? " blocked" : " nhwc"));
   Generator rng(11);
@@ -62,7 +58,7 @@ void expect_fast_kernels(const std::string& model_name, const Shape& sample, boo
   int convolutions = 0;
   for (const cpu::onednn::PrimitiveInfo& p : log) {
     if (std::getenv("SPRINT_TEST_VERBOSE")) std::printf("%s\n", describe(p).c_str());
-    EXPECT_FALSE(is_reference(p.implementation)) << "reference kernel: " << describe(p);
+    EXPECT_FALSE(cpu::onednn::is_reference_implementation(p.implementation)) << "reference kernel: " << describe(p);
     const bool activation = p.dims.size() == 4 && p.dims[0] == kBatch;
     EXPECT_FALSE(p.kind == "reorder" && activation) << "activation reordered: " << describe(p);
     if (p.kind.rfind("convolution", 0) == 0) ++convolutions;

@@ -1,14 +1,12 @@
 // max_pool_forward.cpp (CPU): the f32 fast path of max-pool forward, values and i32 input-plane indices in one
-// pass, for NCHW, NHWC and channel-blocked tensors. oneDNN's pooling was the slowest op of the cnn model (its NCHW kernel is a plain
-// loop, 17 ms for a 64x32x28x28 input on a Zen 3 core; its NHWC one 6 ms with the workspace conversion), while
-// this pass is memory-bound. Semantics match the reference exactly: the first in-bounds tap of a window seeds
+// pass, for NCHW, NHWC and channel-blocked tensors. oneDNN's pooling was the slowest op of the cnn model (its
+// NCHW kernel is a plain loop, 17 ms for a 64x32x28x28 input on a Zen 3 core; its NHWC one 6 ms with the
+// workspace conversion), while this pass is memory-bound. Semantics match the reference exactly: the first in-bounds tap of a window seeds
 // the maximum and only a strictly greater value replaces it (first maximum on ties; a NaN seed stays, a later
 // NaN never wins). Batches are split over the context's threads.
 #include "sprint/backend/cpu/max_pool_forward.h"
 
 #include <algorithm>
-
-#include <omp.h>
 
 #include "sprint/backend/cpu/cpu_common.h"
 #include "sprint/backend/cpu/layout4d.h"
@@ -101,7 +99,8 @@ void max_pool_forward_f32(const Stream& stream, const MaxPool2dForwardArgs& a) {
   const int64_t block = a.x.channel_block();
   const int64_t groups = block != 0 ? (channels + block - 1) / block : 1;
   const int64_t lanes = block != 0 ? block : channels;
-  const bool nhwc = block != 0 || (a.x.strides()[1] == 1 && a.y.strides()[1] == 1 && (!idx || io.sc == 1) && channels > 1);
+  const bool nhwc =
+      block != 0 || (a.x.strides()[1] == 1 && a.y.strides()[1] == 1 && (!idx || io.sc == 1) && channels > 1);
   const bool parallel = threads > 1 && n_batch * groups > 1 && a.x.numel() >= (int64_t{1} << 15);
 #pragma omp parallel for num_threads(threads) schedule(static) if (parallel)
   for (int64_t image = 0; image < n_batch * groups; ++image) {

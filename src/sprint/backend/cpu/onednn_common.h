@@ -93,9 +93,6 @@ dnnl::memory::dims weight_dims(const Tensor& w, int64_t groups);
 dnnl::memory::desc any_desc(const dnnl::memory::dims& dims);
 inline dnnl::memory::dims dims_of(const Tensor& t) { return dnnl::memory::dims(t.shape().begin(), t.shape().end()); }
 
-/// True for oneDNN's reference implementations ("ref:any", "simple_nchw:any", ...), which sprint avoids.
-bool is_reference_implementation(const std::string& impl);
-
 /// Converts dnnl::error into sprint::BackendError naming the op.
 [[noreturn]] void rethrow_onednn_error(const char* op, const dnnl::error& e);
 

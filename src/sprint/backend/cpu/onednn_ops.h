@@ -26,6 +26,8 @@ struct PrimitiveInfo {
 };
 /// Every primitive created for the stream's CpuContext so far, in creation order.
 std::vector<PrimitiveInfo> created_primitives(const Stream& stream);
+/// True for oneDNN's reference implementations ("ref:any", "simple_nchw:any", ...), which sprint avoids.
+bool is_reference_implementation(const std::string& impl);
 
 /// Channels per block of the activation layout oneDNN's convolutions use on this CPU: 16 on AVX-512, else 8.
 int64_t channel_block();
