@@ -20,6 +20,20 @@ int64_t channel_block(MemoryFormat format) {
     case MemoryFormat::kChannelsLast: return 0;
     case MemoryFormat::kChannelsBlocked8: return 8;
     case MemoryFormat::kChannelsBlocked16: return 16;
+    case MemoryFormat::kWeightsBlocked8:
+    case MemoryFormat::kWeightsBlocked16: return 0;
+  }
+  return 0;
+}
+
+int64_t weight_block(MemoryFormat format) {
+  switch (format) {
+    case MemoryFormat::kContiguous:
+    case MemoryFormat::kChannelsLast:
+    case MemoryFormat::kChannelsBlocked8:
+    case MemoryFormat::kChannelsBlocked16: return 0;
+    case MemoryFormat::kWeightsBlocked8: return 8;
+    case MemoryFormat::kWeightsBlocked16: return 16;
   }
   return 0;
 }
@@ -30,6 +44,8 @@ const char* memory_format_name(MemoryFormat format) {
     case MemoryFormat::kChannelsLast: return "nhwc";
     case MemoryFormat::kChannelsBlocked8: return "blocked8c";
     case MemoryFormat::kChannelsBlocked16: return "blocked16c";
+    case MemoryFormat::kWeightsBlocked8: return "oihw8i8o";
+    case MemoryFormat::kWeightsBlocked16: return "oihw16i16o";
   }
   return "?";
 }
@@ -38,6 +54,12 @@ Strides blocked_strides(const Shape& shape, int64_t block) {
   SPRINT_CHECK(shape.size() == 4 && block > 0, "blocked layouts are 4-D (N, C, H, W), got {}", shape.to_string());
   const int64_t blocks = (shape[1] + block - 1) / block;
   return {blocks * shape[2] * shape[3] * block, shape[2] * shape[3] * block, shape[3] * block, block};
+}
+
+Strides weight_blocked_strides(const Shape& shape, int64_t block) {
+  SPRINT_CHECK(shape.size() == 4 && block > 0, "blocked weights are 4-D (K, C, R, S), got {}", shape.to_string());
+  const int64_t c_blocks = (shape[1] + block - 1) / block, tile = block * block;
+  return {c_blocks * shape[2] * shape[3] * tile, shape[2] * shape[3] * tile, shape[3] * tile, tile};
 }
 
 Tensor Tensor::empty(const Shape& shape, DType dtype, Allocator& allocator, MemoryFormat format) {
@@ -56,13 +78,21 @@ Tensor Tensor::empty(const Shape& shape, DType dtype, Allocator& allocator, Memo
       t.channel_block_ = static_cast<uint8_t>(sprint::channel_block(format));
       t.strides_ = blocked_strides(shape, t.channel_block_);
       break;
+    case MemoryFormat::kWeightsBlocked8:
+    case MemoryFormat::kWeightsBlocked16:
+      SPRINT_CHECK(t.device_.is_cpu(), "{} tensors live in host memory, not on {}", memory_format_name(format),
+                   device_name(t.device_));
+      t.weight_block_ = static_cast<uint8_t>(sprint::weight_block(format));
+      t.strides_ = weight_blocked_strides(shape, t.weight_block_);
+      break;
   }
   t.storage_ = std::make_shared<Storage>(allocator, t.n_bytes());
-  if (t.channel_block_ != 0 && t.n_bytes() > 0) std::memset(t.storage_->data(), 0, t.n_bytes());
+  if (t.is_blocked() && t.n_bytes() > 0) std::memset(t.storage_->data(), 0, t.n_bytes());
   return t;
 }
 
 int64_t Tensor::storage_numel() const {
+  if (weight_block_ != 0) return (shape_[0] + weight_block_ - 1) / weight_block_ * strides_[0];
   if (channel_block_ == 0) return numel();
   return shape_[0] * strides_[0];
 }
@@ -93,15 +123,17 @@ int64_t Tensor::dim(int i) const {
   return shape_[j];
 }
 
-bool Tensor::is_contiguous() const { return channel_block_ == 0 && strides_ == contiguous_strides(shape_); }
+bool Tensor::is_contiguous() const { return !is_blocked() && strides_ == contiguous_strides(shape_); }
 
 bool Tensor::is_channels_last() const {
-  return channel_block_ == 0 && ndim() == 4 && strides_ == channels_last_strides(shape_);
+  return !is_blocked() && ndim() == 4 && strides_ == channels_last_strides(shape_);
 }
 
 MemoryFormat Tensor::memory_format() const {
   if (channel_block_ == 8) return MemoryFormat::kChannelsBlocked8;
   if (channel_block_ == 16) return MemoryFormat::kChannelsBlocked16;
+  if (weight_block_ == 8) return MemoryFormat::kWeightsBlocked8;
+  if (weight_block_ == 16) return MemoryFormat::kWeightsBlocked16;
   // A (N, 1, H, W) or (N, C, 1, 1) tensor is both; prefer contiguous.
   if (is_contiguous()) return MemoryFormat::kContiguous;
   SPRINT_CHECK(is_channels_last(), "tensor {} is neither contiguous nor channels-last", description());
@@ -143,6 +175,7 @@ Tensor Tensor::narrow(int dim_index, int64_t start, int64_t length) const {
   SPRINT_CHECK(d >= 0 && d < ndim(), "narrow: dimension {} out of range for {}", dim_index, description());
   SPRINT_CHECK(start >= 0 && length >= 0 && start + length <= shape_[d], "narrow: [{}, {}) out of range 0..{}",
                start, start + length, shape_[d]);
+  SPRINT_CHECK(weight_block_ == 0, "narrow: blocked weights {} cannot be narrowed", description());
   SPRINT_CHECK(channel_block_ == 0 || d == 0, "narrow: a channel-blocked tensor narrows along N only, got dimension {}",
                dim_index);
   Tensor t = *this;
@@ -177,10 +210,13 @@ std::vector<T> Tensor::to_vector() const {
   // Walk the logical index in row-major order, following strides.
   Dims index;
   for (int i = 0; i < ndim(); ++i) index.push_back(0);
-  const int64_t block = channel_block_;
+  const int64_t block = channel_block_, wblock = weight_block_;
   for (size_t k = 0; k < out.size(); ++k) {
     int64_t offset = 0;
-    if (block != 0) {
+    if (wblock != 0) {
+      offset = index[0] / wblock * strides_[0] + index[1] / wblock * strides_[1] + index[2] * strides_[2] +
+               index[3] * strides_[3] + index[1] % wblock * wblock + index[0] % wblock;
+    } else if (block != 0) {
       offset = index[0] * strides_[0] + index[1] / block * strides_[1] + index[1] % block + index[2] * strides_[2] +
                index[3] * strides_[3];
     } else {
@@ -199,7 +235,7 @@ bool Tensor::overlaps(const Tensor& other) const {
   if (!defined() || !other.defined() || storage_ != other.storage_) return false;
   // Conservative: byte ranges spanned by each view.
   auto span_end = [](const Tensor& t) {
-    if (t.channel_block_ != 0) return t.offset_bytes_ + t.n_bytes();
+    if (t.is_blocked()) return t.offset_bytes_ + t.n_bytes();
     size_t last = 0;
     for (int i = 0; i < t.ndim(); ++i) last += static_cast<size_t>((t.shape_[i] - 1) * t.strides_[i]);
     return t.offset_bytes_ + (last + 1) * t.element_size();
@@ -211,7 +247,7 @@ bool Tensor::overlaps(const Tensor& other) const {
 std::string Tensor::description() const {
   if (!defined()) return "undefined tensor";
   std::string layout = (ndim() == 4 && !is_contiguous() && is_channels_last()) ? " channels-last" : "";
-  if (channel_block_ != 0) layout = std::string(" ") + memory_format_name(memory_format());
+  if (is_blocked()) layout = std::string(" ") + memory_format_name(memory_format());
   return fmt::format("{}{} {}{}", dtype_name(dtype_), shape_.to_string(), device_name(device_), layout);
 }
 

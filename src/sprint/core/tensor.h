@@ -2,6 +2,8 @@
 // Tensors are cheap handles: copying one shares the storage. Shapes use the letters of shape.h, e.g. a batch of
 // images is (N, C, H, W) whether it is stored NCHW (contiguous), NHWC (channels-last strides) or channel-blocked
 // (N, ceil(C/b), H, W, b): the CPU convolution kernels' own layout, with b = 8 (AVX2) or 16 (AVX-512).
+// Convolution weights (K, C, R, S) have their own blocked layout, the one those kernels read: both channel
+// dimensions in blocks of b, (ceil(K/b), ceil(C/b), R, S, b of C, b of K).
 #pragma once
 
 #include <cstddef>
@@ -23,15 +25,22 @@ enum class MemoryFormat : uint8_t {
   kChannelsLast,       ///< 4-D only: (N, C, H, W) stored as NHWC
   kChannelsBlocked8,   ///< 4-D, CPU only: (N, C, H, W) stored as (N, ceil(C/8), H, W, 8) (oneDNN's nChw8c)
   kChannelsBlocked16,  ///< 4-D, CPU only: (N, C, H, W) stored as (N, ceil(C/16), H, W, 16) (oneDNN's nChw16c)
+  kWeightsBlocked8,    ///< 4-D, CPU only: weights (K, C, R, S) as (ceil(K/8), ceil(C/8), R, S, 8, 8) (OIhw8i8o)
+  kWeightsBlocked16,   ///< 4-D, CPU only: weights (K, C, R, S) as (ceil(K/16), ceil(C/16), R, S, 16, 16) (OIhw16i16o)
 };
 
-/// Channels per block of a blocked format (8 or 16); 0 for NCHW and NHWC.
+/// Channels per block of a channel-blocked (activation) format (8 or 16); 0 for every other format.
 int64_t channel_block(MemoryFormat format);
-/// "nchw", "nhwc", "blocked8c", "blocked16c".
+/// Channels per block of a blocked weight format (8 or 16); 0 for every other format.
+int64_t weight_block(MemoryFormat format);
+/// "nchw", "nhwc", "blocked8c", "blocked16c", "oihw8i8o", "oihw16i16o".
 const char* memory_format_name(MemoryFormat format);
 /// Element strides of a blocked (N, C, H, W) tensor, one per logical dimension: N, the channel *block*, H and W
 /// (a channel c sits at (c / b)·strides[1] + c % b).
 Strides blocked_strides(const Shape& shape, int64_t block);
+/// Element strides of a blocked weight tensor (K, C, R, S): the K block, the C block, R and S (a weight (k, c, r, s)
+/// sits at (k / b)·strides[0] + (c / b)·strides[1] + r·strides[2] + s·strides[3] + (c % b)·b + k % b).
+Strides weight_blocked_strides(const Shape& shape, int64_t block);
 
 /// A block of device or host memory. Owning storages return their memory to the allocator that made it;
 /// non-owning ones (wrap) only point at memory someone else keeps alive.
@@ -60,7 +69,7 @@ class Tensor {
   Tensor() = default;
 
   /// Uninitialised tensor from `allocator` (which fixes the device). Blocked formats (4-D, host memory only)
-  /// come zero-filled: the channels that pad C to a whole block must stay 0 (every op keeps them so).
+  /// come zero-filled: the channels that pad C (and K) to a whole block must stay 0 (every op keeps them so).
   static Tensor empty(const Shape& shape, DType dtype, Allocator& allocator = cpu_allocator(),
                       MemoryFormat format = MemoryFormat::kContiguous);
   /// Non-owning view of memory the caller keeps alive; contiguous.
@@ -92,6 +101,12 @@ class Tensor {
   bool is_channel_blocked() const { return channel_block_ != 0; }
   /// Channels per block (8 or 16) of a channel-blocked tensor, 0 otherwise.
   int64_t channel_block() const { return channel_block_; }
+  /// A convolution weight in the kernels' blocked layout (kWeightsBlocked8/16).
+  bool is_weight_blocked() const { return weight_block_ != 0; }
+  /// Channels per block (8 or 16) of a blocked weight tensor, 0 otherwise.
+  int64_t weight_block() const { return weight_block_; }
+  /// Either blocked kind: the strides alone do not describe where an element is.
+  bool is_blocked() const { return channel_block_ != 0 || weight_block_ != 0; }
   MemoryFormat memory_format() const;
 
   void* data() const;
@@ -105,7 +120,8 @@ class Tensor {
 
   /// Same storage, new shape; the tensor must be contiguous (not blocked). One entry may be -1 (inferred).
   Tensor reshape(const Shape& shape) const;
-  /// Elements [start, start + length) along `dim`; shares storage. Blocked tensors narrow along N only.
+  /// Elements [start, start + length) along `dim`; shares storage. Channel-blocked tensors narrow along N only,
+  /// blocked weights not at all.
   Tensor narrow(int dim, int64_t start, int64_t length) const;
   /// Rows [start, start + count) of dimension 0; shares storage.
   Tensor rows(int64_t start, int64_t count) const { return narrow(0, start, count); }
@@ -129,6 +145,7 @@ class Tensor {
   DType dtype_ = DType::kF32;
   Device device_;
   uint8_t channel_block_ = 0;  // 0: strides describe the layout; 8 or 16: blocked (see blocked_strides)
+  uint8_t weight_block_ = 0;   // 0: not blocked weights; 8 or 16: see weight_blocked_strides
 };
 
 /// Throws InvalidArgument unless `t` has exactly `shape` ("name" is used in the message).

@@ -58,6 +58,8 @@ Tensor Conv2d::forward(RunContext& ctx, const Tensor& x) {
   SPRINT_CHECK(x.dtype() == options_.dtype, "{} holds {} weights, got input {}", describe(),
                dtype_name(options_.dtype), x.description());
   const MemoryFormat out_format = ctx.activation_format.value_or(x.memory_format());
+  // Weights live in the layout the kernels read (converted once, on the first call that sees this input layout).
+  weight_->convert_format(ctx.stream, ops::preferred_weight_format(ctx.stream, x, options_.groups));
   Tensor y = workspace_.get(ctx.stream, ctx.slot, kOutput, out_shape, x.dtype(), out_format);
   ops::conv2d_forward(ctx.stream, {.x = x,
                                    .w = weight_->value(),

@@ -1,6 +1,8 @@
 // parameter.cpp: Parameter storage and gradient-mode bookkeeping.
 #include "sprint/nn/parameter.h"
 
+#include "sprint/ops/elementwise.h"
+
 namespace sprint::nn {
 
 Parameter::Parameter(std::string name, Tensor value, bool trainable)
@@ -15,6 +17,17 @@ void Parameter::set_value(Tensor value) {
   SPRINT_CHECK(allocator != nullptr, "parameter {} must own its memory", name_);
   grad_ = Tensor::empty(value_.shape(), value_.dtype(), *allocator, value_.memory_format());
   has_grad_ = false;
+}
+
+void Parameter::convert_format(const Stream& stream, MemoryFormat format) {
+  if (value_.memory_format() == format) return;
+  Tensor grad = has_grad_ ? ops::cast_to(stream, grad_, grad_.dtype(), format) : Tensor();
+  const bool had_grad = has_grad_;
+  set_value(ops::cast_to(stream, value_, value_.dtype(), format));
+  if (had_grad) {
+    grad_ = std::move(grad);
+    has_grad_ = true;
+  }
 }
 
 GradMode Parameter::take_grad_mode() {

@@ -8,6 +8,7 @@
 
 #include "sprint/backend/api/common.h"
 #include "sprint/core/tensor.h"
+#include "sprint/runtime/stream.h"
 
 namespace sprint::nn {
 
@@ -23,6 +24,9 @@ class Parameter {
 
   /// Replaces the value (e.g. after moving to another device); reallocates the gradient like it.
   void set_value(Tensor value);
+  /// Stores the value (and a gradient written since zero_grad(), which is kept) in `format` on stream's device,
+  /// e.g. a convolution's weights in the layout its kernels read. A no-op when already so stored.
+  void convert_format(const Stream& stream, MemoryFormat format);
 
   /// Called by a layer right before it writes this parameter's gradient; returns how to write it.
   GradMode take_grad_mode();

@@ -32,7 +32,8 @@ void check_formats(const Stream& stream, MemoryFormat input_format, const Tensor
 Shape check_geometry(const Tensor& x, const Tensor& w, const Conv2dParams& p, const char* op) {
   check_params(p, op);
   SPRINT_CHECK(w.ndim() == 4, "{}: w must be 4-D (K, C/groups, R, S), got {}", op, w.description());
-  SPRINT_CHECK(w.is_contiguous(), "{}: w must be contiguous KCRS, got {}", op, w.description());
+  SPRINT_CHECK(w.is_contiguous() || (w.is_weight_blocked() && p.groups == 1),
+               "{}: w must be contiguous KCRS (or blocked weights, without groups), got {}", op, w.description());
   return conv2d_output_shape(x.shape(), w.shape(), p);
 }
 }  // namespace
@@ -60,6 +61,11 @@ Shape conv2d_output_shape(const Shape& x, const Shape& w, const Conv2dParams& p)
 MemoryFormat preferred_activation_format(const Stream& stream, DType dtype) {
   if (stream.device().is_cuda()) return MemoryFormat::kChannelsLast;
   return cpu::preferred_activation_format(stream, dtype);
+}
+
+MemoryFormat preferred_weight_format(const Stream& stream, const Tensor& x, int64_t groups) {
+  if (stream.device().is_cuda()) return MemoryFormat::kContiguous;
+  return cpu::preferred_weight_format(stream, x.dtype(), x.memory_format(), groups);
 }
 
 void conv2d_forward(const Stream& stream, const Conv2dForwardArgs& a) {

@@ -16,6 +16,11 @@ Shape conv2d_output_shape(const Shape& x, const Shape& w, const Conv2dParams& pa
 /// (f32, fast path) oneDNN's channel-blocked layout for the ISA it dispatches to (8 channels on AVX2, 16 on
 /// AVX-512); on CUDA channels-last (what cuDNN's tensor cores read); NCHW for the CPU reference loops.
 MemoryFormat preferred_activation_format(const Stream& stream, DType dtype);
+/// The layout a convolution's weights should be kept in between steps for input x: the CPU kernels' blocked
+/// weights (oneDNN's OIhw8i8o / OIhw16i16o) when x is channel-blocked and the convolution has no groups, so that
+/// the forward pass and the weight gradient use them as they are and the optimizer updates them in place;
+/// contiguous KCRS otherwise (and always on CUDA).
+MemoryFormat preferred_weight_format(const Stream& stream, const Tensor& x, int64_t groups);
 
 /// y = act(conv(x, w) + b); b may be kNoTensor; y overwritten, same format as x, not aliasing x or w.
 void conv2d_forward(const Stream& stream, const Conv2dForwardArgs& args);

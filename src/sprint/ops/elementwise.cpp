@@ -79,7 +79,8 @@ void axpby(const Stream& stream, const AxpbyArgs& a) {
 
 Tensor full(const Stream& stream, const Shape& shape, DType dtype, double value, MemoryFormat format) {
   // A blocked tensor's padding channels must stay 0: fill the logical elements through a copy.
-  if (channel_block(format) != 0) return cast_to(stream, full(stream, shape, dtype, value), dtype, format);
+  if (channel_block(format) != 0 || weight_block(format) != 0)
+    return cast_to(stream, full(stream, shape, dtype, value), dtype, format);
   Tensor t = Tensor::empty(shape, dtype, stream.context().allocator(), format);
   // fill() wants a contiguous tensor; a channels-last tensor is contiguous in memory, so fill its flat view.
   fill(stream, Tensor::wrap(t.data(), {t.numel()}, dtype, t.device()), value);

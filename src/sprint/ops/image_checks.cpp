@@ -8,7 +8,7 @@ bool layout_neutral(const Tensor& t) {
   return !t.is_channel_blocked() && (t.dim(1) == 1 || t.dim(2) * t.dim(3) == 1);
 }
 
-bool plain(MemoryFormat f) { return channel_block(f) == 0; }
+bool plain(MemoryFormat f) { return channel_block(f) == 0 && weight_block(f) == 0; }
 }  // namespace
 
 MemoryFormat check_image(const Tensor& t, const char* name, const char* op) {

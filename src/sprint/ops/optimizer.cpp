@@ -15,7 +15,13 @@ void check_lists(const Stream& s, std::span<const Tensor> params, std::span<cons
     SPRINT_CHECK(other[i].shape() == params[i].shape(), "{}: {} {} has shape {}, parameter has {}", op, what, i,
                  other[i].shape().to_string(), params[i].shape().to_string());
     check_on_stream_device(s, {&params[i], &other[i]}, op);
-    check_contiguous({&params[i], &other[i]}, op);
+    // Updated element by element over their storage: contiguous, or blocked weights alike (padding stays 0).
+    const Tensor& p = params[i];
+    SPRINT_CHECK(p.is_contiguous() || p.is_weight_blocked(), "{}: parameter {} must be contiguous or blocked weights",
+                 op, p.description());
+    SPRINT_CHECK(other[i].is_contiguous() == p.is_contiguous() && other[i].weight_block() == p.weight_block(),
+                 "{}: {} {} is stored as {}, its parameter as {}", op, what, i, other[i].description(),
+                 p.description());
   }
 }
 }  // namespace

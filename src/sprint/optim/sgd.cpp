@@ -2,6 +2,7 @@
 // parameter's momentum buffer is initialised from its gradient).
 #include "sprint/optim/sgd.h"
 
+#include "sprint/ops/elementwise.h"
 #include "sprint/ops/optimizer.h"
 #include "sprint/runtime/device_context.h"
 
@@ -37,7 +38,12 @@ void SGD::update_bucket(const Stream& stream, size_t b, const std::vector<size_t
     const nn::Parameter& p = *bucket.params[i];
     Tensor& buf = momentum_[b][i];
     const bool fresh = with_momentum && !buf.defined();
-    if (fresh) buf = Tensor::empty(p.value().shape(), p.value().dtype(), stream.context().allocator());
+    if (fresh) {
+      buf = Tensor::empty(p.value().shape(), p.value().dtype(), stream.context().allocator(),
+                          p.value().memory_format());
+    } else if (with_momentum && buf.memory_format() != p.value().memory_format()) {
+      buf = ops::cast_to(stream, buf, buf.dtype(), p.value().memory_format());  // the layer changed its layout
+    }
     (fresh ? fresh_values_ : values_).push_back(p.value());
     (fresh ? fresh_grads_ : grads_).push_back(p.grad());
     if (with_momentum) (fresh ? fresh_buffers_ : buffers_).push_back(buf);

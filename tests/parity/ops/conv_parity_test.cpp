@@ -1,7 +1,11 @@
 // conv_parity_test.cpp: conv2d forward / backward-data / backward-weight on every backend vs the CPU
 // reference, in every memory format (NCHW, NHWC, and on the CPU channel-blocked by 8 and 16, including a plain
 // input feeding blocked layers): the cnn model's shapes, strides, padding, dilation, groups, fused ReLU, accumulate.
+// Weights and weight gradients are stored as the layers keep them (ops::preferred_weight_format: blocked weights
+// next to channel-blocked activations on the CPU fast path, KCRS otherwise).
 #include <gtest/gtest.h>
+
+#include <cmath>
 
 #include "sprint/ops/conv.h"
 #include "sprint/ops/elementwise.h"
@@ -36,14 +40,15 @@ void run_conv_case(const ConvCase& cc, MemoryFormat format) {
       .run =
           [=](const Stream& s, const std::vector<Tensor>& v) {
             const Tensor& x = v[0];
-            // The harness gives every 4-D input the format under test; weights stay KCRS.
-            const Tensor w = v[1].is_contiguous() ? v[1] : ops::cast_to(s, v[1], v[1].dtype());
+            // The harness gives every 4-D input the format under test; weights take the layers' layout.
+            const MemoryFormat wf = ops::preferred_weight_format(s, x, cc.params.groups);
+            const Tensor w = ops::cast_to(s, v[1], v[1].dtype(), wf);
             const Tensor& b = cc.bias ? v[2] : kNoTensor;
             const Tensor& dy = v[3];
             Allocator& alloc = s.context().allocator();
             Tensor y = Tensor::empty(y_shape, x.dtype(), alloc, x.memory_format());
             Tensor dx = Tensor::empty(x_shape, x.dtype(), alloc, x.memory_format());
-            Tensor dw = Tensor::empty(w_shape, x.dtype(), alloc);
+            Tensor dw = Tensor::empty(w_shape, x.dtype(), alloc, wf);
             Tensor db = Tensor::empty({cc.k}, x.dtype(), alloc);
             ops::conv2d_forward(
                 s, {.x = x, .w = w, .b = b, .y = y, .params = cc.params, .activation = cc.activation});
@@ -121,6 +126,42 @@ TEST(ConvParity, PlainInputIntoBlockedLayers) {
     run_first_layer_case("conv/first", 3, MemoryFormat::kChannelsLast, y);
     run_first_layer_case("conv/first", 1, MemoryFormat::kChannelsLast, y);
   }
+}
+
+// Blocked weights reach the reference loops too (a context switched to reference mode mid-run, f32): they read
+// them through the layout, and write weight gradients into it with the padding left at 0.
+TEST(ConvParity, ReferenceLoopsReadAndWriteBlockedWeights) {
+  SPRINT_PARITY_HOST_ONLY();
+  const Stream s = cpu_context().compute_stream();
+  Generator rng(5);
+  const Conv2dParams params{.padding = 1};
+  const Tensor x = ops::cast_to(s, testing::random_tensor({2, 11, 6, 5}, DType::kF32, rng), DType::kF32,
+                                MemoryFormat::kChannelsBlocked8);
+  const Tensor w = testing::random_tensor({13, 11, 3, 3}, DType::kF32, rng);
+  const Tensor wb = ops::cast_to(s, w, DType::kF32, MemoryFormat::kWeightsBlocked8);
+  const Shape y_shape = ops::conv2d_output_shape(x.shape(), w.shape(), params);
+  const Tensor dy = ops::cast_to(s, testing::random_tensor(y_shape, DType::kF32, rng), DType::kF32,
+                                 MemoryFormat::kChannelsBlocked8);
+  testing::ReferenceModeGuard guard(true);
+  Allocator& alloc = s.context().allocator();
+  auto run = [&](const Tensor& weights) {
+    Tensor y = Tensor::empty(y_shape, DType::kF32, alloc, MemoryFormat::kChannelsBlocked8);
+    Tensor dx = Tensor::empty(x.shape(), DType::kF32, alloc, MemoryFormat::kChannelsBlocked8);
+    Tensor dw = Tensor::empty(w.shape(), DType::kF32, alloc, weights.memory_format());
+    ops::conv2d_forward(s, {.x = x, .w = weights, .b = kNoTensor, .y = y, .params = params});
+    ops::conv2d_backward_data(s, {.dy = dy, .w = weights, .dx = dx, .params = params});
+    ops::conv2d_backward_weight(s, {.dy = dy, .x = x, .dw = dw, .db = kNoTensor, .params = params});
+    return std::vector<Tensor>{y, dx, dw};
+  };
+  const std::vector<Tensor> plain = run(w), blocked = run(wb);
+  ASSERT_TRUE(blocked[2].is_weight_blocked());
+  for (size_t i = 0; i < plain.size(); ++i) EXPECT_TRUE(testing::all_close(blocked[i], plain[i], 0.0, 0.0)) << i;
+  // Padding of the blocked gradient (K 13 -> 16, C 11 -> 16) stays 0: its storage holds exactly the logical sum.
+  const float* p = blocked[2].data_as<float>();
+  double storage_sum = 0.0, logical_sum = 0.0;
+  for (int64_t i = 0; i < blocked[2].storage_numel(); ++i) storage_sum += std::fabs(p[i]);
+  for (float v : plain[2].to_vector<float>()) logical_sum += std::fabs(v);
+  EXPECT_NEAR(storage_sum, logical_sum, 1e-9 * logical_sum);
 }
 
 TEST(ConvParity, CnnFirstLayer) {

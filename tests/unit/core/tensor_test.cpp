@@ -94,6 +94,42 @@ TEST(Tensor, ChannelBlockedLayoutPadsChannelsWithZeros) {
   EXPECT_STREQ(memory_format_name(MemoryFormat::kChannelsBlocked16), "blocked16c");
 }
 
+TEST(Tensor, BlockedWeightsPadBothChannelDimensions) {
+  // (K, C, R, S) = (11, 5, 3, 2) by 8: (2, 1, 3, 2, 8 of C, 8 of K) in memory; K 11..15 and C 5..7 are padding.
+  Tensor t = Tensor::empty({11, 5, 3, 2}, DType::kF32, cpu_allocator(), MemoryFormat::kWeightsBlocked8);
+  EXPECT_TRUE(t.is_weight_blocked());
+  EXPECT_TRUE(t.is_blocked());
+  EXPECT_FALSE(t.is_channel_blocked());
+  EXPECT_FALSE(t.is_contiguous());
+  EXPECT_FALSE(t.is_channels_last());
+  EXPECT_EQ(t.memory_format(), MemoryFormat::kWeightsBlocked8);
+  EXPECT_EQ(t.weight_block(), 8);
+  EXPECT_EQ(t.channel_block(), 0);
+  EXPECT_EQ(t.strides(), (Strides{384, 384, 128, 64}));
+  EXPECT_EQ(t.numel(), 330);
+  EXPECT_EQ(t.storage_numel(), 768);
+  EXPECT_EQ(t.description(), "f32[11, 5, 3, 2] cpu oihw8i8o");
+  float* p = t.data_as<float>();
+  for (int64_t i = 0; i < t.storage_numel(); ++i) EXPECT_EQ(p[i], 0.0f) << "not zero-filled at " << i;
+  // Weight (k, c, r, s) lives at (k / 8)·384 + (c / 8)·384 + r·128 + s·64 + (c % 8)·8 + k % 8.
+  for (int64_t k = 0; k < 11; ++k)
+    for (int64_t c = 0; c < 5; ++c)
+      for (int64_t r = 0; r < 3; ++r)
+        for (int64_t s = 0; s < 2; ++s)
+          p[k / 8 * 384 + r * 128 + s * 64 + c * 8 + k % 8] = static_cast<float>(((k * 5 + c) * 3 + r) * 2 + s);
+  const std::vector<float> v = t.to_vector<float>();
+  for (size_t i = 0; i < v.size(); ++i) EXPECT_EQ(v[i], static_cast<float>(i));
+  EXPECT_THROW(t.narrow(0, 0, 8), InvalidArgument);
+  EXPECT_THROW(t.reshape({-1}), InvalidArgument);
+  EXPECT_TRUE(t.overlaps(t));
+  EXPECT_THROW(Tensor::empty({4, 8}, DType::kF32, cpu_allocator(), MemoryFormat::kWeightsBlocked16), InvalidArgument);
+  Tensor t16 = Tensor::empty({16, 17, 1, 1}, DType::kF32, cpu_allocator(), MemoryFormat::kWeightsBlocked16);
+  EXPECT_EQ(t16.storage_numel(), 16 * 32);
+  EXPECT_EQ(weight_block(MemoryFormat::kChannelsBlocked8), 0);
+  EXPECT_EQ(channel_block(MemoryFormat::kWeightsBlocked8), 0);
+  EXPECT_STREQ(memory_format_name(MemoryFormat::kWeightsBlocked16), "oihw16i16o");
+}
+
 TEST(Tensor, WrapDoesNotOwn) {
   float buffer[4] = {1, 2, 3, 4};
   const int64_t before = cpu_allocator().stats().allocated_bytes;

@@ -269,3 +269,67 @@ TEST(ConvLayers, BlockedPaddingChannelsStayZero) {
 
 }  // namespace
 }  // namespace sprint::nn
+
+namespace sprint::nn {
+namespace {
+
+// Channel counts that are not multiples of a block, momentum and weight decay: the second convolution's weights
+// move into the kernels' blocked layout on the first step (the first one, fed the plain input, keeps KCRS), SGD
+// updates them there with their padding left at 0, and training follows the plain-layout run step by step.
+TEST(ConvLayers, BlockedWeightsTrainLikeKcrsWeights) {
+  const Stream s = cpu_context().compute_stream();
+  const MemoryFormat blocked = ops::preferred_activation_format(s, DType::kF32);
+  ASSERT_NE(channel_block(blocked), 0) << "the CPU's conv layout is not channel-blocked";
+  auto make = [] {
+    Generator rng(21);
+    auto net = std::make_shared<Sequential>();
+    net->emplace<Conv2d>(ConvOptions(3, 5, 3).with_padding(1).with_activation(Activation::kReLU), rng);
+    net->emplace<Conv2d>(ConvOptions(5, 11, 3).with_padding(1).with_bias(false), rng);
+    net->emplace<BatchNorm2d>(BatchNormOptions(11));
+    net->emplace<ReLU>();
+    net->emplace<GlobalAvgPool2d>();
+    net->emplace<Linear>(LinearOptions(11, 10), rng);
+    return net;
+  };
+  Generator data_rng(4);
+  const Tensor x = testing::random_tensor({6, 3, 9, 8}, DType::kF32, data_rng);
+  const Tensor labels = testing::random_labels(6, 10, data_rng);
+  auto train = [&](Sequential& net, std::optional<MemoryFormat> format) {
+    Generator rng(8);
+    RunContext ctx{s, &rng, 0, format};
+    CrossEntropyLoss loss;
+    optim::SGD sgd(optim::single_group(net), optim::SGDOptions(0.1).with_momentum(0.9).with_weight_decay(0.01));
+    std::vector<float> losses;
+    for (int step = 0; step < 4; ++step) {
+      sgd.zero_grad();
+      losses.push_back(loss.forward(ctx, net.forward(ctx, x), labels).to_vector<float>()[0]);
+      net.backward(ctx, loss.backward(ctx));
+      sgd.step(s);
+    }
+    return losses;
+  };
+  auto plain_net = make(), blocked_net = make();
+  const std::vector<float> plain = train(*plain_net, std::nullopt), with_blocks = train(*blocked_net, blocked);
+  for (size_t i = 0; i < plain.size(); ++i) EXPECT_NEAR(with_blocks[i], plain[i], 1e-4 * plain[i]) << "step " << i;
+  const auto p = plain_net->named_parameters(), b = blocked_net->named_parameters();
+  ASSERT_EQ(p.size(), b.size());
+  for (size_t i = 0; i < p.size(); ++i) {
+    SCOPED_TRACE(b[i].first);
+    const Tensor& v = b[i].second->value();
+    EXPECT_TRUE(testing::all_close(v, p[i].second->value(), 1e-4, 1e-5));
+    EXPECT_FALSE(p[i].second->value().is_weight_blocked());
+    if (b[i].first.find("weight") == std::string::npos || v.ndim() != 4) continue;
+    // Only the second convolution's input is channel-blocked.
+    EXPECT_EQ(v.is_weight_blocked(), v.dim(1) == 5) << v.description();
+    if (!v.is_weight_blocked()) continue;
+    EXPECT_EQ(v.weight_block(), channel_block(blocked));
+    EXPECT_EQ(b[i].second->grad().memory_format(), v.memory_format());
+    double storage = 0.0, logical = 0.0;
+    for (int64_t j = 0; j < v.storage_numel(); ++j) storage += std::fabs(v.data_as<float>()[j]);
+    for (float e : v.to_vector<float>()) logical += std::fabs(e);
+    EXPECT_NEAR(storage, logical, 1e-9 * logical) << "padding of blocked weights is not 0";
+  }
+}
+
+}  // namespace
+}  // namespace sprint::nn

@@ -3,7 +3,9 @@
 // convolution on, as `sprint train` runs them) and in channels-last, a few training steps of cnn, resnet10 and
 // resnet18 must use no reference or simple_* oneDNN implementation and reorder no activation (weights change
 // layout; the first layer's weight gradient reads its dy as NHWC, recorded apart), and steady-state steps must
-// create no primitive at all. Runs on whatever ISA the machine has: the implementations are oneDNN's choice.
+// create no primitive at all. With blocked activations the weights of every layer after the first are kept in the
+// kernels' blocked layout: neither the forward pass nor the weight gradient reorders them (only the backward-data
+// pass, which reads another layout, does). Runs on whatever ISA the machine has: the implementations are oneDNN's choice.
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -56,7 +58,14 @@ void expect_fast_kernels(const std::string& model_name, const Shape& sample, boo
   // The whole log: primitives of shapes an earlier model created are cached, not created again.
   const std::vector<cpu::onednn::PrimitiveInfo> log = cpu::onednn::created_primitives(s);
   int convolutions = 0;
+  const int64_t block = blocked ? channel_block(*ctx.activation_format) : 0;
   for (const cpu::onednn::PrimitiveInfo& p : log) {
+    const bool weight_pass = p.kind == cpu::onednn::kWeightReorderForward ||
+                             p.kind == cpu::onednn::kWeightReorderGradient;
+    // The first layer (C < block: a plain network input) keeps KCRS weights; every later one is blocked.
+    if (blocked && weight_pass) {
+      EXPECT_LT(p.dims.at(1), block) << "weights reordered on every step: " << describe(p);
+    }
     if (std::getenv("SPRINT_TEST_VERBOSE")) std::printf("%s\n", describe(p).c_str());
     EXPECT_FALSE(cpu::onednn::is_reference_implementation(p.implementation)) << "reference kernel: " << describe(p);
     const bool activation = p.dims.size() == 4 && p.dims[0] == kBatch;

@@ -44,7 +44,8 @@ void conv2d_forward_ref(const Conv2dForwardArgs& a) {
   const ConvDims d = conv_dims(a.x, a.w, a.y, a.params);
   const Conv2dParams& prm = a.params;
   const T* x = a.x.data_as<T>();
-  const T* w = a.w.data_as<T>();  // (K, C/G, R, S) contiguous
+  const T* w = a.w.data_as<T>();  // (K, C/G, R, S), contiguous or blocked weights
+  const Offsets4d wo = offsets4d(a.w);
   const T* b = a.b.defined() ? a.b.data_as<T>() : nullptr;
   T* y = a.y.data_as<T>();
   const Offsets4d xo = offsets4d(a.x), yo = offsets4d(a.y);
@@ -62,7 +63,7 @@ void conv2d_forward_ref(const Conv2dForwardArgs& a) {
                 const int64_t iw = q * prm.stride - prm.padding + s * prm.dilation;
                 if (iw < 0 || iw >= d.w) continue;
                 acc += static_cast<double>(x[xo(n, c0 + c, h, iw)]) *
-                       static_cast<double>(w[((k * d.c_per_group + c) * d.r + r) * d.s + s]);
+                       static_cast<double>(w[wo(k, c, r, s)]);
               }
             }
           if (a.activation == Activation::kReLU) acc = std::max(acc, 0.0);
@@ -79,6 +80,7 @@ void conv2d_backward_data_ref(const Conv2dBackwardDataArgs& a) {
   const Conv2dParams& prm = a.params;
   const T* dy = a.dy.data_as<T>();
   const T* w = a.w.data_as<T>();
+  const Offsets4d wo = offsets4d(a.w);
   T* dx = a.dx.data_as<T>();
   const Offsets4d xo = offsets4d(a.dx), yo = offsets4d(a.dy);
   const bool acc_mode = a.mode == GradMode::kAccumulate;
@@ -96,7 +98,7 @@ void conv2d_backward_data_ref(const Conv2dBackwardDataArgs& a) {
               if (qw < 0 || qw % prm.stride != 0 || qw / prm.stride >= d.q) continue;
               for (int64_t k = g * d.k_per_group; k < (g + 1) * d.k_per_group; ++k)
                 acc += static_cast<double>(dy[yo(n, k, ph / prm.stride, qw / prm.stride)]) *
-                       static_cast<double>(w[((k * d.c_per_group + cg) * d.r + r) * d.s + s]);
+                       static_cast<double>(w[wo(k, cg, r, s)]);
             }
           }
           store(dx[xo(n, c, h, iw)], static_cast<T>(acc), acc_mode);
@@ -117,6 +119,7 @@ void conv2d_backward_weight_ref(const Conv2dBackwardWeightArgs& a) {
     const int64_t cg_n = a.dw.dim(1), r_n = a.dw.dim(2), s_n = a.dw.dim(3);
     const int64_t k_per_group = k_out / prm.groups;
     T* dw = a.dw.data_as<T>();
+    const Offsets4d dwo = offsets4d(a.dw);
     for (int64_t k = 0; k < k_out; ++k) {
       const int64_t c0 = (k / k_per_group) * cg_n;
       for (int64_t c = 0; c < cg_n; ++c)
@@ -134,7 +137,7 @@ void conv2d_backward_weight_ref(const Conv2dBackwardWeightArgs& a) {
                       static_cast<double>(dy[yo(n, k, p, q)]) * static_cast<double>(x[xo(n, c0 + c, h, iw)]);
                 }
               }
-            store(dw[((k * cg_n + c) * r_n + r) * s_n + s], static_cast<T>(acc), acc_mode);
+            store(dw[dwo(k, c, r, s)], static_cast<T>(acc), acc_mode);
           }
     }
   }
@@ -172,6 +175,15 @@ void conv2d_backward_weight(const Conv2dBackwardWeightArgs& args) {
 MemoryFormat preferred_activation_format(const Stream& stream, DType dtype) {
   if (use_reference(stream, dtype)) return MemoryFormat::kContiguous;
   return onednn::channel_block() == 16 ? MemoryFormat::kChannelsBlocked16 : MemoryFormat::kChannelsBlocked8;
+}
+
+MemoryFormat preferred_weight_format(const Stream& stream, DType dtype, MemoryFormat input_format, int64_t groups) {
+  if (use_reference(stream, dtype) || groups != 1) return MemoryFormat::kContiguous;
+  switch (channel_block(input_format)) {
+    case 8: return MemoryFormat::kWeightsBlocked8;
+    case 16: return MemoryFormat::kWeightsBlocked16;
+    default: return MemoryFormat::kContiguous;
+  }
 }
 
 void conv2d_forward(const Stream& stream, const Conv2dForwardArgs& args) {

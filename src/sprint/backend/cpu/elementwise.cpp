@@ -69,8 +69,8 @@ void for_each_strided(const Shape& shape, const Strides& s1, const Strides& s2, 
   }
 }
 
-// Visits every logical (n, c, h, w) of two 4-D tensors of one shape, at least one of them channel-blocked,
-// calling f(src_offset, dst_offset); the padding channels of a blocked destination are not written (they stay 0).
+// Visits every logical (n, c, h, w) of two 4-D tensors of one shape, at least one of them blocked (activations
+// or weights), calling f(src_offset, dst_offset); the padding of a blocked destination is not written (it stays 0).
 template <class F>
 void for_each_4d(const Tensor& src, const Tensor& dst, F&& f) {
   const Offsets4d so = offsets4d(src), d = offsets4d(dst);
@@ -97,7 +97,7 @@ void fill(const Stream&, const FillArgs& a) {
 
 void cast(const Stream&, const CastArgs& a) {
   const DType sd = a.src.dtype(), dd = a.dst.dtype();
-  const bool same_blocking = a.src.is_channel_blocked() && a.src.channel_block() == a.dst.channel_block();
+  const bool same_blocking = a.src.is_blocked() && a.src.memory_format() == a.dst.memory_format();
   if (sd == dd && ((a.src.is_contiguous() && a.dst.is_contiguous()) || same_blocking)) {
     if (a.src.numel()) std::memmove(a.dst.data(), a.src.data(), a.src.n_bytes());
     return;
@@ -105,7 +105,7 @@ void cast(const Stream&, const CastArgs& a) {
   const char* src = static_cast<const char*>(a.src.data());
   char* dst = static_cast<char*>(a.dst.data());
   const int64_t ses = static_cast<int64_t>(a.src.element_size()), des = static_cast<int64_t>(a.dst.element_size());
-  if (a.src.is_channel_blocked() || a.dst.is_channel_blocked()) {
+  if (a.src.is_blocked() || a.dst.is_blocked()) {
     if (sd == DType::kF32 && dd == DType::kF32) {
       for_each_4d(a.src, a.dst, [&](int64_t i, int64_t j) {
         reinterpret_cast<float*>(dst)[j] = reinterpret_cast<const float*>(src)[i];

@@ -22,7 +22,8 @@ PrimitiveKey& PrimitiveKey::add_tensor(const Tensor& t) {
   add(t.ndim());
   for (int i = 0; i < t.ndim(); ++i) add(t.dim(i));
   for (int i = 0; i < t.ndim(); ++i) add(t.strides()[i]);
-  return add(t.channel_block());
+  add(t.channel_block());
+  return add(t.weight_block());
 }
 
 PrimitiveKey& PrimitiveKey::add_double(double value) {
@@ -102,6 +103,10 @@ dnnl::memory::dims weight_dims(const Tensor& w, int64_t groups) {
 
 dnnl::memory::desc weight_desc(const Tensor& w, int64_t groups) {
   using tag = dnnl::memory::format_tag;
+  if (w.is_weight_blocked()) {  // groups == 1 (checked by ops::conv2d_*)
+    return dnnl::memory::desc(dims_of(w), dnnl::memory::data_type::f32,
+                              w.weight_block() == 8 ? tag::ABcd8b8a : tag::ABcd16b16a);
+  }
   return dnnl::memory::desc(weight_dims(w, groups), dnnl::memory::data_type::f32,
                             groups == 1 ? tag::oihw : tag::goihw);
 }
@@ -134,7 +139,7 @@ void Staged::init_input(const dnnl::memory::desc& user, const dnnl::memory::desc
 }
 
 void Staged::init_output(const dnnl::memory::desc& user, const dnnl::memory::desc& wanted, OneDnnContext& dnn,
-                         bool accumulate, bool has_user) {
+                         bool accumulate, bool has_user, const char* kind) {
   has_user_ = has_user;
   staged_ = !has_user || accumulate || user != wanted;
   if (staged_) internal_ = dnnl::memory(wanted, dnn.engine());
@@ -148,7 +153,8 @@ void Staged::init_output(const dnnl::memory::desc& user, const dnnl::memory::des
     attr.set_post_ops(ops);
   }
   const dnnl::reorder::primitive_desc pd(internal_, user_, attr);
-  dnn.record(accumulate && user == wanted ? "reorder (accumulate)" : "reorder", pd.impl_info_str(), user.dims());
+  dnn.record(accumulate && user == wanted ? std::string(kind) + " (accumulate)" : std::string(kind), pd.impl_info_str(),
+             user.dims());
   reorder_.emplace(pd);
 }
 

@@ -105,9 +105,10 @@ class Staged {
   void init_input(const dnnl::memory::desc& user, const dnnl::memory::desc& wanted, OneDnnContext& dnn,
                   const char* kind = "reorder");
   /// Output argument: the primitive writes `wanted`; copied (accumulate: added) into `user` when they differ or
-  /// when accumulating. `has_user` false: the output is discarded (an internal buffer receives it).
+  /// when accumulating (recorded as `kind`, or `kind` + " (accumulate)" when only accumulating). `has_user`
+  /// false: the output is discarded (an internal buffer receives it).
   void init_output(const dnnl::memory::desc& user, const dnnl::memory::desc& wanted, OneDnnContext& dnn,
-                   bool accumulate, bool has_user = true);
+                   bool accumulate, bool has_user = true, const char* kind = "reorder");
   /// Input: points at `data`, reorders if needed, returns the memory to pass to the primitive.
   dnnl::memory& input(dnnl::stream& stream, const void* data);
   /// Output: points at `data` (may be null when !has_user) and returns the memory the primitive writes.

@@ -129,7 +129,7 @@ void conv2d_forward(const Stream& stream, const Conv2dForwardArgs& a) {
       dnn.record("convolution_forward", pd.impl_info_str(), dims_of(a.x));
       entry->conv = dnnl::convolution_forward(pd);
       entry->src.init_input(user_desc(a.x), pd.src_desc(), dnn);
-      entry->weights.init_input(weight_desc(a.w, a.params.groups), pd.weights_desc(), dnn);
+      entry->weights.init_input(weight_desc(a.w, a.params.groups), pd.weights_desc(), dnn, kWeightReorderForward);
       entry->dst.init_output(user_desc(a.y), pd.dst_desc(), dnn, /*accumulate=*/false);
       entry->args = {{DNNL_ARG_SRC, entry->src.primitive_memory()},
                      {DNNL_ARG_WEIGHTS, entry->weights.primitive_memory()},
@@ -177,7 +177,8 @@ void conv2d_backward_data(const Stream& stream, const Conv2dBackwardDataArgs& a)
       dnn.record("convolution_backward_data", pd.impl_info_str(), dims_of(a.dx));
       entry->conv = dnnl::convolution_backward_data(pd);
       entry->diff_dst.init_input(user_desc(a.dy), pd.diff_dst_desc(), dnn);
-      entry->weights.init_input(weight_desc(a.w, a.params.groups), pd.weights_desc(), dnn);
+      entry->weights.init_input(weight_desc(a.w, a.params.groups), pd.weights_desc(), dnn,
+                                kWeightReorderBackwardData);
       entry->diff_src.init_output(user_desc(a.dx), pd.diff_src_desc(), dnn, accumulate);
       entry->args = {{DNNL_ARG_DIFF_DST, entry->diff_dst.primitive_memory()},
                      {DNNL_ARG_WEIGHTS, entry->weights.primitive_memory()},
@@ -242,7 +243,7 @@ void conv2d_backward_weight(const Stream& stream, const Conv2dBackwardWeightArgs
       entry->diff_dst.init_input(user_desc(a.dy), pd.diff_dst_desc(), dnn,
                                  first_layer ? "reorder (first layer)" : "reorder");
       entry->diff_weights.init_output(weight_desc(w, a.params.groups), pd.diff_weights_desc(), dnn,
-                                      accumulate);
+                                      accumulate, /*has_user=*/true, kWeightReorderGradient);
       entry->bias = want_db;
       entry->args = {{DNNL_ARG_SRC, entry->src.primitive_memory()},
                      {DNNL_ARG_DIFF_DST, entry->diff_dst.primitive_memory()},

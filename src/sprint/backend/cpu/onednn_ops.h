@@ -24,6 +24,11 @@ struct PrimitiveInfo {
   std::string implementation;
   std::vector<int64_t> dims;
 };
+/// Kinds of the reorders a convolution records for its weights (dims: the weights, K x C x R x S): weights that
+/// are not in the layout a pass reads are reordered on every call of that pass.
+inline constexpr const char* kWeightReorderForward = "reorder (weights, forward)";
+inline constexpr const char* kWeightReorderBackwardData = "reorder (weights, backward data)";
+inline constexpr const char* kWeightReorderGradient = "reorder (weight gradient)";
 /// Every primitive created for the stream's CpuContext so far, in creation order.
 std::vector<PrimitiveInfo> created_primitives(const Stream& stream);
 /// True for oneDNN's reference implementations ("ref:any", "simple_nchw:any", ...), which sprint avoids.

@@ -15,7 +15,7 @@ void sgd_one(const Tensor& param, const Tensor& grad, const Tensor* buffer, cons
   T* p = param.data_as<T>();
   const T* g = grad.data_as<T>();
   T* buf = buffer ? buffer->data_as<T>() : nullptr;
-  const int64_t n = param.numel();
+  const int64_t n = param.storage_numel();  // blocked weights: padding too (it stays 0)
   const T lr = static_cast<T>(h.lr), wd = static_cast<T>(h.weight_decay), m = static_cast<T>(h.momentum);
   const T damp = static_cast<T>(1.0 - h.dampening), gs = static_cast<T>(h.grad_scale);
   const int threads = elementwise_threads(stream, n);
@@ -41,7 +41,7 @@ void adam_one(const Tensor& param, const Tensor& grad, const Tensor& m_t, const 
   const T* g = grad.data_as<T>();
   T* m = m_t.data_as<T>();
   T* v = v_t.data_as<T>();
-  const int64_t n = param.numel();
+  const int64_t n = param.storage_numel();  // blocked weights: padding too (it stays 0)
   const double bc1 = 1.0 - std::pow(h.beta1, static_cast<double>(step));
   const double bc2 = 1.0 - std::pow(h.beta2, static_cast<double>(step));
   const T b1 = static_cast<T>(h.beta1), b2 = static_cast<T>(h.beta2), gs = static_cast<T>(h.grad_scale);
