@@ -7,8 +7,10 @@
 //                        in[0].dtype(), call ops::..., return {outputs}; }};
 //   run_parity(c);
 // Backends under test: the CPU fast path (f32) and, when built and present, CUDA (f32, f16, bf16 by default).
-// The reference is the same case run with the CPU reference loops in f64. Floating inputs are converted to the
-// dtype under test (and to `input_format` for 4-D ones); integer inputs are copied as they are.
+// The reference is the same case run with the CPU reference loops in f64, on the floating inputs rounded to the
+// dtype under test (so that rounding cannot flip a max-pool argmax or a ReLU mask between reference and backend).
+// Floating inputs are converted to the dtype under test (and to `input_format` for 4-D ones); integer inputs are
+// copied as they are.
 #pragma once
 
 #include <functional>
@@ -42,6 +44,10 @@ struct ParityCase {
   std::vector<size_t> ignore_outputs = {};
   uint64_t seed = 42;
 };
+
+/// The reference outputs the case is compared with for `dtype`: the case run by the CPU reference loops in f64
+/// on its inputs rounded to `dtype` (integer inputs as they are).
+std::vector<Tensor> reference_outputs(const ParityCase& c, const std::vector<Tensor>& host_inputs, DType dtype);
 
 /// Runs the case; records gtest failures. SPRINT_PARITY_BACKEND=cpu runs the CPU fast path only, =cuda the CUDA
 /// backend only (GTEST_SKIP without a device, so that CTest reports the test skipped); unset: both.

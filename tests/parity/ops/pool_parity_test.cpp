@@ -45,6 +45,30 @@ void run_window_case(const std::string& name, const Shape& x_shape, Pool2dParams
   testing::run_parity(c);
 }
 
+// The reference sees the inputs the backend sees: 1 and 1 + 2^-10 differ in f32 but are one value in bf16, where
+// the max-pool's first maximum (index 0) wins; from unrounded inputs the reference would say index 1.
+TEST(PoolParity, ReferenceUsesInputsRoundedToTheTestedDtype) {
+  SPRINT_PARITY_HOST_ONLY();
+  const Pool2dParams p{.kernel = 2, .stride = 2};
+  ParityCase c{.name = "max_pool/rounded-reference",
+               .make_inputs = [](Generator&) {
+                 return std::vector<Tensor>{Tensor::from_values(std::vector<double>{1.0, 1.0 + 1.0 / 1024, 0.5, 0.25},
+                                                                {1, 1, 2, 2})};
+               },
+               .run = [=](const Stream& s, const std::vector<Tensor>& v) {
+                 const Shape y_shape = ops::pool2d_output_shape(v[0].shape(), p);
+                 Tensor y = like(s, y_shape, v[0].dtype(), MemoryFormat::kContiguous);
+                 Tensor idx = like(s, y_shape, DType::kI32, MemoryFormat::kContiguous);
+                 ops::max_pool2d_forward(s, {.x = v[0], .y = y, .indices = idx, .params = p});
+                 return std::vector<Tensor>{y, idx};
+               }};
+  Generator rng(1);
+  const std::vector<Tensor> in = c.make_inputs(rng);
+  EXPECT_EQ(testing::reference_outputs(c, in, DType::kF32)[1].to_vector<int32_t>(), std::vector<int32_t>{1});
+  EXPECT_EQ(testing::reference_outputs(c, in, DType::kBF16)[1].to_vector<int32_t>(), std::vector<int32_t>{0});
+  EXPECT_EQ(testing::reference_outputs(c, in, DType::kBF16)[0].to_vector<double>(), std::vector<double>{1.0});
+}
+
 void run_window_both(const std::string& name, const Shape& x_shape, Pool2dParams p, bool accumulate = false) {
   run_window_case(name, x_shape, p, accumulate, MemoryFormat::kContiguous);
   run_window_case(name, x_shape, p, accumulate, MemoryFormat::kChannelsLast);
