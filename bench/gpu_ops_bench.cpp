@@ -1,13 +1,19 @@
 // gpu_ops_bench.cpp: per-op microbenchmarks of the CUDA backend. Each case runs the op through its ops:: front door
 // (the same path training takes) `--iters` times between two timing events after `--warmup` calls, and reports
 // the median of `--repeats` such loops as achieved TFLOP/s (compute-bound ops) or GB/s (memory-bound ops), with
-// the fraction of the peak given by --peak-tflops (H100/H200 dense bf16: 798 measured) and --peak-gbps (~3000).
-// Prints one JSON object. The PyTorch side: bench/peers/pytorch_gpu_ops.py (same cases, same shapes).
+// the fraction of the peaks this run measures first: per dtype, an 8192³ matrix product through sprint's GEMM
+// (cuBLASLt, no epilogue; f32 without TF32 unless --tf32 on, so f32 is compared with the f32 peak), and a 1 GiB
+// device-to-device copy (bytes read + written). The settings both sides share are printed with the results:
+// convolutions channels-last with KCRS weights, cuDNN algorithms searched once per problem (cudnnFind, as
+// PyTorch's cudnn.benchmark), TF32 and determinism as given (defaults: both off, PyTorch's defaults for
+// convolutions). Prints one JSON object. The PyTorch side: bench/peers/pytorch_gpu_ops.py (same cases, shapes
+// and settings).
 // Usage: sprint_bench_gpu_ops [--device cuda:0] [--dtypes f32,f16,bf16] [--iters 50] [--warmup 5] [--repeats 5]
-//                             [--peak-tflops 798] [--peak-gbps 3000] [--filter SUBSTRING]
+//                             [--tf32 on|off] [--deterministic on|off] [--filter SUBSTRING]
 #include <algorithm>
 #include <cstdio>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -32,8 +38,13 @@ using namespace sprint;
 struct Args {
   std::string device = "cuda:0", dtypes = "f32,f16,bf16", filter;
   int iters = 50, warmup = 5, repeats = 5;
-  double peak_tflops = 798.0, peak_gbps = 3000.0;
+  bool tf32 = false, deterministic = false;
 };
+
+bool on_off(const std::string& key, const std::string& v) {
+  if (v != "on" && v != "off") throw InvalidArgument(key + " takes on or off, got '" + v + "'");
+  return v == "on";
+}
 
 Args parse(int argc, char** argv) {
   Args a;
@@ -44,8 +55,8 @@ Args parse(int argc, char** argv) {
     else if (k == "--iters") a.iters = std::stoi(v);
     else if (k == "--warmup") a.warmup = std::stoi(v);
     else if (k == "--repeats") a.repeats = std::stoi(v);
-    else if (k == "--peak-tflops") a.peak_tflops = std::stod(v);
-    else if (k == "--peak-gbps") a.peak_gbps = std::stod(v);
+    else if (k == "--tf32") a.tf32 = on_off(k, v);
+    else if (k == "--deterministic") a.deterministic = on_off(k, v);
     else return false;
     return true;
   });
@@ -87,31 +98,42 @@ struct Case {
   std::function<void()> run;
 };
 
+/// The ceilings measured at start: per dtype, the TFLOP/s of a large plain GEMM; the GB/s of a large copy.
+struct Peaks {
+  std::map<std::string, double> gemm_tflops;
+  double copy_gbps = 0.0;
+};
+
 class Bench {
  public:
   Bench(const Args& a, const Stream& s) : a_(a), s_(s) {}
 
-  nlohmann::ordered_json time(const Case& c) {
-    for (int i = 0; i < a_.warmup; ++i) c.run();
+  /// Median ms per call of `run` (warm-up, then `repeats` loops of `iters` calls between two timing events).
+  double median_ms(const std::function<void()>& run) {
+    for (int i = 0; i < a_.warmup; ++i) run();
     std::vector<double> ms;
     for (int r = 0; r < a_.repeats; ++r) {
       Event start(s_.context(), true), stop(s_.context(), true);
       start.record(s_);
-      for (int i = 0; i < a_.iters; ++i) c.run();
+      for (int i = 0; i < a_.iters; ++i) run();
       stop.record(s_);
       ms.push_back(static_cast<double>(stop.elapsed_ms_since(start)) / a_.iters);
     }
     std::sort(ms.begin(), ms.end());
-    const double t = ms[ms.size() / 2];
+    return ms[ms.size() / 2];
+  }
+
+  nlohmann::ordered_json time(const Case& c, const Peaks& peaks) {
+    const double t = median_ms(c.run);
     nlohmann::ordered_json j{{"op", c.name}, {"dtype", c.dtype}, {"shape", c.shape}, {"ms", t}};
     if (c.flops > 0) {
       const double tflops = c.flops / (t * 1e-3) / 1e12;
       j["tflops"] = tflops;
-      j["fraction_of_peak"] = tflops / a_.peak_tflops;
+      j["fraction_of_peak"] = tflops / peaks.gemm_tflops.at(c.dtype);
     } else {
       const double gbps = c.bytes / (t * 1e-3) / 1e9;
       j["gbps"] = gbps;
-      j["fraction_of_peak"] = gbps / a_.peak_gbps;
+      j["fraction_of_peak"] = gbps / peaks.copy_gbps;
     }
     return j;
   }
@@ -227,6 +249,27 @@ std::vector<Case> make_cases(const Stream& s, DType dt, Generator& rng) {
   return cases;
 }
 
+/// The ceilings of this device, measured the way the cases run: a plain 8192³ GEMM per dtype (random inputs,
+/// never zeros), and a copy of 1 GiB (2 GiB moved).
+Peaks measure_peaks(Bench& bench, const Stream& s, const std::vector<std::string>& dtypes, Generator& rng) {
+  Peaks peaks;
+  const int64_t m = 8192;
+  for (const std::string& name : dtypes) {
+    const DType dt = parse_dtype(name);
+    Tensor x = random_device(s, {m, m}, dt, rng, 0.1, MemoryFormat::kContiguous);
+    Tensor w = random_device(s, {m, m}, dt, rng, 0.1, MemoryFormat::kContiguous);
+    Tensor y = zeros_device(s, {m, m}, dt);
+    const double t = bench.median_ms([=] { ops::linear_forward(s, {.x = x, .w = w, .b = kNoTensor, .y = y}); });
+    peaks.gemm_tflops[std::string(dtype_name(dt))] = 2.0 * m * m * m / (t * 1e-3) / 1e12;
+  }
+  const int64_t n = int64_t{1} << 28;  // f32: 1 GiB
+  Tensor a = random_device(s, {n}, DType::kF32, rng, 1.0, MemoryFormat::kContiguous);
+  Tensor b = zeros_device(s, {n}, DType::kF32);
+  const double t = bench.median_ms([=] { ops::copy(s, a, b); });
+  peaks.copy_gbps = 2.0 * static_cast<double>(n) * 4.0 / (t * 1e-3) / 1e9;
+  return peaks;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -236,20 +279,27 @@ int main(int argc, char** argv) {
     if (!device.is_cuda()) throw InvalidArgument("sprint_bench_gpu_ops measures CUDA devices; got " + a.device);
     if (cuda_device_count() == 0) throw Unsupported("no CUDA device: " + cuda_unavailable_reason());
     DeviceContext& ctx = device_context(device);
+    ctx.set_numerics({.allow_tf32 = a.tf32, .deterministic = a.deterministic});
     const Stream s = ctx.compute_stream();
     Bench bench(a, s);
     Generator rng(0);
+    const std::vector<std::string> dtypes = split(a.dtypes);
+    const Peaks peaks = measure_peaks(bench, s, dtypes, rng);
     nlohmann::ordered_json out;
     out["engine"] = "sprint";
     out["device"] = a.device;
-    out["peak_tflops"] = a.peak_tflops;
-    out["peak_gbps"] = a.peak_gbps;
+    out["settings"] = {{"convolution_layout", "NHWC activations, KCRS weights"},
+                       {"f32_math", a.tf32 ? "tf32" : "fma (no TF32)"},
+                       {"algorithm_search", "cudnnFind once per problem"},
+                       {"deterministic", a.deterministic}};
+    out["peaks"] = {{"gemm_tflops", peaks.gemm_tflops}, {"copy_gbps", peaks.copy_gbps},
+                    {"how", "8192^3 GEMM per dtype through the engine's GEMM; 1 GiB device copy, read + write"}};
     out["results"] = nlohmann::ordered_json::array();
-    for (const std::string& name : split(a.dtypes)) {
+    for (const std::string& name : dtypes) {
       const DType dt = parse_dtype(name);
       for (const Case& c : make_cases(s, dt, rng)) {
         if (!a.filter.empty() && c.name.find(a.filter) == std::string::npos) continue;
-        out["results"].push_back(bench.time(c));
+        out["results"].push_back(bench.time(c, peaks));
         std::fprintf(stderr, "%s\n", out["results"].back().dump().c_str());
       }
     }

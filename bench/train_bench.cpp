@@ -5,6 +5,8 @@
 //                           [--workers 1] [--lr 0.01] [--momentum 0.9] [--limit-train N] [--device cpu]
 //                           [--data-dir DIR] [--resident on|off]
 //                           [--gemm onednn|openblas] [--format auto|nchw|nhwc|blocked]
+//                           [--tf32 on|off] [--deterministic on|off]     (cuda; both off by default, as the
+//                           PyTorch peer's flags of the same names: the settings are printed with the result)
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
@@ -32,6 +34,7 @@ struct Args {
   bool resident = false;
   std::string gemm = "onednn";
   std::string format = "auto";  // as sprint train --memory-format: auto | nchw | nhwc | blocked
+  bool tf32 = false, deterministic = false;
   double lr = 0.01, momentum = 0.9;
 };
 
@@ -52,6 +55,10 @@ Args parse(int argc, char** argv) {
     else if (k == "--gemm") a.gemm = v;
     else if (k == "--format") a.format = v;
     else if (k == "--resident") a.resident = (v == "on" || v == "1");
+    else if (k == "--tf32" || k == "--deterministic") {
+      if (v != "on" && v != "off") throw sprint::InvalidArgument(k + " takes on or off, got '" + v + "'");
+      (k == "--tf32" ? a.tf32 : a.deterministic) = v == "on";
+    }
     else return false;
     return true;
   });
@@ -75,6 +82,7 @@ int main(int argc, char** argv) {
     if (a.limit_train > 0) train_set = data::subset(train_set, 0, std::min(a.limit_train, train_set.size()));
     Generator rng(0);
     nn::Model model = nn::build_model(a.model, train_set.sample_shape(), train_set.num_classes, rng);
+    device_context(device).set_numerics({.allow_tf32 = a.tf32, .deterministic = a.deterministic});
     const Stream stream = device_context(device).compute_stream();
     model.net->to_device(stream);
     optim::SGD sgd(optim::single_group(*model.net), optim::SGDOptions(a.lr).with_momentum(a.momentum));
@@ -97,6 +105,7 @@ int main(int argc, char** argv) {
     out["resident_data"] = a.resident;
     out["cpu_gemm"] = a.gemm;
     out["format"] = memory_format_name(o.activation_format.value_or(o.format));
+    if (device.is_cuda()) out["settings"] = {{"f32_math", a.tf32 ? "tf32" : "fma (no TF32)"}, {"deterministic", a.deterministic}};
     out["epochs"] = nlohmann::ordered_json::array();
     std::vector<double> seconds;
     for (int64_t e = 1; e <= a.epochs; ++e) {

@@ -1,8 +1,11 @@
 #!/usr/bin/env python3
 # pytorch_gpu_ops.py: the PyTorch 2.x peer of bench/gpu_ops_bench.cpp (comparison only; sprint never depends on
-# Python). Same cases and shapes, eager PyTorch as users run it (cuDNN/cuBLAS underneath), timed with CUDA events:
-# median over --repeats loops of --iters calls after --warmup calls. Prints one JSON object.
+# Python). Same cases, shapes and settings, eager PyTorch (cuDNN/cuBLAS underneath), timed with CUDA events:
+# median over --repeats loops of --iters calls after --warmup calls. Peaks measured first as sprint's side does
+# (an 8192^3 torch.mm per dtype, a 1 GiB device copy); convolutions channels-last with KCRS (contiguous) weights,
+# cudnn.benchmark on, TF32 and cudnn.deterministic from --tf32 / --deterministic (default off). One JSON object.
 # Usage: python3 bench/peers/pytorch_gpu_ops.py [--dtypes f32,f16,bf16] [--iters 50] [--repeats 5]
+#                                               [--tf32 on|off] [--deterministic on|off]
 import argparse, json, statistics, sys
 
 import torch
@@ -48,7 +51,7 @@ def cases(dt, name):
     torch.backends.cudnn.benchmark = True
     for n, c, k, hw, stride in ((256, 64, 64, 32, 1), (256, 128, 128, 16, 1), (256, 256, 256, 8, 1), (256, 128, 256, 16, 2)):
         x = torch.randn(n, c, hw, hw, device=dev, dtype=dt).to(memory_format=torch.channels_last)
-        w = (torch.randn(k, c, 3, 3, device=dev, dtype=dt) * 0.1).to(memory_format=torch.channels_last)
+        w = torch.randn(k, c, 3, 3, device=dev, dtype=dt) * 0.1  # KCRS, as sprint's weights
         o = (hw + 2 - 3) // stride + 1
         dy = torch.randn(n, k, o, o, device=dev, dtype=dt).to(memory_format=torch.channels_last)
         flops = 2.0 * n * k * o * o * c * 9
@@ -92,23 +95,43 @@ def cases(dt, name):
     return out
 
 
+def measure_peaks(dtypes, iters, warmup, repeats):
+    peaks = {"gemm_tflops": {}}
+    m = 8192
+    for name in dtypes:
+        x = torch.randn(m, m, device="cuda", dtype=DTYPES[name]) * 0.1
+        w = torch.randn(m, m, device="cuda", dtype=DTYPES[name]) * 0.1
+        t = timed(lambda: torch.mm(x, w.t()), iters, warmup, repeats)
+        peaks["gemm_tflops"][name] = 2.0 * m ** 3 / (t * 1e-3) / 1e12
+    n = 1 << 28
+    a = torch.randn(n, device="cuda")
+    b = torch.empty_like(a)
+    t = timed(lambda: b.copy_(a), iters, warmup, repeats)
+    peaks["copy_gbps"] = 2.0 * n * 4 / (t * 1e-3) / 1e9
+    peaks["how"] = "8192^3 torch.mm per dtype; 1 GiB device copy, read + write"
+    return peaks
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--dtypes", default="f32,f16,bf16")
     ap.add_argument("--iters", type=int, default=50)
     ap.add_argument("--warmup", type=int, default=5)
     ap.add_argument("--repeats", type=int, default=5)
-    ap.add_argument("--peak-tflops", type=float, default=798.0)
-    ap.add_argument("--peak-gbps", type=float, default=3000.0)
+    ap.add_argument("--tf32", choices=("on", "off"), default="off")
+    ap.add_argument("--deterministic", choices=("on", "off"), default="off")
     ap.add_argument("--filter", default="")
     args = ap.parse_args()
     if not torch.cuda.is_available():
         sys.exit("pytorch_gpu_ops: no CUDA device")
-    torch.backends.cuda.matmul.allow_tf32 = False  # as sprint: f32 stays f32 unless asked
-    torch.backends.cudnn.allow_tf32 = False
+    torch.backends.cuda.matmul.allow_tf32 = args.tf32 == "on"  # as sprint: f32 stays f32 unless asked
+    torch.backends.cudnn.allow_tf32 = args.tf32 == "on"
+    torch.backends.cudnn.deterministic = args.deterministic == "on"
+    dtypes = args.dtypes.split(",")
     results = []
     with torch.no_grad():
-        for name in args.dtypes.split(","):
+        peaks = measure_peaks(dtypes, args.iters, args.warmup, args.repeats)
+        for name in dtypes:
             for op, shape, flops, nbytes, fn in cases(DTYPES[name], name):
                 if args.filter and args.filter not in op:
                     continue
@@ -116,14 +139,17 @@ def main():
                 r = {"op": op, "dtype": name, "shape": shape, "ms": t}
                 if flops > 0:
                     r["tflops"] = flops / (t * 1e-3) / 1e12
-                    r["fraction_of_peak"] = r["tflops"] / args.peak_tflops
+                    r["fraction_of_peak"] = r["tflops"] / peaks["gemm_tflops"][name]
                 else:
                     r["gbps"] = nbytes / (t * 1e-3) / 1e9
-                    r["fraction_of_peak"] = r["gbps"] / args.peak_gbps
+                    r["fraction_of_peak"] = r["gbps"] / peaks["copy_gbps"]
                 results.append(r)
                 print(json.dumps(r), file=sys.stderr)
+    settings = {"convolution_layout": "NHWC activations, KCRS weights",
+                "f32_math": "tf32" if args.tf32 == "on" else "fma (no TF32)",
+                "algorithm_search": "cudnn.benchmark", "deterministic": args.deterministic == "on"}
     print(json.dumps({"peer": f"pytorch {torch.__version__}", "device": torch.cuda.get_device_name(),
-                      "peak_tflops": args.peak_tflops, "peak_gbps": args.peak_gbps, "results": results}))
+                      "settings": settings, "peaks": peaks, "results": results}))
 
 
 if __name__ == "__main__":

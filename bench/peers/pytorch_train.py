@@ -6,6 +6,7 @@
 # Times the training loop only (like sprint's train_seconds) and prints one JSON object.
 # On --device cuda the data set lives on the GPU (as sprint's resident data path), the loss is summed on the device
 # (no per-step host sync), convolutions run channels-last with cudnn.benchmark, and --dtype bf16|f16 uses autocast.
+# --tf32 and --deterministic (default off) set the same numerics as sprint_bench_train's flags of those names.
 # --dataset cifar10 reads the binary records sprint installs; models fc (3072-512-256-10) and resnet18 (CIFAR
 # variant, as sprint's) are for it.
 # Usage: /usr/bin/python3 bench/peers/pytorch_train.py --model mlp --threads 1 --batch 64 --epochs 3
@@ -131,6 +132,8 @@ def main():
     ap.add_argument("--limit-train", type=int, default=0)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--data", default="")
+    ap.add_argument("--tf32", choices=("on", "off"), default="off")  # cuda: as sprint_bench_train --tf32
+    ap.add_argument("--deterministic", choices=("on", "off"), default="off")
     args = ap.parse_args()
     root = os.environ.get("SPRINT_DATA", os.path.expanduser("~/.cache/sprint"))
     data = args.data or os.path.join(root, args.dataset)
@@ -150,6 +153,10 @@ def main():
     loss_fn = F.nll_loss if args.model == "mlp" else F.cross_entropy
     model = model.to(dev)
     xtr, ytr, xte, yte = xtr.to(dev), ytr.to(dev), xte.to(dev), yte.to(dev)
+    # The same numerics as sprint's side: PyTorch's default lets cuDNN convolutions use TF32; sprint's does not.
+    torch.backends.cuda.matmul.allow_tf32 = args.tf32 == "on"
+    torch.backends.cudnn.allow_tf32 = args.tf32 == "on"
+    torch.backends.cudnn.deterministic = args.deterministic == "on"
     if cuda and args.model in ("cnn", "resnet18"):
         torch.backends.cudnn.benchmark = True
         model = model.to(memory_format=torch.channels_last)
@@ -195,6 +202,8 @@ def main():
     print(json.dumps({"peer": f"pytorch {torch.__version__}", "model": args.model, "dataset": args.dataset,
                       "device": args.device, "dtype": args.dtype, "threads": args.threads,
                       "batch": args.batch, "epochs": epochs,
+                      **({"settings": {"f32_math": "tf32" if args.tf32 == "on" else "fma (no TF32)",
+                                       "deterministic": args.deterministic == "on"}} if cuda else {}),
                       "median_epoch_seconds": statistics.median(e["train_seconds"] for e in epochs)}))
 
 

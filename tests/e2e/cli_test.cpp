@@ -24,7 +24,8 @@ TEST(Cli, HelpListsEverySubcommandAndOption) {
   CommandResult train = run_sprint({"train", "--help"});
   EXPECT_EQ(train.exit_code, 0);
   for (const char* word : {"--model", "--dataset", "--epochs", "--batch-size", "--lr", "--momentum", "--weight-decay",
-                           "--nesterov", "--seed", "--threads", "--device", "--report", "--data-dir", "mlp2", "cnn"})
+                           "--nesterov", "--seed", "--threads", "--device", "--report", "--data-dir", "--tf32",
+                           "--deterministic", "mlp2", "cnn"})
     EXPECT_NE(train.out.find(word), std::string::npos) << word;
   CommandResult fetch = run_sprint({"data", "fetch", "--help"});
   EXPECT_EQ(fetch.exit_code, 0);
@@ -40,6 +41,12 @@ TEST(Cli, UsageErrorsExitNonZeroWithAMessage) {
   EXPECT_NE(run_sprint({"train", "--batch-size", "abc"}).exit_code, 0);
   EXPECT_NE(run_sprint({}).exit_code, 0);
   EXPECT_NE(run_sprint({"data", "fetch", "imagenet"}).exit_code, 0);
+  EXPECT_NE(run_sprint({"train", "--dataset", "random", "--tf32", "maybe"}).exit_code, 0);
+  EXPECT_NE(run_sprint({"train", "--dataset", "random", "--deterministic", "1"}).exit_code, 0);
+  // The numerics flags are accepted everywhere (the CPU backend has no TF32 and is deterministic either way).
+  EXPECT_EQ(run_sprint({"train", "--dataset", "random", "--epochs", "1", "--tf32", "on", "--deterministic", "off"})
+                .exit_code,
+            0);
 }
 
 TEST(Cli, MissingDataIsOneClearLine) {

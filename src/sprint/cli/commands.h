@@ -28,6 +28,8 @@ struct TrainArgs {
   std::string resident = "auto";  ///< data set on the device: auto (on for CUDA) | on | off
   std::string memory_format = "auto";  ///< auto | nchw | nhwc | blocked (see --help)
   bool cuda_graph = false;
+  std::string tf32 = "off";           ///< f32 GEMMs/convolutions on TF32 tensor cores (cuda): on | off
+  std::string deterministic = "on";   ///< deterministic library algorithms only (cuda): on | off
   std::optional<std::string> data_dir;
   std::optional<std::string> report;
   std::string progress = "auto";  ///< auto | on | off

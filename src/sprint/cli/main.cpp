@@ -54,6 +54,12 @@ void add_train(CLI::App& app, sprint::cli::TrainArgs& a) {
       ->check(CLI::IsMember({"auto", "on", "off"}))->capture_default_str();
   t->add_flag("--cuda-graph", a.cuda_graph,
               "capture the training step in a CUDA graph and replay it (cuda; needs resident data, no --accumulate)");
+  t->add_option("--tf32", a.tf32, "cuda: f32 matrix products and convolutions on TF32 tensor cores: on | off")
+      ->check(CLI::IsMember({"on", "off"}))->capture_default_str();
+  t->add_option("--deterministic", a.deterministic,
+                "cuda: only algorithms that give the same bits run to run: on | off (off lets cuDNN pick faster, "
+                "non-deterministic ones)")
+      ->check(CLI::IsMember({"on", "off"}))->capture_default_str();
   t->add_option("--memory-format", a.memory_format,
                  "activation layout: auto (conv models: channel-blocked on cpu, nhwc on cuda; else nchw) | nchw | "
                  "nhwc (channels-last) | blocked (cpu)")

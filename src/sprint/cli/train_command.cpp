@@ -81,6 +81,7 @@ int run_train(const TrainArgs& a) {
   if (a.report) check_report_path(*a.report);
   const Device device = parse_device(a.device);
   DeviceContext& context = device_context(device);  // throws a clear error when CUDA is unavailable
+  context.set_numerics({.allow_tf32 = a.tf32 == "on", .deterministic = a.deterministic == "on"});
   cpu_context().set_num_threads(threads);
   const Stream stream = context.compute_stream();
 
@@ -117,6 +118,13 @@ int run_train(const TrainArgs& a) {
               device_name(device).c_str(), threads, threads == 1 ? "" : "s");
   std::printf("%s, batch %lld, %s\n", optimizer.describe().c_str(), static_cast<long long>(a.batch_size),
               model.loss->describe().c_str());
+  if (device.is_cuda()) {
+    const Numerics n = context.numerics();
+    std::printf("numerics: f32 %s, %s\n", n.allow_tf32 ? "may use TF32 tensor cores" : "without TF32",
+                n.deterministic ? "deterministic algorithms (a convolution cuDNN has none for warns and runs a "
+                                  "non-deterministic one)"
+                                : "non-deterministic algorithms allowed");
+  }
   std::printf("%s\n", train::epoch_table_header().c_str());
   std::fflush(stdout);
 

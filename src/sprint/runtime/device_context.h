@@ -32,6 +32,17 @@ int extension_slot() {
 
 enum class CopyKind { kHostToDevice, kDeviceToHost, kDeviceToDevice, kHostToHost };
 
+/// How far a context's floating-point results may move for speed; read by the backends when they choose library
+/// algorithms (cuBLASLt, cuDNN). The CPU backend has no TF32 and is deterministic under either setting.
+struct Numerics {
+  /// f32 matrix products and convolutions may run on TF32 tensor cores (10-bit mantissa inputs). Off: f32 stays
+  /// f32 (FMA units), as PyTorch with allow_tf32 = False.
+  bool allow_tf32 = false;
+  /// Only algorithms that give the same bits for the same inputs, run to run (cuDNN's CUDNN_DETERMINISTIC). Where
+  /// a problem has none, the backend uses a non-deterministic one and warns once for that problem.
+  bool deterministic = true;
+};
+
 class DeviceContext {
  public:
   virtual ~DeviceContext();
@@ -59,6 +70,14 @@ class DeviceContext {
   virtual bool event_ready(void* event) = 0;
   virtual float event_elapsed_ms(void* start, void* end) = 0;
 
+  /// The context's numerics policy (default: no TF32, deterministic). Changing it affects the algorithm choices of
+  /// calls made after it; cached choices are keyed by it.
+  Numerics numerics() const { return {allow_tf32_.load(), deterministic_.load()}; }
+  void set_numerics(const Numerics& n) {
+    allow_tf32_.store(n.allow_tf32);
+    deterministic_.store(n.deterministic);
+  }
+
   /// Per-context state of type T, created on first use as T(*this). T derives from ContextExtension.
   /// Thread-safe; the returned reference lives as long as the context.
   template <class T>
@@ -85,6 +104,7 @@ class DeviceContext {
   ContextExtension* find_extension(int slot) const;
   void publish(int slot);
 
+  std::atomic<bool> allow_tf32_{false}, deterministic_{true};
   mutable std::mutex mutex_;
   std::vector<std::unique_ptr<ContextExtension>> extensions_;
   // Lock-free read path: a fixed table of published pointers (slots beyond it use the mutex).

@@ -105,16 +105,6 @@ CublasLtGemm::~CublasLtGemm() {
   for (const Workspace& w : workspaces_) context_.allocator().deallocate(w.ptr, kWorkspaceBytes);
 }
 
-void CublasLtGemm::set_allow_tf32(bool allow) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  allow_tf32_ = allow;
-}
-
-bool CublasLtGemm::allow_tf32() const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return allow_tf32_;
-}
-
 int64_t CublasLtGemm::n_cache_hits() const {
   std::lock_guard<std::mutex> lock(mutex_);
   return hits_;
@@ -218,7 +208,7 @@ bool CublasLtGemm::run(const Stream& stream, const GemmProblem& p) {
   key.trans_a = p.trans_a;
   key.trans_b = p.trans_b;
   key.epilogue = static_cast<int>(p.epilogue);
-  key.tf32 = allow_tf32_ && p.dtype == DType::kF32;
+  key.tf32 = context_.numerics().allow_tf32 && p.dtype == DType::kF32;
   key.m = p.m;
   key.n = p.n;
   key.k = p.k;

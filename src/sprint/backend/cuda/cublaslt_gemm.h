@@ -55,9 +55,7 @@ class CublasLtGemm final : public ContextExtension {
   /// Throws BackendError when even kNone has no algorithm or a cuBLASLt call fails. Requires m, n, k >= 1.
   bool run(const Stream& stream, const GemmProblem& problem);
 
-  /// f32 GEMMs may use TF32 tensor cores (about 10 mantissa bits; off by default).
-  void set_allow_tf32(bool allow);
-  bool allow_tf32() const;
+  // f32 GEMMs use TF32 tensor cores (about 10 mantissa bits) only when the context's Numerics allow it.
 
   /// Plan-cache statistics (a miss is one heuristic query).
   int64_t n_cache_hits() const;
@@ -88,7 +86,6 @@ class CublasLtGemm final : public ContextExtension {
     void* ptr;
   };
   std::vector<Workspace> workspaces_;
-  bool allow_tf32_ = false;
   int64_t hits_ = 0, misses_ = 0;
 };
 

@@ -230,22 +230,6 @@ CudnnConv::Stats CudnnConv::stats() const {
   return s;
 }
 
-void CudnnConv::set_allow_tf32(bool allow) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  allow_tf32_ = allow;
-}
-bool CudnnConv::allow_tf32() const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return allow_tf32_;
-}
-void CudnnConv::set_deterministic(bool deterministic) {
-  std::lock_guard<std::mutex> lock(mutex_);
-  deterministic_ = deterministic;
-}
-bool CudnnConv::deterministic() const {
-  std::lock_guard<std::mutex> lock(mutex_);
-  return deterministic_;
-}
 void CudnnConv::set_workspace_limit(size_t n_bytes) {
   std::lock_guard<std::mutex> lock(mutex_);
   workspace_limit_ = n_bytes;
@@ -266,8 +250,9 @@ CudnnConv::Plan& CudnnConv::plan_for(const Stream& stream, void* handle_ptr, con
   key.kind = static_cast<int>(call.kind);
   key.dtype = static_cast<int>(call.dtype);
   key.layout = static_cast<int>(call.layout);
-  key.math = call.dtype == DType::kF32 ? (allow_tf32_ ? kMathTf32 : kMathFma) : kMathTensorOp;
-  key.deterministic = deterministic_ ? 1 : 0;
+  const Numerics numerics = context_.numerics();
+  key.math = call.dtype == DType::kF32 ? (numerics.allow_tf32 ? kMathTf32 : kMathFma) : kMathTensorOp;
+  key.deterministic = numerics.deterministic ? 1 : 0;
   key.align = std::min({alignment_of(call.in0), alignment_of(call.in1), alignment_of(call.out)});
   key.n = call.n;
   key.c = call.c;
@@ -320,7 +305,7 @@ CudnnConv::Plan& CudnnConv::plan_for(const Stream& stream, void* handle_ptr, con
                  call.n, call.k, call.p, call.q);
   }
   const int math = key.math;
-  bool deterministic = deterministic_;
+  bool deterministic = key.deterministic != 0;
   const size_t limit = workspace_limit_;
   SPRINT_CUDNN_CHECK(cudnnSetConvolutionMathType(plan->conv, search_math_type(math)));
 
@@ -372,6 +357,7 @@ CudnnConv::Plan& CudnnConv::plan_for(const Stream& stream, void* handle_ptr, con
              kind_name(call.kind), dtype_name(call.dtype), call.nhwc() ? "NHWC" : "NCHW", call.n, call.c, call.h,
              call.w, call.k, call.cg, call.r, call.s);
     deterministic = false;
+    ++stats_.n_nondeterministic;
     rank_heuristics();
   }
 

@@ -11,8 +11,9 @@
 //   - capturing a CUDA graph: never Find (it synchronises); use the cached choice, else the first
 //     heuristic (Get_v7) candidate that passes the filters, cached as "not searched" so that the next eager call
 //     upgrades it with a Find;
-//   - filters: status success, workspace <= limit, deterministic when deterministic() (default: sprint's
-//     reductions are reproducible run to run), and for f32 without TF32 the FMA math mode (CUDNN_FMA_MATH on the
+//   - filters: status success, workspace <= limit, deterministic when the context's Numerics ask for it
+//     (default: sprint's reductions are reproducible run to run; a problem with no deterministic algorithm
+//     falls back to a non-deterministic one, warns once and counts in Stats::n_nondeterministic), and for f32 without TF32 the FMA math mode (CUDNN_FMA_MATH on the
 //     descriptor: no TF32 tensor cores, like the cuBLASLt GEMMs). f16/bf16 use CUDNN_TENSOR_OP_MATH (float
 //     accumulation, compute type float).
 // Workspaces come from StreamWorkspace (per stream, persistent, grows). NHWC calls whose weights are not
@@ -53,15 +54,13 @@ class CudnnConv final : public ContextExtension {
     int64_t n_finds = 0;
     int64_t n_heuristic_choices = 0;
     int64_t n_plans = 0;
+    /// Problems planned with a non-deterministic algorithm although the context asked for determinism (cuDNN
+    /// had no deterministic one for them).
+    int64_t n_nondeterministic = 0;
   };
   Stats stats() const;
 
-  /// f32 convolutions may use TF32 tensor cores (off by default). Changing it re-plans (it is in the key).
-  void set_allow_tf32(bool allow);
-  bool allow_tf32() const;
-  /// Only deterministic algorithms (on by default).
-  void set_deterministic(bool deterministic);
-  bool deterministic() const;
+  // TF32 and determinism come from the context's Numerics (DeviceContext::numerics); both are in the key.
   void set_workspace_limit(size_t n_bytes);
   size_t workspace_limit() const;
   /// Forgets every cached plan (the next call of each problem searches again).
@@ -87,8 +86,6 @@ class CudnnConv final : public ContextExtension {
   DeviceContext& context_;
   mutable std::mutex mutex_;  // plans_, settings and statistics
   std::unordered_map<Key, std::unique_ptr<Plan>, KeyHash> plans_;
-  bool allow_tf32_ = false;
-  bool deterministic_ = true;
   size_t workspace_limit_ = kDefaultWorkspaceLimit;
   Stats stats_;
 };
