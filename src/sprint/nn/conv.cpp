@@ -84,12 +84,14 @@ Tensor Conv2d::backward(RunContext& ctx, const Tensor& dy) {
   const Conv2dParams params = options_.params();
   // Gradient w.r.t. the pre-activation: dy masked by the fused ReLU.
   Tensor dpre = dy;
-  if (options_.activation == Activation::kReLU) {
-    dpre =
-        gradient_buffer(ctx, kPreActivationGrad, dy.shape(), dy.dtype(), s.y.memory_format());
-    SPRINT_CHECK(same_memory_order(dy, s.y), "{}: dy {} is not in the output's memory format", describe(),
-                 dy.description());
-    ops::relu_backward(ctx.stream, {.dy = flat(dy), .y = flat(s.y), .dx = flat(dpre)});
+  switch (options_.activation) {
+    case Activation::kNone: break;
+    case Activation::kReLU:
+      dpre = gradient_buffer(ctx, kPreActivationGrad, dy.shape(), dy.dtype(), s.y.memory_format());
+      SPRINT_CHECK(same_memory_order(dy, s.y), "{}: dy {} is not in the output's memory format", describe(),
+                   dy.description());
+      ops::relu_backward(ctx.stream, {.dy = flat(dy), .y = flat(s.y), .dx = flat(dpre)});
+      break;
   }
   const GradMode w_mode = train_w ? weight_->take_grad_mode() : GradMode::kOverwrite;
   const GradMode b_mode = train_b ? bias_->take_grad_mode() : GradMode::kOverwrite;

@@ -67,7 +67,7 @@ Tensor Linear::backward(RunContext& ctx, const Tensor& dy) {
   SPRINT_CHECK(s.x.defined(), "Linear::backward called before forward (slot {})", ctx.slot);
   const int64_t n = s.x.dim(0);
   Tensor dx = needs_input_grad() ? gradient_buffer(ctx, kInputGrad, s.x.shape(), s.x.dtype()) : Tensor();
-  Tensor scratch = options_.activation != Activation::kNone
+  Tensor scratch = activation_needs_output(options_.activation)
                        ? workspace_.get(ctx.stream, ctx.slot, kScratch, {n, options_.out_features}, dy.dtype())
                        : Tensor();
   const bool train_w = weight_->trainable();

@@ -32,7 +32,7 @@ void linear_backward(const Stream& stream, const LinearBackwardArgs& a) {
   SPRINT_CHECK(a.x.ndim() == 2 && a.w.ndim() == 2, "{}: x and w must be 2-D", op);
   const int64_t n = a.x.dim(0), in = a.x.dim(1), out = a.w.dim(0);
   check_shape(a.dy, {n, out}, "linear dy");
-  if (a.activation != Activation::kNone) {
+  if (activation_needs_output(a.activation)) {
     check_shape(a.y, {n, out}, "linear y (needed for the activation's gradient)");
     check_shape(a.scratch, {n, out}, "linear backward scratch");
   }

@@ -66,8 +66,7 @@ void conv2d_forward_ref(const Conv2dForwardArgs& a) {
                        static_cast<double>(w[wo(k, c, r, s)]);
               }
             }
-          if (a.activation == Activation::kReLU) acc = std::max(acc, 0.0);
-          y[yo(n, k, p, q)] = static_cast<T>(acc);
+          y[yo(n, k, p, q)] = static_cast<T>(activation_forward(a.activation, acc));
         }
     }
 }

@@ -26,8 +26,7 @@ void linear_forward_ref(const LinearForwardArgs& a) {
     for (int64_t o = 0; o < out; ++o) {
       double acc = b ? static_cast<double>(b[o]) : 0.0;
       for (int64_t k = 0; k < in; ++k) acc += static_cast<double>(x[i * in + k]) * static_cast<double>(w[o * in + k]);
-      if (a.activation == Activation::kReLU) acc = std::max(acc, 0.0);
-      y[i * out + o] = static_cast<T>(acc);
+      y[i * out + o] = static_cast<T>(activation_forward(a.activation, acc));
     }
 }
 
@@ -40,9 +39,8 @@ void linear_backward_ref(const LinearBackwardArgs& a) {
   // Pre-activation gradient.
   std::vector<double> dpre(static_cast<size_t>(n * out));
   for (int64_t i = 0; i < n * out; ++i) {
-    double g = static_cast<double>(dy[i]);
-    if (a.activation == Activation::kReLU && !(a.y.data_as<T>()[i] > T(0))) g = 0.0;
-    dpre[static_cast<size_t>(i)] = g;
+    const double y = activation_needs_output(a.activation) ? static_cast<double>(a.y.data_as<T>()[i]) : 0.0;
+    dpre[static_cast<size_t>(i)] = activation_backward_from_output(a.activation, static_cast<double>(dy[i]), y);
   }
   const bool acc_param = a.param_mode == GradMode::kAccumulate;
   if (a.dw.defined()) {
@@ -94,7 +92,11 @@ void linear_forward(const Stream& stream, const LinearForwardArgs& a) {
   float* y = a.y.data_as<float>();
   sgemm(stream, false, true, n, out, in, 1.0f, a.x.data_as<float>(), in, a.w.data_as<float>(), in, 0.0f, y, out);
   const float* b = a.b.defined() ? a.b.data_as<float>() : nullptr;
-  const bool relu = a.activation == Activation::kReLU;
+  bool relu = false;
+  switch (a.activation) {
+    case Activation::kNone: break;
+    case Activation::kReLU: relu = true; break;
+  }
   if (!b && !relu) return;
   for (int i = 0; i < n; ++i) {
     float* row = y + static_cast<int64_t>(i) * out;
@@ -113,13 +115,17 @@ void linear_backward(const Stream& stream, const LinearBackwardArgs& a) {
   sync_threads(stream);
   const int n = static_cast<int>(a.x.dim(0)), in = static_cast<int>(a.x.dim(1)), out = static_cast<int>(a.w.dim(0));
   const float* dpre = a.dy.data_as<float>();
-  if (a.activation == Activation::kReLU) {
-    float* g = a.scratch.data_as<float>();
-    const float* dy = a.dy.data_as<float>();
-    const float* y = a.y.data_as<float>();
-    const int64_t total = static_cast<int64_t>(n) * out;
-    for (int64_t i = 0; i < total; ++i) g[i] = y[i] > 0.0f ? dy[i] : 0.0f;
-    dpre = g;
+  switch (a.activation) {
+    case Activation::kNone: break;
+    case Activation::kReLU: {
+      float* g = a.scratch.data_as<float>();
+      const float* dy = a.dy.data_as<float>();
+      const float* y = a.y.data_as<float>();
+      const int64_t total = static_cast<int64_t>(n) * out;
+      for (int64_t i = 0; i < total; ++i) g[i] = y[i] > 0.0f ? dy[i] : 0.0f;
+      dpre = g;
+      break;
+    }
   }
   const float beta_param = a.param_mode == GradMode::kAccumulate ? 1.0f : 0.0f;
   if (a.dw.defined())

@@ -66,10 +66,14 @@ dnnl::convolution_forward::primitive_desc forward_pd(const dnnl::engine& engine,
   const memory::desc bias_md =
       bias ? memory::desc({w.dim(0)}, memory::data_type::f32, memory::format_tag::x) : memory::desc();
   dnnl::primitive_attr attr;
-  if (activation == Activation::kReLU) {
-    dnnl::post_ops ops;
-    ops.append_eltwise(1.0f, algorithm::eltwise_relu, 0.0f, 0.0f);
-    attr.set_post_ops(ops);
+  switch (activation) {
+    case Activation::kNone: break;
+    case Activation::kReLU: {
+      dnnl::post_ops ops;
+      ops.append_eltwise(1.0f, algorithm::eltwise_relu, 0.0f, 0.0f);
+      attr.set_post_ops(ops);
+      break;
+    }
   }
   auto make_pd = [&](const memory::desc& xd, const memory::desc& yd) {
     dnnl::convolution_forward::desc desc(prop_kind::forward_training, algorithm::convolution_direct, xd,

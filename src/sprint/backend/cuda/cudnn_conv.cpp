@@ -591,7 +591,11 @@ void CudnnConv::forward(const Stream& stream, const Conv2dForwardArgs& a) {
                  "{}: bias must be a contiguous {} ({}) tensor, got {}", op, dtype_name(dtype), g.k, a.b.description());
   const ImageLayout layout = image_layout({&a.x, &a.y}, op);
   if (a.y.numel() == 0) return;
-  const bool relu = a.activation == Activation::kReLU;
+  bool relu = false;
+  switch (a.activation) {
+    case Activation::kNone: break;
+    case Activation::kReLU: relu = true; break;
+  }
   const void* bias = a.b.defined() ? a.b.data() : nullptr;
   if (a.x.numel() == 0 || a.w.numel() == 0) {  // empty sum: y = act(b)
     zero(a.y, native);

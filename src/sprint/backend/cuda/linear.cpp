@@ -75,7 +75,11 @@ void linear_forward(const Stream& stream, const LinearForwardArgs& a) {
   check_matrix(a.y, n, out, dtype, "y");
   if (a.b.defined()) check_vector(a.b, out, dtype, "b");
   if (n == 0 || out == 0) return;
-  const bool relu = a.activation == Activation::kReLU;
+  bool relu = false;
+  switch (a.activation) {
+    case Activation::kNone: break;
+    case Activation::kReLU: relu = true; break;
+  }
   const void* bias = a.b.defined() ? a.b.data() : nullptr;
   if (in == 0) {  // y = act(b) broadcast (x · wᵀ is an empty sum)
     SPRINT_CUDA_CHECK(cudaMemsetAsync(a.y.data(), 0, a.y.n_bytes(), scope.stream()));
@@ -124,12 +128,15 @@ void linear_backward(const Stream& stream, const LinearBackwardArgs& a) {
 
   // Pre-activation gradient.
   const void* dpre = a.dy.data();
-  if (a.activation == Activation::kReLU) {
-    check_matrix(a.y, n, out, dtype, "y");
-    check_matrix(a.scratch, n, out, dtype, "scratch");
-    relu_backward(stream,
-                  ReluBackwardArgs{.dy = a.dy, .y = a.y, .dx = a.scratch, .mode = GradMode::kOverwrite});
-    dpre = a.scratch.data();
+  switch (a.activation) {
+    case Activation::kNone: break;
+    case Activation::kReLU:
+      check_matrix(a.y, n, out, dtype, "y");
+      check_matrix(a.scratch, n, out, dtype, "scratch");
+      relu_backward(stream,
+                    ReluBackwardArgs{.dy = a.dy, .y = a.y, .dx = a.scratch, .mode = GradMode::kOverwrite});
+      dpre = a.scratch.data();
+      break;
   }
   const float beta_param = a.param_mode == GradMode::kAccumulate ? 1.0f : 0.0f;
   if (a.dw.defined()) {
