@@ -22,7 +22,7 @@ Tensor Dropout::forward(RunContext& ctx, const Tensor& x) {
   s.active = training() && p_ > 0.0;
   if (!s.active) return x;
   SPRINT_CHECK(ctx.rng != nullptr, "Dropout in training mode needs RunContext::rng");
-  s.mask = {p_, ctx.rng->seed(), ctx.rng->reserve(static_cast<uint64_t>(x.numel()))};
+  s.mask = {p_, ctx.rng->seed(), ctx.rng->reserve(static_cast<uint64_t>(x.numel())), ctx.philox_state};
   const MemoryFormat format = x.ndim() == 4 ? x.memory_format() : MemoryFormat::kContiguous;
   Tensor y = workspace_.get(ctx.stream, ctx.slot, kOutput, x.shape(), x.dtype(), format);
   ops::dropout_forward(ctx.stream, {.x = x, .y = y, .mask = s.mask});

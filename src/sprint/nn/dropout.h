@@ -1,6 +1,6 @@
 // dropout.h: Dropout layer. Training: inverted dropout with a Philox mask drawn from ctx.rng (reserve(numel)), so
 // the mask is reproducible from (seed, offset) and identical on every backend; eval: identity. Any shape, NCHW
-// or NHWC kept.
+// or NHWC kept. With RunContext::philox_state the kernels read the seed and a base offset from the device.
 #pragma once
 
 #include "sprint/backend/api/dropout.h"
@@ -21,7 +21,7 @@ class Dropout final : public Module {
   Shape output_shape(const Shape& input) const override { return input; }
 
   double p() const { return p_; }
-  /// The mask of the last training forward in `slot` (seed and offset), e.g. to replay it.
+  /// The mask of the last training forward in `slot` (seed, offset and the device state if any), e.g. to replay it.
   DropoutMask last_mask(int slot = 0) { return saved_.at(slot).mask; }
 
  private:

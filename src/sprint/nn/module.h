@@ -37,6 +37,10 @@ struct RunContext {
   /// Where layers take their input-gradient buffers during backward (shared, recycled as soon as they are
   /// consumed); null: each layer keeps its own in its Workspace.
   BufferPool* gradients = nullptr;
+  /// Optional i64 (2) {seed, base} on the stream's device (DropoutMask::state): stochastic layers still reserve
+  /// their offsets from rng, but their kernels add the base and take the seed from this tensor when they run. A
+  /// CUDA graph captured with it draws new masks on each replay once the base is advanced between replays.
+  Tensor philox_state = {};
 };
 
 /// A named tensor that is state but not trained (BatchNorm running statistics): saved in checkpoints.

@@ -6,6 +6,7 @@
 #include "sprint/config.h"
 #include "sprint/data/loader.h"
 #include "sprint/data/resident_loader.h"
+#include "sprint/ops/dropout.h"
 #include "sprint/ops/elementwise.h"
 #include "sprint/ops/loss.h"
 #include "sprint/runtime/device_registry.h"
@@ -47,6 +48,12 @@ struct Trainer::GraphState {
   cuda::CudaGraph graph;
   const void* input_address = nullptr;  // the batch buffer the graph reads
   bool warmed_up = false;
+  // Dropout in the graph: the kernels read {seed, base} from `philox` (i64 (2) on the device) and add the base to
+  // the offsets reserved at capture; the graph's last node advances the base by words_per_step, so replay r
+  // draws the masks the eager step r after the capture would. The host generator skips as many words per replay.
+  Tensor philox;
+  uint64_t words_per_step = 0;
+  int64_t n_replays = 0;
 };
 #else
 struct Trainer::GraphState {};
@@ -110,11 +117,22 @@ bool Trainer::graph_step(nn::RunContext& ctx, const data::Batch& batch, int64_t 
   }
   if (!g.graph.ready()) {
     g.input_address = batch.inputs.data();
-    cuda::GraphCapture capture = g.graph.capture(stream_);
-    train_step(ctx, batch, step, steps);
-    capture.finish();
+    const GeneratorState before = rng_.state();
+    g.philox = ops::to_stream_device(
+        stream_, Tensor::from_values(std::vector<int64_t>{static_cast<int64_t>(before.seed), 0}, {2}));
+    ctx.philox_state = g.philox;
+    {
+      cuda::GraphCapture capture = g.graph.capture(stream_);
+      train_step(ctx, batch, step, steps);
+      g.words_per_step = rng_.state().offset - before.offset;
+      ops::philox_state_advance(stream_, {.state = g.philox, .n_words = g.words_per_step});  // no node if 0
+      capture.finish();
+    }
+    ctx.philox_state = Tensor();  // eager steps (the short last batch) take their offsets from the host
   }
   SPRINT_ASSERT(batch.inputs.data() == g.input_address, "the batch moved: the CUDA graph reads a fixed buffer");
+  // The capture reserved the first replay's words on the host; every later replay consumes as many again.
+  if (g.n_replays++ > 0) rng_.set_state({rng_.seed(), rng_.state().offset + g.words_per_step});
   g.graph.replay(stream_);
   return true;
 #else

@@ -34,7 +34,8 @@ struct TrainerOptions {
   bool resident_data = false;
   /// CUDA only: capture one full training step (forward, loss, backward, optimizer, loss accumulation) into a
   /// CUDA graph after one eager warm-up step and replay it for every full batch. Needs resident_data (fixed
-  /// batch addresses), accumulate_steps == 1 and no on_step hook (scalars are baked into the graph).
+  /// batch addresses), accumulate_steps == 1 and no on_step hook (scalars are baked into the graph). Dropout
+  /// masks still change every step (the graph advances their Philox state on the device) and equal eager ones.
   bool cuda_graph = false;
   bool progress = false;     ///< live progress line on stderr
   /// Called after every optimizer step with (epoch, step index in epoch, steps per epoch): LR schedules hook here.

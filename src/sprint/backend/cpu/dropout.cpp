@@ -11,6 +11,13 @@
 namespace sprint::cpu {
 namespace {
 
+/// The mask with a device state (host memory here) folded in: seed = state[0], offset = state[1] + offset.
+DropoutMask resolve(const DropoutMask& m) {
+  if (!m.state.defined()) return m;
+  const int64_t* state = m.state.data_as<int64_t>();
+  return {.p = m.p, .seed = static_cast<uint64_t>(state[0]), .offset = static_cast<uint64_t>(state[1]) + m.offset};
+}
+
 /// dropout_keep() with the last Philox block cached: consecutive elements share a block of 4 words.
 class MaskReader {
  public:
@@ -67,7 +74,7 @@ void dropout_forward_typed(const DropoutForwardArgs& a) {
   const T* x = a.x.data_as<T>();
   T* y = a.y.data_as<T>();
   const T scale = static_cast<T>(1.0 / (1.0 - a.mask.p));
-  MaskReader mask(a.mask);
+  MaskReader mask(resolve(a.mask));
   for_each_element(
       a.x, [&](int64_t i, int64_t e) { y[i] = mask.keep(static_cast<uint64_t>(e)) ? x[i] * scale : T(0); });
 }
@@ -78,7 +85,7 @@ void dropout_backward_typed(const DropoutBackwardArgs& a) {
   T* dx = a.dx.data_as<T>();
   const T scale = static_cast<T>(1.0 / (1.0 - a.mask.p));
   const bool acc = a.mode == GradMode::kAccumulate;
-  MaskReader mask(a.mask);
+  MaskReader mask(resolve(a.mask));
   for_each_element(a.dy, [&](int64_t i, int64_t e) {
     const T g = mask.keep(static_cast<uint64_t>(e)) ? dy[i] * scale : T(0);
     store(dx[i], g, acc);
@@ -95,6 +102,11 @@ void dropout_forward(const Stream&, const DropoutForwardArgs& args) {
 void dropout_backward(const Stream&, const DropoutBackwardArgs& args) {
   dispatch_floating(args.dy.dtype(), "dropout_backward",
                     [&](auto t) { dropout_backward_typed<decltype(t)>(args); });
+}
+
+void philox_state_advance(const Stream&, const PhiloxStateAdvanceArgs& args) {
+  int64_t* state = args.state.data_as<int64_t>();
+  state[1] = static_cast<int64_t>(static_cast<uint64_t>(state[1]) + args.n_words);  // wraps like the device's
 }
 
 }  // namespace sprint::cpu

@@ -1,6 +1,14 @@
 // data.cu (CUDA): gather_normalize and gather_labels, the GPU-resident data path: the u8 data set lives on the
 // device and each batch is gathered, converted and normalised by one kernel. Indices must lie in [0, M) (the
 // loader generates them); an out-of-range index never reads out of bounds: it yields NaN pixels / label -1.
+// The per-channel normalisation (lookup tables or affine coefficients, ~3 KB) lives in device memory, built once
+// per distinct (channels, mean, std) and per context, and the kernel reads it by pointer: passed by value and
+// indexed at run time it would be copied into every thread's local memory.
+#include <algorithm>
+#include <mutex>
+#include <span>
+#include <vector>
+
 #include "sprint/backend/api/data.h"
 #include "sprint/backend/cuda/common.cuh"
 
@@ -9,18 +17,71 @@ namespace {
 
 constexpr int kMaxChannels = 16;
 
-struct ChannelAffine {
-  float scale[kMaxChannels];  // 1 / (255 · std[c])
-  float shift[kMaxChannels];  // -mean[c] / std[c]
-};
-
 // Up to this many channels (every data set sprint reads: 1 or 3) the kernel looks pixels up in the CPU's own
 // table, float((v / 255 - mean) / std) computed in double, so resident batches equal the DataLoader's bit for bit.
-// 3 x 256 floats keep the kernel's parameters under 4 KB; more channels use the float affine form (within 1 ulp).
+// More channels use the float affine form x · scale + shift (within 1 ulp).
 constexpr int kTableChannels = 3;
 
-struct ChannelTable {
-  float value[kTableChannels][256];
+struct ChannelLookup {
+  float table[kTableChannels][256];  // channels <= kTableChannels: the CPU's value of every pixel
+  float scale[kMaxChannels];         // 1 / (255 · std[c])
+  float shift[kMaxChannels];         // -mean[c] / std[c]
+};
+
+/// Device copies of ChannelLookup, one per distinct (channels, mean, std) seen on this context (one per data set
+/// statistics: a handful), kept for the context's lifetime so that kernels and captured graphs may hold the
+/// pointer. Building one copies it to the device and synchronises the calling stream once; that first use must
+/// therefore not happen while the stream is capturing a graph.
+class ChannelLookupCache final : public ContextExtension {
+ public:
+  explicit ChannelLookupCache(DeviceContext& context) : context_(context) {}
+  ~ChannelLookupCache() override {
+    for (const Entry& e : entries_) context_.allocator().deallocate(e.device, sizeof(ChannelLookup));
+  }
+
+  const ChannelLookup* get(const Stream& stream, int64_t channels, std::span<const float> mean,
+                           std::span<const float> std) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (const Entry& e : entries_)
+      if (e.channels == channels && std::equal(mean.begin(), mean.end(), e.mean.begin(), e.mean.end()) &&
+          std::equal(std.begin(), std.end(), e.std.begin(), e.std.end()))
+        return e.device;
+    const cudaStream_t native = stream_of(stream);
+    cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
+    SPRINT_CUDA_CHECK(cudaStreamIsCapturing(native, &status));
+    SPRINT_CHECK(status == cudaStreamCaptureStatusNone,
+                 "gather_normalize: new normalisation statistics during a CUDA graph capture; gather one batch "
+                 "with them before capturing");
+    ChannelLookup host{};
+    for (int64_t ch = 0; ch < channels; ++ch) {
+      const double m = mean.empty() ? 0.0 : mean[static_cast<size_t>(ch)];
+      const double sd = std.empty() ? 1.0 : std[static_cast<size_t>(ch)];
+      host.scale[ch] = static_cast<float>(1.0 / (255.0 * sd));
+      host.shift[ch] = static_cast<float>(-m / sd);
+      if (channels <= kTableChannels)
+        for (int v = 0; v < 256; ++v)
+          host.table[ch][v] = static_cast<float>((static_cast<double>(v) / 255.0 - m) / sd);  // the CPU's formula
+    }
+    entries_.reserve(entries_.size() + 1);
+    auto* device = static_cast<ChannelLookup*>(context_.allocator().allocate(sizeof(ChannelLookup)));
+    // The allocator is stream-ordered on the compute stream: the block's previous owner may still be in use there.
+    order_after_compute_stream(stream);
+    SPRINT_CUDA_CHECK(cudaMemcpyAsync(device, &host, sizeof(ChannelLookup), cudaMemcpyHostToDevice, native));
+    SPRINT_CUDA_CHECK(cudaStreamSynchronize(native));  // `host` dies here; every stream may now read the copy
+    entries_.push_back({channels, std::vector<float>(mean.begin(), mean.end()),
+                        std::vector<float>(std.begin(), std.end()), device});
+    return device;
+  }
+
+ private:
+  struct Entry {
+    int64_t channels;
+    std::vector<float> mean, std;
+    ChannelLookup* device;
+  };
+  DeviceContext& context_;
+  std::mutex mutex_;
+  std::vector<Entry> entries_;
 };
 
 struct OutStrides {
@@ -35,8 +96,8 @@ struct OutStrides {
 template <class T>
 __global__ void gather_normalize_images_kernel(const uint8_t* __restrict__ src, const int32_t* __restrict__ indices,
                                                T* __restrict__ out, int64_t n, int64_t m, int64_t c, int64_t hw,
-                                               int64_t w, OutStrides s, ChannelAffine affine, bool use_table,
-                                               ChannelTable table) {
+                                               int64_t w, OutStrides s,
+                                               const ChannelLookup* __restrict__ lookup, bool use_table) {
   const int64_t per_sample = c * hw;
   SPRINT_GRID_STRIDE_LOOP(i, n * per_sample) {
     const int64_t row = i / per_sample;
@@ -48,7 +109,7 @@ __global__ void gather_normalize_images_kernel(const uint8_t* __restrict__ src, 
     float v;
     if (index >= 0 && index < m) {
       const uint8_t pixel = src[static_cast<int64_t>(index) * per_sample + k];
-      v = use_table ? table.value[ch][pixel] : static_cast<float>(pixel) * affine.scale[ch] + affine.shift[ch];
+      v = use_table ? lookup->table[ch][pixel] : static_cast<float>(pixel) * lookup->scale[ch] + lookup->shift[ch];
     } else {
       v = __int_as_float(0x7fc00000);  // NaN
     }
@@ -87,24 +148,14 @@ void gather_normalize(const Stream& stream, const GatherNormalizeArgs& a) {
   if (a.src.dtype() == DType::kU8) {
     const int64_t c = a.src.dim(1), h = a.src.dim(2), w = a.src.dim(3);
     SPRINT_CHECK(c <= kMaxChannels, "gather_normalize on CUDA supports up to {} channels, got {}", kMaxChannels, c);
-    ChannelAffine affine{};
-    ChannelTable table{};
+    const ChannelLookup* lookup = stream.context().extension<ChannelLookupCache>().get(stream, c, a.mean, a.std);
     const bool use_table = c <= kTableChannels;
-    for (int64_t ch = 0; ch < c; ++ch) {
-      const double mean = a.mean.empty() ? 0.0 : a.mean[static_cast<size_t>(ch)];
-      const double sd = a.std.empty() ? 1.0 : a.std[static_cast<size_t>(ch)];
-      affine.scale[ch] = static_cast<float>(1.0 / (255.0 * sd));
-      affine.shift[ch] = static_cast<float>(-mean / sd);
-      if (use_table)
-        for (int v = 0; v < 256; ++v)
-          table.value[ch][v] = static_cast<float>((static_cast<double>(v) / 255.0 - mean) / sd);  // the CPU's formula
-    }
     const OutStrides s{a.out.strides()[0], a.out.strides()[1], a.out.strides()[2], a.out.strides()[3]};
     dispatch_floating(a.out.dtype(), "gather_normalize", [&](auto tag) {
       using T = typename decltype(tag)::type;
       gather_normalize_images_kernel<T><<<blocks_for(n * c * h * w), kThreads, 0, scope.stream()>>>(
           static_cast<const uint8_t*>(a.src.data()), a.indices.data_as<int32_t>(), ptr<T>(a.out), n, m, c, h * w, w,
-          s, affine, use_table, table);
+          s, lookup, use_table);
     });
   } else {
     SPRINT_CHECK(a.src.dtype() == a.out.dtype(), "gather_normalize on CUDA gathers features without conversion ({} -> {})",
