@@ -1,6 +1,9 @@
 // train_bench.cpp: end-to-end training benchmark. Trains a model from the zoo on a real data set for a number of
 // epochs through the same Trainer as `sprint train` and prints one JSON object: per-epoch train seconds,
-// samples/s, test accuracy, and the median epoch time.
+// samples/s, test accuracy, and the median epoch time. For the fully connected models on the CPU also the two
+// numbers that bound an epoch: the GEMM work of one epoch (forward, weight gradient, and input gradient for every
+// layer but the first) with the rate it implies, and the rate of a large single GEMM at the same thread count
+// (1024^3 through the same GEMM), so that an epoch's time can be read against its floor.
 // Usage: sprint_bench_train [--model mlp] [--dataset fashion-mnist] [--batch 64] [--threads 1] [--epochs 3]
 //                           [--workers 1] [--lr 0.01] [--momentum 0.9] [--limit-train N] [--device cpu]
 //                           [--data-dir DIR] [--resident on|off]
@@ -8,6 +11,7 @@
 //                           [--tf32 on|off] [--deterministic on|off]     (cuda; both off by default, as the
 //                           PyTorch peer's flags of the same names: the settings are printed with the result)
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -20,6 +24,7 @@
 #include "sprint/data/dataset.h"
 #include "sprint/data/fetch.h"
 #include "sprint/nn/models.h"
+#include "sprint/ops/linear.h"
 #include "sprint/optim/sgd.h"
 #include "sprint/runtime/device_registry.h"
 #include "sprint/train/layouts.h"
@@ -63,6 +68,42 @@ Args parse(int argc, char** argv) {
     return true;
   });
   return a;
+}
+
+/// GFLOP of the matrix products in one training epoch over `samples` samples of a fully connected model: per
+/// (out, in) weight, 2·samples·in·out for the forward pass and again for the weight gradient, and again for the
+/// input gradient except in the first layer (the trainer computes no gradient for the data).
+double epoch_gemm_gflop(sprint::nn::Module& net, int64_t samples) {
+  double flop = 0.0;
+  bool first = true;
+  for (const auto& [name, p] : net.named_parameters()) {
+    if (p->value().ndim() != 2) continue;
+    const double per_pass = 2.0 * static_cast<double>(samples) * static_cast<double>(p->value().numel());
+    flop += per_pass * (first ? 2.0 : 3.0);
+    first = false;
+  }
+  return flop / 1e9;
+}
+
+/// GFLOP/s of a 1024^3 f32 GEMM through ops::linear_forward on the CPU (median of 5 after one warm-up call).
+double cpu_gemm_peak_gflops() {
+  using namespace sprint;
+  const Stream s = cpu_context().compute_stream();
+  const int64_t m = 1024;
+  Generator rng(1);
+  Tensor x = Tensor::empty({m, m}, DType::kF32), w = Tensor::empty({m, m}, DType::kF32);
+  for (Tensor* t : {&x, &w})
+    for (int64_t i = 0; i < m * m; ++i) t->data_as<float>()[i] = rng.normal();  // random values, never zeros
+  Tensor y = Tensor::empty({m, m}, DType::kF32);
+  std::vector<double> seconds;
+  for (int r = 0; r < 6; ++r) {
+    const auto t0 = std::chrono::steady_clock::now();
+    ops::linear_forward(s, {.x = x, .w = w, .b = kNoTensor, .y = y});
+    const std::chrono::duration<double> dt = std::chrono::steady_clock::now() - t0;
+    if (r > 0) seconds.push_back(dt.count());
+  }
+  std::sort(seconds.begin(), seconds.end());
+  return 2.0 * m * m * m / seconds[seconds.size() / 2] / 1e9;
 }
 
 }  // namespace
@@ -119,6 +160,12 @@ int main(int argc, char** argv) {
     }
     std::sort(seconds.begin(), seconds.end());
     out["median_epoch_seconds"] = seconds[seconds.size() / 2];
+    if (device.is_cpu() && !nn::has_convolutions(a.model)) {
+      const double gflop = epoch_gemm_gflop(*model.net, train_set.size());
+      out["epoch_gemm_gflop"] = gflop;
+      out["epoch_gemm_gflops"] = gflop / seconds[seconds.size() / 2];  // the rate the whole epoch implies
+      out["gemm_peak_gflops"] = cpu_gemm_peak_gflops();
+    }
     std::printf("%s\n", out.dump().c_str());
     return 0;
   } catch (const std::exception& e) {

@@ -199,12 +199,26 @@ def main():
                           for i in range(0, len(xte), 1000))
         epochs.append({"epoch": epoch + 1, "train_loss": total / len(xtr), "test_accuracy": correct / len(xte),
                        "train_seconds": seconds, "samples_per_second": len(xtr) / seconds})
+    median = statistics.median(e["train_seconds"] for e in epochs)
+    floor = {}
+    if not cuda and args.model in ("mlp", "fc"):  # as sprint_bench_train: GEMM work per epoch, and a large GEMM
+        weights = [p for p in model.parameters() if p.dim() == 2]
+        gflop = sum(2.0 * len(xtr) * p.numel() * (2.0 if i == 0 else 3.0) for i, p in enumerate(weights)) / 1e9
+        a, b = torch.randn(1024, 1024), torch.randn(1024, 1024)
+        times = []
+        for r in range(6):
+            t0 = time.perf_counter()
+            torch.mm(a, b.t())
+            if r > 0:
+                times.append(time.perf_counter() - t0)
+        floor = {"epoch_gemm_gflop": gflop, "epoch_gemm_gflops": gflop / median,
+                 "gemm_peak_gflops": 2.0 * 1024 ** 3 / statistics.median(times) / 1e9}
     print(json.dumps({"peer": f"pytorch {torch.__version__}", "model": args.model, "dataset": args.dataset,
                       "device": args.device, "dtype": args.dtype, "threads": args.threads,
                       "batch": args.batch, "epochs": epochs,
                       **({"settings": {"f32_math": "tf32" if args.tf32 == "on" else "fma (no TF32)",
                                        "deterministic": args.deterministic == "on"}} if cuda else {}),
-                      "median_epoch_seconds": statistics.median(e["train_seconds"] for e in epochs)}))
+                      "median_epoch_seconds": median, **floor}))
 
 
 if __name__ == "__main__":
