@@ -10,7 +10,7 @@ import torch
 import torch.nn.functional as F
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pytorch_train import Cnn, Fc, Mlp, ResNet18  # noqa: E402
+from pytorch_train import Cnn, Fc, Mlp, ResNet18, set_cpu_threads  # noqa: E402
 
 
 def main():
@@ -23,7 +23,7 @@ def main():
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--channels-last", action="store_true")
     args = ap.parse_args()
-    torch.set_num_threads(args.threads)
+    set_cpu_threads(args.threads)
     torch.manual_seed(0)
     c, h, w = (int(v) for v in args.shape.split("x"))
     features = c * h * w

@@ -19,6 +19,18 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 
+def set_cpu_threads(n):
+    """n compute threads for every library PyTorch's CPU ops run on. torch.set_num_threads covers OpenMP (its own
+    kernels, oneDNN); Debian's torch does its float matrix products in OpenBLAS (pthreads build), whose thread
+    count it leaves at the number of cores, so a '1-thread' run would do its GEMMs on every core."""
+    torch.set_num_threads(n)
+    try:
+        import ctypes
+        ctypes.CDLL("libopenblas.so.0").openblas_set_num_threads(n)
+    except (OSError, AttributeError):
+        pass  # no OpenBLAS loaded: nothing else to pin
+
+
 def load_idx(path):
     opener = gzip.open if path.endswith(".gz") else open
     with opener(path, "rb") as f:
@@ -139,7 +151,7 @@ def main():
     data = args.data or os.path.join(root, args.dataset)
     dev = torch.device(args.device)
     cuda = dev.type == "cuda"
-    torch.set_num_threads(args.threads)
+    set_cpu_threads(args.threads)
     torch.manual_seed(args.seed)
     loader = load_cifar if args.dataset == "cifar10" else load
     xtr, ytr = loader(data, "train")
