@@ -7,7 +7,7 @@
 // Usage: sprint_bench_train [--model mlp] [--dataset fashion-mnist] [--batch 64] [--threads 1] [--epochs 3]
 //                           [--workers 1] [--lr 0.01] [--momentum 0.9] [--limit-train N] [--device cpu]
 //                           [--data-dir DIR] [--resident on|off]
-//                           [--gemm onednn|openblas] [--format auto|nchw|nhwc|blocked]
+//                           [--gemm onednn|openblas|sprint] [--format auto|nchw|nhwc|blocked]
 //                           [--tf32 on|off] [--deterministic on|off]     (cuda; both off by default, as the
 //                           PyTorch peer's flags of the same names: the settings are printed with the result)
 #include <algorithm>
@@ -21,6 +21,7 @@
 
 #include "bench_options.h"
 
+#include "sprint/backend/cpu/gemm.h"
 #include "sprint/data/dataset.h"
 #include "sprint/data/fetch.h"
 #include "sprint/nn/models.h"
@@ -37,7 +38,7 @@ struct Args {
   int64_t batch = 64, epochs = 3, limit_train = 0;
   int threads = 1, workers = 1;
   bool resident = false;
-  std::string gemm = "onednn";
+  std::string gemm = "onednn";  // the CPU context's default
   std::string format = "auto";  // as sprint train --memory-format: auto | nchw | nhwc | blocked
   bool tf32 = false, deterministic = false;
   double lr = 0.01, momentum = 0.9;
@@ -114,8 +115,10 @@ int main(int argc, char** argv) {
     const Args a = parse(argc, argv);
     const Device device = parse_device(a.device);
     cpu_context().set_num_threads(a.threads);
-    if (a.gemm != "onednn" && a.gemm != "openblas") throw InvalidArgument("--gemm must be onednn or openblas");
-    cpu_context().set_gemm(a.gemm == "openblas" ? CpuGemm::kOpenBlas : CpuGemm::kOneDnn);
+    if (a.gemm == "onednn") cpu_context().set_gemm(CpuGemm::kOneDnn);
+    else if (a.gemm == "openblas") cpu_context().set_gemm(CpuGemm::kOpenBlas);
+    else if (a.gemm == "sprint") cpu_context().set_gemm(CpuGemm::kSprint);
+    else throw InvalidArgument("--gemm must be onednn, openblas or sprint");
     const auto dir = data::resolve_data_dir(a.data_dir.empty() ? std::nullopt
                                                                : std::optional<std::filesystem::path>(a.data_dir));
     data::Dataset train_set = data::load_dataset(a.dataset, data::Split::kTrain, dir);
@@ -145,6 +148,14 @@ int main(int argc, char** argv) {
     out["batch"] = a.batch;
     out["resident_data"] = a.resident;
     out["cpu_gemm"] = a.gemm;
+    out["cpu_gemm_used"] = [&] {
+      switch (cpu::resolved_gemm(cpu_context().compute_stream())) {
+        case CpuGemm::kOneDnn: return "onednn";
+        case CpuGemm::kOpenBlas: return "openblas";
+        case CpuGemm::kSprint: return "sprint";
+      }
+      return "?";
+    }();
     out["format"] = memory_format_name(o.activation_format.value_or(o.format));
     if (device.is_cuda()) out["settings"] = {{"f32_math", a.tf32 ? "tf32" : "fma (no TF32)"}, {"deterministic", a.deterministic}};
     out["epochs"] = nlohmann::ordered_json::array();

@@ -50,12 +50,17 @@ TEST(LinearParity, FusedRelu) { run_linear_case("linear/relu", 64, 128, 96, Acti
 TEST(LinearParity, Accumulate) { run_linear_case("linear/accumulate", 8, 20, 12, Activation::kReLU, true); }
 TEST(LinearParity, MlpShapes) { run_linear_case("linear/784x128", 64, 784, 128, Activation::kReLU, false); }
 
-// The CPU's fast path runs on either GEMM library; both must match the reference.
-TEST(LinearParity, OpenBlasGemmMatchesTheReferenceToo) {
+// The CPU's fast path runs on any of its GEMMs (oneDNN above); each must match the reference.
+TEST(LinearParity, EveryCpuGemmMatchesTheReferenceToo) {
   CpuContext& cpu = cpu_context();
-  cpu.set_gemm(CpuGemm::kOpenBlas);
-  run_linear_case("linear/openblas", 64, 784, 128, Activation::kReLU, false);
-  run_linear_case("linear/openblas/accumulate", 8, 20, 12, Activation::kReLU, true);
+  for (CpuGemm g : {CpuGemm::kOneDnn, CpuGemm::kOpenBlas, CpuGemm::kSprint}) {
+    cpu.set_gemm(g);
+    run_linear_case("linear/gemm" + std::to_string(static_cast<int>(g)), 64, 784, 128, Activation::kReLU, false);
+    run_linear_case("linear/gemm" + std::to_string(static_cast<int>(g)) + "/accumulate", 8, 20, 12,
+                    Activation::kReLU, true);
+    run_linear_case("linear/gemm" + std::to_string(static_cast<int>(g)) + "/odd", 13, 301, 97, Activation::kNone,
+                    false);
+  }
   cpu.set_gemm(CpuGemm::kOneDnn);
 }
 

@@ -9,10 +9,12 @@
 
 namespace sprint {
 
-/// Which library runs f32 matrix products on the CPU. oneDNN's sgemm is JIT-compiled for the running CPU
+/// Which code runs f32 matrix products on the CPU. oneDNN's sgemm is JIT-compiled for the running CPU
 /// (AVX-512 where present); Debian's OpenBLAS 0.3.21 falls back to its AVX2 kernels on CPUs newer than it
-/// knows (Zen 4/5): 2x slower there (docs/benchmarks.md). OpenBLAS stays available for comparison.
-enum class CpuGemm { kOneDnn, kOpenBlas };
+/// knows (Zen 4/5): 2x slower there (docs/benchmarks.md). kSprint is sprint's own AVX2 + FMA kernel
+/// (backend/cpu/sgemm_avx2.cpp; oneDNN where the CPU lacks those instructions): on Zen 3 within 5-30% of oneDNN's
+/// on the MLP's shapes, not faster yet, so not the default. OpenBLAS and kSprint stay available for comparison.
+enum class CpuGemm { kOneDnn, kOpenBlas, kSprint };
 
 class CpuContext final : public DeviceContext {
  public:
@@ -43,7 +45,7 @@ class CpuContext final : public DeviceContext {
   /// When true, every CPU op runs its reference loop (the oracle) instead of the fast path.
   bool reference_only() const { return reference_only_.load(std::memory_order_relaxed); }
   void set_reference_only(bool on) { reference_only_.store(on); }
-  /// The library behind f32 GEMMs (default oneDNN).
+  /// The code behind f32 GEMMs (default oneDNN).
   CpuGemm gemm() const { return gemm_.load(std::memory_order_relaxed); }
   void set_gemm(CpuGemm g) { gemm_.store(g); }
 
