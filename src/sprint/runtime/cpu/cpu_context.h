@@ -12,8 +12,8 @@ namespace sprint {
 /// Which code runs f32 matrix products on the CPU. oneDNN's sgemm is JIT-compiled for the running CPU
 /// (AVX-512 where present); Debian's OpenBLAS 0.3.21 falls back to its AVX2 kernels on CPUs newer than it
 /// knows (Zen 4/5): 2x slower there (docs/benchmarks.md). kSprint is sprint's own AVX2 + FMA kernel
-/// (backend/cpu/sgemm_avx2.cpp; oneDNN where the CPU lacks those instructions): on Zen 3 within 5-30% of oneDNN's
-/// on the MLP's shapes, not faster yet, so not the default. OpenBLAS and kSprint stay available for comparison.
+/// (backend/cpu/sgemm_avx2.cpp; oneDNN where the CPU lacks those instructions): on Zen 3 not faster than oneDNN's
+/// on the MLP yet (docs/benchmarks.md), so not the default. OpenBLAS and kSprint stay available for comparison.
 enum class CpuGemm { kOneDnn, kOpenBlas, kSprint };
 
 class CpuContext final : public DeviceContext {
