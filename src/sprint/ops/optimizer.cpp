@@ -24,6 +24,12 @@ void check_lists(const Stream& s, std::span<const Tensor> params, std::span<cons
                  p.description());
   }
 }
+void check_step_values(const Stream& s, const Tensor& t, const char* op) {
+  if (!t.defined()) return;
+  SPRINT_CHECK(t.dtype() == DType::kF64 && t.ndim() == 1 && t.dim(0) == kStepValueCount && t.is_contiguous(),
+               "{}: step values must be a contiguous f64 ({}) tensor, got {}", op, kStepValueCount, t.description());
+  check_on_stream_device(s, {&t}, op);
+}
 }  // namespace
 
 void sgd_update(const Stream& s, const SgdUpdateArgs& a) {
@@ -33,6 +39,8 @@ void sgd_update(const Stream& s, const SgdUpdateArgs& a) {
                "sgd_update: lr, momentum and weight decay must be >= 0");
   SPRINT_CHECK(!a.hyper.nesterov || (a.hyper.momentum > 0.0 && a.hyper.dampening == 0.0),
                "sgd_update: Nesterov momentum needs momentum > 0 and dampening 0");
+  SPRINT_CHECK(a.hyper.lr_scale >= 0.0, "sgd_update: lr_scale must be >= 0");
+  check_step_values(s, a.step_values, "sgd_update");
   if (a.params.empty()) return;
   kSgd.select(s.device())(s, a);
 }
@@ -42,6 +50,7 @@ void adam_update(const Stream& s, const AdamUpdateArgs& a) {
   check_lists(s, a.params, a.exp_avg, "first moments", "adam_update");
   check_lists(s, a.params, a.exp_avg_sq, "second moments", "adam_update");
   SPRINT_CHECK(a.step >= 1, "adam_update: step must be >= 1, got {}", a.step);
+  check_step_values(s, a.step_values, "adam_update");
   if (a.params.empty()) return;
   kAdam.select(s.device())(s, a);
 }

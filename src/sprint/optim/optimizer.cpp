@@ -3,6 +3,10 @@
 
 #include <unordered_set>
 
+#include "sprint/backend/api/optimizer.h"
+#include "sprint/ops/elementwise.h"
+#include "sprint/runtime/device_context.h"
+
 namespace sprint::optim {
 
 std::vector<ParamGroup> single_group(nn::Module& module) {
@@ -48,14 +52,29 @@ void Optimizer::zero_grad() {
     for (auto& p : b.params) p->zero_grad();
 }
 
+const Tensor& Optimizer::write_step_values(const Stream& stream, double grad_scale) {
+  if (!host_step_values_.defined()) host_step_values_ = Tensor::empty({kStepValueCount}, DType::kF64);
+  double* v = host_step_values_.data_as<double>();
+  v[static_cast<int>(StepValue::kLr)] = lr_;
+  v[static_cast<int>(StepValue::kMomentum)] = step_momentum();
+  v[static_cast<int>(StepValue::kGradScale)] = grad_scale;
+  v[static_cast<int>(StepValue::kStep)] = static_cast<double>(step_count_);
+  if (stream.device().is_cpu()) return host_step_values_;
+  if (!device_step_values_.defined() || device_step_values_.device() != stream.device())
+    device_step_values_ = Tensor::empty({kStepValueCount}, DType::kF64, stream.context().allocator());
+  if (!stream.context().is_capturing(stream)) ops::copy(stream, host_step_values_, device_step_values_);
+  return device_step_values_;
+}
+
 void Optimizer::step(const Stream& stream, double grad_scale) {
   ++step_count_;
+  const Tensor& step_values = write_step_values(stream, grad_scale);
   for (size_t b = 0; b < buckets_.size(); ++b) {
     active_.clear();
     const Bucket& bucket = buckets_[b];
     for (size_t i = 0; i < bucket.params.size(); ++i)
       if (bucket.params[i]->trainable() && bucket.params[i]->has_grad()) active_.push_back(i);
-    if (!active_.empty()) update_bucket(stream, b, active_, lr_ * bucket.lr_scale, grad_scale);
+    if (!active_.empty()) update_bucket(stream, b, active_, step_values);
   }
 }
 

@@ -2,6 +2,8 @@
 // parameters' device and updates parameters in place with fused multi-tensor ops. Parameter groups carry their
 // own settings; each Parameter's lr_scale and weight_decay hints refine them (e.g. BN biases at 64x lr, no decay).
 // Steady-state steps allocate nothing: state is created on the first step, index lists reuse their capacity.
+// The values that change from step to step (lr, momentum, gradient scale, step count) reach the update kernels
+// through a small tensor on the parameters' device (StepValue), written before each step's updates.
 #pragma once
 
 #include <optional>
@@ -50,16 +52,26 @@ class Optimizer {
     double weight_decay = 0.0;
     std::vector<nn::ParameterPtr> params;
   };
-  /// Updates params[i] of bucket `b` for every i in `active` (trainable, with a gradient).
-  virtual void update_bucket(const Stream& stream, size_t b, const std::vector<size_t>& active, double lr,
-                             double grad_scale) = 0;
+  /// Updates params[i] of bucket `b` for every i in `active` (trainable, with a gradient), reading this step's
+  /// lr, momentum, gradient scale and step count from `step_values` (f64 (kStepValueCount) on stream's device).
+  virtual void update_bucket(const Stream& stream, size_t b, const std::vector<size_t>& active,
+                             const Tensor& step_values) = 0;
+  /// This step's momentum (StepValue::kMomentum); optimizers without one leave it 0.
+  virtual double step_momentum() const { return 0.0; }
 
   std::vector<Bucket> buckets_;
   double lr_;
   int64_t step_count_ = 0;
 
  private:
+  /// Writes this step's values and returns the tensor the kernels read: on the CPU the host tensor itself; on
+  /// CUDA a device copy, refreshed by a stream-ordered copy from pageable memory (staged by the driver at once, so
+  /// the host may overwrite it next step). While the stream is being captured the copy is not recorded: the graph
+  /// reads the values the last eager step left on the device (the trainer refuses schedules with CUDA graphs).
+  const Tensor& write_step_values(const Stream& stream, double grad_scale);
+
   std::vector<size_t> active_;  // reused every step
+  Tensor host_step_values_, device_step_values_;
 };
 
 }  // namespace sprint::optim

@@ -29,8 +29,8 @@ std::string SGD::describe() const {
                      options_.dampening, options_.weight_decay, options_.nesterov);
 }
 
-void SGD::update_bucket(const Stream& stream, size_t b, const std::vector<size_t>& active, double lr,
-                        double grad_scale) {
+void SGD::update_bucket(const Stream& stream, size_t b, const std::vector<size_t>& active,
+                        const Tensor& step_values) {
   const Bucket& bucket = buckets_[b];
   const bool with_momentum = options_.momentum != 0.0;
   for (auto* v : {&values_, &grads_, &buffers_, &fresh_values_, &fresh_grads_, &fresh_buffers_}) v->clear();
@@ -48,18 +48,20 @@ void SGD::update_bucket(const Stream& stream, size_t b, const std::vector<size_t
     (fresh ? fresh_grads_ : grads_).push_back(p.grad());
     if (with_momentum) (fresh ? fresh_buffers_ : buffers_).push_back(buf);
   }
-  SgdHyper hyper{.lr = lr,
+  // lr, momentum and the gradient scale come from step_values; the rest is fixed for the bucket.
+  SgdHyper hyper{.lr = lr_,
                  .momentum = options_.momentum,
                  .dampening = options_.dampening,
                  .weight_decay = bucket.weight_decay,
                  .nesterov = options_.nesterov,
-                 .grad_scale = grad_scale};
+                 .grad_scale = 1.0,
+                 .lr_scale = bucket.lr_scale};
   if (!fresh_values_.empty())
     ops::sgd_update(stream, {.params = fresh_values_, .grads = fresh_grads_, .momentum_buffers = fresh_buffers_,
-                             .hyper = hyper, .first_step = true});
+                             .hyper = hyper, .first_step = true, .step_values = step_values});
   if (!values_.empty())
     ops::sgd_update(stream, {.params = values_, .grads = grads_, .momentum_buffers = buffers_, .hyper = hyper,
-                             .first_step = false});
+                             .first_step = false, .step_values = step_values});
 }
 
 std::vector<nn::NamedBuffer> SGD::state() const {

@@ -27,8 +27,9 @@ class SGD final : public Optimizer {
   const SGDOptions& options() const { return options_; }
 
  private:
-  void update_bucket(const Stream& stream, size_t b, const std::vector<size_t>& active, double lr,
-                     double grad_scale) override;
+  void update_bucket(const Stream& stream, size_t b, const std::vector<size_t>& active,
+                     const Tensor& step_values) override;
+  double step_momentum() const override { return options_.momentum; }
 
   SGDOptions options_;
   std::vector<std::vector<Tensor>> momentum_;  // [bucket][param]; undefined until first update

@@ -60,6 +60,9 @@ class DeviceContext {
   virtual void stream_wait(const Stream& waiting, const Stream& other) = 0;
   /// Copies n_bytes asynchronously on `stream` (synchronously on the CPU). Pointers are raw device/host memory.
   virtual void copy_bytes(const Stream& stream, void* dst, const void* src, size_t n_bytes, CopyKind kind) = 0;
+  /// True while work queued on `stream` is being captured into a CUDA graph (never on the CPU): host-side
+  /// writes then reach no replay, so per-step values must already live in device memory.
+  virtual bool is_capturing(const Stream& stream) { return false; }
 
   // Events (see Event in stream.h). The CPU implementation is trivial: work is complete when recorded.
   virtual void* event_create(bool timing) = 0;

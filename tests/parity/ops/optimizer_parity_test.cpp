@@ -57,5 +57,57 @@ TEST(OptimizerParity, AdamAndAdamW) {
   }
 }
 
+/// A step-values tensor (lr, momentum, grad scale, step) on s's device.
+Tensor step_values(const Stream& s, double lr, double momentum, double grad_scale, double step) {
+  return ops::to_stream_device(s, Tensor::from_values(std::vector<double>{lr, momentum, grad_scale, step}, {4}));
+}
+
+// Per-step values read from a device tensor when the kernels run (lr x lr_scale, momentum, gradient scale, Adam's
+// step), changing from one update to the next as a schedule would, on every backend.
+TEST(OptimizerParity, StepValuesFromTheDevice) {
+  testing::run_parity(ParityCase{
+      .name = "sgd+adam/step-values",
+      .make_inputs = two_param_sets,
+      .run = [](const Stream& s, const std::vector<Tensor>& v) {
+        std::vector<Tensor> p{clone(s, v[0]), clone(s, v[3])}, g{v[1], v[4]}, b{clone(s, v[2]), clone(s, v[5])};
+        const SgdHyper sh{.momentum = 0.9, .weight_decay = 5e-4, .nesterov = true, .lr_scale = 0.5};
+        ops::sgd_update(s, {.params = p, .grads = g, .momentum_buffers = b, .hyper = sh, .first_step = true,
+                            .step_values = step_values(s, 0.1, 0.9, 0.5, 1)});
+        ops::sgd_update(s, {.params = p, .grads = g, .momentum_buffers = b, .hyper = sh,
+                            .step_values = step_values(s, 0.02, 0.5, 0.25, 2)});
+        std::vector<Tensor> q{clone(s, v[0]), clone(s, v[3])};
+        std::vector<Tensor> m{ops::zeros(s, v[0].shape(), v[0].dtype()), ops::zeros(s, v[3].shape(), v[3].dtype())};
+        std::vector<Tensor> w{ops::zeros(s, v[0].shape(), v[0].dtype()), ops::zeros(s, v[3].shape(), v[3].dtype())};
+        const AdamHyper ah{.weight_decay = 0.01, .decoupled_weight_decay = true, .lr_scale = 2.0};
+        for (int step = 1; step <= 3; ++step)
+          ops::adam_update(s, {.params = q, .grads = g, .exp_avg = m, .exp_avg_sq = w, .hyper = ah,
+                               .step_values = step_values(s, 1e-2 / step, 0.0, 1.0 / step, step)});
+        return std::vector<Tensor>{p[0], p[1], b[0], q[0], q[1], m[1]};
+      },
+      .cuda_dtypes = {DType::kF32}});
+}
+
+// On the host the two ways of passing a step's values give the same bits.
+TEST(Optimizer, StepValuesEqualTheLaunchValues) {
+  SPRINT_PARITY_HOST_ONLY();
+  const Stream s = cpu_context().compute_stream();
+  Generator rng(7);
+  const std::vector<Tensor> v = two_param_sets(rng);
+  std::vector<Tensor> p1{clone(s, v[0])}, p2{clone(s, v[0])}, g{v[1]}, b1{clone(s, v[2])}, b2{clone(s, v[2])};
+  for (int step = 1; step <= 2; ++step) {
+    const double lr = 0.1 / step, momentum = step == 1 ? 0.9 : 0.5, scale = 1.0 / step;
+    ops::sgd_update(s, {.params = p1, .grads = g, .momentum_buffers = b1,
+                        .hyper = {.lr = lr * 0.5, .momentum = momentum, .grad_scale = scale}, .first_step = step == 1});
+    ops::sgd_update(s, {.params = p2, .grads = g, .momentum_buffers = b2,
+                        .hyper = {.momentum = 0.9, .lr_scale = 0.5}, .first_step = step == 1,
+                        .step_values = step_values(s, lr, momentum, scale, step)});
+  }
+  EXPECT_EQ(p1[0].to_vector<double>(), p2[0].to_vector<double>());
+  EXPECT_EQ(b1[0].to_vector<double>(), b2[0].to_vector<double>());
+  EXPECT_THROW(ops::sgd_update(s, {.params = p1, .grads = g, .momentum_buffers = b1, .hyper = {.momentum = 0.9},
+                                   .step_values = Tensor::empty({3}, DType::kF64)}),
+               InvalidArgument);
+}
+
 }  // namespace
 }  // namespace sprint

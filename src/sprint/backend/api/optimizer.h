@@ -9,6 +9,18 @@
 
 namespace sprint {
 
+/// The values of an optimizer step that schedules and the loss scaler change from step to step. The update
+/// kernels read them when they run (through a pointer on CUDA) instead of having them baked into their launch, so
+/// that one captured CUDA graph can replay a changing schedule once the tensor is updated on the device. Held in a
+/// contiguous f64 tensor of kStepValueCount entries on the op's device, indexed by StepValue.
+enum class StepValue : int {
+  kLr = 0,         ///< learning rate, before each tensor list's hyper.lr_scale
+  kMomentum = 1,   ///< SGD momentum (when the update keeps momentum buffers)
+  kGradScale = 2,  ///< gradients are multiplied by this first (1 / loss scale, 1 / accumulation steps)
+  kStep = 3,       ///< Adam's step count t (1-based) for its bias corrections
+};
+inline constexpr int64_t kStepValueCount = 4;
+
 /// PyTorch's SGD: g' = g + wd·p; buf = momentum·buf + (1 − dampening)·g' (buf = g' on the first step);
 /// step = nesterov ? g' + momentum·buf : buf (g' when momentum == 0); p -= lr·step.
 struct SgdHyper {
@@ -18,6 +30,7 @@ struct SgdHyper {
   double weight_decay = 0.0;
   bool nesterov = false;
   double grad_scale = 1.0;  ///< gradients are multiplied by this first (1 / loss scale, 1 / accumulation steps)
+  double lr_scale = 1.0;    ///< multiplies the learning rate (a parameter group's lr multiplier)
 };
 struct SgdUpdateArgs {
   std::span<const Tensor> params;            ///< updated in place
@@ -25,6 +38,10 @@ struct SgdUpdateArgs {
   std::span<const Tensor> momentum_buffers;  ///< empty span when momentum == 0
   SgdHyper hyper;
   bool first_step = false;  ///< initialise momentum buffers from the gradient
+  /// Optional f64 (kStepValueCount) on the op's device, read when the update runs: then lr =
+  /// step_values[kLr]·lr_scale, momentum = step_values[kMomentum] and grad_scale = step_values[kGradScale] replace
+  /// hyper.lr, hyper.momentum and hyper.grad_scale (hyper.momentum != 0 still says that buffers are kept).
+  Tensor step_values = {};
 };
 
 /// Adam / AdamW (decoupled_weight_decay): m = b1·m + (1 − b1)·g; v = b2·v + (1 − b2)·g²;
@@ -37,6 +54,7 @@ struct AdamHyper {
   double weight_decay = 0.0;
   bool decoupled_weight_decay = false;
   double grad_scale = 1.0;
+  double lr_scale = 1.0;  ///< multiplies the learning rate
 };
 struct AdamUpdateArgs {
   std::span<const Tensor> params;
@@ -45,6 +63,9 @@ struct AdamUpdateArgs {
   std::span<const Tensor> exp_avg_sq;  ///< v
   AdamHyper hyper;
   int64_t step = 1;  ///< t, 1-based, for bias correction
+  /// Optional f64 (kStepValueCount) on the op's device, read when the update runs: lr = step_values[kLr]·lr_scale,
+  /// grad_scale = step_values[kGradScale] and t = step_values[kStep] replace hyper.lr, hyper.grad_scale and step.
+  Tensor step_values = {};
 };
 
 namespace cpu {

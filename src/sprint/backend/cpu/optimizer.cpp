@@ -57,24 +57,54 @@ void adam_one(const Tensor& param, const Tensor& grad, const Tensor& m_t, const 
   }
 }
 
+/// The hyperparameters of this update: per-step values from the step tensor when one is given, lr scaled.
+SgdHyper effective(const SgdUpdateArgs& a) {
+  SgdHyper h = a.hyper;
+  if (a.step_values.defined()) {
+    const double* v = a.step_values.data_as<double>();
+    h.lr = v[static_cast<int>(StepValue::kLr)];
+    h.momentum = v[static_cast<int>(StepValue::kMomentum)];
+    h.grad_scale = v[static_cast<int>(StepValue::kGradScale)];
+  }
+  h.lr *= h.lr_scale;
+  return h;
+}
+
+AdamHyper effective(const AdamUpdateArgs& a, int64_t* step) {
+  AdamHyper h = a.hyper;
+  *step = a.step;
+  if (a.step_values.defined()) {
+    const double* v = a.step_values.data_as<double>();
+    h.lr = v[static_cast<int>(StepValue::kLr)];
+    h.grad_scale = v[static_cast<int>(StepValue::kGradScale)];
+    *step = static_cast<int64_t>(v[static_cast<int>(StepValue::kStep)]);
+    SPRINT_CHECK(*step >= 1, "adam_update: step must be >= 1, got {}", *step);
+  }
+  h.lr *= h.lr_scale;
+  return h;
+}
+
 }  // namespace
 
 void sgd_update(const Stream& stream, const SgdUpdateArgs& a) {
-  const bool with_momentum = a.hyper.momentum != 0.0;
+  const bool with_momentum = a.hyper.momentum != 0.0;  // buffers kept (the step's momentum may still vary)
+  const SgdHyper hyper = effective(a);
   SPRINT_CHECK(!with_momentum || a.momentum_buffers.size() == a.params.size(),
                "sgd_update: {} momentum buffers for {} parameters", a.momentum_buffers.size(), a.params.size());
   for (size_t i = 0; i < a.params.size(); ++i) {
     dispatch_floating(a.params[i].dtype(), "sgd_update", [&](auto tag) {
-      sgd_one<decltype(tag)>(a.params[i], a.grads[i], with_momentum ? &a.momentum_buffers[i] : nullptr, a.hyper,
+      sgd_one<decltype(tag)>(a.params[i], a.grads[i], with_momentum ? &a.momentum_buffers[i] : nullptr, hyper,
                              a.first_step, stream);
     });
   }
 }
 
 void adam_update(const Stream&, const AdamUpdateArgs& a) {
+  int64_t step = 1;
+  const AdamHyper hyper = effective(a, &step);
   for (size_t i = 0; i < a.params.size(); ++i) {
     dispatch_floating(a.params[i].dtype(), "adam_update", [&](auto tag) {
-      adam_one<decltype(tag)>(a.params[i], a.grads[i], a.exp_avg[i], a.exp_avg_sq[i], a.hyper, a.step);
+      adam_one<decltype(tag)>(a.params[i], a.grads[i], a.exp_avg[i], a.exp_avg_sq[i], hyper, step);
     });
   }
 }

@@ -37,15 +37,41 @@ struct TensorEntry {
 };
 static_assert(sizeof(TensorEntry) == 48, "TensorEntry layout");
 
+// `step` (optional, device f64 (kStepValueCount)): read when the kernel runs and then replaces lr, momentum,
+// grad_scale (and Adam's step size and bias correction), so that a captured graph follows a changing schedule.
 struct SgdDeviceHyper {
-  float lr, weight_decay, momentum, one_minus_dampening, grad_scale;
+  float lr, weight_decay, momentum, one_minus_dampening, grad_scale, lr_scale;
   int use_momentum, nesterov, first_step;
+  const double* step;
 };
 
 struct AdamDeviceHyper {
-  float lr, beta1, beta2, eps, weight_decay, step_size, inv_sqrt_bias_correction2, grad_scale;
+  float lr, beta1, beta2, eps, weight_decay, step_size, inv_sqrt_bias_correction2, grad_scale, lr_scale;
   int decoupled;
+  const double* step;
 };
+
+/// The per-step values a kernel uses: from the step tensor when given (one read per thread, cached in L1/L2).
+struct SgdStep {
+  float lr, momentum, grad_scale;
+};
+__device__ __forceinline__ SgdStep sgd_step(const SgdDeviceHyper& h) {
+  if (h.step == nullptr) return {h.lr, h.momentum, h.grad_scale};
+  return {static_cast<float>(h.step[static_cast<int>(StepValue::kLr)]) * h.lr_scale,
+          static_cast<float>(h.step[static_cast<int>(StepValue::kMomentum)]),
+          static_cast<float>(h.step[static_cast<int>(StepValue::kGradScale)])};
+}
+struct AdamStep {
+  float lr, step_size, inv_sqrt_bias_correction2, grad_scale;
+};
+__device__ __forceinline__ AdamStep adam_step(const AdamDeviceHyper& h) {
+  if (h.step == nullptr) return {h.lr, h.step_size, h.inv_sqrt_bias_correction2, h.grad_scale};
+  const double t = h.step[static_cast<int>(StepValue::kStep)];
+  const double lr = h.step[static_cast<int>(StepValue::kLr)] * static_cast<double>(h.lr_scale);
+  const double bc1 = 1.0 - pow(static_cast<double>(h.beta1), t), bc2 = 1.0 - pow(static_cast<double>(h.beta2), t);
+  return {static_cast<float>(lr), static_cast<float>(lr / bc1), static_cast<float>(rsqrt(bc2)),
+          static_cast<float>(h.step[static_cast<int>(StepValue::kGradScale)])};
+}
 
 template <class Hyper>
 struct MultiTensorPack {
@@ -91,19 +117,20 @@ __global__ void __launch_bounds__(kOptThreads)
     sgd_kernel(const __grid_constant__ MultiTensorPack<SgdDeviceHyper> pack) {
   const TensorEntry& e = entry_of_chunk(pack, static_cast<int>(blockIdx.x));
   const SgdDeviceHyper& h = pack.hyper;
+  const SgdStep st = sgd_step(h);
   const int64_t begin = static_cast<int64_t>(static_cast<int>(blockIdx.x) - e.first_chunk) * kChunk;
   const int64_t end = begin + kChunk < e.n ? begin + kChunk : e.n;
   for (int64_t i = begin + threadIdx.x; i < end; i += blockDim.x) {
     float p = load_any(e.param, i, e.param_dtype);
-    const float d = h.grad_scale * load_any(e.grad, i, e.grad_dtype) + h.weight_decay * p;
+    const float d = st.grad_scale * load_any(e.grad, i, e.grad_dtype) + h.weight_decay * p;
     float step = d;
     if (h.use_momentum) {
       const float b =
-          h.first_step ? d : h.momentum * load_any(e.state1, i, e.state_dtype) + h.one_minus_dampening * d;
+          h.first_step ? d : st.momentum * load_any(e.state1, i, e.state_dtype) + h.one_minus_dampening * d;
       store_any(e.state1, i, e.state_dtype, b);
-      step = h.nesterov ? d + h.momentum * b : b;
+      step = h.nesterov ? d + st.momentum * b : b;
     }
-    p -= h.lr * step;
+    p -= st.lr * step;
     store_any(e.param, i, e.param_dtype, p);
   }
 }
@@ -112,20 +139,21 @@ __global__ void __launch_bounds__(kOptThreads)
     adam_kernel(const __grid_constant__ MultiTensorPack<AdamDeviceHyper> pack) {
   const TensorEntry& e = entry_of_chunk(pack, static_cast<int>(blockIdx.x));
   const AdamDeviceHyper& h = pack.hyper;
+  const AdamStep st = adam_step(h);
   const int64_t begin = static_cast<int64_t>(static_cast<int>(blockIdx.x) - e.first_chunk) * kChunk;
   const int64_t end = begin + kChunk < e.n ? begin + kChunk : e.n;
   for (int64_t i = begin + threadIdx.x; i < end; i += blockDim.x) {
     float p = load_any(e.param, i, e.param_dtype);
-    float g = h.grad_scale * load_any(e.grad, i, e.grad_dtype);
+    float g = st.grad_scale * load_any(e.grad, i, e.grad_dtype);
     if (h.decoupled)
-      p -= h.lr * h.weight_decay * p;
+      p -= st.lr * h.weight_decay * p;
     else
       g += h.weight_decay * p;
     const float m = h.beta1 * load_any(e.state1, i, e.state_dtype) + (1.0f - h.beta1) * g;
     const float v = h.beta2 * load_any(e.state2, i, e.state_dtype) + (1.0f - h.beta2) * g * g;
     store_any(e.state1, i, e.state_dtype, m);
     store_any(e.state2, i, e.state_dtype, v);
-    p -= h.step_size * m / (sqrtf(v) * h.inv_sqrt_bias_correction2 + h.eps);
+    p -= st.step_size * m / (sqrtf(v) * st.inv_sqrt_bias_correction2 + h.eps);
     store_any(e.param, i, e.param_dtype, p);
   }
 }
@@ -190,7 +218,9 @@ void sgd_update(const Stream& s, const SgdUpdateArgs& a) {
                "sgd_update: {} momentum buffers for {} parameters", a.momentum_buffers.size(),
                a.params.size());
   SgdDeviceHyper h{};
-  h.lr = static_cast<float>(a.hyper.lr);
+  h.lr = static_cast<float>(a.hyper.lr * a.hyper.lr_scale);
+  h.lr_scale = static_cast<float>(a.hyper.lr_scale);
+  h.step = a.step_values.defined() ? a.step_values.data_as<double>() : nullptr;
   h.weight_decay = static_cast<float>(a.hyper.weight_decay);
   h.momentum = static_cast<float>(a.hyper.momentum);
   h.one_minus_dampening = static_cast<float>(1.0 - a.hyper.dampening);
@@ -242,12 +272,14 @@ void adam_update(const Stream& s, const AdamUpdateArgs& a) {
   const double bc1 = 1.0 - std::pow(hp.beta1, static_cast<double>(a.step));
   const double bc2 = 1.0 - std::pow(hp.beta2, static_cast<double>(a.step));
   AdamDeviceHyper h{};
-  h.lr = static_cast<float>(hp.lr);
+  h.lr = static_cast<float>(hp.lr * hp.lr_scale);
+  h.lr_scale = static_cast<float>(hp.lr_scale);
+  h.step = a.step_values.defined() ? a.step_values.data_as<double>() : nullptr;
   h.beta1 = static_cast<float>(hp.beta1);
   h.beta2 = static_cast<float>(hp.beta2);
   h.eps = static_cast<float>(hp.eps);
   h.weight_decay = static_cast<float>(hp.weight_decay);
-  h.step_size = static_cast<float>(hp.lr / bc1);
+  h.step_size = static_cast<float>(hp.lr * hp.lr_scale / bc1);
   h.inv_sqrt_bias_correction2 = static_cast<float>(1.0 / std::sqrt(bc2));
   h.grad_scale = static_cast<float>(hp.grad_scale);
   h.decoupled = hp.decoupled_weight_decay ? 1 : 0;

@@ -109,6 +109,12 @@ void CudaContext::synchronize_all() {
   for (void* s : extra_streams_) SPRINT_CUDA_CHECK(cudaStreamSynchronize(as_stream(s)));
 }
 
+bool CudaContext::is_capturing(const Stream& stream) {
+  cudaStreamCaptureStatus status = cudaStreamCaptureStatusNone;
+  SPRINT_CUDA_CHECK(cudaStreamIsCapturing(as_stream(native_stream(stream)), &status));
+  return status == cudaStreamCaptureStatusActive;
+}
+
 void CudaContext::stream_wait(const Stream& waiting, const Stream& other) {
   cudaStream_t w = as_stream(native_stream(waiting));
   cudaStream_t o = as_stream(native_stream(other));

@@ -31,6 +31,7 @@ class CudaContext final : public DeviceContext {
   void synchronize(const Stream& stream) override;
   void stream_wait(const Stream& waiting, const Stream& other) override;
   void copy_bytes(const Stream& stream, void* dst, const void* src, size_t n_bytes, CopyKind kind) override;
+  bool is_capturing(const Stream& stream) override;
 
   void* event_create(bool timing) override;
   void event_destroy(void* event) noexcept override;
