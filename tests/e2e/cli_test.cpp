@@ -43,6 +43,13 @@ TEST(Cli, UsageErrorsExitNonZeroWithAMessage) {
   EXPECT_NE(run_sprint({"data", "fetch", "imagenet"}).exit_code, 0);
   EXPECT_NE(run_sprint({"train", "--dataset", "random", "--tf32", "maybe"}).exit_code, 0);
   EXPECT_NE(run_sprint({"train", "--dataset", "random", "--deterministic", "1"}).exit_code, 0);
+  EXPECT_NE(run_sprint({"train", "--dataset", "random", "--optimizer", "lamb"}).exit_code, 0);
+  CommandResult nesterov = run_sprint({"train", "--dataset", "random", "--optimizer", "adam", "--nesterov"});
+  EXPECT_EQ(nesterov.exit_code, 1);
+  EXPECT_EQ(count_lines(nesterov.err), 1) << nesterov.err;
+  CommandResult adamw = run_sprint({"train", "--dataset", "random", "--epochs", "1", "--optimizer", "adamw"});
+  EXPECT_EQ(adamw.exit_code, 0) << adamw.err;
+  EXPECT_NE(adamw.out.find("AdamW(lr=0.001"), std::string::npos) << adamw.out;
   // The numerics flags are accepted everywhere (the CPU backend has no TF32 and is deterministic either way).
   EXPECT_EQ(run_sprint({"train", "--dataset", "random", "--epochs", "1", "--tf32", "on", "--deterministic", "off"})
                 .exit_code,

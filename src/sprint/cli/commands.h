@@ -15,7 +15,8 @@ struct TrainArgs {
   int64_t epochs = 3;
   int64_t batch_size = 64;
   int64_t eval_batch_size = 1000;
-  double lr = 0.01;
+  std::string optimizer = "sgd";  ///< sgd | adam | adamw
+  std::optional<double> lr;       ///< default: 0.01 for sgd, 0.001 for adam / adamw
   double momentum = 0.9;
   double weight_decay = 0.0;
   bool nesterov = false;

@@ -31,10 +31,15 @@ void add_train(CLI::App& app, sprint::cli::TrainArgs& a) {
   t->add_option("-b,--batch-size", a.batch_size, "training batch size")->check(CLI::Range(1, 1 << 20))->capture_default_str();
   t->add_option("--eval-batch-size", a.eval_batch_size, "evaluation batch size")
       ->check(CLI::Range(1, 1 << 20))->capture_default_str();
-  t->add_option("--lr", a.lr, "learning rate (SGD)")->check(CLI::Range(0.0, 1e6))->capture_default_str();
+  t->add_option("--optimizer", a.optimizer,
+                "sgd (momentum, Nesterov) | adam | adamw (decoupled weight decay; betas 0.9, 0.999, eps 1e-8)")
+      ->check(CLI::IsMember({"sgd", "adam", "adamw"}))->capture_default_str();
+  t->add_option("--lr", a.lr, "learning rate (default: 0.01 for sgd, 0.001 for adam and adamw)")
+      ->check(CLI::Range(0.0, 1e6));
   t->add_option("--momentum", a.momentum, "SGD momentum (0 disables)")->check(CLI::Range(0.0, 1.0))->capture_default_str();
-  t->add_option("--weight-decay", a.weight_decay, "L2 weight decay")->check(CLI::Range(0.0, 1e3))->capture_default_str();
-  t->add_flag("--nesterov", a.nesterov, "Nesterov momentum");
+  t->add_option("--weight-decay", a.weight_decay, "weight decay: L2 for sgd and adam, decoupled for adamw")
+      ->check(CLI::Range(0.0, 1e3))->capture_default_str();
+  t->add_flag("--nesterov", a.nesterov, "Nesterov momentum (sgd)");
   t->add_option("--label-smoothing", a.label_smoothing, "label smoothing for cross-entropy models")
       ->check(CLI::Range(0.0, 0.999))->capture_default_str();
   t->add_option("--accumulate", a.accumulate_steps, "gradient accumulation: optimizer step every N batches")

@@ -10,6 +10,7 @@
 #include "sprint/data/dataset.h"
 #include "sprint/data/fetch.h"
 #include "sprint/nn/models.h"
+#include "sprint/optim/adam.h"
 #include "sprint/optim/sgd.h"
 #include "sprint/runtime/device_registry.h"
 #include "sprint/train/layouts.h"
@@ -76,6 +77,22 @@ int resolve_threads(const std::string& value, const std::string& model, int avai
   return nn::has_convolutions(model) ? std::max(1, available_cores) : 1;
 }
 
+namespace {
+/// The optimizer --optimizer names, over every parameter of `net`.
+std::unique_ptr<optim::Optimizer> make_optimizer(const TrainArgs& a, nn::Module& net) {
+  if (a.optimizer == "sgd") {
+    return std::make_unique<optim::SGD>(optim::single_group(net), optim::SGDOptions(a.lr.value_or(0.01))
+                                                                      .with_momentum(a.momentum)
+                                                                      .with_weight_decay(a.weight_decay)
+                                                                      .with_nesterov(a.nesterov));
+  }
+  SPRINT_CHECK(!a.nesterov, "--nesterov applies to --optimizer sgd, not {}", a.optimizer);
+  return std::make_unique<optim::Adam>(optim::single_group(net), optim::AdamOptions(a.lr.value_or(1e-3))
+                                                                     .with_weight_decay(a.weight_decay)
+                                                                     .decoupled(a.optimizer == "adamw"));
+}
+}  // namespace
+
 int run_train(const TrainArgs& a) {
   const int threads = resolve_threads(a.threads, a.model, cpu::available_cores());
   if (a.report) check_report_path(*a.report);
@@ -93,10 +110,8 @@ int run_train(const TrainArgs& a) {
   nn::Model model = nn::build_model(a.model, data.train.sample_shape(), data.train.num_classes, init_rng, model_options);
   model.net->to_device(stream);
 
-  optim::SGD optimizer(optim::single_group(*model.net), optim::SGDOptions(a.lr)
-                                                             .with_momentum(a.momentum)
-                                                             .with_weight_decay(a.weight_decay)
-                                                             .with_nesterov(a.nesterov));
+  const std::unique_ptr<optim::Optimizer> optimizer_ptr = make_optimizer(a, *model.net);
+  optim::Optimizer& optimizer = *optimizer_ptr;
   train::TrainerOptions options;
   options.batch_size = a.batch_size;
   options.eval_batch_size = a.eval_batch_size;
