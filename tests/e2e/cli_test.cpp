@@ -50,6 +50,14 @@ TEST(Cli, UsageErrorsExitNonZeroWithAMessage) {
   CommandResult adamw = run_sprint({"train", "--dataset", "random", "--epochs", "1", "--optimizer", "adamw"});
   EXPECT_EQ(adamw.exit_code, 0) << adamw.err;
   EXPECT_NE(adamw.out.find("AdamW(lr=0.001"), std::string::npos) << adamw.out;
+  CommandResult onecycle =
+      run_sprint({"train", "--dataset", "random", "--epochs", "2", "--schedule", "onecycle", "--warmup-pct", "0.25"});
+  EXPECT_EQ(onecycle.exit_code, 0) << onecycle.err;
+  EXPECT_NE(onecycle.out.find("one-cycle lr 0.0004 to 0.01"), std::string::npos) << onecycle.out;
+  CommandResult graph = run_sprint({"train", "--dataset", "random", "--schedule", "cosine", "--cuda-graph"});
+  EXPECT_EQ(graph.exit_code, 1);
+  EXPECT_EQ(count_lines(graph.err), 1) << graph.err;
+  EXPECT_NE(graph.err.find("constant schedule"), std::string::npos) << graph.err;
   // The numerics flags are accepted everywhere (the CPU backend has no TF32 and is deterministic either way).
   EXPECT_EQ(run_sprint({"train", "--dataset", "random", "--epochs", "1", "--tf32", "on", "--deterministic", "off"})
                 .exit_code,

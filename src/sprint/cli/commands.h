@@ -17,6 +17,10 @@ struct TrainArgs {
   int64_t eval_batch_size = 1000;
   std::string optimizer = "sgd";  ///< sgd | adam | adamw
   std::optional<double> lr;       ///< default: 0.01 for sgd, 0.001 for adam / adamw
+  std::string schedule = "constant";  ///< constant | onecycle | cosine | step
+  double warmup_pct = 0.3;            ///< onecycle: fraction of the steps spent rising
+  int64_t step_epochs = 1;            ///< step: epochs between decays
+  double gamma = 0.1;                 ///< step: decay factor
   double momentum = 0.9;
   double weight_decay = 0.0;
   bool nesterov = false;

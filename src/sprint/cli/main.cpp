@@ -36,6 +36,16 @@ void add_train(CLI::App& app, sprint::cli::TrainArgs& a) {
       ->check(CLI::IsMember({"sgd", "adam", "adamw"}))->capture_default_str();
   t->add_option("--lr", a.lr, "learning rate (default: 0.01 for sgd, 0.001 for adam and adamw)")
       ->check(CLI::Range(0.0, 1e6));
+  t->add_option("--schedule", a.schedule,
+                "learning rate over the run, per optimizer step (torch.optim.lr_scheduler semantics): constant | "
+                "onecycle (OneCycleLR peaking at --lr, cosine, momentum cycled 0.95-0.85) | cosine (to 0) | step "
+                "(x --gamma every --step-epochs)")
+      ->check(CLI::IsMember({"constant", "onecycle", "cosine", "step"}))->capture_default_str();
+  t->add_option("--warmup-pct", a.warmup_pct, "onecycle: fraction of the steps spent rising to --lr")
+      ->check(CLI::Range(0.01, 0.99))->capture_default_str();
+  t->add_option("--step-epochs", a.step_epochs, "step schedule: epochs between decays")
+      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20))->capture_default_str();
+  t->add_option("--gamma", a.gamma, "step schedule: decay factor")->check(CLI::Range(1e-9, 1.0))->capture_default_str();
   t->add_option("--momentum", a.momentum, "SGD momentum (0 disables)")->check(CLI::Range(0.0, 1.0))->capture_default_str();
   t->add_option("--weight-decay", a.weight_decay, "weight decay: L2 for sgd and adam, decoupled for adamw")
       ->check(CLI::Range(0.0, 1e3))->capture_default_str();

@@ -91,6 +91,20 @@ std::unique_ptr<optim::Optimizer> make_optimizer(const TrainArgs& a, nn::Module&
                                                                      .with_weight_decay(a.weight_decay)
                                                                      .decoupled(a.optimizer == "adamw"));
 }
+/// The schedule --schedule names for `steps_per_epoch` optimizer steps an epoch.
+std::shared_ptr<const optim::Schedule> make_schedule(const TrainArgs& a, double lr, int64_t steps_per_epoch) {
+  const int64_t total = a.epochs * steps_per_epoch;
+  if (a.schedule == "onecycle") {
+    // Momentum (SGD) or beta1 (Adam) cycles against the lr, as OneCycleLR's cycle_momentum; SGD without momentum
+    // keeps none.
+    const bool cycle = a.optimizer != "sgd" || a.momentum > 0.0;
+    return optim::one_cycle_schedule(
+        {.max_lr = lr, .total_steps = std::max<int64_t>(total, 2), .pct_start = a.warmup_pct, .cycle_momentum = cycle});
+  }
+  if (a.schedule == "cosine") return optim::cosine_schedule(lr, std::max<int64_t>(total, 1), 0.0);
+  if (a.schedule == "step") return optim::step_schedule(lr, a.step_epochs * steps_per_epoch, a.gamma);
+  return optim::constant_schedule(lr);
+}
 }  // namespace
 
 int run_train(const TrainArgs& a) {
@@ -112,6 +126,9 @@ int run_train(const TrainArgs& a) {
 
   const std::unique_ptr<optim::Optimizer> optimizer_ptr = make_optimizer(a, *model.net);
   optim::Optimizer& optimizer = *optimizer_ptr;
+  const int64_t batches = (data.train.size() + a.batch_size - 1) / a.batch_size;
+  const int64_t steps_per_epoch = (batches + a.accumulate_steps - 1) / a.accumulate_steps;
+  const std::shared_ptr<const optim::Schedule> schedule = make_schedule(a, optimizer.lr(), steps_per_epoch);
   train::TrainerOptions options;
   options.batch_size = a.batch_size;
   options.eval_batch_size = a.eval_batch_size;
@@ -121,6 +138,7 @@ int run_train(const TrainArgs& a) {
   options.device = device;
   options.resident_data = a.resident == "on" || (a.resident == "auto" && device.is_cuda());
   options.cuda_graph = a.cuda_graph;
+  options.schedule = schedule;
   const train::Layouts layout = train::choose_layouts(a.memory_format, nn::has_convolutions(a.model), stream);
   options.format = layout.input;
   options.activation_format = layout.activations;
@@ -131,8 +149,8 @@ int run_train(const TrainArgs& a) {
               a.model.c_str(), static_cast<long long>(model.net->n_parameters()), a.dataset.c_str(),
               static_cast<long long>(data.train.size()), static_cast<long long>(data.test.size()),
               device_name(device).c_str(), threads, threads == 1 ? "" : "s");
-  std::printf("%s, batch %lld, %s\n", optimizer.describe().c_str(), static_cast<long long>(a.batch_size),
-              model.loss->describe().c_str());
+  std::printf("%s, %s, batch %lld, %s\n", optimizer.describe().c_str(), schedule->describe().c_str(),
+              static_cast<long long>(a.batch_size), model.loss->describe().c_str());
   if (device.is_cuda()) {
     const Numerics n = context.numerics();
     std::printf("numerics: f32 %s, %s\n", n.allow_tf32 ? "may use TF32 tensor cores" : "without TF32",

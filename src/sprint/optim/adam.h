@@ -35,6 +35,7 @@ class Adam final : public Optimizer {
  private:
   void update_bucket(const Stream& stream, size_t b, const std::vector<size_t>& active,
                      const Tensor& step_values) override;
+  double step_momentum() const override { return options_.beta1; }
 
   AdamOptions options_;
   std::vector<std::vector<Tensor>> exp_avg_, exp_avg_sq_;  // [bucket][param]; undefined until first update

@@ -47,6 +47,12 @@ void Optimizer::set_lr(double lr) {
   lr_ = lr;
 }
 
+void Optimizer::set_momentum(std::optional<double> momentum) {
+  SPRINT_CHECK(!momentum || (*momentum >= 0.0 && *momentum < 1.0 + 1e-12), "momentum must be in [0, 1], got {}",
+               momentum.value_or(0.0));
+  momentum_ = momentum;
+}
+
 void Optimizer::zero_grad() {
   for (Bucket& b : buckets_)
     for (auto& p : b.params) p->zero_grad();
@@ -56,7 +62,7 @@ const Tensor& Optimizer::write_step_values(const Stream& stream, double grad_sca
   if (!host_step_values_.defined()) host_step_values_ = Tensor::empty({kStepValueCount}, DType::kF64);
   double* v = host_step_values_.data_as<double>();
   v[static_cast<int>(StepValue::kLr)] = lr_;
-  v[static_cast<int>(StepValue::kMomentum)] = step_momentum();
+  v[static_cast<int>(StepValue::kMomentum)] = momentum_.value_or(step_momentum());
   v[static_cast<int>(StepValue::kGradScale)] = grad_scale;
   v[static_cast<int>(StepValue::kStep)] = static_cast<double>(step_count_);
   if (stream.device().is_cpu()) return host_step_values_;

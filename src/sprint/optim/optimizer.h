@@ -40,6 +40,9 @@ class Optimizer {
 
   double lr() const { return lr_; }
   void set_lr(double lr);
+  /// Overrides the momentum (SGD) or beta1 (Adam) of the following steps, as a momentum-cycling schedule does;
+  /// nullopt returns to the optimizer's own.
+  void set_momentum(std::optional<double> momentum);
   int64_t step_count() const { return step_count_; }
 
   /// Named optimizer state (for checkpoints): "<bucket>.<index>.momentum_buffer", ...
@@ -71,6 +74,7 @@ class Optimizer {
   const Tensor& write_step_values(const Stream& stream, double grad_scale);
 
   std::vector<size_t> active_;  // reused every step
+  std::optional<double> momentum_;
   Tensor host_step_values_, device_step_values_;
 };
 

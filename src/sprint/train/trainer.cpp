@@ -72,10 +72,15 @@ Trainer::Trainer(nn::Model& model, optim::Optimizer& optimizer, const data::Data
   SPRINT_CHECK(options.accumulate_steps >= 1, "accumulate_steps must be >= 1, got {}", options.accumulate_steps);
   SPRINT_CHECK(train_set.size() > 0, "the training set is empty");
   if (options.cuda_graph) {
+    SPRINT_CHECK(!options.schedule || !options.schedule->varies(),
+                 "CUDA graphs replay the learning rate of their warm-up step; the schedule ({}) changes it: use a "
+                 "constant schedule with CUDA graphs",
+                 options.schedule ? options.schedule->describe() : std::string());
     SPRINT_CHECK(options.device.is_cuda(), "CUDA graphs need a CUDA device (got {})", device_name(options.device));
     SPRINT_CHECK(options.resident_data, "CUDA graphs need the device-resident data path (fixed batch addresses)");
     SPRINT_CHECK(options.accumulate_steps == 1, "CUDA graphs do not combine with gradient accumulation");
     SPRINT_CHECK(!options.on_step, "CUDA graphs bake scalars such as the learning rate into the graph: no on_step hook");
+
     graph_ = std::make_unique<GraphState>();
   }
   train_loader_ = make_source(train_set, loader_options(options, options.batch_size, true, options.seed),
@@ -100,6 +105,11 @@ void Trainer::train_step(nn::RunContext& ctx, const data::Batch& batch, int64_t 
   const int64_t done = step + 1;
   if (done % k == 0 || done == steps) {
     const int64_t in_window = done % k == 0 ? k : done % k;
+    if (options_.schedule) {
+      const int64_t t = optimizer_.step_count();
+      optimizer_.set_lr(options_.schedule->lr(t));
+      optimizer_.set_momentum(options_.schedule->momentum(t));
+    }
     optimizer_.step(stream_, 1.0 / static_cast<double>(in_window));
   }
   // loss_sum += batch_size · mean batch loss (stays on the device).

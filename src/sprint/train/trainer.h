@@ -12,6 +12,7 @@
 #include "sprint/data/dataset.h"
 #include "sprint/nn/models.h"
 #include "sprint/optim/optimizer.h"
+#include "sprint/optim/schedule.h"
 #include "sprint/train/progress.h"
 
 namespace sprint::train {
@@ -37,6 +38,10 @@ struct TrainerOptions {
   /// batch addresses), accumulate_steps == 1 and no on_step hook (scalars are baked into the graph). Dropout
   /// masks still change every step (the graph advances their Philox state on the device) and equal eager ones.
   bool cuda_graph = false;
+  /// Learning rate (and momentum) of every optimizer step t, set on the optimizer before the step; null: the
+  /// optimizer's own. A CUDA graph replays the step values of its warm-up step, so cuda_graph needs a schedule
+  /// that does not vary.
+  std::shared_ptr<const optim::Schedule> schedule;
   bool progress = false;     ///< live progress line on stderr
   /// Called after every optimizer step with (epoch, step index in epoch, steps per epoch): LR schedules hook here.
   std::function<void(int64_t, int64_t, int64_t)> on_step;

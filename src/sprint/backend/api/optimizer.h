@@ -15,7 +15,7 @@ namespace sprint {
 /// contiguous f64 tensor of kStepValueCount entries on the op's device, indexed by StepValue.
 enum class StepValue : int {
   kLr = 0,         ///< learning rate, before each tensor list's hyper.lr_scale
-  kMomentum = 1,   ///< SGD momentum (when the update keeps momentum buffers)
+  kMomentum = 1,   ///< SGD momentum (when the update keeps momentum buffers); Adam's beta1
   kGradScale = 2,  ///< gradients are multiplied by this first (1 / loss scale, 1 / accumulation steps)
   kStep = 3,       ///< Adam's step count t (1-based) for its bias corrections
 };
@@ -64,7 +64,9 @@ struct AdamUpdateArgs {
   AdamHyper hyper;
   int64_t step = 1;  ///< t, 1-based, for bias correction
   /// Optional f64 (kStepValueCount) on the op's device, read when the update runs: lr = step_values[kLr]·lr_scale,
-  /// grad_scale = step_values[kGradScale] and t = step_values[kStep] replace hyper.lr, hyper.grad_scale and step.
+  /// beta1 = step_values[kMomentum], grad_scale = step_values[kGradScale] and t = step_values[kStep] replace
+  /// hyper.lr, hyper.beta1, hyper.grad_scale and step (bias correction 1 − beta1^t with this step's beta1, as
+  /// PyTorch's Adam under a momentum-cycling schedule).
   Tensor step_values = {};
 };
 

@@ -76,6 +76,7 @@ AdamHyper effective(const AdamUpdateArgs& a, int64_t* step) {
   if (a.step_values.defined()) {
     const double* v = a.step_values.data_as<double>();
     h.lr = v[static_cast<int>(StepValue::kLr)];
+    h.beta1 = v[static_cast<int>(StepValue::kMomentum)];
     h.grad_scale = v[static_cast<int>(StepValue::kGradScale)];
     *step = static_cast<int64_t>(v[static_cast<int>(StepValue::kStep)]);
     SPRINT_CHECK(*step >= 1, "adam_update: step must be >= 1, got {}", *step);

@@ -62,15 +62,16 @@ __device__ __forceinline__ SgdStep sgd_step(const SgdDeviceHyper& h) {
           static_cast<float>(h.step[static_cast<int>(StepValue::kGradScale)])};
 }
 struct AdamStep {
-  float lr, step_size, inv_sqrt_bias_correction2, grad_scale;
+  float lr, beta1, step_size, inv_sqrt_bias_correction2, grad_scale;
 };
 __device__ __forceinline__ AdamStep adam_step(const AdamDeviceHyper& h) {
-  if (h.step == nullptr) return {h.lr, h.step_size, h.inv_sqrt_bias_correction2, h.grad_scale};
+  if (h.step == nullptr) return {h.lr, h.beta1, h.step_size, h.inv_sqrt_bias_correction2, h.grad_scale};
   const double t = h.step[static_cast<int>(StepValue::kStep)];
   const double lr = h.step[static_cast<int>(StepValue::kLr)] * static_cast<double>(h.lr_scale);
-  const double bc1 = 1.0 - pow(static_cast<double>(h.beta1), t), bc2 = 1.0 - pow(static_cast<double>(h.beta2), t);
-  return {static_cast<float>(lr), static_cast<float>(lr / bc1), static_cast<float>(rsqrt(bc2)),
-          static_cast<float>(h.step[static_cast<int>(StepValue::kGradScale)])};
+  const double beta1 = h.step[static_cast<int>(StepValue::kMomentum)];
+  const double bc1 = 1.0 - pow(beta1, t), bc2 = 1.0 - pow(static_cast<double>(h.beta2), t);
+  return {static_cast<float>(lr), static_cast<float>(beta1), static_cast<float>(lr / bc1),
+          static_cast<float>(rsqrt(bc2)), static_cast<float>(h.step[static_cast<int>(StepValue::kGradScale)])};
 }
 
 template <class Hyper>
@@ -149,7 +150,7 @@ __global__ void __launch_bounds__(kOptThreads)
       p -= st.lr * h.weight_decay * p;
     else
       g += h.weight_decay * p;
-    const float m = h.beta1 * load_any(e.state1, i, e.state_dtype) + (1.0f - h.beta1) * g;
+    const float m = st.beta1 * load_any(e.state1, i, e.state_dtype) + (1.0f - st.beta1) * g;
     const float v = h.beta2 * load_any(e.state2, i, e.state_dtype) + (1.0f - h.beta2) * g * g;
     store_any(e.state1, i, e.state_dtype, m);
     store_any(e.state2, i, e.state_dtype, v);
