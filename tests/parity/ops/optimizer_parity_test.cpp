@@ -62,8 +62,8 @@ Tensor step_values(const Stream& s, double lr, double momentum, double grad_scal
   return ops::to_stream_device(s, Tensor::from_values(std::vector<double>{lr, momentum, grad_scale, step}, {4}));
 }
 
-// Per-step values read from a device tensor when the kernels run (lr x lr_scale, momentum, gradient scale, Adam's
-// step), changing from one update to the next as a schedule would, on every backend.
+// Per-step values read from a device tensor when the kernels run (lr x lr_scale, SGD momentum or Adam's beta1,
+// gradient scale, Adam's step), changing from one update to the next as a schedule would, on every backend.
 TEST(OptimizerParity, StepValuesFromTheDevice) {
   testing::run_parity(ParityCase{
       .name = "sgd+adam/step-values",
@@ -81,7 +81,7 @@ TEST(OptimizerParity, StepValuesFromTheDevice) {
         const AdamHyper ah{.weight_decay = 0.01, .decoupled_weight_decay = true, .lr_scale = 2.0};
         for (int step = 1; step <= 3; ++step)
           ops::adam_update(s, {.params = q, .grads = g, .exp_avg = m, .exp_avg_sq = w, .hyper = ah,
-                               .step_values = step_values(s, 1e-2 / step, 0.0, 1.0 / step, step)});
+                               .step_values = step_values(s, 1e-2 / step, 0.95 - 0.05 * step, 1.0 / step, step)});
         return std::vector<Tensor>{p[0], p[1], b[0], q[0], q[1], m[1]};
       },
       .cuda_dtypes = {DType::kF32}});
