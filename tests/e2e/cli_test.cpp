@@ -54,6 +54,15 @@ TEST(Cli, UsageErrorsExitNonZeroWithAMessage) {
       run_sprint({"train", "--dataset", "random", "--epochs", "2", "--schedule", "onecycle", "--warmup-pct", "0.25"});
   EXPECT_EQ(onecycle.exit_code, 0) << onecycle.err;
   EXPECT_NE(onecycle.out.find("one-cycle lr 0.0004 to 0.01"), std::string::npos) << onecycle.out;
+  CommandResult piecewise = run_sprint(
+      {"train", "--dataset", "random", "--epochs", "2", "--schedule", "piecewise", "--lr-knots", "0:0,1:0.05,2:0"});
+  EXPECT_EQ(piecewise.exit_code, 0) << piecewise.err;
+  EXPECT_NE(piecewise.out.find("piecewise-linear lr 0@0, 0.05@"), std::string::npos) << piecewise.out;
+  for (const char* knots : {"0-1", "0:0,0:1", "a:0.1", "0:x", ""}) {
+    CommandResult bad = run_sprint({"train", "--dataset", "random", "--schedule", "piecewise", "--lr-knots", knots});
+    EXPECT_EQ(bad.exit_code, 1) << knots;
+    EXPECT_EQ(count_lines(bad.err), 1) << knots << ": " << bad.err;
+  }
   CommandResult graph = run_sprint({"train", "--dataset", "random", "--schedule", "cosine", "--cuda-graph"});
   EXPECT_EQ(graph.exit_code, 1);
   EXPECT_EQ(count_lines(graph.err), 1) << graph.err;

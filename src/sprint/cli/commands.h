@@ -21,6 +21,7 @@ struct TrainArgs {
   double warmup_pct = 0.3;            ///< onecycle: fraction of the steps spent rising
   int64_t step_epochs = 1;            ///< step: epochs between decays
   double gamma = 0.1;                 ///< step: decay factor
+  std::string lr_knots;               ///< piecewise: "epoch:lr,epoch:lr,..." (fractional epochs allowed)
   double momentum = 0.9;
   double weight_decay = 0.0;
   bool nesterov = false;

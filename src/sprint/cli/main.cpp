@@ -39,8 +39,11 @@ void add_train(CLI::App& app, sprint::cli::TrainArgs& a) {
   t->add_option("--schedule", a.schedule,
                 "learning rate over the run, per optimizer step (torch.optim.lr_scheduler semantics): constant | "
                 "onecycle (OneCycleLR peaking at --lr, cosine, momentum cycled 0.95-0.85) | cosine (to 0) | step "
-                "(x --gamma every --step-epochs)")
-      ->check(CLI::IsMember({"constant", "onecycle", "cosine", "step"}))->capture_default_str();
+                "(x --gamma every --step-epochs) | piecewise (--lr-knots)")
+      ->check(CLI::IsMember({"constant", "onecycle", "cosine", "step", "piecewise"}))->capture_default_str();
+  t->add_option("--lr-knots", a.lr_knots,
+                "piecewise schedule: lr at given epochs, linear in between and constant outside, e.g. "
+                "0:0,5:0.4,24:0 (cifar10-fast)");
   t->add_option("--warmup-pct", a.warmup_pct, "onecycle: fraction of the steps spent rising to --lr")
       ->check(CLI::Range(0.01, 0.99))->capture_default_str();
   t->add_option("--step-epochs", a.step_epochs, "step schedule: epochs between decays")

@@ -2,6 +2,8 @@
 // write the JSON report.
 #include <algorithm>
 #include <charconv>
+#include <cmath>
+#include <cstdlib>
 #include <cstdio>
 
 #include "sprint/backend/cpu/cpu_info.h"
@@ -103,6 +105,28 @@ std::shared_ptr<const optim::Schedule> make_schedule(const TrainArgs& a, double 
   }
   if (a.schedule == "cosine") return optim::cosine_schedule(lr, std::max<int64_t>(total, 1), 0.0);
   if (a.schedule == "step") return optim::step_schedule(lr, a.step_epochs * steps_per_epoch, a.gamma);
+  if (a.schedule == "piecewise") {
+    SPRINT_CHECK(!a.lr_knots.empty(), "--schedule piecewise needs --lr-knots epoch:lr,epoch:lr,...");
+    std::vector<double> steps, values;
+    size_t start = 0;
+    while (start <= a.lr_knots.size()) {
+      const size_t comma = std::min(a.lr_knots.find(',', start), a.lr_knots.size());
+      const std::string knot = a.lr_knots.substr(start, comma - start);
+      const size_t colon = knot.find(':');
+      SPRINT_CHECK(colon != std::string::npos, "--lr-knots: '{}' is not epoch:lr", knot);
+      char* end = nullptr;
+      const std::string epoch_text = knot.substr(0, colon), lr_text = knot.substr(colon + 1);
+      const double epoch = std::strtod(epoch_text.c_str(), &end);
+      SPRINT_CHECK(!epoch_text.empty() && *end == '\0' && std::isfinite(epoch), "--lr-knots: bad epoch '{}'",
+                   epoch_text);
+      const double value = std::strtod(lr_text.c_str(), &end);
+      SPRINT_CHECK(!lr_text.empty() && *end == '\0', "--lr-knots: bad learning rate '{}'", lr_text);
+      steps.push_back(epoch * static_cast<double>(steps_per_epoch));
+      values.push_back(value);
+      start = comma + 1;
+    }
+    return optim::piecewise_linear_schedule(std::move(steps), std::move(values));
+  }
   return optim::constant_schedule(lr);
 }
 }  // namespace

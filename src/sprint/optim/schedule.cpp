@@ -52,6 +52,34 @@ class Cosine final : public Schedule {
   double eta_min_;
 };
 
+class PiecewiseLinear final : public Schedule {
+ public:
+  PiecewiseLinear(std::vector<double> steps, std::vector<double> values)
+      : steps_(std::move(steps)), values_(std::move(values)) {}
+  double lr(int64_t step) const override {
+    const double t = static_cast<double>(step);
+    if (t <= steps_.front()) return values_.front();
+    for (size_t i = 1; i < steps_.size(); ++i)
+      if (t <= steps_[i])
+        return values_[i - 1] + (values_[i] - values_[i - 1]) * (t - steps_[i - 1]) / (steps_[i] - steps_[i - 1]);
+    return values_.back();
+  }
+  bool varies() const override {
+    for (double v : values_)
+      if (v != values_.front()) return true;
+    return false;
+  }
+  std::string describe() const override {
+    std::string knots;
+    for (size_t i = 0; i < steps_.size(); ++i)
+      knots += fmt::format("{}{}@{}", i ? ", " : "", values_[i], steps_[i]);
+    return fmt::format("piecewise-linear lr {} (lr@step)", knots);
+  }
+
+ private:
+  std::vector<double> steps_, values_;
+};
+
 class OneCycle final : public Schedule {
  public:
   explicit OneCycle(const OneCycleOptions& o) : o_(o) {
@@ -106,6 +134,19 @@ std::unique_ptr<Schedule> cosine_schedule(double lr, int64_t t_max, double eta_m
   SPRINT_CHECK(lr >= 0.0 && t_max >= 1 && eta_min >= 0.0,
                "cosine schedule needs lr >= 0, t_max >= 1 and eta_min >= 0; got {}, {}, {}", lr, t_max, eta_min);
   return std::make_unique<Cosine>(lr, t_max, eta_min);
+}
+
+std::unique_ptr<Schedule> piecewise_linear_schedule(std::vector<double> knot_steps, std::vector<double> values) {
+  SPRINT_CHECK(!knot_steps.empty() && knot_steps.size() == values.size(),
+               "piecewise-linear schedule needs as many values as knots (at least one), got {} and {}",
+               knot_steps.size(), values.size());
+  for (size_t i = 0; i < knot_steps.size(); ++i) {
+    SPRINT_CHECK(values[i] >= 0.0 && std::isfinite(values[i]), "piecewise-linear lr {} is not a finite value >= 0",
+                 values[i]);
+    SPRINT_CHECK(i == 0 || knot_steps[i] > knot_steps[i - 1], "piecewise-linear knots must increase, got {} after {}",
+                 knot_steps[i], i ? knot_steps[i - 1] : 0.0);
+  }
+  return std::make_unique<PiecewiseLinear>(std::move(knot_steps), std::move(values));
 }
 
 std::unique_ptr<Schedule> one_cycle_schedule(const OneCycleOptions& o) {

@@ -6,6 +6,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace sprint::optim {
 
@@ -27,6 +28,11 @@ std::unique_ptr<Schedule> constant_schedule(double lr);
 std::unique_ptr<Schedule> step_schedule(double lr, int64_t step_size, double gamma);
 /// CosineAnnealingLR (closed form): eta_min + (lr − eta_min)·(1 + cos(π·t / t_max)) / 2.
 std::unique_ptr<Schedule> cosine_schedule(double lr, int64_t t_max, double eta_min);
+
+/// Piecewise linear through (knot_steps[i], values[i]) at step t, constant beyond the first and last knots
+/// (numpy.interp): cifar10-fast's PiecewiseLinear([0, 5, 24], [0, 0.4, 0]) over epochs, with knots given in
+/// (fractional) steps. Knots strictly increasing, at least one.
+std::unique_ptr<Schedule> piecewise_linear_schedule(std::vector<double> knot_steps, std::vector<double> values);
 
 /// OneCycleLR (two phases, as PyTorch's default): from max_lr / div_factor up to max_lr over the first
 /// pct_start of total_steps, then down to that start value / final_div_factor; momentum the other way between

@@ -49,6 +49,21 @@ TEST(Schedule, CosineStepAndConstantMatchTorch) {
   EXPECT_FALSE(c->momentum(0));
 }
 
+// cifar10-fast's PiecewiseLinear([0, 5, 24], [0, 0.4, 0]) over epochs of 10 steps; expected values from
+// numpy.interp(t / 10, [0, 5, 24], [0, 0.4, 0]) (Debian's python3-numpy).
+TEST(Schedule, PiecewiseLinearMatchesNumpyInterp) {
+  const auto s = piecewise_linear_schedule({0.0, 50.0, 240.0}, {0.0, 0.4, 0.0});
+  const std::vector<std::pair<int64_t, double>> expected{{0, 0.0},   {7, 0.056},   {25, 0.2},
+                                                         {50, 0.4},  {51, 0.397894736842}, {120, 0.252631578947},
+                                                         {239, 0.002105263158}, {240, 0.0}, {300, 0.0}};
+  for (const auto& [t, lr] : expected) EXPECT_NEAR(s->lr(t), lr, 1e-11) << "step " << t;
+  EXPECT_TRUE(s->varies());
+  EXPECT_FALSE(piecewise_linear_schedule({0.0, 10.0}, {0.1, 0.1})->varies());
+  EXPECT_THROW(piecewise_linear_schedule({0.0, 0.0}, {0.1, 0.2}), InvalidArgument);
+  EXPECT_THROW(piecewise_linear_schedule({0.0}, {0.1, 0.2}), InvalidArgument);
+  EXPECT_THROW(piecewise_linear_schedule({}, {}), InvalidArgument);
+}
+
 TEST(Schedule, BadSettingsAreInvalidArguments) {
   EXPECT_THROW(one_cycle_schedule({.max_lr = 0.1, .total_steps = 1}), InvalidArgument);
   EXPECT_THROW(one_cycle_schedule({.max_lr = 0.1, .total_steps = 10, .pct_start = 1.0}), InvalidArgument);
