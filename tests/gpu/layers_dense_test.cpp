@@ -66,6 +66,24 @@ TEST_F(DenseLayersTest, ReLU) {
   }
 }
 
+TEST_F(DenseLayersTest, GeluAndScale) {
+  for (DType d : kDtypes) {
+    for (MemoryFormat f : {MemoryFormat::kContiguous, MemoryFormat::kChannelsLast}) {
+      LayerParityCase c;
+      c.make = [](Generator&) -> nn::ModulePtr { return std::make_shared<nn::GELU>(); };
+      c.input = {3, 5, 7, 6};
+      c.format = f;
+      c.dtype = d;
+      check(c, f == MemoryFormat::kContiguous ? "GELU nchw" : "GELU nhwc");
+    }
+    LayerParityCase c;
+    c.make = [](Generator&) -> nn::ModulePtr { return std::make_shared<nn::Scale>(1.0 / 9.0); };
+    c.input = {33, 129};
+    c.dtype = d;
+    check(c, "Scale 2-D");
+  }
+}
+
 TEST_F(DenseLayersTest, Flatten) {
   for (DType d : kDtypes)
     for (MemoryFormat f : {MemoryFormat::kContiguous, MemoryFormat::kChannelsLast}) {  // a view / a copy

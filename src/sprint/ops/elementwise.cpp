@@ -1,4 +1,4 @@
-// elementwise.cpp (ops): validation + dispatch for fill, copy/cast, ReLU and axpby; device transfers.
+// elementwise.cpp (ops): validation + dispatch for fill, copy/cast, ReLU, GELU and axpby; device transfers.
 #include "sprint/ops/elementwise.h"
 
 #include "sprint/runtime/device_context.h"
@@ -10,6 +10,8 @@ using FillFn = void (*)(const Stream&, const FillArgs&);
 using CastFn = void (*)(const Stream&, const CastArgs&);
 using ReluForwardFn = void (*)(const Stream&, const ReluForwardArgs&);
 using ReluBackwardFn = void (*)(const Stream&, const ReluBackwardArgs&);
+using GeluForwardFn = void (*)(const Stream&, const GeluForwardArgs&);
+using GeluBackwardFn = void (*)(const Stream&, const GeluBackwardArgs&);
 using AxpbyFn = void (*)(const Stream&, const AxpbyArgs&);
 const BackendTable<FillFn> kFill{"fill", &cpu::fill, SPRINT_CUDA_IMPL(cuda::fill)};
 const BackendTable<CastFn> kCast{"copy", &cpu::cast, SPRINT_CUDA_IMPL(cuda::cast)};
@@ -17,6 +19,10 @@ const BackendTable<ReluForwardFn> kReluForward{"relu_forward", &cpu::relu_forwar
                                                SPRINT_CUDA_IMPL(cuda::relu_forward)};
 const BackendTable<ReluBackwardFn> kReluBackward{"relu_backward", &cpu::relu_backward,
                                                  SPRINT_CUDA_IMPL(cuda::relu_backward)};
+const BackendTable<GeluForwardFn> kGeluForward{"gelu_forward", &cpu::gelu_forward,
+                                               SPRINT_CUDA_IMPL(cuda::gelu_forward)};
+const BackendTable<GeluBackwardFn> kGeluBackward{"gelu_backward", &cpu::gelu_backward,
+                                                 SPRINT_CUDA_IMPL(cuda::gelu_backward)};
 const BackendTable<AxpbyFn> kAxpby{"axpby", &cpu::axpby, SPRINT_CUDA_IMPL(cuda::axpby)};
 
 CopyKind copy_kind(Device src, Device dst) {
@@ -66,6 +72,24 @@ void relu_backward(const Stream& stream, const ReluBackwardArgs& a) {
   check_on_stream_device(stream, {&a.dy, &a.y, &a.dx}, "relu_backward");
   check_contiguous({&a.dy, &a.y, &a.dx}, "relu_backward");
   kReluBackward.select(stream.device())(stream, a);
+}
+
+void gelu_forward(const Stream& stream, const Tensor& x, const Tensor& y) {
+  SPRINT_CHECK(x.shape() == y.shape(), "gelu_forward: shapes differ, {} vs {}", x.description(), y.description());
+  check_floating(x, "gelu_forward");
+  check_same_dtype(x.dtype(), {&y}, "gelu_forward");
+  check_on_stream_device(stream, {&x, &y}, "gelu_forward");
+  check_contiguous({&x, &y}, "gelu_forward");
+  kGeluForward.select(stream.device())(stream, {x, y});
+}
+
+void gelu_backward(const Stream& stream, const GeluBackwardArgs& a) {
+  SPRINT_CHECK(a.dy.shape() == a.x.shape() && a.dx.shape() == a.x.shape(), "gelu_backward: shapes differ");
+  check_floating(a.dy, "gelu_backward");
+  check_same_dtype(a.dy.dtype(), {&a.x, &a.dx}, "gelu_backward");
+  check_on_stream_device(stream, {&a.dy, &a.x, &a.dx}, "gelu_backward");
+  check_contiguous({&a.dy, &a.x, &a.dx}, "gelu_backward");
+  kGeluBackward.select(stream.device())(stream, a);
 }
 
 void axpby(const Stream& stream, const AxpbyArgs& a) {

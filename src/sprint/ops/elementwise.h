@@ -1,7 +1,8 @@
-// elementwise.h (ops): fill, copy/cast (also across devices), ReLU, axpby, and tensor creation helpers.
+// elementwise.h (ops): fill, copy/cast (also across devices), ReLU, GELU, axpby, and tensor creation helpers.
 #pragma once
 
 #include "sprint/backend/api/elementwise.h"
+#include "sprint/backend/api/gelu.h"
 #include "sprint/ops/dispatch.h"
 
 namespace sprint::ops {
@@ -14,7 +15,10 @@ void copy(const Stream& stream, const Tensor& src, const Tensor& dst);
 /// y = max(x, 0); y may alias x.
 void relu_forward(const Stream& stream, const Tensor& x, const Tensor& y);
 void relu_backward(const Stream& stream, const ReluBackwardArgs& args);
-/// out = alpha·a + beta·b; out may alias a or b.
+/// y = GELU(x) = x·Φ(x); y may alias x.
+void gelu_forward(const Stream& stream, const Tensor& x, const Tensor& y);
+void gelu_backward(const Stream& stream, const GeluBackwardArgs& args);
+/// out = alpha·a + beta·b; out may alias a or b. beta == 0 reads a only (out = alpha·a, also for inf/NaN in b).
 void axpby(const Stream& stream, const AxpbyArgs& args);
 
 /// New tensor on the stream's device filled with `value`.

@@ -1,4 +1,4 @@
-// basic_layers_gradcheck_test.cpp: float64 finite differences for ReLU, Flatten (both memory formats),
+// basic_layers_gradcheck_test.cpp: float64 finite differences for ReLU, GELU, Scale, Flatten (both memory formats),
 // LogSoftmax and a small MLP.
 #include <gtest/gtest.h>
 
@@ -15,6 +15,16 @@ namespace {
 TEST(BasicGradcheck, Relu) {
   ReLU r;
   testing::expect_module_gradients(r, {3, 4, 5});
+}
+
+TEST(BasicGradcheck, Gelu) {
+  GELU g;
+  testing::expect_module_gradients(g, {3, 4, 5});
+}
+
+TEST(BasicGradcheck, Scale) {
+  Scale s(-1.0 / 9.0);
+  testing::expect_module_gradients(s, {2, 3, 2, 2});
 }
 
 TEST(BasicGradcheck, FlattenContiguousAndChannelsLast) {

@@ -1,4 +1,6 @@
 // elementwise_parity_test.cpp: fill, cast/copy (incl. layout changes), ReLU, axpby on every backend.
+#include <cmath>
+
 #include <gtest/gtest.h>
 
 #include "sprint/ops/elementwise.h"
@@ -23,6 +25,39 @@ TEST(ElementwiseParity, ReluForwardBackward) {
         ops::relu_forward(s, v[0], y);
         ops::relu_backward(s, {.dy = v[1], .y = y, .dx = dx});
         return std::vector<Tensor>{y, dx};
+      }});
+}
+
+TEST(ElementwiseParity, GeluForwardBackward) {
+  for (const GradMode mode : {GradMode::kOverwrite, GradMode::kAccumulate}) {
+    testing::run_parity(ParityCase{
+        .name = mode == GradMode::kOverwrite ? "gelu" : "gelu/accumulate",
+        .make_inputs = [](Generator& rng) {
+          return std::vector<Tensor>{testing::random_tensor({1000}, DType::kF64, rng, -4.0, 4.0),
+                                     testing::random_tensor({1000}, DType::kF64, rng),
+                                     testing::random_tensor({1000}, DType::kF64, rng)};
+        },
+        .run = [mode](const Stream& s, const std::vector<Tensor>& v) {
+          Tensor y = Tensor::empty(v[0].shape(), v[0].dtype(), s.context().allocator());
+          Tensor dx = ops::cast_to(s, v[2], v[2].dtype());
+          ops::gelu_forward(s, v[0], y);
+          ops::gelu_backward(s, {.dy = v[1], .x = v[0], .dx = dx, .mode = mode});
+          return std::vector<Tensor>{y, dx};
+        }});
+  }
+}
+
+TEST(ElementwiseParity, AxpbyWithoutSecondOperand) {
+  testing::run_parity(ParityCase{
+      .name = "axpby/beta0",
+      .make_inputs = [](Generator& rng) {
+        return std::vector<Tensor>{testing::random_tensor({300}, DType::kF64, rng)};
+      },
+      .run = [](const Stream& s, const std::vector<Tensor>& v) {
+        Tensor nan = ops::full(s, v[0].shape(), v[0].dtype(), std::nan(""));
+        Tensor out = Tensor::empty(v[0].shape(), v[0].dtype(), s.context().allocator());
+        ops::axpby(s, {.a = v[0], .b = nan, .out = out, .alpha = 1.0 / 9.0, .beta = 0.0});
+        return std::vector<Tensor>{out};
       }});
 }
 

@@ -167,6 +167,11 @@ void axpby(const Stream& stream, const AxpbyArgs& a) {
     const T alpha = static_cast<T>(a.alpha), beta = static_cast<T>(a.beta);
     const int64_t n = a.out.numel();
     const int threads = elementwise_threads(stream, n);
+    if (a.beta == 0.0) {  // out = alpha·a: b is not read (it may hold inf or NaN)
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
+      for (int64_t i = 0; i < n; ++i) out[i] = alpha * x[i];
+      return;
+    }
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
     for (int64_t i = 0; i < n; ++i) out[i] = alpha * x[i] + beta * y[i];
   });

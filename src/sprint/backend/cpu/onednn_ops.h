@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "sprint/backend/api/conv.h"
+#include "sprint/backend/api/gelu.h"
 #include "sprint/backend/api/norm.h"
 #include "sprint/backend/api/pool.h"
 
@@ -47,6 +48,9 @@ void batch_norm_forward_inference(const Stream& stream, const BatchNormInference
 void batch_norm_backward(const Stream& stream, const BatchNormBackwardArgs& args);
 
 void avg_pool2d_forward(const Stream& stream, const AvgPool2dForwardArgs& args);
+/// f32 GELU over flat views; backward overwrites dx.
+void gelu_forward(const Stream& stream, const GeluForwardArgs& args);
+void gelu_backward(const Stream& stream, const GeluBackwardArgs& args);
 void avg_pool2d_backward(const Stream& stream, const AvgPool2dBackwardArgs& args);
 
 }  // namespace sprint::cpu::onednn

@@ -120,7 +120,10 @@ __global__ void relu_backward_kernel(const T* dy, const T* y, T* dx, int64_t n, 
 
 template <class T>
 __global__ void axpby_kernel(const T* a, const T* b, T* out, int64_t n, float alpha, float beta) {
-  SPRINT_GRID_STRIDE_LOOP(i, n) out[i] = from_float<T>(alpha * to_float(a[i]) + beta * to_float(b[i]));
+  SPRINT_GRID_STRIDE_LOOP(i, n) {  // beta == 0: b is not read (it may hold inf or NaN)
+    const float bv = beta == 0.0f ? 0.0f : beta * to_float(b[i]);
+    out[i] = from_float<T>(alpha * to_float(a[i]) + bv);
+  }
 }
 
 // ------------------------------------------------------------------------------------------------------------

@@ -1,0 +1,100 @@
+// onednn_eltwise.cpp: element-wise activations through oneDNN's JIT eltwise primitives (f32) over flat (1-D)
+// views: GELU (eltwise_gelu_erf) forward and backward.
+#include "sprint/backend/cpu/onednn_common.h"
+#include "sprint/backend/cpu/onednn_ops.h"
+
+namespace sprint::cpu::onednn {
+namespace {
+
+using dnnl::algorithm;
+using dnnl::memory;
+using dnnl::prop_kind;
+
+enum class EltwiseOp : int64_t { kGeluForward = 31, kGeluBackward };
+
+memory::desc flat_desc(int64_t n) { return memory::desc({n}, memory::data_type::f32, memory::format_tag::x); }
+
+dnnl::eltwise_forward::primitive_desc forward_pd(const dnnl::engine& engine, algorithm alg, int64_t n) {
+  return {dnnl::eltwise_forward::desc(prop_kind::forward_training, alg, flat_desc(n), 0.f, 0.f), engine};
+}
+
+struct ForwardEntry : CachedPrimitive {
+  dnnl::eltwise_forward eltwise;
+};
+
+struct BackwardEntry : CachedPrimitive {
+  dnnl::eltwise_backward eltwise;
+};
+
+void eltwise_forward(const Stream& stream, algorithm alg, EltwiseOp op, const Tensor& x, const Tensor& y) {
+  const int64_t n = x.numel();
+  if (n == 0) return;
+  int threads = 1;
+  OneDnnContext& dnn = onednn_context(stream, &threads);
+  PrimitiveKey key;
+  key.add(static_cast<int64_t>(op)).add(threads).add(n);
+  auto& e = dnn.cached<ForwardEntry>(key, [&] {
+    auto entry = std::make_unique<ForwardEntry>();
+    const auto pd = forward_pd(dnn.engine(), alg, n);
+    dnn.record("eltwise_forward", pd.impl_info_str(), {n});
+    entry->eltwise = dnnl::eltwise_forward(pd);
+    entry->args = {{DNNL_ARG_SRC, memory(flat_desc(n), dnn.engine(), DNNL_MEMORY_NONE)},
+                   {DNNL_ARG_DST, memory(flat_desc(n), dnn.engine(), DNNL_MEMORY_NONE)}};
+    return entry.release();
+  });
+  std::lock_guard<std::mutex> lock(e.mutex);
+  e.args.at(DNNL_ARG_SRC).set_data_handle(x.data());
+  e.args.at(DNNL_ARG_DST).set_data_handle(y.data());
+  e.eltwise.execute(dnn.stream(), e.args);
+  dnn.stream().wait();
+}
+
+// dx = dy · act'(x), overwriting dx.
+void eltwise_backward(const Stream& stream, algorithm alg, EltwiseOp op, const Tensor& dy, const Tensor& x,
+                      const Tensor& dx) {
+  const int64_t n = x.numel();
+  if (n == 0) return;
+  int threads = 1;
+  OneDnnContext& dnn = onednn_context(stream, &threads);
+  PrimitiveKey key;
+  key.add(static_cast<int64_t>(op)).add(threads).add(n);
+  auto& e = dnn.cached<BackwardEntry>(key, [&] {
+    auto entry = std::make_unique<BackwardEntry>();
+    const auto hint = forward_pd(dnn.engine(), alg, n);
+    const dnnl::eltwise_backward::primitive_desc pd(
+        dnnl::eltwise_backward::desc(alg, flat_desc(n), flat_desc(n), 0.f, 0.f), dnn.engine(), hint);
+    dnn.record("eltwise_backward", pd.impl_info_str(), {n});
+    entry->eltwise = dnnl::eltwise_backward(pd);
+    entry->args = {{DNNL_ARG_SRC, memory(flat_desc(n), dnn.engine(), DNNL_MEMORY_NONE)},
+                   {DNNL_ARG_DIFF_DST, memory(flat_desc(n), dnn.engine(), DNNL_MEMORY_NONE)},
+                   {DNNL_ARG_DIFF_SRC, memory(flat_desc(n), dnn.engine(), DNNL_MEMORY_NONE)}};
+    return entry.release();
+  });
+  std::lock_guard<std::mutex> lock(e.mutex);
+  e.args.at(DNNL_ARG_SRC).set_data_handle(x.data());
+  e.args.at(DNNL_ARG_DIFF_DST).set_data_handle(dy.data());
+  e.args.at(DNNL_ARG_DIFF_SRC).set_data_handle(dx.data());
+  e.eltwise.execute(dnn.stream(), e.args);
+  dnn.stream().wait();
+}
+
+}  // namespace
+
+void gelu_forward(const Stream& stream, const GeluForwardArgs& a) {
+  try {
+    eltwise_forward(stream, algorithm::eltwise_gelu_erf, EltwiseOp::kGeluForward, a.x, a.y);
+  } catch (const dnnl::error& e) {
+    rethrow_onednn_error("gelu_forward", e);
+  }
+}
+
+void gelu_backward(const Stream& stream, const GeluBackwardArgs& a) {
+  SPRINT_CHECK(a.mode == GradMode::kOverwrite, "oneDNN gelu_backward overwrites dx");
+  try {
+    eltwise_backward(stream, algorithm::eltwise_gelu_erf, EltwiseOp::kGeluBackward, a.dy, a.x, a.dx);
+  } catch (const dnnl::error& e) {
+    rethrow_onednn_error("gelu_backward", e);
+  }
+}
+
+}  // namespace sprint::cpu::onednn
