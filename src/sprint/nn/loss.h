@@ -18,6 +18,8 @@ class Loss {
   virtual std::string describe() const = 0;
   virtual Tensor forward(RunContext& ctx, const Tensor& input, const Tensor& target) = 0;
   virtual Tensor backward(RunContext& ctx, double scale = 1.0) = 0;
+  /// Mean or sum over the batch.
+  virtual Reduction reduction() const = 0;
 
  protected:
   /// The saved state of `slot`, grown on demand.
@@ -36,6 +38,7 @@ class NllLoss final : public Loss {
   std::string describe() const override;
   Tensor forward(RunContext& ctx, const Tensor& logp, const Tensor& target) override;
   Tensor backward(RunContext& ctx, double scale = 1.0) override;
+  Reduction reduction() const override { return reduction_; }
 
  private:
   Reduction reduction_;
@@ -52,6 +55,7 @@ class CrossEntropyLoss final : public Loss {
   std::string describe() const override;
   Tensor forward(RunContext& ctx, const Tensor& logits, const Tensor& target) override;
   Tensor backward(RunContext& ctx, double scale = 1.0) override;
+  Reduction reduction() const override { return reduction_; }
 
  private:
   double label_smoothing_;

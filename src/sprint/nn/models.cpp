@@ -5,6 +5,7 @@
 #include "sprint/nn/flatten.h"
 #include "sprint/nn/linear.h"
 #include "sprint/nn/log_softmax.h"
+#include "sprint/nn/models_cifar.h"
 #include "sprint/nn/models_conv.h"
 
 namespace sprint::nn {
@@ -45,11 +46,16 @@ const std::vector<ModelInfo>& model_catalog() {
       {"cnn", "small CNN: conv3x3 32 - pool - conv3x3 64 - pool - fc 128 - fc K, for 28x28 and 32x32 inputs"},
       {"resnet10", "ResNet-10 (BasicBlock x [1,1,1,1], widths 64-512) for 32x32 inputs (seed 001)"},
       {"resnet18", "ResNet-18 (BasicBlock x [2,2,2,2], widths 64-512), CIFAR variant (seed 002)"},
+      {"resnet9", "cifar10-fast's ResNet-9 (prep 64, layers 128/256/512, two residual blocks) for 32x32 (seed 004)"},
+      {"vgg16", "VGG-16 with BatchNorm (13 conv 3x3, 5 max-pools, linear 512-K) for 32x32"},
+      {"airbench94", "airbench94's net: 2x2 whitening conv, GELU, conv groups 64/256/256, x 1/9 output (32x32)"},
   };
   return catalog;
 }
 
-bool has_convolutions(std::string_view name) { return name == "cnn" || name.starts_with("resnet"); }
+bool has_convolutions(std::string_view name) {
+  return name == "cnn" || name.starts_with("resnet") || name == "vgg16" || name == "airbench94";
+}
 
 Model build_model(std::string_view name, const Shape& sample_shape, int64_t num_classes, Generator& rng,
                   const ModelOptions& o) {
@@ -58,6 +64,7 @@ Model build_model(std::string_view name, const Shape& sample_shape, int64_t num_
   Model m;
   m.name = std::string(name);
   const int64_t in = flat_features(sample_shape);
+  if (auto cifar = build_cifar_model(name, sample_shape, num_classes, rng, o)) return std::move(*cifar);
   if (name == "mlp") {
     m.net = make_mlp(in, widths_or(o, {128}, 0, name), num_classes, rng, o.dtype);
     m.net->emplace<LogSoftmax>();
@@ -75,7 +82,7 @@ Model build_model(std::string_view name, const Shape& sample_shape, int64_t num_
     for (const ModelInfo& info : model_catalog()) known += (known.empty() ? "" : ", ") + info.name;
     SPRINT_THROW(InvalidArgument, "unknown model '{}' (known: {})", name, known);
   }
-  m.loss = std::make_unique<CrossEntropyLoss>(o.label_smoothing);
+  m.loss = std::make_unique<CrossEntropyLoss>(o.label_smoothing, o.loss_reduction);
   return m;
 }
 

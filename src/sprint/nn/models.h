@@ -4,6 +4,7 @@
 // CrossEntropyLoss.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -17,6 +18,7 @@ namespace sprint::nn {
 struct ModelOptions {
   std::vector<int64_t> hidden;   ///< hidden widths for mlp/mlp2/fc; empty = the model's defaults
   double label_smoothing = 0.0;  ///< for models trained with cross-entropy
+  Reduction loss_reduction = Reduction::kMean;  ///< cross-entropy models: mean or sum over the batch
   DType dtype = DType::kF32;
 };
 
@@ -24,6 +26,14 @@ struct Model {
   std::string name;
   std::shared_ptr<Sequential> net;
   std::unique_ptr<Loss> loss;
+  /// Data-dependent initialisation (airbench94's whitening conv), or null: called once before training, while
+  /// the parameters are still on the host, with the first `init_samples` training images as the loader
+  /// normalises them: (N, C, H, W) f32 host.
+  std::function<void(const Tensor& images)> init_from_data;
+  int64_t init_samples = 0;
+  /// Called at the start of every training epoch (0-based), or null: the model's own schedule (airbench94
+  /// freezes its whitening bias after 3 epochs). The trainer refreshes the gradient flow after it.
+  std::function<void(int64_t epoch)> on_epoch_start;
 };
 
 /// Builds `name` for inputs of `sample_shape` (no batch dimension). Throws InvalidArgument for an unknown
@@ -37,7 +47,7 @@ struct ModelInfo {
 };
 /// Every model name with a one-line summary (for --help).
 const std::vector<ModelInfo>& model_catalog();
-/// True for the zoo's convolutional models (cnn, resnet10, resnet18).
+/// True for the zoo's convolutional models (cnn, resnet9/10/18, vgg16, airbench94).
 bool has_convolutions(std::string_view name);
 
 }  // namespace sprint::nn

@@ -31,7 +31,11 @@ Tensor Sequential::forward(RunContext& ctx, const Tensor& x) {
 
 Tensor Sequential::backward(RunContext& ctx, const Tensor& dy) {
   Tensor g = dy;
-  for (size_t i = modules_.size(); i-- > 0;) g = modules_[i]->backward(ctx, g);
+  for (size_t i = modules_.size(); i-- > 0;) {
+    g = modules_[i]->backward(ctx, g);
+    // No input gradient: nothing in front of module i is trained (update_gradient_flow), nothing left to do.
+    if (!g.defined()) break;
+  }
   return g;
 }
 
@@ -58,13 +62,15 @@ void Sequential::set_needs_input_grad(bool on) {
 }
 
 void Sequential::update_gradient_flow() {
-  // Module i must produce its input gradient when the caller wants one or when some module before it has
-  // parameters (structural, so freezing a parameter later never leaves a module without its dy). Modules in
-  // front of the first parameterised one (Flatten before the first Linear) skip their input gradient.
+  // Module i must produce its input gradient when the caller wants one or when some module before it has a
+  // trainable parameter. Modules in front of the first one (Flatten before the first Linear; airbench94's first
+  // convolution once its whitening bias is frozen) skip their input gradient. Freezing or unfreezing a
+  // parameter changes this: call set_needs_input_grad() on the model again afterwards (the Trainer does so after
+  // Model::on_epoch_start).
   bool upstream_wants = needs_input_grad();
   for (auto& m : modules_) {
     m->set_needs_input_grad(upstream_wants);
-    upstream_wants = upstream_wants || !m->named_parameters().empty();
+    for (const auto& [name, p] : m->named_parameters()) upstream_wants = upstream_wants || p->trainable();
   }
 }
 

@@ -1,7 +1,7 @@
 // model_kernels_test.cpp: what the zoo's convolutional models run on the CPU, read from the oneDNN primitive log
 // (cpu::onednn::created_primitives). In the default layout (NCHW input, channel-blocked activations from the first
-// convolution on, as `sprint train` runs them) and in channels-last, a few training steps of cnn, resnet10 and
-// resnet18 must use no reference or simple_* oneDNN implementation and reorder no activation (weights change
+// convolution on, as `sprint train` runs them) and in channels-last, a few training steps of cnn, resnet10,
+// resnet18, resnet9, vgg16 and airbench94 must use no reference or simple_* oneDNN implementation and reorder no activation (weights change
 // layout; the first layer's weight gradient reads its dy as NHWC, recorded apart), and steady-state steps must
 // create no primitive at all. With blocked activations the weights of every layer after the first are kept in the
 // kernels' blocked layout: neither the forward pass nor the weight gradient reorders them (only the backward-data
@@ -31,7 +31,11 @@ std::string describe(const cpu::onednn::PrimitiveInfo& p) {
   return p.kind + " " + p.implementation + " " + dims;
 }
 
-void expect_fast_kernels(const std::string& model_name, const Shape& sample, bool blocked) {
+// tiny_plane_exemption: oneDNN 2.6 has no direct kernel for the weight gradient of a 3x3 convolution over a
+// 2x2 plane in the blocked layout (vgg16's last group) and runs its gemm kernel on plain layouts there (see
+// onednn_conv.cpp): that layer's activations (N x C x 2 x 2) and its weight gradient are reordered.
+void expect_fast_kernels(const std::string& model_name, const Shape& sample, bool blocked,
+                         bool tiny_plane_exemption = false) {
   SCOPED_TRACE(model_name + (blocked ? " blocked" : " nhwc"));
   Generator rng(11);
   Model model = build_model(model_name, sample, 10, rng);
@@ -63,13 +67,16 @@ void expect_fast_kernels(const std::string& model_name, const Shape& sample, boo
     const bool weight_pass = p.kind == cpu::onednn::kWeightReorderForward ||
                              p.kind == cpu::onednn::kWeightReorderGradient;
     // The first layer (C < block: a plain network input) keeps KCRS weights; every later one is blocked.
-    if (blocked && weight_pass) {
+    const bool tiny_plane = tiny_plane_exemption && p.dims.size() == 4 &&
+                            ((p.dims[0] == kBatch && p.dims[2] <= 2 && p.dims[3] <= 2) ||
+                             (p.kind == cpu::onednn::kWeightReorderGradient && p.dims[0] == 512));
+    if (blocked && weight_pass && !tiny_plane) {
       EXPECT_LT(p.dims.at(1), block) << "weights reordered on every step: " << describe(p);
     }
     if (std::getenv("SPRINT_TEST_VERBOSE")) std::printf("%s\n", describe(p).c_str());
     EXPECT_FALSE(cpu::onednn::is_reference_implementation(p.implementation)) << "reference kernel: " << describe(p);
     const bool activation = p.dims.size() == 4 && p.dims[0] == kBatch;
-    EXPECT_FALSE(p.kind == "reorder" && activation) << "activation reordered: " << describe(p);
+    EXPECT_FALSE(p.kind == "reorder" && activation && !tiny_plane) << "activation reordered: " << describe(p);
     if (p.kind.rfind("convolution", 0) == 0) ++convolutions;
   }
   EXPECT_GT(convolutions, 0) << "no convolution went through oneDNN";
@@ -85,6 +92,22 @@ TEST(ModelKernels, CnnRunsFastKernelsWithoutActivationReorders) {
 TEST(ModelKernels, Resnet10RunsFastKernelsWithoutActivationReorders) {
   expect_fast_kernels("resnet10", {3, 32, 32}, /*blocked=*/true);
   expect_fast_kernels("resnet10", {3, 32, 32}, /*blocked=*/false);
+}
+
+// One model per test (process): the log is cumulative, and a channels-last run reorders weights every step.
+TEST(ModelKernels, Airbench94RunsFastKernelsWithoutActivationReorders) {
+  expect_fast_kernels("airbench94", {3, 32, 32}, /*blocked=*/true);
+  expect_fast_kernels("airbench94", {3, 32, 32}, /*blocked=*/false);
+}
+
+TEST(ModelKernels, Resnet9RunsFastKernelsWithoutActivationReorders) {
+  expect_fast_kernels("resnet9", {3, 32, 32}, /*blocked=*/true);
+  expect_fast_kernels("resnet9", {3, 32, 32}, /*blocked=*/false);
+}
+
+TEST(ModelKernels, Vgg16RunsFastKernelsWithoutActivationReorders) {
+  expect_fast_kernels("vgg16", {3, 32, 32}, /*blocked=*/true, /*tiny_plane_exemption=*/true);
+  expect_fast_kernels("vgg16", {3, 32, 32}, /*blocked=*/false, /*tiny_plane_exemption=*/true);
 }
 
 TEST(ModelKernels, Resnet18RunsFastKernelsWithoutActivationReorders) {
