@@ -113,7 +113,7 @@ TEST(Cli, ReportHasExactlyTheDocumentedSchema) {
     for (auto it = e.begin(); it != e.end(); ++it) ek.push_back(it.key());
     std::sort(ek.begin(), ek.end());
     EXPECT_EQ(ek, (std::vector<std::string>{"epoch", "samples_per_second", "test_accuracy", "test_loss",
-                                            "train_loss", "train_seconds"}));
+                                            "train_loss", "train_samples", "train_seconds"}));
     EXPECT_GT(e["samples_per_second"].get<double>(), 0.0);
     EXPECT_GE(e["test_accuracy"].get<double>(), 0.0);
     EXPECT_LE(e["test_accuracy"].get<double>(), 1.0);
@@ -126,6 +126,38 @@ TEST(Cli, ReportHasExactlyTheDocumentedSchema) {
   // The teacher-labelled random data is learnable: loss falls and accuracy beats chance (1/3).
   EXPECT_LT(j["epochs"][1]["train_loss"].get<double>(), j["epochs"][0]["train_loss"].get<double>());
   EXPECT_GT(j["final"]["test_accuracy"].get<double>(), 0.5);
+}
+
+// Fractional epochs, --max-steps and --drop-last decide how many samples each epoch trains on (400 training
+// samples of the 500, batch 32: 13 batches, the last one of 16).
+TEST(Cli, RunLengthFlags) {
+  TempDir dir;
+  auto run = [&](std::vector<std::string> extra) {
+    const auto report = dir.path() / "run.json";
+    std::vector<std::string> args{"train", "--dataset", "random", "--model", "mlp2", "--samples", "500",
+                                  "--features", "10", "--classes", "3", "--batch-size", "32", "--report",
+                                  report.string()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    CommandResult r = run_sprint(args);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    std::vector<int64_t> samples;
+    const nlohmann::json j = read_json(report);
+    for (const auto& e : j["epochs"]) samples.push_back(e["train_samples"].get<int64_t>());
+    return samples;
+  };
+  EXPECT_EQ(run({"--epochs", "1.5"}), (std::vector<int64_t>{400, 224}));  // ceil(1.5 x 13) = 20 steps: 7 in epoch 2
+  EXPECT_EQ(run({"--epochs", "3", "--max-steps", "15"}), (std::vector<int64_t>{400, 64}));
+  EXPECT_EQ(run({"--epochs", "2", "--drop-last"}), (std::vector<int64_t>{384, 384}));
+  EXPECT_EQ(run({"--epochs", "2", "--lookahead", "5", "--bn-bias-lr-scale", "64", "--loss-reduction", "sum",
+                 "--lr", "0.001", "--schedule", "piecewise", "--lr-knots", "0:0.2x,23%:1x,100%:0.07x"}),
+            (std::vector<int64_t>{400, 400}));
+  for (const char* knots : {"5q:1", "0:1y", "-1%:1", "0:-0.5x"}) {
+    CommandResult bad = run_sprint({"train", "--dataset", "random", "--schedule", "piecewise", "--lr-knots", knots});
+    EXPECT_EQ(bad.exit_code, 1) << knots;
+    EXPECT_EQ(count_lines(bad.err), 1) << knots << ": " << bad.err;
+  }
+  EXPECT_NE(run_sprint({"train", "--dataset", "random", "--loss-reduction", "max"}).exit_code, 0);
+  EXPECT_NE(run_sprint({"train", "--dataset", "random", "--epochs", "0.0001"}).exit_code, 0);
 }
 
 TEST(Cli, UnwritableReportIsAnError) {

@@ -12,7 +12,7 @@ namespace sprint::cli {
 struct TrainArgs {
   std::string model = "mlp";
   std::string dataset = "fashion-mnist";
-  int64_t epochs = 3;
+  double epochs = 3;  ///< may be fractional: ceil(epochs) epochs, the last cut at epochs · steps per epoch
   int64_t batch_size = 64;
   int64_t eval_batch_size = 1000;
   std::string optimizer = "sgd";  ///< sgd | adam | adamw
@@ -26,6 +26,11 @@ struct TrainArgs {
   double weight_decay = 0.0;
   bool nesterov = false;
   double label_smoothing = 0.0;
+  std::string loss_reduction = "mean";  ///< cross-entropy models: mean | sum over the batch
+  int64_t max_steps = 0;                ///< 0: no limit
+  bool drop_last = false;
+  int64_t lookahead = 0;                ///< weight averaging every N optimizer steps (0: off)
+  double bn_bias_lr_scale = 1.0;        ///< BatchNorm biases: lr x this, weight decay / this
   int accumulate_steps = 1;
   uint64_t seed = 0;
   std::string threads = "auto";  ///< compute threads: auto | N >= 1 (resolve_threads)
@@ -59,7 +64,7 @@ std::optional<int> parse_threads(const std::string& value);
 constexpr int kMaxThreads = 1024;
 
 /// The compute thread count `sprint train` uses for `model`: an explicit --threads N as given; "auto" resolves to
-/// `available_cores` for the convolutional models (cnn, resnet10, resnet18) and to 1 for the MLPs (mlp, mlp2, fc),
+/// `available_cores` for the convolutional models (cnn, resnet9/10/18, vgg16, airbench94) and to 1 for the MLPs (mlp, mlp2, fc),
 /// where one thread measured fastest (small GEMMs; see docs/benchmarks.md). Throws InvalidArgument like
 /// parse_threads.
 int resolve_threads(const std::string& value, const std::string& model, int available_cores);

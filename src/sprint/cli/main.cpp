@@ -27,7 +27,13 @@ void add_train(CLI::App& app, sprint::cli::TrainArgs& a) {
   t->add_option("-d,--dataset", a.dataset, "fashion-mnist | mnist | cifar10 | random")
       ->check(CLI::IsMember({"fashion-mnist", "mnist", "cifar10", "random"}))
       ->capture_default_str();
-  t->add_option("-e,--epochs", a.epochs, "number of epochs")->check(CLI::Range(1, 100000))->capture_default_str();
+  t->add_option("-e,--epochs", a.epochs,
+                "number of epochs; a fraction ends the last epoch early (9.9 = 10 epochs, the last cut at 90% of its "
+                "steps)")
+      ->check(CLI::Range(0.001, 100000.0))->capture_default_str();
+  t->add_option("--max-steps", a.max_steps, "stop after N optimizer steps (0 = no limit)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 40))->capture_default_str();
+  t->add_flag("--drop-last", a.drop_last, "drop the short last training batch of every epoch");
   t->add_option("-b,--batch-size", a.batch_size, "training batch size")->check(CLI::Range(1, 1 << 20))->capture_default_str();
   t->add_option("--eval-batch-size", a.eval_batch_size, "evaluation batch size")
       ->check(CLI::Range(1, 1 << 20))->capture_default_str();
@@ -43,7 +49,8 @@ void add_train(CLI::App& app, sprint::cli::TrainArgs& a) {
       ->check(CLI::IsMember({"constant", "onecycle", "cosine", "step", "piecewise"}))->capture_default_str();
   t->add_option("--lr-knots", a.lr_knots,
                 "piecewise schedule: lr at given epochs, linear in between and constant outside, e.g. "
-                "0:0,5:0.4,24:0 (cifar10-fast)");
+                "0:0,5:0.4,24:0 (cifar10-fast); a position P% is floor(P/100 x the run's steps) steps, a value Vx is V "
+                "times --lr (airbench94: 0:0.2x,23%:1x,100%:0.07x)");
   t->add_option("--warmup-pct", a.warmup_pct, "onecycle: fraction of the steps spent rising to --lr")
       ->check(CLI::Range(0.01, 0.99))->capture_default_str();
   t->add_option("--step-epochs", a.step_epochs, "step schedule: epochs between decays")
@@ -53,15 +60,25 @@ void add_train(CLI::App& app, sprint::cli::TrainArgs& a) {
   t->add_option("--weight-decay", a.weight_decay, "weight decay: L2 for sgd and adam, decoupled for adamw")
       ->check(CLI::Range(0.0, 1e3))->capture_default_str();
   t->add_flag("--nesterov", a.nesterov, "Nesterov momentum (sgd)");
+  t->add_option("--bn-bias-lr-scale", a.bn_bias_lr_scale,
+                "BatchNorm biases train at lr x this with weight decay / this (same decay per step; airbench: 64)")
+      ->check(CLI::Range(1e-6, 1e6))->capture_default_str();
+  t->add_option("--lookahead", a.lookahead,
+                "every N optimizer steps average the weights and BatchNorm statistics (decay 0.95^5 (t/T)^3) and reset "
+                "them to the average, which they also take after the last step (airbench94: 5; 0 = off)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 30))->capture_default_str();
   t->add_option("--label-smoothing", a.label_smoothing, "label smoothing for cross-entropy models")
       ->check(CLI::Range(0.0, 0.999))->capture_default_str();
+  t->add_option("--loss-reduction", a.loss_reduction,
+                "cross-entropy models: mean | sum of the per-sample losses (airbench94 sums; scale --lr to match)")
+      ->check(CLI::IsMember({"mean", "sum"}))->capture_default_str();
   t->add_option("--accumulate", a.accumulate_steps, "gradient accumulation: optimizer step every N batches")
       ->check(CLI::Range(1, 1 << 16))->capture_default_str();
   t->add_option("--seed", a.seed, "seed for initialisation, shuffling and dropout (same seed, same run on CPU)")
       ->capture_default_str();
   // Checked by run_train (parse_threads), like --device: a bad value is one "sprint: error:" line, exit 1.
   t->add_option("-j,--threads", a.threads,
-                "CPU compute threads: auto = the cores available to this process for cnn / resnet10 / resnet18 and 1 "
+                "CPU compute threads: auto = the cores available to this process for the conv models and 1 "
                 "for mlp / mlp2 / fc (one thread is fastest there), or a number from 1 to 1024")
       ->type_name("auto|N")->capture_default_str();
   t->add_option("--workers", a.workers, "data-loader threads (0 = load on the training thread)")

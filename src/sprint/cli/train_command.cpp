@@ -80,22 +80,51 @@ int resolve_threads(const std::string& value, const std::string& model, int avai
 }
 
 namespace {
+/// The parameter groups: one, or BatchNorm biases apart (--bn-bias-lr-scale).
+std::vector<optim::ParamGroup> parameter_groups(const TrainArgs& a, nn::Module& net) {
+  if (a.bn_bias_lr_scale == 1.0) return optim::single_group(net);
+  return optim::batch_norm_bias_groups(net, a.bn_bias_lr_scale, a.weight_decay);
+}
+
 /// The optimizer --optimizer names, over every parameter of `net`.
 std::unique_ptr<optim::Optimizer> make_optimizer(const TrainArgs& a, nn::Module& net) {
   if (a.optimizer == "sgd") {
-    return std::make_unique<optim::SGD>(optim::single_group(net), optim::SGDOptions(a.lr.value_or(0.01))
+    return std::make_unique<optim::SGD>(parameter_groups(a, net), optim::SGDOptions(a.lr.value_or(0.01))
                                                                       .with_momentum(a.momentum)
                                                                       .with_weight_decay(a.weight_decay)
                                                                       .with_nesterov(a.nesterov));
   }
   SPRINT_CHECK(!a.nesterov, "--nesterov applies to --optimizer sgd, not {}", a.optimizer);
-  return std::make_unique<optim::Adam>(optim::single_group(net), optim::AdamOptions(a.lr.value_or(1e-3))
+  return std::make_unique<optim::Adam>(parameter_groups(a, net), optim::AdamOptions(a.lr.value_or(1e-3))
                                                                      .with_weight_decay(a.weight_decay)
                                                                      .decoupled(a.optimizer == "adamw"));
 }
-/// The schedule --schedule names for `steps_per_epoch` optimizer steps an epoch.
-std::shared_ptr<const optim::Schedule> make_schedule(const TrainArgs& a, double lr, int64_t steps_per_epoch) {
-  const int64_t total = a.epochs * steps_per_epoch;
+/// A --lr-knots position: epochs, or "P%" of the run's `total` steps (floor, as airbench's int(total · 0.23)).
+double knot_step(const std::string& text, int64_t steps_per_epoch, int64_t total) {
+  const bool percent = !text.empty() && text.back() == '%';
+  const std::string number = percent ? text.substr(0, text.size() - 1) : text;
+  char* end = nullptr;
+  const double v = std::strtod(number.c_str(), &end);
+  SPRINT_CHECK(!number.empty() && *end == '\0' && std::isfinite(v) && v >= 0.0,
+               "--lr-knots: bad position '{}' (epochs, or a percentage of the run such as 23%)", text);
+  if (percent) return std::floor(v / 100.0 * static_cast<double>(total));
+  return v * static_cast<double>(steps_per_epoch);
+}
+
+/// A --lr-knots value: a learning rate, or "Vx" = V times --lr.
+double knot_value(const std::string& text, double lr) {
+  const bool relative = !text.empty() && text.back() == 'x';
+  const std::string number = relative ? text.substr(0, text.size() - 1) : text;
+  char* end = nullptr;
+  const double v = std::strtod(number.c_str(), &end);
+  SPRINT_CHECK(!number.empty() && *end == '\0' && std::isfinite(v) && v >= 0.0,
+               "--lr-knots: bad learning rate '{}' (a value, or a multiple of --lr such as 0.2x)", text);
+  return relative ? v * lr : v;
+}
+
+/// The schedule --schedule names for `steps_per_epoch` optimizer steps an epoch and `total` in the run.
+std::shared_ptr<const optim::Schedule> make_schedule(const TrainArgs& a, double lr, int64_t steps_per_epoch,
+                                                     int64_t total) {
   if (a.schedule == "onecycle") {
     // Momentum (SGD) or beta1 (Adam) cycles against the lr, as OneCycleLR's cycle_momentum; SGD without momentum
     // keeps none.
@@ -114,15 +143,8 @@ std::shared_ptr<const optim::Schedule> make_schedule(const TrainArgs& a, double 
       const std::string knot = a.lr_knots.substr(start, comma - start);
       const size_t colon = knot.find(':');
       SPRINT_CHECK(colon != std::string::npos, "--lr-knots: '{}' is not epoch:lr", knot);
-      char* end = nullptr;
-      const std::string epoch_text = knot.substr(0, colon), lr_text = knot.substr(colon + 1);
-      const double epoch = std::strtod(epoch_text.c_str(), &end);
-      SPRINT_CHECK(!epoch_text.empty() && *end == '\0' && std::isfinite(epoch), "--lr-knots: bad epoch '{}'",
-                   epoch_text);
-      const double value = std::strtod(lr_text.c_str(), &end);
-      SPRINT_CHECK(!lr_text.empty() && *end == '\0', "--lr-knots: bad learning rate '{}'", lr_text);
-      steps.push_back(epoch * static_cast<double>(steps_per_epoch));
-      values.push_back(value);
+      steps.push_back(knot_step(knot.substr(0, colon), steps_per_epoch, total));
+      values.push_back(knot_value(knot.substr(colon + 1), lr));
       start = comma + 1;
     }
     return optim::piecewise_linear_schedule(std::move(steps), std::move(values));
@@ -145,14 +167,27 @@ int run_train(const TrainArgs& a) {
   nn::ModelOptions model_options;
   model_options.hidden = a.hidden;
   model_options.label_smoothing = a.label_smoothing;
+  model_options.loss_reduction = a.loss_reduction == "sum" ? Reduction::kSum : Reduction::kMean;
   nn::Model model = nn::build_model(a.model, data.train.sample_shape(), data.train.num_classes, init_rng, model_options);
+  if (model.init_from_data) model.init_from_data(data::normalized_images(data.train, model.init_samples));
   model.net->to_device(stream);
 
   const std::unique_ptr<optim::Optimizer> optimizer_ptr = make_optimizer(a, *model.net);
   optim::Optimizer& optimizer = *optimizer_ptr;
-  const int64_t batches = (data.train.size() + a.batch_size - 1) / a.batch_size;
+  const int64_t batches =
+      a.drop_last ? data.train.size() / a.batch_size : (data.train.size() + a.batch_size - 1) / a.batch_size;
   const int64_t steps_per_epoch = (batches + a.accumulate_steps - 1) / a.accumulate_steps;
-  const std::shared_ptr<const optim::Schedule> schedule = make_schedule(a, optimizer.lr(), steps_per_epoch);
+  // A fractional --epochs runs ceil(epochs) epochs and stops after ceil(epochs · steps per epoch) steps.
+  const auto n_epochs = static_cast<int64_t>(std::ceil(a.epochs));
+  int64_t max_steps = a.max_steps;
+  if (static_cast<double>(n_epochs) != a.epochs) {
+    const auto cut = static_cast<int64_t>(std::ceil(a.epochs * static_cast<double>(steps_per_epoch)));
+    max_steps = max_steps > 0 ? std::min(max_steps, cut) : cut;
+  }
+  const int64_t total_steps = max_steps > 0 ? std::min(max_steps, n_epochs * steps_per_epoch)
+                                            : n_epochs * steps_per_epoch;
+  const std::shared_ptr<const optim::Schedule> schedule =
+      make_schedule(a, optimizer.lr(), steps_per_epoch, total_steps);
   train::TrainerOptions options;
   options.batch_size = a.batch_size;
   options.eval_batch_size = a.eval_batch_size;
@@ -163,6 +198,9 @@ int run_train(const TrainArgs& a) {
   options.resident_data = a.resident == "on" || (a.resident == "auto" && device.is_cuda());
   options.cuda_graph = a.cuda_graph;
   options.schedule = schedule;
+  options.drop_last = a.drop_last;
+  options.max_steps = max_steps;
+  options.lookahead.every = a.lookahead;
   const train::Layouts layout = train::choose_layouts(a.memory_format, nn::has_convolutions(a.model), stream);
   options.format = layout.input;
   options.activation_format = layout.activations;
@@ -186,8 +224,8 @@ int run_train(const TrainArgs& a) {
   std::fflush(stdout);
 
   train::RunReport report{a.model, a.dataset, device_name(device), {}};
-  for (int64_t epoch = 1; epoch <= a.epochs; ++epoch) {
-    report.epochs.push_back(trainer.run_epoch(epoch, a.epochs));
+  for (int64_t epoch = 1; epoch <= n_epochs && !trainer.finished(); ++epoch) {
+    report.epochs.push_back(trainer.run_epoch(epoch, n_epochs));
     std::printf("%s\n", train::epoch_table_row(report.epochs.back()).c_str());
     std::fflush(stdout);
     if (a.report) train::write_report(*a.report, report);  // kept current: an interrupted run keeps its epochs

@@ -2,6 +2,7 @@
 // "random" task, and subset views. Each data set is one table entry: file names, counts, constants, classes.
 #include "sprint/data/dataset.h"
 
+#include <algorithm>
 #include <array>
 #include <cstring>
 
@@ -185,6 +186,30 @@ Dataset subset(const Dataset& dataset, int64_t first, int64_t count) {
   s.inputs = dataset.inputs.rows(first, count);
   s.labels = dataset.labels.rows(first, count);
   return s;
+}
+
+Tensor normalized_images(const Dataset& dataset, int64_t count) {
+  SPRINT_CHECK(dataset.inputs.defined() && dataset.inputs.dtype() == DType::kU8 && dataset.inputs.ndim() == 4,
+               "{} is not an image data set: no images to initialise from", dataset.name);
+  const int64_t n = std::min(count, dataset.size()), c = dataset.inputs.dim(1);
+  const int64_t plane = dataset.inputs.dim(2) * dataset.inputs.dim(3);
+  SPRINT_CHECK(static_cast<int64_t>(dataset.mean.size()) == c && static_cast<int64_t>(dataset.std.size()) == c,
+               "{} has no normalisation constants for its {} channels", dataset.name, c);
+  Tensor out = Tensor::empty({n, c, dataset.inputs.dim(2), dataset.inputs.dim(3)}, DType::kF32,
+                             cpu_allocator());
+  SPRINT_CHECK(dataset.inputs.is_contiguous(), "{}: images are not contiguous", dataset.name);
+  const uint8_t* in = dataset.inputs.data_as<uint8_t>();
+  float* o = out.data_as<float>();
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t ch = 0; ch < c; ++ch) {
+      // (x / 255 - mean) / std in double, as the loaders compute it.
+      const double mean = dataset.mean[static_cast<size_t>(ch)], std = dataset.std[static_cast<size_t>(ch)];
+      for (int64_t p = 0; p < plane; ++p) {
+        const int64_t at = (i * c + ch) * plane + p;
+        o[at] = static_cast<float>((static_cast<double>(in[at]) / 255.0 - mean) / std);
+      }
+    }
+  return out;
 }
 
 }  // namespace sprint::data

@@ -52,4 +52,8 @@ Dataset make_random_dataset(int64_t n, int64_t features, int64_t classes, uint64
 /// names.
 Dataset subset(const Dataset& dataset, int64_t first, int64_t count);
 
+/// Images [0, count) of an image data set as the loader normalises them, (count, C, H, W) f32 NCHW on the host:
+/// for data-dependent initialisation (airbench94's whitening conv). count is clipped to the data set's size.
+Tensor normalized_images(const Dataset& dataset, int64_t count);
+
 }  // namespace sprint::data

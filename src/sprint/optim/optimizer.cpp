@@ -4,6 +4,7 @@
 #include <unordered_set>
 
 #include "sprint/backend/api/optimizer.h"
+#include "sprint/nn/batch_norm.h"
 #include "sprint/ops/elementwise.h"
 #include "sprint/runtime/device_context.h"
 
@@ -14,6 +15,24 @@ std::vector<ParamGroup> single_group(nn::Module& module) {
   g.params = module.parameters();
   g.name = "all";
   return {g};
+}
+
+namespace {
+void collect_batch_norm_biases(nn::Module& m, std::unordered_set<const nn::Parameter*>& out) {
+  if (auto* bn = dynamic_cast<nn::BatchNorm2d*>(&m); bn && bn->bias()) out.insert(bn->bias().get());
+  for (auto& [name, child] : m.children()) collect_batch_norm_biases(*child, out);
+}
+}  // namespace
+
+std::vector<ParamGroup> batch_norm_bias_groups(nn::Module& module, double bias_lr_scale, double weight_decay) {
+  SPRINT_CHECK(bias_lr_scale > 0.0, "the BatchNorm-bias lr scale must be > 0, got {}", bias_lr_scale);
+  std::unordered_set<const nn::Parameter*> biases;
+  collect_batch_norm_biases(module, biases);
+  ParamGroup norm{.params = {}, .lr_scale = bias_lr_scale, .weight_decay = weight_decay / bias_lr_scale,
+                  .name = "norm biases"};
+  ParamGroup other{.params = {}, .lr_scale = 1.0, .weight_decay = weight_decay, .name = "other"};
+  for (const nn::ParameterPtr& p : module.parameters()) (biases.count(p.get()) ? norm : other).params.push_back(p);
+  return {norm, other};
 }
 
 Optimizer::Optimizer(std::vector<ParamGroup> groups, double lr, double default_weight_decay) : lr_(lr) {

@@ -25,6 +25,10 @@ struct ParamGroup {
 
 /// One group holding every parameter of `module`.
 std::vector<ParamGroup> single_group(nn::Module& module);
+/// Two groups, as airbench: the BatchNorm biases ("norm biases") at lr × bias_lr_scale with weight decay
+/// weight_decay / bias_lr_scale (so lr · decay, the decay per step, stays that of the others), and every other
+/// parameter at the optimizer's lr and weight_decay.
+std::vector<ParamGroup> batch_norm_bias_groups(nn::Module& module, double bias_lr_scale, double weight_decay);
 
 class Optimizer {
  public:

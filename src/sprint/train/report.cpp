@@ -20,6 +20,7 @@ std::string report_json(const RunReport& r) {
     nlohmann::ordered_json row;
     row["epoch"] = e.epoch;
     row["train_loss"] = e.train_loss;
+    row["train_samples"] = e.train_samples;
     row["test_loss"] = e.test.loss;
     row["test_accuracy"] = e.test.accuracy;
     row["train_seconds"] = e.train_seconds;

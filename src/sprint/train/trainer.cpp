@@ -1,6 +1,7 @@
 // trainer.cpp: epoch loop, evaluation, and the CUDA-graph step.
 #include "sprint/train/trainer.h"
 
+#include <algorithm>
 #include <chrono>
 
 #include "sprint/config.h"
@@ -17,11 +18,11 @@
 namespace sprint::train {
 namespace {
 
-data::DataLoaderOptions loader_options(const TrainerOptions& o, int64_t batch_size, bool shuffle, uint64_t seed) {
+data::DataLoaderOptions loader_options(const TrainerOptions& o, int64_t batch_size, bool train, uint64_t seed) {
   data::DataLoaderOptions l;
   l.batch_size = batch_size;
-  l.shuffle = shuffle;
-  l.drop_last = false;
+  l.shuffle = train;
+  l.drop_last = train && o.drop_last;
   l.seed = seed;
   l.num_workers = o.num_workers;
   l.prefetch = o.prefetch;
@@ -40,6 +41,15 @@ std::unique_ptr<data::BatchSource> make_source(const data::Dataset& set, const d
 constexpr int kEvalSlot = 1;
 
 double read_scalar(const Stream& stream, const Tensor& t) { return ops::to_host(stream, t).to_vector<double>()[0]; }
+
+// Weight of a batch's loss in a per-sample sum: the batch size for a mean loss, 1 for a summed one.
+double loss_weight(const nn::Loss& loss, int64_t batch_size) {
+  switch (loss.reduction()) {
+    case Reduction::kMean: return static_cast<double>(batch_size);
+    case Reduction::kSum: return 1.0;
+  }
+  return static_cast<double>(batch_size);
+}
 
 }  // namespace
 
@@ -71,6 +81,11 @@ Trainer::Trainer(nn::Model& model, optim::Optimizer& optimizer, const data::Data
   SPRINT_CHECK(options.batch_size > 0 && options.eval_batch_size > 0, "batch sizes must be positive");
   SPRINT_CHECK(options.accumulate_steps >= 1, "accumulate_steps must be >= 1, got {}", options.accumulate_steps);
   SPRINT_CHECK(train_set.size() > 0, "the training set is empty");
+  SPRINT_CHECK(options.max_steps >= 0, "max_steps must be >= 0, got {}", options.max_steps);
+  SPRINT_CHECK(options.lookahead.every >= 0, "lookahead every must be >= 0, got {}", options.lookahead.every);
+  SPRINT_CHECK(!options.drop_last || train_set.size() >= options.batch_size,
+               "drop_last with batch {} leaves no batch of the {} training samples", options.batch_size,
+               train_set.size());
   if (options.cuda_graph) {
     SPRINT_CHECK(!options.schedule || !options.schedule->varies(),
                  "CUDA graphs replay the learning rate of their warm-up step; the schedule ({}) changes it: use a "
@@ -96,14 +111,30 @@ Trainer::Trainer(nn::Model& model, optim::Optimizer& optimizer, const data::Data
 
 Trainer::~Trainer() = default;
 
-void Trainer::train_step(nn::RunContext& ctx, const data::Batch& batch, int64_t step, int64_t steps) {
+int64_t Trainer::total_steps(int64_t n_epochs) const {
+  const int64_t per_epoch = (train_loader_->batches_per_epoch() + options_.accumulate_steps - 1) /
+                            options_.accumulate_steps;
+  const int64_t planned = per_epoch * n_epochs;
+  return options_.max_steps > 0 ? std::min(planned, options_.max_steps) : planned;
+}
+
+void Trainer::after_optimizer_step(int64_t total, bool last) {
+  ++steps_done_;
+  const LookaheadOptions& la = options_.lookahead;
+  if (la.every == 0) return;
+  if (steps_done_ % la.every == 0) lookahead_->update(stream_, la.decay(steps_done_, total));
+  if (last && lookahead_) lookahead_->update(stream_, 1.0);  // the weights become the average
+}
+
+bool Trainer::train_step(nn::RunContext& ctx, const data::Batch& batch, int64_t step, int64_t steps) {
   const int k = options_.accumulate_steps;
   if (step % k == 0) optimizer_.zero_grad();
   const Tensor logits = model_.net->forward(ctx, batch.inputs);
   const Tensor batch_loss = model_.loss->forward(ctx, logits, batch.labels);
   model_.net->backward(ctx, model_.loss->backward(ctx));
   const int64_t done = step + 1;
-  if (done % k == 0 || done == steps) {
+  const bool stepped = done % k == 0 || done == steps;
+  if (stepped) {
     const int64_t in_window = done % k == 0 ? k : done % k;
     if (options_.schedule) {
       const int64_t t = optimizer_.step_count();
@@ -112,8 +143,10 @@ void Trainer::train_step(nn::RunContext& ctx, const data::Batch& batch, int64_t 
     }
     optimizer_.step(stream_, 1.0 / static_cast<double>(in_window));
   }
-  // loss_sum += batch_size · mean batch loss (stays on the device).
-  ops::axpby(stream_, {.a = batch_loss, .b = loss_sum_, .out = loss_sum_, .alpha = static_cast<double>(batch.size)});
+  // loss_sum += the batch's summed loss (stays on the device).
+  ops::axpby(stream_, {.a = batch_loss, .b = loss_sum_, .out = loss_sum_,
+                       .alpha = loss_weight(*model_.loss, batch.size)});
+  return stepped;
 }
 
 bool Trainer::graph_step(nn::RunContext& ctx, const data::Batch& batch, int64_t step, int64_t steps) {
@@ -121,7 +154,7 @@ bool Trainer::graph_step(nn::RunContext& ctx, const data::Batch& batch, int64_t 
   if (!graph_ || batch.size != options_.batch_size) return false;  // the short last batch runs eagerly
   GraphState& g = *graph_;
   if (!g.warmed_up) {  // first full step eagerly: allocates buffers, optimizer state, GEMM plans, conv algorithms
-    train_step(ctx, batch, step, steps);
+    (void)train_step(ctx, batch, step, steps);
     g.warmed_up = true;
     return true;
   }
@@ -133,7 +166,7 @@ bool Trainer::graph_step(nn::RunContext& ctx, const data::Batch& batch, int64_t 
     ctx.philox_state = g.philox;
     {
       cuda::GraphCapture capture = g.graph.capture(stream_);
-      train_step(ctx, batch, step, steps);
+      (void)train_step(ctx, batch, step, steps);
       g.words_per_step = rng_.state().offset - before.offset;
       ops::philox_state_advance(stream_, {.state = g.philox, .n_words = g.words_per_step});  // no node if 0
       capture.finish();
@@ -153,7 +186,13 @@ bool Trainer::graph_step(nn::RunContext& ctx, const data::Batch& batch, int64_t 
 
 EpochStats Trainer::run_epoch(int64_t epoch, int64_t n_epochs) {
   nn::RunContext ctx{stream_, &rng_, 0, options_.activation_format, &gradients_};
+  if (model_.on_epoch_start) model_.on_epoch_start(epoch - 1);
+  // Recomputes which layers need their input gradient (parameters may have been frozen or unfrozen).
+  model_.net->set_needs_input_grad(false);
   model_.net->train();
+  const int64_t total = total_steps(n_epochs);
+  // The average starts from the weights before the first step (airbench's LookaheadState(model)).
+  if (options_.lookahead.every > 0 && !lookahead_) lookahead_ = std::make_unique<Lookahead>(stream_, *model_.net);
   train_loader_->start_epoch(epoch - 1);
   ops::fill(stream_, loss_sum_, 0.0);
   const int64_t steps = train_loader_->batches_per_epoch();
@@ -162,8 +201,12 @@ EpochStats Trainer::run_epoch(int64_t epoch, int64_t n_epochs) {
   stream_.synchronize();
   const auto start = std::chrono::steady_clock::now();
   int64_t step = 0, samples = 0;
-  while (std::optional<data::Batch> batch = train_loader_->next()) {
-    if (!graph_step(ctx, *batch, step, steps)) train_step(ctx, *batch, step, steps);
+  while (!finished()) {
+    std::optional<data::Batch> batch = train_loader_->next();
+    if (!batch) break;
+    // A graph step always ends with the optimizer (no accumulation with graphs).
+    const bool stepped = graph_step(ctx, *batch, step, steps) || train_step(ctx, *batch, step, steps);
+    if (stepped) after_optimizer_step(total, steps_done_ + 1 == total);
     ++step;
     samples += batch->size;
     if (options_.on_step && (step % options_.accumulate_steps == 0 || step == steps))
@@ -200,7 +243,7 @@ EvalStats Trainer::evaluate() {
     const Tensor logits = net.forward(ctx, batch->inputs);
     const Tensor batch_loss = loss.forward(ctx, logits, batch->labels);
     ops::axpby(stream_, {.a = batch_loss, .b = eval_loss_sum_, .out = eval_loss_sum_,
-                         .alpha = static_cast<double>(batch->size)});
+                         .alpha = loss_weight(loss, batch->size)});
     ops::count_correct(stream_, {.scores = logits, .target = batch->labels, .correct = eval_correct_});
     samples += batch->size;
   }

@@ -13,6 +13,7 @@
 #include "sprint/nn/models.h"
 #include "sprint/optim/optimizer.h"
 #include "sprint/optim/schedule.h"
+#include "sprint/train/lookahead.h"
 #include "sprint/train/progress.h"
 
 namespace sprint::train {
@@ -42,6 +43,12 @@ struct TrainerOptions {
   /// optimizer's own. A CUDA graph replays the step values of its warm-up step, so cuda_graph needs a schedule
   /// that does not vary.
   std::shared_ptr<const optim::Schedule> schedule;
+  /// Training batches: drop the short last batch of each epoch (airbench: 48 steps of 1024).
+  bool drop_last = false;
+  /// Stop after this many optimizer steps in all (0: no limit); the epoch that reaches it ends there.
+  int64_t max_steps = 0;
+  /// Weight averaging every k optimizer steps (airbench94's lookahead); every == 0: off.
+  LookaheadOptions lookahead;
   bool progress = false;     ///< live progress line on stderr
   /// Called after every optimizer step with (epoch, step index in epoch, steps per epoch): LR schedules hook here.
   std::function<void(int64_t, int64_t, int64_t)> on_step;
@@ -73,6 +80,11 @@ class Trainer {
   EpochStats run_epoch(int64_t epoch, int64_t n_epochs);
   /// Loss and accuracy of the model (eval mode) on the test set.
   EvalStats evaluate();
+  /// Optimizer steps taken so far, and the planned total for a run of n_epochs (max_steps caps it).
+  int64_t steps_done() const { return steps_done_; }
+  int64_t total_steps(int64_t n_epochs) const;
+  /// True once max_steps optimizer steps were taken.
+  bool finished() const { return options_.max_steps > 0 && steps_done_ >= options_.max_steps; }
 
  private:
   nn::Model& model_;
@@ -88,9 +100,15 @@ class Trainer {
   ProgressLine progress_;
   Tensor loss_sum_, eval_loss_sum_, eval_correct_;  // 0-d accumulators on the device
   nn::BufferPool gradients_;                        // backward's input gradients, shared by all layers
+  int64_t steps_done_ = 0;                          // optimizer steps over the whole run
+  std::unique_ptr<Lookahead> lookahead_;            // from the weights before the first step
+
+  /// After an optimizer step: lookahead averaging when due (`last`: the run's final step).
+  void after_optimizer_step(int64_t total, bool last);
 
   /// One optimisation step on `batch` (forward, loss, backward, optimizer if the window is complete).
-  void train_step(nn::RunContext& ctx, const data::Batch& batch, int64_t step, int64_t steps);
+  /// Returns true when it ran the optimizer.
+  bool train_step(nn::RunContext& ctx, const data::Batch& batch, int64_t step, int64_t steps);
   /// Replays (or captures, after one warm-up step) the whole step as a CUDA graph; false when not applicable.
   bool graph_step(nn::RunContext& ctx, const data::Batch& batch, int64_t step, int64_t steps);
 };

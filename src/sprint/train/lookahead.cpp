@@ -1,0 +1,62 @@
+// lookahead.cpp: the weight average of lookahead.h, element-wise over each tensor's storage (blocked weights
+// included: the average is taken in the layout the kernels keep them in, padding stays 0).
+// Parameters that change layout after the average began take their average with them (logical copy).
+#include "sprint/train/lookahead.h"
+
+#include "sprint/ops/elementwise.h"
+#include "sprint/runtime/device_context.h"
+
+namespace sprint::train {
+namespace {
+Tensor flat(const Tensor& t) { return Tensor::wrap(t.data(), {t.storage_numel()}, t.dtype(), t.device()); }
+bool is_floating(DType d) {
+  switch (d) {
+    case DType::kF32:
+    case DType::kF64:
+    case DType::kF16:
+    case DType::kBF16: return true;
+    default: return false;
+  }
+}
+}  // namespace
+
+Lookahead::Lookahead(const Stream& stream, nn::Module& net) : net_(net) {
+  for (const Tensor& t : state()) entries_.push_back({t, snapshot(stream, t)});
+}
+
+std::vector<Tensor> Lookahead::state() const {
+  std::vector<Tensor> out;
+  for (const auto& [name, p] : net_.named_parameters()) out.push_back(p->value());
+  for (const nn::NamedBuffer& b : net_.named_buffers())
+    if (is_floating(b.value.dtype())) out.push_back(b.value);
+  return out;
+}
+
+Tensor Lookahead::snapshot(const Stream& stream, const Tensor& value) {
+  Tensor copy = Tensor::empty(value.shape(), value.dtype(), stream.context().allocator(), value.memory_format());
+  ops::copy(stream, flat(value), flat(copy));
+  return copy;
+}
+
+void Lookahead::update(const Stream& stream, double decay) {
+  const std::vector<Tensor> now = state();
+  SPRINT_CHECK(now.size() == entries_.size(), "Lookahead: the model's state changed from {} to {} tensors",
+               entries_.size(), now.size());
+  for (size_t i = 0; i < now.size(); ++i) {
+    Entry& e = entries_[i];
+    // A parameter moved to another layout since the average began (a convolution's weights go to the kernels'
+    // blocked layout on the first step): the average follows it into that layout.
+    if (now[i].data() != e.value.data() || now[i].memory_format() != e.value.memory_format()) {
+      SPRINT_CHECK(now[i].shape() == e.value.shape() && now[i].device() == e.value.device(),
+                   "Lookahead: a tracked tensor changed from {} to {}", e.value.description(), now[i].description());
+      Tensor ema = Tensor::empty(now[i].shape(), now[i].dtype(), stream.context().allocator(), now[i].memory_format());
+      ops::copy(stream, e.ema, ema);
+      e = {now[i], ema};
+    }
+    const Tensor ema = flat(e.ema), value = flat(e.value);
+    ops::axpby(stream, {.a = ema, .b = value, .out = ema, .alpha = decay, .beta = 1.0 - decay});
+    ops::copy(stream, ema, value);
+  }
+}
+
+}  // namespace sprint::train
