@@ -5,7 +5,7 @@ set -euo pipefail
 
 packages=(
   build-essential cmake make pkg-config git ca-certificates
-  libdnnl-dev libopenblas-dev libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
+  libdnnl-dev libopenblas-dev libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
   libpng-dev zlib1g-dev libopenmpi-dev openmpi-bin
   libgtest-dev libgmock-dev libbenchmark-dev
   gnuplot-nox

@@ -10,6 +10,9 @@
 namespace sprint::cli {
 
 struct TrainArgs {
+  std::optional<std::string> recipe;  ///< the --recipe given (its settings are merged in before parsing)
+  /// Every option's value after parsing (command line, recipe, defaults), for the report.
+  std::vector<std::pair<std::string, std::string>> resolved;
   std::string model = "mlp";
   std::string dataset = "fashion-mnist";
   double epochs = 3;  ///< may be fractional: ceil(epochs) epochs, the last cut at epochs · steps per epoch
@@ -74,5 +77,6 @@ int run_train(const TrainArgs& args);
 int run_data_fetch(const DataFetchArgs& args);
 int run_data_list(const std::optional<std::string>& data_dir);
 int run_info();
+int run_recipes();
 
 }  // namespace sprint::cli

@@ -1,11 +1,16 @@
 // main.cpp: the `sprint` command line. Parses arguments with CLI11 into typed structs (commands.h) and runs the
 // subcommand. Every sprint::Error becomes one line on stderr and exit code 1; usage errors exit with 2.
+// `sprint train --recipe R` parses twice: once to learn which options the command line gives, then again with
+// the recipe's other settings inserted after `train` (recipe.h).
+#include <algorithm>
 #include <cstdio>
 #include <exception>
+#include <optional>
 
 #include <CLI/CLI.hpp>
 
 #include "sprint/cli/commands.h"
+#include "sprint/cli/recipe.h"
 #include "sprint/config.h"
 #include "sprint/core/error.h"
 #include "sprint/core/log.h"
@@ -21,6 +26,8 @@ std::string model_help() {
 
 void add_train(CLI::App& app, sprint::cli::TrainArgs& a) {
   auto* t = app.add_subcommand("train", "Train a model and print a per-epoch table");
+  t->add_option("--recipe", a.recipe,
+                "a recipe (`sprint recipes` lists them) or a .toml file of train settings; options given here win");
   std::vector<std::string> models;
   for (const auto& m : sprint::nn::model_catalog()) models.push_back(m.name);
   t->add_option("-m,--model", a.model, model_help())->check(CLI::IsMember(models))->capture_default_str();
@@ -123,45 +130,108 @@ void add_train(CLI::App& app, sprint::cli::TrainArgs& a) {
       "  sprint train --dataset random --model mlp2 --samples 100 --features 10");
 }
 
-}  // namespace
+/// Every subcommand's arguments, filled by one parse.
+struct Parsed {
+  sprint::cli::TrainArgs train_args;
+  sprint::cli::DataFetchArgs fetch_args;
+  std::optional<std::string> list_dir;
+  std::string log_level = "warn";
+  CLI::App* train = nullptr;
+  CLI::App* fetch = nullptr;
+  CLI::App* list = nullptr;
+  CLI::App* info = nullptr;
+  CLI::App* recipes = nullptr;
+};
 
-int main(int argc, char** argv) {
-  CLI::App app{"sprint: fast neural-network training in C++20 and CUDA (version " SPRINT_VERSION ")", "sprint"};
+void build_app(CLI::App& app, Parsed& p) {
   app.require_subcommand(1);
   app.set_version_flag("--version", std::string("sprint ") + SPRINT_VERSION);
-  std::string log_level = "warn";
-  app.add_option("--log-level", log_level, "debug | info | warn | error | off")
+  app.add_option("--log-level", p.log_level, "debug | info | warn | error | off")
       ->check(CLI::IsMember({"debug", "info", "warn", "error", "off"}))->capture_default_str();
-
-  sprint::cli::TrainArgs train_args;
-  add_train(app, train_args);
+  add_train(app, p.train_args);
+  p.train = app.get_subcommand("train");
 
   auto* data = app.add_subcommand("data", "Install and inspect data sets");
   data->require_subcommand(1);
-  sprint::cli::DataFetchArgs fetch_args;
-  auto* fetch = data->add_subcommand("fetch", "Download, convert and verify (md5) data sets into the data directory");
-  fetch->add_option("names", fetch_args.names, "mnist | fashion-mnist | cifar10")
+  p.fetch = data->add_subcommand("fetch", "Download, convert and verify (md5) data sets into the data directory");
+  p.fetch->add_option("names", p.fetch_args.names, "mnist | fashion-mnist | cifar10")
       ->required()->check(CLI::IsMember({"mnist", "fashion-mnist", "cifar10"}));
-  fetch->add_option("--data-dir", fetch_args.data_dir, "data directory (default: $SPRINT_DATA, else ~/.cache/sprint)");
-  fetch->add_flag("--force", fetch_args.force, "fetch again even if already installed and verified");
-  std::optional<std::string> list_dir;
-  auto* list = data->add_subcommand("list", "Show which data sets are installed");
-  list->add_option("--data-dir", list_dir, "data directory (default: $SPRINT_DATA, else ~/.cache/sprint)");
+  p.fetch->add_option("--data-dir", p.fetch_args.data_dir,
+                      "data directory (default: $SPRINT_DATA, else ~/.cache/sprint)");
+  p.fetch->add_flag("--force", p.fetch_args.force, "fetch again even if already installed and verified");
+  p.list = data->add_subcommand("list", "Show which data sets are installed");
+  p.list->add_option("--data-dir", p.list_dir, "data directory (default: $SPRINT_DATA, else ~/.cache/sprint)");
 
-  auto* info = app.add_subcommand("info", "Show the build configuration, CPU threads and CUDA devices");
+  p.info = app.add_subcommand("info", "Show the build configuration, CPU threads and CUDA devices");
+  p.recipes = app.add_subcommand("recipes", "List the training recipes (sprint train --recipe NAME)");
+}
 
+/// CLI11 parses a vector in reverse order.
+void parse(CLI::App& app, std::vector<std::string> args) {
+  std::reverse(args.begin(), args.end());
+  app.parse(args);
+}
+
+/// `args` with the recipe of `sprint train --recipe R` merged in (options the command line gives stay as given),
+/// or nullopt when there is no recipe (or the arguments do not parse: the real parse reports that).
+std::optional<std::vector<std::string>> with_recipe(const std::vector<std::string>& args) {
+  CLI::App probe;
+  Parsed p;
+  build_app(probe, p);
   try {
-    app.parse(argc, argv);
+    parse(probe, args);
+  } catch (const CLI::ParseError&) {
+    return std::nullopt;
+  }
+  if (!p.train->parsed() || !p.train_args.recipe) return std::nullopt;
+  std::vector<std::string> given;
+  for (const CLI::Option* opt : p.train->get_options())
+    if (opt->count() > 0 && !opt->get_lnames().empty()) given.push_back(opt->get_lnames().front());
+  const sprint::cli::Recipe recipe = sprint::cli::load_recipe(*p.train_args.recipe);
+  for (const auto& [key, tokens] : recipe.options)
+    if (p.train->get_option_no_throw("--" + key) == nullptr)
+      SPRINT_THROW(sprint::InvalidArgument, "recipe {}: '{}' is not an option of sprint train (see sprint train --help)",
+                   recipe.path.string(), key);
+  return sprint::cli::with_recipe(args, recipe, given);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  try {
+    if (auto merged = with_recipe(args)) args = std::move(*merged);
+  } catch (const sprint::Error& e) {
+    std::fprintf(stderr, "sprint: error: %s\n", e.what());
+    return 1;
+  }
+  CLI::App app{"sprint: fast neural-network training in C++20 and CUDA (version " SPRINT_VERSION ")", "sprint"};
+  Parsed p;
+  build_app(app, p);
+  try {
+    parse(app, args);
   } catch (const CLI::ParseError& e) {
     return app.exit(e);
   }
 
   try {
-    sprint::set_log_level(sprint::parse_log_level(log_level));
-    if (app.got_subcommand("train")) return sprint::cli::run_train(train_args);
-    if (fetch->parsed()) return sprint::cli::run_data_fetch(fetch_args);
-    if (list->parsed()) return sprint::cli::run_data_list(list_dir);
-    if (info->parsed()) return sprint::cli::run_info();
+    sprint::set_log_level(sprint::parse_log_level(p.log_level));
+    if (p.train->parsed()) {
+      for (const CLI::Option* opt : p.train->get_options()) {
+        if (opt->get_lnames().empty()) continue;  // --help
+        std::string value = opt->get_default_str();
+        if (opt->count() > 0) {
+          value.clear();
+          for (const std::string& r : opt->results()) value += (value.empty() ? "" : ",") + r;
+        }
+        p.train_args.resolved.emplace_back(opt->get_lnames().front(), value);
+      }
+      return sprint::cli::run_train(p.train_args);
+    }
+    if (p.fetch->parsed()) return sprint::cli::run_data_fetch(p.fetch_args);
+    if (p.list->parsed()) return sprint::cli::run_data_list(p.list_dir);
+    if (p.info->parsed()) return sprint::cli::run_info();
+    if (p.recipes->parsed()) return sprint::cli::run_recipes();
   } catch (const sprint::Error& e) {
     std::fprintf(stderr, "sprint: error: %s\n", e.what());
     return 1;

@@ -99,14 +99,16 @@ std::unique_ptr<optim::Optimizer> make_optimizer(const TrainArgs& a, nn::Module&
                                                                      .with_weight_decay(a.weight_decay)
                                                                      .decoupled(a.optimizer == "adamw"));
 }
+
 /// A --lr-knots position: epochs, or "P%" of the run's `total` steps (floor, as airbench's int(total · 0.23)).
 double knot_step(const std::string& text, int64_t steps_per_epoch, int64_t total) {
   const bool percent = !text.empty() && text.back() == '%';
   const std::string number = percent ? text.substr(0, text.size() - 1) : text;
   char* end = nullptr;
   const double v = std::strtod(number.c_str(), &end);
-  SPRINT_CHECK(!number.empty() && *end == '\0' && std::isfinite(v) && v >= 0.0,
-               "--lr-knots: bad position '{}' (epochs, or a percentage of the run such as 23%)", text);
+  if (number.empty() || *end != '\0' || !std::isfinite(v) || v < 0.0)
+    SPRINT_THROW(InvalidArgument, "--lr-knots: bad position '{}' (epochs, or a percentage of the run such as 23%)",
+                 text);
   if (percent) return std::floor(v / 100.0 * static_cast<double>(total));
   return v * static_cast<double>(steps_per_epoch);
 }
@@ -117,8 +119,9 @@ double knot_value(const std::string& text, double lr) {
   const std::string number = relative ? text.substr(0, text.size() - 1) : text;
   char* end = nullptr;
   const double v = std::strtod(number.c_str(), &end);
-  SPRINT_CHECK(!number.empty() && *end == '\0' && std::isfinite(v) && v >= 0.0,
-               "--lr-knots: bad learning rate '{}' (a value, or a multiple of --lr such as 0.2x)", text);
+  if (number.empty() || *end != '\0' || !std::isfinite(v) || v < 0.0)
+    SPRINT_THROW(InvalidArgument, "--lr-knots: bad learning rate '{}' (a value, or a multiple of --lr such as 0.2x)",
+                 text);
   return relative ? v * lr : v;
 }
 
@@ -211,6 +214,7 @@ int run_train(const TrainArgs& a) {
               a.model.c_str(), static_cast<long long>(model.net->n_parameters()), a.dataset.c_str(),
               static_cast<long long>(data.train.size()), static_cast<long long>(data.test.size()),
               device_name(device).c_str(), threads, threads == 1 ? "" : "s");
+  if (a.recipe) std::printf("recipe %s\n", a.recipe->c_str());
   std::printf("%s, %s, batch %lld, %s\n", optimizer.describe().c_str(), schedule->describe().c_str(),
               static_cast<long long>(a.batch_size), model.loss->describe().c_str());
   if (device.is_cuda()) {
@@ -223,7 +227,7 @@ int run_train(const TrainArgs& a) {
   std::printf("%s\n", train::epoch_table_header().c_str());
   std::fflush(stdout);
 
-  train::RunReport report{a.model, a.dataset, device_name(device), {}};
+  train::RunReport report{a.model, a.dataset, device_name(device), {}, a.resolved};
   for (int64_t epoch = 1; epoch <= n_epochs && !trainer.finished(); ++epoch) {
     report.epochs.push_back(trainer.run_epoch(epoch, n_epochs));
     std::printf("%s\n", train::epoch_table_row(report.epochs.back()).c_str());

@@ -1,14 +1,15 @@
 // models_cifar.cpp: resnet9, vgg16 and airbench94. Parameter names follow the PyTorch twins in
 // bench/peers/cifar_models.py (module paths such as "2.conv1.weight" for airbench94).
 //   resnet9 (cifar10-fast): prep conv_bn 64; layer1 conv_bn 128 + pool + residual(conv_bn, conv_bn); layer2
-//     conv_bn 256 + pool; layer3 conv_bn 512 + pool + residual; MaxPool 4, linear 512 -> K without bias, x 0.125.
-//     conv_bn = conv 3x3 (no bias) -> BN -> ReLU; 6,573,120 parameters for 10 classes.
+//     conv_bn 256 + pool; layer3 conv_bn 512 + pool + residual; MaxPool 4, linear 512 -> K without bias, x
+//     0.125. conv_bn = conv 3x3 (no bias) -> BN -> ReLU; 6,573,120 parameters for 10 classes.
 //   vgg16: 13 x (conv 3x3 with bias -> BN -> ReLU) in widths 64,64 | 128,128 | 256 x3 | 512 x3 | 512 x3, a
 //     max-pool after each group, linear 512 -> K; 14,728,266 parameters for 10 classes.
-//   airbench94: whitening conv 2x2 (C -> 2·C·4, bias, weight frozen) -> GELU; three groups (conv 3x3 no bias ->
-//     maxpool 2 -> BN -> GELU -> conv -> BN -> GELU) of widths 64 / 256 / 256 (BN eps 1e-12, momentum 0.4, scale
-//     frozen at 1), convs dirac-initialised on their first C_in filters; maxpool 3, linear 256 -> K without
-//     bias, x 1/9. 1,972,792 parameters (frozen ones included). The whitening weight is set from data
+//   airbench94: whitening conv 2x2 (C -> 2·C·4, bias, weight frozen) -> GELU; three groups (conv 3x3 no bias
+//   ->
+//     maxpool 2 -> BN -> GELU -> conv -> BN -> GELU) of widths 64 / 256 / 256 (BN eps 1e-12, momentum 0.4,
+//     scale frozen at 1), convs dirac-initialised on their first C_in filters; maxpool 3, linear 256 -> K
+//     without bias, x 1/9. 1,972,792 parameters (frozen ones included). The whitening weight is set from data
 //     (Model::init_from_data) and its bias freezes after 3 epochs (Model::on_epoch_start).
 #include "sprint/nn/models_cifar.h"
 
@@ -27,14 +28,16 @@ namespace {
 // conv 3x3 (no bias) -> BN -> ReLU, as cifar10-fast's conv_bn.
 std::shared_ptr<Sequential> conv_bn(int64_t in, int64_t out, Generator& rng, DType dtype) {
   auto s = std::make_shared<Sequential>();
-  s->add(std::make_shared<Conv2d>(ConvOptions(in, out, 3).with_padding(1).with_bias(false).with_dtype(dtype), rng),
+  s->add(std::make_shared<Conv2d>(ConvOptions(in, out, 3).with_padding(1).with_bias(false).with_dtype(dtype),
+                                  rng),
          "conv");
   s->add(std::make_shared<BatchNorm2d>(BatchNormOptions(out).with_dtype(dtype)), "bn");
   s->add(std::make_shared<ReLU>(), "relu");
   return s;
 }
 
-std::shared_ptr<Sequential> resnet9_layer(int64_t in, int64_t out, bool residual, Generator& rng, DType dtype) {
+std::shared_ptr<Sequential> resnet9_layer(int64_t in, int64_t out, bool residual, Generator& rng,
+                                          DType dtype) {
   auto layer = conv_bn(in, out, rng, dtype);
   layer->add(std::make_shared<MaxPool2d>(2), "pool");
   if (residual) {
@@ -55,14 +58,16 @@ std::shared_ptr<Sequential> make_resnet9(const Shape& s, int64_t classes, Genera
   net->add(resnet9_layer(256, 512, true, rng, dtype), "layer3");
   net->add(std::make_shared<MaxPool2d>(4), "pool");
   net->add(std::make_shared<Flatten>(), "flatten");
-  net->add(std::make_shared<Linear>(LinearOptions(512, classes).with_bias(false).with_dtype(dtype), rng), "linear");
+  net->add(std::make_shared<Linear>(LinearOptions(512, classes).with_bias(false).with_dtype(dtype), rng),
+           "linear");
   net->add(std::make_shared<Scale>(0.125), "logits");
   return net;
 }
 
 std::shared_ptr<Sequential> make_vgg16(const Shape& s, int64_t classes, Generator& rng, DType dtype) {
   SPRINT_CHECK(s[1] == 32 && s[2] == 32, "vgg16 needs 32x32 inputs, got {}", s.to_string());
-  const int64_t groups[5][3] = {{64, 64, 0}, {128, 128, 0}, {256, 256, 256}, {512, 512, 512}, {512, 512, 512}};
+  const int64_t groups[5][3] = {
+      {64, 64, 0}, {128, 128, 0}, {256, 256, 256}, {512, 512, 512}, {512, 512, 512}};
   auto features = std::make_shared<Sequential>();  // torchvision-style indices: features.0.weight, ...
   int64_t in = s[0];
   for (const auto& group : groups) {
@@ -84,15 +89,17 @@ std::shared_ptr<Sequential> make_vgg16(const Shape& s, int64_t classes, Generato
 
 // airbench's Conv: 3x3 'same' without bias, default init, then dirac on the first C_in filters.
 std::shared_ptr<Conv2d> dirac_conv(int64_t in, int64_t out, Generator& rng, DType dtype) {
-  auto conv =
-      std::make_shared<Conv2d>(ConvOptions(in, out, 3).with_padding(1).with_bias(false).with_dtype(dtype), rng);
+  auto conv = std::make_shared<Conv2d>(
+      ConvOptions(in, out, 3).with_padding(1).with_bias(false).with_dtype(dtype), rng);
   init::dirac_first_filters(conv->weight()->value());
   return conv;
 }
 
 std::shared_ptr<BatchNorm2d> airbench_norm(int64_t channels, DType dtype) {
-  auto bn = std::make_shared<BatchNorm2d>(BatchNormOptions(channels).with_eps(1e-12).with_momentum(0.4).with_dtype(dtype));
-  bn->weight()->set_trainable(false);  // scale fixed at 1, still a parameter (PyTorch's requires_grad = False)
+  auto bn = std::make_shared<BatchNorm2d>(
+      BatchNormOptions(channels).with_eps(1e-12).with_momentum(0.4).with_dtype(dtype));
+  bn->weight()->set_trainable(
+      false);  // scale fixed at 1, still a parameter (PyTorch's requires_grad = False)
   return bn;
 }
 
@@ -112,7 +119,8 @@ Model make_airbench94(const Shape& s, int64_t classes, Generator& rng, const Mod
   SPRINT_CHECK(s[1] == 32 && s[2] == 32, "airbench94 needs 32x32 inputs, got {}", s.to_string());
   constexpr int64_t kWhitenKernel = 2, kEpochsWhitenBias = 3;
   const int64_t whiten_width = 2 * s[0] * kWhitenKernel * kWhitenKernel;
-  auto whiten = std::make_shared<Conv2d>(ConvOptions(s[0], whiten_width, kWhitenKernel).with_dtype(o.dtype), rng);
+  auto whiten =
+      std::make_shared<Conv2d>(ConvOptions(s[0], whiten_width, kWhitenKernel).with_dtype(o.dtype), rng);
   init::constant(whiten->bias()->value(), 0.0);
   whiten->weight()->set_trainable(false);
   Model m;

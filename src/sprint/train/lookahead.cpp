@@ -8,14 +8,18 @@
 
 namespace sprint::train {
 namespace {
-Tensor flat(const Tensor& t) { return Tensor::wrap(t.data(), {t.storage_numel()}, t.dtype(), t.device()); }
+Tensor flat(const Tensor& t) {
+  return Tensor::wrap(t.data(), {t.storage_numel()}, t.dtype(), t.device());
+}
 bool is_floating(DType d) {
   switch (d) {
     case DType::kF32:
     case DType::kF64:
     case DType::kF16:
-    case DType::kBF16: return true;
-    default: return false;
+    case DType::kBF16:
+      return true;
+    default:
+      return false;
   }
 }
 }  // namespace
@@ -33,7 +37,8 @@ std::vector<Tensor> Lookahead::state() const {
 }
 
 Tensor Lookahead::snapshot(const Stream& stream, const Tensor& value) {
-  Tensor copy = Tensor::empty(value.shape(), value.dtype(), stream.context().allocator(), value.memory_format());
+  Tensor copy =
+      Tensor::empty(value.shape(), value.dtype(), stream.context().allocator(), value.memory_format());
   ops::copy(stream, flat(value), flat(copy));
   return copy;
 }
@@ -48,8 +53,10 @@ void Lookahead::update(const Stream& stream, double decay) {
     // blocked layout on the first step): the average follows it into that layout.
     if (now[i].data() != e.value.data() || now[i].memory_format() != e.value.memory_format()) {
       SPRINT_CHECK(now[i].shape() == e.value.shape() && now[i].device() == e.value.device(),
-                   "Lookahead: a tracked tensor changed from {} to {}", e.value.description(), now[i].description());
-      Tensor ema = Tensor::empty(now[i].shape(), now[i].dtype(), stream.context().allocator(), now[i].memory_format());
+                   "Lookahead: a tracked tensor changed from {} to {}", e.value.description(),
+                   now[i].description());
+      Tensor ema =
+          Tensor::empty(now[i].shape(), now[i].dtype(), stream.context().allocator(), now[i].memory_format());
       ops::copy(stream, e.ema, ema);
       e = {now[i], ema};
     }

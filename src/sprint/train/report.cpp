@@ -14,6 +14,8 @@ std::string report_json(const RunReport& r) {
   j["model"] = r.model;
   j["dataset"] = r.dataset;
   j["device"] = r.device;
+  j["config"] = nlohmann::ordered_json::object();
+  for (const auto& [key, value] : r.config) j["config"][key] = value;
   j["epochs"] = nlohmann::ordered_json::array();
   double total_seconds = 0.0;
   for (const EpochStats& e : r.epochs) {

@@ -1,6 +1,7 @@
 // report.h: what a training run reports: the per-epoch table printed by `sprint train` and the --report JSON
-// {"model","dataset","device","epochs":[{"epoch","train_loss","test_loss","test_accuracy","train_seconds",
-// "samples_per_second"}],"final":{"test_accuracy","train_seconds_total"}} (accuracy as a fraction in [0, 1]).
+// {"model","dataset","device","config":{option: value},"epochs":[{"epoch","train_loss","train_samples",
+// "test_loss","test_accuracy","train_seconds","samples_per_second"}],"final":{"test_accuracy",
+// "train_seconds_total"}} (accuracy as a fraction in [0, 1]; config: every setting the run resolved, as text).
 #pragma once
 
 #include <filesystem>
@@ -16,6 +17,8 @@ struct RunReport {
   std::string dataset;
   std::string device;
   std::vector<EpochStats> epochs;
+  /// The run's resolved settings (command line, recipe and defaults), in option order.
+  std::vector<std::pair<std::string, std::string>> config;
 };
 
 /// The JSON document described above, pretty-printed.

@@ -1,7 +1,7 @@
-// cifar_models_test.cpp: the CIFAR speed-run models (resnet9, vgg16, airbench94): parameter counts against their
-// PyTorch twins (bench/peers/cifar_models.py: sum(p.numel() for p in model.parameters()), frozen ones included),
-// output shapes, airbench94's frozen parameters and initialisation, and the initialisers they use (dirac,
-// symmetric eigen-decomposition, whitening).
+// cifar_models_test.cpp: the CIFAR speed-run models (resnet9, vgg16, airbench94): parameter counts against
+// their PyTorch twins (bench/peers/cifar_models.py: sum(p.numel() for p in model.parameters()), frozen ones
+// included), output shapes, airbench94's frozen parameters and initialisation, and the initialisers they use
+// (dirac, symmetric eigen-decomposition, whitening).
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -81,7 +81,8 @@ TEST(CifarModels, AirbenchConvsAreDiracInitialised) {
     const int64_t c = w.dim(1);
     for (int64_t f = 0; f < std::min(w.dim(0), c); ++f)
       for (int64_t i = 0; i < c * 9; ++i)
-        ASSERT_EQ(v[static_cast<size_t>(f * c * 9 + i)], i == f * 9 + 4 ? 1.f : 0.f) << path << " filter " << f;
+        ASSERT_EQ(v[static_cast<size_t>(f * c * 9 + i)], i == f * 9 + 4 ? 1.f : 0.f)
+            << path << " filter " << f;
   }
 }
 

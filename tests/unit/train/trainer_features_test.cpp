@@ -1,6 +1,6 @@
-// trainer_features_test.cpp: Trainer options beyond the plain epoch loop, on the CPU with the seeded synthetic
-// "random" data set: max_steps, drop_last, summed losses, lookahead averaging, Model::on_epoch_start and the
-// gradient flow it refreshes; and optim::batch_norm_bias_groups.
+// trainer_features_test.cpp: Trainer options beyond the plain epoch loop, on the CPU with the seeded
+// synthetic "random" data set: max_steps, drop_last, summed losses, lookahead averaging,
+// Model::on_epoch_start and the gradient flow it refreshes; and optim::batch_norm_bias_groups.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -76,8 +76,8 @@ TEST(TrainerFeatures, DropLastSkipsTheShortBatch) {
   EXPECT_EQ(e.test.samples, 20);  // evaluation keeps every sample
 }
 
-// A summed loss with lr / B trains exactly like a mean loss with lr (equal batches), and the per-sample loss the
-// trainer reports is the same.
+// A summed loss with lr / B trains exactly like a mean loss with lr (equal batches), and the per-sample loss
+// the trainer reports is the same.
 TEST(TrainerFeatures, SummedLossMatchesMeanLossAtScaledLearningRate) {
   auto run = [](Reduction r, double lr) {
     Fixture s = make_setup(r);

@@ -1,5 +1,5 @@
-// gelu.cpp: GELU on the CPU. The reference loops (f64, reference mode, accumulation) evaluate the exact form in
-// double; f32 runs oneDNN's vectorised eltwise_gelu_erf.
+// gelu.cpp: GELU on the CPU. The reference loops (f64, reference mode, accumulation) evaluate the exact form
+// in double; f32 runs oneDNN's vectorised eltwise_gelu_erf.
 #include "sprint/backend/api/gelu.h"
 
 #include "sprint/backend/cpu/cpu_common.h"

@@ -12,7 +12,9 @@ using dnnl::prop_kind;
 
 enum class EltwiseOp : int64_t { kGeluForward = 31, kGeluBackward };
 
-memory::desc flat_desc(int64_t n) { return memory::desc({n}, memory::data_type::f32, memory::format_tag::x); }
+memory::desc flat_desc(int64_t n) {
+  return memory::desc({n}, memory::data_type::f32, memory::format_tag::x);
+}
 
 dnnl::eltwise_forward::primitive_desc forward_pd(const dnnl::engine& engine, algorithm alg, int64_t n) {
   return {dnnl::eltwise_forward::desc(prop_kind::forward_training, alg, flat_desc(n), 0.f, 0.f), engine};

@@ -48,7 +48,8 @@ void gelu_backward(const Stream& s, const GeluBackwardArgs& a) {
   const int64_t n = a.dy.numel();
   SPRINT_CHECK(
       a.x.numel() == n && a.dx.numel() == n && a.x.dtype() == a.dy.dtype() && a.dx.dtype() == a.dy.dtype(),
-      "gelu_backward: dy {}, x {} and dx {} differ", a.dy.description(), a.x.description(), a.dx.description());
+      "gelu_backward: dy {}, x {} and dx {} differ", a.dy.description(), a.x.description(),
+      a.dx.description());
   if (n == 0) return;
   dispatch_floating(a.dy.dtype(), "gelu_backward", [&](auto tag) {
     using T = typename decltype(tag)::type;
