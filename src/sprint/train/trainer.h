@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 
+#include "sprint/data/augment.h"
 #include "sprint/data/batch_source.h"
 #include "sprint/data/dataset.h"
 #include "sprint/nn/models.h"
@@ -42,6 +43,13 @@ struct TrainerOptions {
   /// optimizer's own. A CUDA graph replays the step values of its warm-up step, so cuda_graph needs a schedule
   /// that does not vary.
   std::shared_ptr<const optim::Schedule> schedule;
+  /// Training batches only (image data sets): translation, flip and cutout drawn per (seed, epoch, sample).
+  data::AugmentOptions augment;
+  /// Test-time augmentation in evaluate(), as airbench94: 0 = the image alone; 1 = 0.5·(logits of the image) +
+  /// 0.5·(logits of its mirror); 2 = 0.25·identity + 0.25·mirror + 0.125 each for the four views mirror-or-not ×
+  /// translated by one pixel (reflect-padded crop at offset -1,-1 and +1,+1). Loss and accuracy are computed from
+  /// the weighted logits. Image data sets only.
+  int tta = 0;
   bool progress = false;     ///< live progress line on stderr
   /// Called after every optimizer step with (epoch, step index in epoch, steps per epoch): LR schedules hook here.
   std::function<void(int64_t, int64_t, int64_t)> on_step;
@@ -87,12 +95,15 @@ class Trainer {
   std::unique_ptr<GraphState> graph_;
   ProgressLine progress_;
   Tensor loss_sum_, eval_loss_sum_, eval_correct_;  // 0-d accumulators on the device
+  Tensor tta_view_, tta_logits_;                    // TTA: one view of a test batch, the weighted logits
   nn::BufferPool gradients_;                        // backward's input gradients, shared by all layers
 
   /// One optimisation step on `batch` (forward, loss, backward, optimizer if the window is complete).
   void train_step(nn::RunContext& ctx, const data::Batch& batch, int64_t step, int64_t steps);
   /// Replays (or captures, after one warm-up step) the whole step as a CUDA graph; false when not applicable.
   bool graph_step(nn::RunContext& ctx, const data::Batch& batch, int64_t step, int64_t steps);
+  /// The logits evaluate() scores for `inputs`: the model's, or their TTA-weighted sum over views.
+  Tensor eval_logits(nn::RunContext& ctx, const Tensor& inputs);
 };
 
 }  // namespace sprint::train
