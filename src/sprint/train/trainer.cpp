@@ -96,8 +96,9 @@ Trainer::Trainer(nn::Model& model, optim::Optimizer& optimizer, const data::Data
                  "test-time augmentation (level {}) needs an image data set; {} has {}", options.tta, test_set.name,
                  x.defined() ? x.description() : std::string("no inputs"));
   }
-  train_loader_ = make_source(train_set, loader_options(options, options.batch_size, true, options.seed, options.augment),
-                              options.resident_data);
+  train_loader_ = make_source(
+      train_set, loader_options(options, options.batch_size, true, options.seed, options.augment),
+      options.resident_data);
   test_loader_ = make_source(test_set, loader_options(options, options.eval_batch_size, false, 0, {}),
                              options.resident_data);
   loss_sum_ = ops::zeros(stream_, {}, DType::kF32);

@@ -15,7 +15,10 @@ using testing::ParityCase;
 ParityCase translate_flip_case(const char* name, MemoryFormat format, int shift, bool flip) {
   return ParityCase{
       .name = name,
-      .make_inputs = [](Generator& rng) { return std::vector<Tensor>{testing::random_tensor({3, 4, 5, 6}, DType::kF64, rng)}; },
+      .make_inputs =
+          [](Generator& rng) {
+            return std::vector<Tensor>{testing::random_tensor({3, 4, 5, 6}, DType::kF64, rng)};
+          },
       .run =
           [shift, flip](const Stream& s, const std::vector<Tensor>& v) {
             Tensor out = Tensor::empty(v[0].shape(), v[0].dtype(), s.context().allocator(), v[0].memory_format());
@@ -42,7 +45,8 @@ ParityCase augmented_gather_case(const char* name, MemoryFormat format, ImageAug
       .make_inputs =
           [](Generator& rng) {
             Tensor bytes = Tensor::empty({7, 3, 6, 5}, DType::kU8);
-            for (int64_t i = 0; i < bytes.numel(); ++i) bytes.data_as<uint8_t>()[i] = static_cast<uint8_t>(rng.below(256));
+            for (int64_t i = 0; i < bytes.numel(); ++i)
+              bytes.data_as<uint8_t>()[i] = static_cast<uint8_t>(rng.below(256));
             Tensor idx = Tensor::empty({11}, DType::kI32);
             for (int64_t i = 0; i < 11; ++i) idx.data_as<int32_t>()[i] = static_cast<int32_t>(rng.below(7));
             return std::vector<Tensor>{bytes, idx, testing::random_tensor({1}, DType::kF64, rng)};
@@ -64,7 +68,8 @@ TEST(AugmentParity, AugmentedGatherReflect) {
 }
 
 TEST(AugmentParity, AugmentedGatherZero) {
-  const ImageAugment a{.crop_padding = 3, .pad_mode = CropPadMode::kZero, .flip = FlipMode::kRandom, .seed = 8, .epoch = 5};
+  const ImageAugment a{
+      .crop_padding = 3, .pad_mode = CropPadMode::kZero, .flip = FlipMode::kRandom, .seed = 8, .epoch = 5};
   testing::run_parity(augmented_gather_case("gather_normalize+augment/zero/nchw", MemoryFormat::kContiguous, a));
   testing::run_parity(augmented_gather_case("gather_normalize+augment/zero/nhwc", MemoryFormat::kChannelsLast, a));
 }

@@ -138,7 +138,8 @@ std::vector<std::vector<double>> reference_batches(const Dataset& d, const DataL
   for (int64_t first = 0; first < d.size(); first += o.batch_size) {
     const int64_t rows = std::min(o.batch_size, d.size() - first);
     Tensor idx = Tensor::from_values(std::vector<int32_t>(order.begin() + first, order.begin() + first + rows), {rows});
-    Tensor x = Tensor::empty({rows, d.inputs.dim(1), d.inputs.dim(2), d.inputs.dim(3)}, o.dtype, cpu_allocator(), o.format);
+    Tensor x =
+        Tensor::empty({rows, d.inputs.dim(1), d.inputs.dim(2), d.inputs.dim(3)}, o.dtype, cpu_allocator(), o.format);
     cpu::ref::gather_normalize(
         {.src = d.inputs, .indices = idx, .out = x, .mean = d.mean, .std = d.std,
          .augment = image_augment(o.augment, o.seed, epoch)});
@@ -225,7 +226,8 @@ std::vector<std::vector<double>> samples_of_epoch(const Dataset& d, const Augmen
   const size_t per = all.size() / static_cast<size_t>(d.size());
   std::vector<std::vector<double>> out;
   for (size_t i = 0; i < static_cast<size_t>(d.size()); ++i)
-    out.emplace_back(all.begin() + static_cast<std::ptrdiff_t>(i * per), all.begin() + static_cast<std::ptrdiff_t>((i + 1) * per));
+    out.emplace_back(all.begin() + static_cast<std::ptrdiff_t>(i * per),
+                     all.begin() + static_cast<std::ptrdiff_t>((i + 1) * per));
   return out;
 }
 
@@ -261,7 +263,8 @@ TEST(AugmentLoader, AlternatingFlipFlipsEachSampleInExactlyOneOfTwoEpochs) {
     EXPECT_EQ(flipped[3][s], flipped[1][s]);
   }
   // Random flips are drawn anew: some sample is flipped in both epochs 0 and 1.
-  const auto r0 = samples_of_epoch(d, {.flip = FlipMode::kRandom}, 0), r1 = samples_of_epoch(d, {.flip = FlipMode::kRandom}, 1);
+  const auto r0 = samples_of_epoch(d, {.flip = FlipMode::kRandom}, 0);
+  const auto r1 = samples_of_epoch(d, {.flip = FlipMode::kRandom}, 1);
   int both = 0;
   for (int64_t i = 0; i < n; ++i) {
     const auto s = static_cast<size_t>(i);

@@ -64,7 +64,8 @@ EvalStats by_hand(nn::Model& model, const data::Dataset& test, const std::vector
   int64_t correct = 0;
   for (int64_t i = 0; i < n; ++i) {
     const auto row = static_cast<size_t>(i * 3);
-    const size_t best = static_cast<size_t>(std::max_element(sum.begin() + row, sum.begin() + row + 3) - sum.begin()) - row;
+    const auto first = sum.begin() + static_cast<std::ptrdiff_t>(row);
+    const auto best = static_cast<size_t>(std::max_element(first, first + 3) - first);
     correct += static_cast<int64_t>(best) == test.labels.data_as<int32_t>()[i] ? 1 : 0;
   }
   e.accuracy = static_cast<double>(correct) / static_cast<double>(n);

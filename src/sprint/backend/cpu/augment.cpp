@@ -25,7 +25,8 @@ void augment_sample(std::span<const double> in, std::span<double> out, int64_t c
   for (int64_t ch = 0; ch < c; ++ch)
     for (int64_t y = 0; y < h; ++y)
       for (int64_t x = 0; x < w; ++x)
-        flipped[static_cast<size_t>((ch * h + y) * w + x)] = in[static_cast<size_t>((ch * h + y) * w + (s.flip ? w - 1 - x : x))];
+        flipped[static_cast<size_t>((ch * h + y) * w + x)] =
+            in[static_cast<size_t>((ch * h + y) * w + (s.flip ? w - 1 - x : x))];
   // 2. numpy.pad(flipped, ((0, 0), (r, r), (r, r)), mode)
   for (int64_t ch = 0; ch < c; ++ch)
     for (int64_t py = 0; py < ph; ++py)

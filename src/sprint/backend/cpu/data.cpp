@@ -102,7 +102,8 @@ void gather_images_ref(const GatherNormalizeArgs& a) {
     for (int64_t c = 0; c < nc; ++c)
       for (int64_t y = 0; y < h; ++y)
         for (int64_t x = 0; x < w; ++x)
-          out[i * s[0] + c * s[1] + y * s[2] + x * s[3]] = from_double<T>(values[static_cast<size_t>((c * h + y) * w + x)]);
+          out[i * s[0] + c * s[1] + y * s[2] + x * s[3]] =
+              from_double<T>(values[static_cast<size_t>((c * h + y) * w + x)]);
   }
 }
 

@@ -32,7 +32,8 @@ __global__ void translate_flip_kernel(const Word* __restrict__ x, Word* __restri
     }
     const int64_t sy = reflect_index(y + shift_y, h);
     const int64_t sx = translate_flip_column(col, shift_x, w, flip);
-    const int64_t source = layout == ImageLayout::kNHWC ? ((n * h + sy) * w + sx) * c + ch : ((n * c + ch) * h + sy) * w + sx;
+    const int64_t source =
+        layout == ImageLayout::kNHWC ? ((n * h + sy) * w + sx) * c + ch : ((n * c + ch) * h + sy) * w + sx;
     out[i] = x[source];
   }
 }
