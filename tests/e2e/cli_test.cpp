@@ -73,6 +73,28 @@ TEST(Cli, UsageErrorsExitNonZeroWithAMessage) {
             0);
 }
 
+// Augmentation flags: bad values and augmentation of a data set without images are one line, exit code 1.
+TEST(Cli, AugmentationErrorsAreOneClearLine) {
+  const std::vector<std::vector<std::string>> bad = {
+      {"--flip", "sideways"}, {"--crop-mode", "wrap"}, {"--tta", "3"}, {"--tta", "-1"},
+      {"--cutout", "-2"},     {"--crop-pad", "-1"},    {"--crop-pad", "2"}, {"--tta", "1"}};
+  for (const auto& flags : bad) {
+    std::vector<std::string> args = {"train", "--dataset", "random", "--epochs", "1"};
+    args.insert(args.end(), flags.begin(), flags.end());
+    CommandResult r = run_sprint(args);
+    EXPECT_EQ(r.exit_code, 1) << flags[0] << " " << flags[1] << ": " << r.err;
+    EXPECT_EQ(count_lines(r.err), 1) << r.err;
+    EXPECT_NE(r.err.find("sprint: error:"), std::string::npos) << r.err;
+  }
+  EXPECT_NE(run_sprint({"train", "--dataset", "random", "--flip", "sideways"}).err.find("--flip"), std::string::npos);
+  EXPECT_NE(run_sprint({"train", "--dataset", "random", "--crop-pad", "2"}).err.find("image data set"),
+            std::string::npos);
+  EXPECT_NE(run_sprint({"train", "--dataset", "random", "--cutout", "abc"}).exit_code, 0);
+  CommandResult help = run_sprint({"train", "--help"});
+  for (const char* flag : {"--crop-pad", "--crop-mode", "--flip", "--cutout", "--tta"})
+    EXPECT_NE(help.out.find(flag), std::string::npos) << flag;
+}
+
 TEST(Cli, MissingDataIsOneClearLine) {
   TempDir dir;
   CommandResult r = run_sprint({"train", "--dataset", "mnist", "--data-dir", dir.path().string()});
@@ -103,7 +125,9 @@ TEST(Cli, ReportHasExactlyTheDocumentedSchema) {
   std::vector<std::string> keys;
   for (auto it = j.begin(); it != j.end(); ++it) keys.push_back(it.key());
   std::sort(keys.begin(), keys.end());
-  EXPECT_EQ(keys, (std::vector<std::string>{"dataset", "device", "epochs", "final", "model"}));
+  EXPECT_EQ(keys, (std::vector<std::string>{"config", "dataset", "device", "epochs", "final", "model"}));
+  EXPECT_EQ(j["config"]["batch-size"], "32");  // every resolved setting, as text
+  EXPECT_EQ(j["config"]["schedule"], "constant");
   EXPECT_EQ(j["model"], "mlp2");
   EXPECT_EQ(j["dataset"], "random");
   EXPECT_EQ(j["device"], "cpu");

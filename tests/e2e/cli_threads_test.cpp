@@ -1,6 +1,7 @@
 // cli_threads_test.cpp: `sprint train --threads`: auto (the default) resolves to 1 for the MLPs and to the cores
 // available to the process for the convolutional models; explicit counts hold; anything else is one error line.
-// And `sprint info`: CPU model, oneDNN ISA, thread settings, the auto rule, and truthful NCCL/MPI lines.
+// And `sprint info`: CPU model, oneDNN ISA, thread settings, the auto rule, and truthful NCCL/MPI lines. Also a run
+// with training and test-time augmentation on the same blank image stand-in.
 #include <cstdlib>
 #include <string>
 
@@ -95,6 +96,29 @@ TEST(CliThreads, AutoGivesConvModelsTheAvailableCores) {
                                   "--batch-size", "32", "--threads", "1"});
   ASSERT_EQ(one.exit_code, 0) << one.err;
   EXPECT_NE(one.out.find(threads_text(1)), std::string::npos) << one.out;
+}
+
+// Augmentation and TTA on image data (the blank stand-in): the run says what it applies; a padding as large as the
+// image is one error line.
+TEST(CliAugment, TrainsWithAugmentationAndTestTimeAugmentation) {
+  TempDir tmp;
+  const auto data_dir = write_blank_fashion_mnist(tmp.path());
+  const std::vector<std::string> base = {"train", "--model", "mlp", "--dataset", "fashion-mnist", "--data-dir",
+                                         data_dir.string(), "--epochs", "1", "--limit-train", "64", "--limit-test",
+                                         "32", "--batch-size", "32"};
+  std::vector<std::string> args = base;
+  for (const char* a : {"--crop-pad", "2", "--flip", "alternate", "--cutout", "4", "--tta", "2"}) args.push_back(a);
+  CommandResult r = run_sprint(args);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("augmentation: crop 2 (reflect), flip alternate, cutout 4; test-time augmentation 2"),
+            std::string::npos)
+      << r.out;
+  args = base;
+  for (const char* a : {"--crop-pad", "28", "--crop-mode", "zero"}) args.push_back(a);
+  CommandResult bad = run_sprint(args);
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_EQ(count_lines(bad.err), 1) << bad.err;
+  EXPECT_NE(bad.err.find("crop padding must be in [0, 28)"), std::string::npos) << bad.err;
 }
 
 TEST(CliThreads, HelpShowsAutoAsTheDefault) {

@@ -1,6 +1,6 @@
 // resident_data_test.cpp: the GPU-resident data path gives exactly the CPU DataLoader's batches: same order, and
 // the same normalised values bit for bit (the kernel looks pixels up in the CPU's table), in both layouts and for
-// f32, f16 and bf16 inputs.
+// f32, f16 and bf16 inputs; with a training augmentation too.
 #include <gtest/gtest.h>
 
 #include "gpu_test_util.h"
@@ -29,7 +29,31 @@ data::Dataset images(int64_t n, int64_t channels) {
   return d;
 }
 
-using ResidentDataTest = CudaTest;
+class ResidentDataTest : public CudaTest {
+ protected:
+  /// Runs `epochs` epochs of a CPU DataLoader and a ResidentLoader with options `o` and expects equal batches.
+  void expect_same_batches(const data::Dataset& d, data::DataLoaderOptions o, int64_t epochs) {
+    data::DataLoader cpu_loader(d, o);
+    o.device = cuda_device(0);
+    data::ResidentLoader gpu_loader(d, o);
+    for (int64_t epoch = 0; epoch < epochs; ++epoch) {
+      cpu_loader.start_epoch(epoch);
+      gpu_loader.start_epoch(epoch);
+      while (true) {
+        std::optional<data::Batch> x = cpu_loader.next(), y = gpu_loader.next();
+        ASSERT_EQ(x.has_value(), y.has_value());
+        if (!x) break;
+        ASSERT_EQ(x->size, y->size);
+        EXPECT_EQ(y->inputs.memory_format(), o.format);
+        // Logical order, converted to float: exact for f16/bf16 too, so equal floats mean equal bits.
+        EXPECT_EQ(values<float>(y->inputs), x->inputs.to_vector<float>());
+        EXPECT_EQ(values<int32_t>(y->labels), x->labels.to_vector<int32_t>());
+      }
+    }
+  }
+};
+
+const char* format_name(MemoryFormat format) { return format == MemoryFormat::kContiguous ? "nchw" : "nhwc"; }
 
 TEST_F(ResidentDataTest, BatchesEqualTheCpuLoaderBitForBit) {
   for (int64_t channels : {1, 3}) {
@@ -37,31 +61,29 @@ TEST_F(ResidentDataTest, BatchesEqualTheCpuLoaderBitForBit) {
     for (DType dtype : {DType::kF32, DType::kF16, DType::kBF16}) {
       for (MemoryFormat format : {MemoryFormat::kContiguous, MemoryFormat::kChannelsLast}) {
         SCOPED_TRACE(::testing::Message() << channels << " channels, " << dtype_name(dtype) << ", "
-                                        << (format == MemoryFormat::kContiguous ? "nchw" : "nhwc"));
-        data::DataLoaderOptions o;
-        o.batch_size = 16;
-        o.seed = 5;
-        o.format = format;
-        o.dtype = dtype;
-        data::DataLoader cpu_loader(d, o);
-        o.device = cuda_device(0);
-        data::ResidentLoader gpu_loader(d, o);
-        for (int64_t epoch = 0; epoch < 2; ++epoch) {
-          cpu_loader.start_epoch(epoch);
-          gpu_loader.start_epoch(epoch);
-          while (true) {
-            std::optional<data::Batch> x = cpu_loader.next(), y = gpu_loader.next();
-            ASSERT_EQ(x.has_value(), y.has_value());
-            if (!x) break;
-            ASSERT_EQ(x->size, y->size);
-            EXPECT_EQ(y->inputs.memory_format(), format);
-            // Logical order, converted to float: exact for f16/bf16 too, so equal floats mean equal bits.
-            EXPECT_EQ(values<float>(y->inputs), x->inputs.to_vector<float>());
-            EXPECT_EQ(values<int32_t>(y->labels), x->labels.to_vector<int32_t>());
-          }
-        }
+                                          << format_name(format));
+        expect_same_batches(d, {.batch_size = 16, .seed = 5, .dtype = dtype, .format = format}, 2);
       }
     }
+  }
+}
+
+// The training augmentation runs in the gather kernel from (seed, epoch, sample): the same values as the CPU
+// loader's fast path, bit for bit, for every mode, both layouts and over several epochs (alternating flips).
+TEST_F(ResidentDataTest, AugmentedBatchesEqualTheCpuLoaderBitForBit) {
+  const std::vector<data::AugmentOptions> settings = {
+      {.crop_padding = 2, .crop_pad_mode = CropPadMode::kReflect, .flip = FlipMode::kAlternating, .cutout = 3},
+      {.crop_padding = 4, .crop_pad_mode = CropPadMode::kZero, .flip = FlipMode::kRandom},
+      {.cutout = 8}};
+  for (int64_t channels : {1, 3}) {
+    const data::Dataset d = images(53, channels);
+    for (const data::AugmentOptions& aug : settings)
+      for (DType dtype : {DType::kF32, DType::kBF16})
+        for (MemoryFormat format : {MemoryFormat::kContiguous, MemoryFormat::kChannelsLast}) {
+          SCOPED_TRACE(::testing::Message() << channels << " channels, " << aug.describe() << ", "
+                                            << dtype_name(dtype) << ", " << format_name(format));
+          expect_same_batches(d, {.batch_size = 16, .seed = 5, .dtype = dtype, .format = format, .augment = aug}, 3);
+        }
   }
 }
 

@@ -3,7 +3,7 @@
 // step's masks on the device). The eager CUDA run (resident or host-loader batches) must match the CPU run within
 // float reordering. Models: an MLP with two dropout layers on feature data and a small CNN (conv, batch norm,
 // pooling, dropout) on u8 images; 264 training samples in batches of 32 (eight full batches, then a short one that
-// runs eagerly even with a graph).
+// runs eagerly even with a graph). Also the CNN with training augmentation and test-time augmentation.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -87,7 +87,7 @@ struct RunResult {
 };
 
 RunResult run(const ModelFactory& make, const data::Dataset& train_set, const data::Dataset& test_set, Device device,
-              bool resident, bool graph) {
+              bool resident, bool graph, const data::AugmentOptions& augment = {}, int tta = 0) {
   Generator init(7);  // the same initial parameters in every run
   nn::Model model = make(init);
   const Stream s = device_context(device).compute_stream();
@@ -101,6 +101,9 @@ RunResult run(const ModelFactory& make, const data::Dataset& train_set, const da
   o.device = device;
   o.resident_data = resident;
   o.cuda_graph = graph;
+  o.augment = augment;
+  o.tta = tta;
+  o.tta_every_epoch = tta > 0;  // compare the augmented evaluation epoch by epoch
   train::Trainer trainer(model, sgd, train_set, test_set, o);
   RunResult r;
   for (int64_t e = 1; e <= kEpochs; ++e) r.epochs.push_back(trainer.run_epoch(e, kEpochs));
@@ -146,6 +149,22 @@ TEST_F(TrainerTest, MlpWithDropoutGraphEqualsEagerAndCpu) {
 }
 
 TEST_F(TrainerTest, CnnGraphEqualsEagerAndCpu) { check_model(small_cnn, images(kTrain + kTest)); }
+
+// Training augmentation (in the resident gather kernel / the host loader) and 6-view TTA (translate_flip on the
+// device): the same batches and views as on the CPU, so the runs agree as the plain ones do.
+TEST_F(TrainerTest, CnnWithAugmentationAndTtaEqualsTheCpu) {
+  const data::Dataset all = images(kTrain + kTest);
+  const data::Dataset train_set = data::subset(all, 0, kTrain), test_set = data::subset(all, kTrain, kTest);
+  const data::AugmentOptions aug{.crop_padding = 2, .flip = data::FlipMode::kAlternating, .cutout = 3};
+  const Device gpu = cuda_device(0);
+  const RunResult cpu = run(small_cnn, train_set, test_set, kCPU, false, false, aug, 2);
+  const RunResult eager = run(small_cnn, train_set, test_set, gpu, true, false, aug, 2);
+  const RunResult loader = run(small_cnn, train_set, test_set, gpu, false, false, aug, 2);
+  const RunResult graph = run(small_cnn, train_set, test_set, gpu, true, true, aug, 2);
+  expect_same_run(graph, eager, 1e-5, "CUDA graph vs eager CUDA, augmented");
+  expect_same_run(loader, eager, 1e-5, "host DataLoader vs resident data, augmented");
+  expect_same_run(eager, cpu, 1e-3, "eager CUDA vs CPU, augmented");
+}
 
 }  // namespace
 }  // namespace sprint::testing

@@ -50,6 +50,12 @@ struct TrainArgs {
   int64_t limit_train = 0;        ///< 0 = the whole training set
   int64_t limit_test = 0;
   std::vector<int64_t> hidden;
+  // training augmentation (image data sets) and test-time augmentation
+  int crop_pad = 0;                  ///< translate by up to ±N pixels (pad + random crop); 0 = off
+  std::string crop_mode = "reflect";  ///< reflect | zero
+  std::string flip = "none";          ///< none | random | alternate
+  int cutout = 0;                     ///< side of a square of zeros; 0 = off
+  int tta = 0;                        ///< 0 | 1 (mirror) | 2 (mirror + 1-px translations)
   // random data set (seed 000, experiment 1)
   int64_t random_samples = 100;
   int64_t random_features = 10;

@@ -117,6 +117,23 @@ void add_train(CLI::App& app, sprint::cli::TrainArgs& a) {
       ->check(CLI::Range(int64_t{0}, int64_t{1} << 40))->capture_default_str();
   t->add_option("--hidden", a.hidden, "hidden layer widths for mlp / mlp2 / fc, e.g. --hidden 256,128")
       ->delimiter(',')->check(CLI::Range(int64_t{1}, int64_t{1} << 24));
+  // Augmentation flags are checked by run_train (augment_options), like --threads: one "sprint: error:" line.
+  t->add_option("--crop-pad", a.crop_pad,
+                "augmentation (image data sets): translate each training image by up to +-N pixels, i.e. pad by N "
+                "and take a random crop (0 = off)")
+      ->capture_default_str();
+  t->add_option("--crop-mode", a.crop_mode, "border of the translated image: reflect (numpy.pad reflect) | zero")
+      ->capture_default_str();
+  t->add_option("--flip", a.flip,
+                "left-right flip of training images: none | random (each epoch anew) | alternate (airbench: a random "
+                "half in epoch 1, exactly the other half in epoch 2, and so on)")
+      ->capture_default_str();
+  t->add_option("--cutout", a.cutout, "zero one NxN square of each training image at a random centre (0 = off)")
+      ->capture_default_str();
+  t->add_option("--tta", a.tta,
+                "test-time augmentation (airbench94): 0 = none | 1 = mean of the logits of the image and its mirror | "
+                "2 = also 1-pixel translations up-left and down-right (6 views)")
+      ->capture_default_str();
   t->add_option("--samples", a.random_samples, "random data set: number of samples (80% train, 20% test)")
       ->check(CLI::Range(int64_t{10}, int64_t{1} << 30))->capture_default_str();
   t->add_option("--features", a.random_features, "random data set: features per sample")

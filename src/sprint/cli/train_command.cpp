@@ -2,6 +2,7 @@
 // write the JSON report.
 #include <algorithm>
 #include <charconv>
+#include <chrono>
 #include <cmath>
 #include <cstdlib>
 #include <cstdio>
@@ -9,6 +10,7 @@
 #include "sprint/backend/cpu/cpu_info.h"
 #include "sprint/cli/commands.h"
 #include "sprint/config.h"
+#include "sprint/data/augment.h"
 #include "sprint/data/dataset.h"
 #include "sprint/data/fetch.h"
 #include "sprint/nn/models.h"
@@ -54,6 +56,25 @@ void check_report_path(const std::filesystem::path& path) {
   const std::filesystem::path parent = path.parent_path();
   if (!parent.empty() && !std::filesystem::is_directory(parent, ec))
     SPRINT_THROW(InvalidArgument, "--report {}: directory {} does not exist", path.string(), parent.string());
+}
+
+/// --crop-pad, --crop-mode, --flip, --cutout as typed options; throws InvalidArgument naming the flag. Whether they
+/// fit the data set (image data, padding below the image side) is checked by the loader.
+data::AugmentOptions augment_options(const TrainArgs& a) {
+  SPRINT_CHECK(a.crop_pad >= 0, "--crop-pad {}: expected a whole number >= 0 (0 = off)", a.crop_pad);
+  SPRINT_CHECK(a.cutout >= 0, "--cutout {}: expected a whole number >= 0 (0 = off)", a.cutout);
+  data::AugmentOptions o{.crop_padding = a.crop_pad, .cutout = a.cutout};
+  try {
+    o.crop_pad_mode = data::parse_crop_pad_mode(a.crop_mode);
+  } catch (const InvalidArgument& e) {
+    SPRINT_THROW(InvalidArgument, "--crop-mode: {}", e.what());
+  }
+  try {
+    o.flip = data::parse_flip_mode(a.flip);
+  } catch (const InvalidArgument& e) {
+    SPRINT_THROW(InvalidArgument, "--flip: {}", e.what());
+  }
+  return o;
 }
 
 bool progress_enabled(const std::string& mode) {
@@ -159,6 +180,9 @@ std::shared_ptr<const optim::Schedule> make_schedule(const TrainArgs& a, double 
 int run_train(const TrainArgs& a) {
   const int threads = resolve_threads(a.threads, a.model, cpu::available_cores());
   if (a.report) check_report_path(*a.report);
+  SPRINT_CHECK(a.tta >= 0 && a.tta <= 2, "--tta {}: expected 0 (off), 1 (mirror) or 2 (mirror and translations)",
+               a.tta);
+  const data::AugmentOptions augment = augment_options(a);  // bad values fail before any data is loaded
   const Device device = parse_device(a.device);
   DeviceContext& context = device_context(device);  // throws a clear error when CUDA is unavailable
   context.set_numerics({.allow_tf32 = a.tf32 == "on", .deterministic = a.deterministic == "on"});
@@ -208,6 +232,8 @@ int run_train(const TrainArgs& a) {
   options.format = layout.input;
   options.activation_format = layout.activations;
   options.progress = progress_enabled(a.progress);
+  options.augment = augment;
+  options.tta = a.tta;
   train::Trainer trainer(model, optimizer, data.train, data.test, options);
 
   std::printf("sprint %s | model %s (%lld parameters) | %s: %lld train / %lld test | %s, %d thread%s\n", SPRINT_VERSION,
@@ -217,6 +243,8 @@ int run_train(const TrainArgs& a) {
   if (a.recipe) std::printf("recipe %s\n", a.recipe->c_str());
   std::printf("%s, %s, batch %lld, %s\n", optimizer.describe().c_str(), schedule->describe().c_str(),
               static_cast<long long>(a.batch_size), model.loss->describe().c_str());
+  if (options.augment.enabled() || options.tta > 0)
+    std::printf("augmentation: %s; test-time augmentation %d\n", options.augment.describe().c_str(), options.tta);
   if (device.is_cuda()) {
     const Numerics n = context.numerics();
     std::printf("numerics: f32 %s, %s\n", n.allow_tf32 ? "may use TF32 tensor cores" : "without TF32",
@@ -233,6 +261,15 @@ int run_train(const TrainArgs& a) {
     std::printf("%s\n", train::epoch_table_row(report.epochs.back()).c_str());
     std::fflush(stdout);
     if (a.report) train::write_report(*a.report, report);  // kept current: an interrupted run keeps its epochs
+  }
+  if (a.tta > 0) {
+    const auto start = std::chrono::steady_clock::now();
+    report.tta = trainer.evaluate();
+    report.tta_level = a.tta;
+    std::printf("test-time augmentation (level %d): test accuracy %.2f%%, test loss %.4f, %.3f s\n", a.tta,
+                100.0 * report.tta->accuracy, report.tta->loss,
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
+    if (a.report) train::write_report(*a.report, report);
   }
   double total = 0.0;
   for (const auto& e : report.epochs) total += e.train_seconds;

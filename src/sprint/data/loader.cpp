@@ -66,6 +66,7 @@ class DataLoader::Impl {
   const int64_t n_;
   const int64_t n_batches_;
   Tensor order_;  // i32 (N): this epoch's sample order
+  int64_t epoch_ = 0;  // this epoch (set with order_, read by the fills)
   std::vector<Slot> slots_;
 
   std::mutex mutex_;
@@ -127,6 +128,7 @@ DataLoader::Impl::Impl(const Dataset& dataset, DataLoaderOptions options)
                  "DataLoader: feature data is not normalised: dataset {} must have empty mean/std",
                  dataset.name);
   }
+  check_augment_options(opt_.augment, dataset, "DataLoader");
 
   // Everything the epochs need, allocated once.
   order_ = Tensor::empty({n_}, DType::kI32);
@@ -232,7 +234,8 @@ void DataLoader::Impl::fill(Slot& slot, int64_t b) {
                                .indices = indices,
                                .out = inputs,
                                .mean = dataset_.mean,
-                               .std = dataset_.std});
+                               .std = dataset_.std,
+                               .augment = image_augment(opt_.augment, opt_.seed, epoch_)});
   ops::gather_labels(
       host,
       {.labels = dataset_.labels, .indices = indices, .out = labels, .num_classes = dataset_.num_classes});
@@ -272,6 +275,7 @@ void DataLoader::Impl::start_epoch_locked(std::unique_lock<std::mutex>& lock, in
   // Identity, then Fisher-Yates: the order is a function of (seed, epoch) alone, not of earlier epochs.
   fill_epoch_order(std::span<int32_t>(order_.data_as<int32_t>(), static_cast<size_t>(n_)), opt_.shuffle,
                    opt_.seed, epoch);
+  epoch_ = epoch;
   next_claim_ = 0;
   next_consume_ = 0;
   failed_ = false;

@@ -11,6 +11,7 @@
 #include "sprint/core/device.h"
 #include "sprint/core/dtype.h"
 #include "sprint/core/tensor.h"
+#include "sprint/data/augment.h"
 #include "sprint/data/batch_source.h"
 #include "sprint/data/dataset.h"
 
@@ -26,12 +27,16 @@ struct DataLoaderOptions {
   DType dtype = DType::kF32;                        ///< floating dtype of the inputs
   MemoryFormat format = MemoryFormat::kContiguous;  ///< image inputs only: NCHW or channels-last (NHWC)
   Device device = kCPU;
+  /// Image data sets only: augmentation applied while gathering (data/augment.h); off by default. Meant for
+  /// training loaders: the draws depend on (seed, epoch, sample index).
+  AugmentOptions augment = {};
 };
 
 /// Contract
 ///  - The order of an epoch depends only on (seed, epoch) (Fisher-Yates with sprint's Generator); each sample
 ///    appears exactly once per epoch (once at most with drop_last). Batch contents are identical for every
-///    num_workers and prefetch.
+///    num_workers and prefetch, augmented or not (the augmentation of a sample is a function of (seed, epoch,
+///    its index in the data set)).
 ///  - Memory: prefetch + 1 batch slots allocated once, host buffers from the device context's host allocator
 ///    (pinned on CUDA) plus device buffers on CUDA. No allocation per batch in steady state.
 ///  - next() returns views into a slot: they stay valid until the following next() or start_epoch(). On

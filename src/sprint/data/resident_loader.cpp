@@ -20,6 +20,7 @@ ResidentLoader::ResidentLoader(const Dataset& dataset, const DataLoaderOptions& 
   SPRINT_CHECK(dataset.inputs.defined() && dataset.labels.defined() && dataset.inputs.dim(0) == n_,
                "ResidentLoader: dataset {} has inconsistent inputs and labels", dataset.name);
   SPRINT_CHECK(n_ > 0 && n_ <= INT32_MAX, "ResidentLoader: dataset {} has {} samples", dataset.name, n_);
+  check_augment_options(options.augment, dataset, "ResidentLoader");
   n_batches_ = options.drop_last ? n_ / options.batch_size : (n_ + options.batch_size - 1) / options.batch_size;
   DeviceContext& ctx = stream_.context();
   // Upload the data set once (host tensors may be views of a larger set: make them contiguous on the host).
@@ -46,6 +47,7 @@ void ResidentLoader::start_epoch(int64_t epoch) {
   fill_epoch_order(std::span<int32_t>(host_order_.data_as<int32_t>(), static_cast<size_t>(n_)), options_.shuffle,
                    options_.seed, epoch);
   ops::copy(stream_, host_order_, order_);
+  epoch_ = epoch;
   next_batch_ = 0;
   started_ = true;
 }
@@ -61,7 +63,8 @@ std::optional<Batch> ResidentLoader::next() {
   b.labels = batch_labels_.rows(0, rows);
   b.index = next_batch_++;
   b.size = rows;
-  ops::gather_normalize(stream_, {.src = inputs_, .indices = indices, .out = b.inputs, .mean = mean_, .std = std_});
+  ops::gather_normalize(stream_, {.src = inputs_, .indices = indices, .out = b.inputs, .mean = mean_, .std = std_,
+                                .augment = image_augment(options_.augment, options_.seed, epoch_)});
   ops::gather_labels(stream_, {.labels = labels_, .indices = indices, .out = b.labels});
   return b;
 }

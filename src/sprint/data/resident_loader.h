@@ -3,7 +3,7 @@
 // is one gather + normalise kernel and one label gather on the compute stream into fixed buffers. No host
 // threads, no per-batch host->device copies, and the batch tensors keep their addresses (CUDA-graph friendly).
 // Batches equal the DataLoader's for the same options (same order; the same normalised values, bit for bit, for
-// images of up to 3 channels).
+// images of up to 3 channels; the same augmentation, computed in the gather kernel from (seed, epoch, sample)).
 #pragma once
 
 #include "sprint/data/batch_source.h"
@@ -32,7 +32,7 @@ class ResidentLoader final : public BatchSource {
   Tensor host_order_, order_;       // i32 (N): host staging (pinned on CUDA), device copy
   Tensor batch_inputs_, batch_labels_;
   std::vector<float> mean_, std_;
-  int64_t n_ = 0, n_batches_ = 0, next_batch_ = 0;
+  int64_t n_ = 0, n_batches_ = 0, next_batch_ = 0, epoch_ = 0;
   bool started_ = false;
 };
 

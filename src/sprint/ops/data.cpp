@@ -3,6 +3,8 @@
 
 #include <cmath>
 
+#include "sprint/ops/augment.h"
+
 namespace sprint::ops {
 namespace {
 using GatherNormalizeFn = void (*)(const Stream&, const GatherNormalizeArgs&);
@@ -37,7 +39,10 @@ void gather_normalize(const Stream& stream, const GatherNormalizeArgs& a) {
       SPRINT_CHECK(std::isfinite(a.mean[i]) && std::isfinite(a.std[i]) && a.std[i] != 0.0f,
                    "{}: channel {} has mean {} and std {}: both must be finite and std non-zero", op, i,
                    a.mean[i], a.std[i]);
+    if (a.augment.enabled()) check_augment(a.augment, a.src.dim(2), a.src.dim(3), op);
   } else {
+    SPRINT_CHECK(!a.augment.enabled(), "{}: augmentation needs u8 images (M, C, H, W), got {}", op,
+                 a.src.description());
     SPRINT_CHECK(dtype_is_floating(a.src.dtype()) && a.src.ndim() == 2,
                  "{}: src must be u8 images (M, C, H, W) or floating features (M, F), got {}", op,
                  a.src.description());

@@ -32,6 +32,11 @@ std::string report_json(const RunReport& r) {
   }
   j["final"]["test_accuracy"] = r.epochs.empty() ? 0.0 : r.epochs.back().test.accuracy;
   j["final"]["train_seconds_total"] = total_seconds;
+  if (r.tta) {
+    j["final"]["tta_level"] = r.tta_level;
+    j["final"]["tta_test_accuracy"] = r.tta->accuracy;
+    j["final"]["tta_test_loss"] = r.tta->loss;
+  }
   return j.dump(2) + "\n";
 }
 

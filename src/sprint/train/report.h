@@ -1,10 +1,13 @@
 // report.h: what a training run reports: the per-epoch table printed by `sprint train` and the --report JSON
 // {"model","dataset","device","config":{option: value},"epochs":[{"epoch","train_loss","train_samples",
 // "test_loss","test_accuracy","train_seconds","samples_per_second"}],"final":{"test_accuracy",
-// "train_seconds_total"}} (accuracy as a fraction in [0, 1]; config: every setting the run resolved, as text).
+// "train_seconds_total"[, "tta_level", "tta_test_accuracy", "tta_test_loss"]}} (accuracy as a fraction in [0, 1];
+// config: every setting the run resolved, as text; the tta_ keys when a final evaluation with test-time
+// augmentation ran).
 #pragma once
 
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -19,6 +22,9 @@ struct RunReport {
   std::vector<EpochStats> epochs;
   /// The run's resolved settings (command line, recipe and defaults), in option order.
   std::vector<std::pair<std::string, std::string>> config;
+  /// The final evaluation with test-time augmentation (--tta 1|2), when it ran.
+  std::optional<EvalStats> tta;
+  int tta_level = 0;
 };
 
 /// The JSON document described above, pretty-printed.

@@ -3,10 +3,12 @@
 
 #include <algorithm>
 #include <chrono>
+#include <span>
 
 #include "sprint/config.h"
 #include "sprint/data/loader.h"
 #include "sprint/data/resident_loader.h"
+#include "sprint/ops/augment.h"
 #include "sprint/ops/dropout.h"
 #include "sprint/ops/elementwise.h"
 #include "sprint/ops/loss.h"
@@ -18,8 +20,10 @@
 namespace sprint::train {
 namespace {
 
-data::DataLoaderOptions loader_options(const TrainerOptions& o, int64_t batch_size, bool train, uint64_t seed) {
+data::DataLoaderOptions loader_options(const TrainerOptions& o, int64_t batch_size, bool train, uint64_t seed,
+                                       const data::AugmentOptions& augment) {
   data::DataLoaderOptions l;
+  l.augment = augment;
   l.batch_size = batch_size;
   l.shuffle = train;
   l.drop_last = train && o.drop_last;
@@ -98,9 +102,18 @@ Trainer::Trainer(nn::Model& model, optim::Optimizer& optimizer, const data::Data
 
     graph_ = std::make_unique<GraphState>();
   }
-  train_loader_ = make_source(train_set, loader_options(options, options.batch_size, true, options.seed),
-                              options.resident_data);
-  test_loader_ = make_source(test_set, loader_options(options, options.eval_batch_size, false, 0),
+  SPRINT_CHECK(options.tta >= 0 && options.tta <= 2, "test-time augmentation level must be 0, 1 or 2, got {}",
+               options.tta);
+  if (options.tta > 0) {
+    const Tensor& x = test_set.inputs;
+    SPRINT_CHECK(x.defined() && x.dtype() == DType::kU8 && x.ndim() == 4,
+                 "test-time augmentation (level {}) needs an image data set; {} has {}", options.tta, test_set.name,
+                 x.defined() ? x.description() : std::string("no inputs"));
+  }
+  train_loader_ = make_source(
+      train_set, loader_options(options, options.batch_size, true, options.seed, options.augment),
+      options.resident_data);
+  test_loader_ = make_source(test_set, loader_options(options, options.eval_batch_size, false, 0, {}),
                              options.resident_data);
   loss_sum_ = ops::zeros(stream_, {}, DType::kF32);
   eval_loss_sum_ = ops::zeros(stream_, {}, DType::kF32);
@@ -224,11 +237,53 @@ EpochStats Trainer::run_epoch(int64_t epoch, int64_t n_epochs) {
   stats.train_seconds = seconds;
   stats.samples_per_second = seconds > 0 ? static_cast<double>(samples) / seconds : 0.0;
   stats.train_loss = read_scalar(stream_, loss_sum_) / static_cast<double>(samples);
-  stats.test = evaluate();
+  stats.test = evaluate_with(options_.tta_every_epoch ? options_.tta : 0);
   return stats;
 }
 
-EvalStats Trainer::evaluate() {
+Tensor Trainer::eval_logits(nn::RunContext& ctx, const Tensor& inputs, int tta) {
+  nn::Module& net = *model_.net;
+  if (tta == 0) return net.forward(ctx, inputs);
+  // airbench94's infer_mirror / infer_mirror_translate: (shift in both axes, mirror, weight) per view.
+  struct View {
+    int shift;
+    bool flip;
+    double weight;
+  };
+  static constexpr View kMirror[] = {{0, false, 0.5}, {0, true, 0.5}};
+  static constexpr View kMirrorTranslate[] = {{0, false, 0.25},  {0, true, 0.25}, {-1, false, 0.125},
+                                              {-1, true, 0.125}, {1, false, 0.125}, {1, true, 0.125}};
+  const std::span<const View> views = tta == 1 ? std::span<const View>(kMirror) : kMirrorTranslate;
+  const int64_t rows = inputs.dim(0);
+  Allocator& allocator = stream_.context().allocator();
+  if (!tta_view_.defined() || tta_view_.dim(0) < rows || tta_view_.dtype() != inputs.dtype())
+    tta_view_ = Tensor::empty(inputs.shape(), inputs.dtype(), allocator, inputs.memory_format());
+  const Tensor view = tta_view_.rows(0, rows);
+  Tensor sum;
+  for (const View& v : views) {
+    const bool identity = v.shift == 0 && !v.flip;
+    if (!identity)
+      ops::translate_flip(stream_, {.x = inputs, .out = view, .shift_y = v.shift, .shift_x = v.shift, .flip = v.flip});
+    const Tensor logits = net.forward(ctx, identity ? inputs : view);
+    if (!sum.defined()) {
+      Shape shape = logits.shape();
+      shape[0] = std::max(rows, tta_logits_.defined() ? tta_logits_.dim(0) : int64_t{0});
+      if (!tta_logits_.defined() || tta_logits_.shape() != shape || tta_logits_.dtype() != logits.dtype())
+        tta_logits_ = Tensor::empty(shape, logits.dtype(), allocator);
+      sum = tta_logits_.rows(0, rows);
+      // sum = weight · logits (b is logits itself with beta 0: sum's old contents are never read).
+      ops::axpby(stream_, {.a = logits, .b = logits, .out = sum, .alpha = v.weight, .beta = 0.0});
+    } else {
+      ops::axpby(stream_, {.a = logits, .b = sum, .out = sum, .alpha = v.weight, .beta = 1.0});
+    }
+  }
+  return sum;
+}
+
+EvalStats Trainer::evaluate_with(int tta) {
+  SPRINT_CHECK(tta >= 0 && tta <= 2, "test-time augmentation level must be 0, 1 or 2, got {}", tta);
+  SPRINT_CHECK(tta == 0 || options_.tta > 0,
+               "test-time augmentation needs TrainerOptions::tta > 0 (which checks the test set holds images)");
   nn::Module& net = *model_.net;
   nn::Loss& loss = *model_.loss;
   // Evaluation uses its own workspace slot: its larger batches must not move the training buffers (a captured
@@ -240,7 +295,7 @@ EvalStats Trainer::evaluate() {
   ops::fill(stream_, eval_correct_, 0.0);
   int64_t samples = 0;
   while (std::optional<data::Batch> batch = test_loader_->next()) {
-    const Tensor logits = net.forward(ctx, batch->inputs);
+    const Tensor logits = eval_logits(ctx, batch->inputs, tta);
     const Tensor batch_loss = loss.forward(ctx, logits, batch->labels);
     ops::axpby(stream_, {.a = batch_loss, .b = eval_loss_sum_, .out = eval_loss_sum_,
                          .alpha = loss_weight(loss, batch->size)});

@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 
+#include "sprint/data/augment.h"
 #include "sprint/data/batch_source.h"
 #include "sprint/data/dataset.h"
 #include "sprint/nn/models.h"
@@ -49,6 +50,16 @@ struct TrainerOptions {
   int64_t max_steps = 0;
   /// Weight averaging every k optimizer steps (airbench94's lookahead); every == 0: off.
   LookaheadOptions lookahead;
+  /// Training batches only (image data sets): translation, flip and cutout drawn per (seed, epoch, sample).
+  data::AugmentOptions augment;
+  /// Test-time augmentation in evaluate(), as airbench94: 0 = the image alone; 1 = 0.5·(logits of the image) +
+  /// 0.5·(logits of its mirror); 2 = 0.25·identity + 0.25·mirror + 0.125 each for the four views mirror-or-not ×
+  /// translated by one pixel (reflect-padded crop at offset -1,-1 and +1,+1). Loss and accuracy are computed from
+  /// the weighted logits. Image data sets only.
+  int tta = 0;
+  /// Apply `tta` in every epoch's evaluation too; false (airbench94's way): epochs evaluate the plain image and
+  /// evaluate() (called after training) applies `tta`.
+  bool tta_every_epoch = false;
   bool progress = false;     ///< live progress line on stderr
   /// Called after every optimizer step with (epoch, step index in epoch, steps per epoch): LR schedules hook here.
   std::function<void(int64_t, int64_t, int64_t)> on_step;
@@ -79,7 +90,9 @@ class Trainer {
   /// Trains one epoch (1-based index), then evaluates on the test set.
   EpochStats run_epoch(int64_t epoch, int64_t n_epochs);
   /// Loss and accuracy of the model (eval mode) on the test set.
-  EvalStats evaluate();
+  EvalStats evaluate() { return evaluate_with(options_.tta); }
+  /// Loss and accuracy with test-time augmentation level `tta` (0, 1 or 2).
+  EvalStats evaluate_with(int tta);
   /// Optimizer steps taken so far, and the planned total for a run of n_epochs (max_steps caps it).
   int64_t steps_done() const { return steps_done_; }
   int64_t total_steps(int64_t n_epochs) const;
@@ -99,6 +112,7 @@ class Trainer {
   std::unique_ptr<GraphState> graph_;
   ProgressLine progress_;
   Tensor loss_sum_, eval_loss_sum_, eval_correct_;  // 0-d accumulators on the device
+  Tensor tta_view_, tta_logits_;                    // TTA: one view of a test batch, the weighted logits
   nn::BufferPool gradients_;                        // backward's input gradients, shared by all layers
   int64_t steps_done_ = 0;                          // optimizer steps over the whole run
   std::unique_ptr<Lookahead> lookahead_;            // from the weights before the first step
@@ -111,6 +125,8 @@ class Trainer {
   bool train_step(nn::RunContext& ctx, const data::Batch& batch, int64_t step, int64_t steps);
   /// Replays (or captures, after one warm-up step) the whole step as a CUDA graph; false when not applicable.
   bool graph_step(nn::RunContext& ctx, const data::Batch& batch, int64_t step, int64_t steps);
+  /// The logits evaluate() scores for `inputs`: the model's, or their TTA-weighted sum over views.
+  Tensor eval_logits(nn::RunContext& ctx, const Tensor& inputs, int tta);
 };
 
 }  // namespace sprint::train

@@ -2,6 +2,8 @@
 //   gather_normalize: images u8 (M, C, H, W) -> out (N, C, H, W) floating, out[n] = (src[idx[n]] / 255 -
 //   mean[c])
 //                     / std[c]; or features floating (M, F) -> out (N, F) = src[idx[n]] (no normalisation).
+//                     With an enabled ImageAugment (images only) each sample is then augmented (augment.h) with
+//                     the draw of its data-set index idx[n], in the same pass.
 //   gather_labels:    labels i32 (M) -> out i32 (N) = labels[idx[n]].
 // Shared by cpu:: and cuda:: implementations; the ops/ front door validates shapes, dtypes and layouts.
 #pragma once
@@ -9,6 +11,7 @@
 #include <cstdint>
 #include <span>
 
+#include "sprint/backend/api/augment.h"
 #include "sprint/backend/api/common.h"
 #include "sprint/core/tensor.h"
 #include "sprint/runtime/stream.h"
@@ -23,6 +26,9 @@ struct GatherNormalizeArgs {
   const Tensor& out;
   std::span<const float> mean = {};  ///< images: C per-channel means (of x / 255), or empty for 0
   std::span<const float> std = {};   ///< images: C per-channel standard deviations, or empty for 1
+  /// Images only: the training augmentation of this epoch (off by default). The draw of output row n is
+  /// augment_draw(augment, indices[n], H, W): it depends on the sample, never on its position in the batch.
+  ImageAugment augment = {};
 };
 
 struct GatherLabelsArgs {

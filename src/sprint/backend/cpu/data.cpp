@@ -2,11 +2,15 @@
 // out's strides; the fast path builds, per channel, a table of the 256 possible outputs (same double formula,
 // so bit-identical to the reference); for f32 and bf16 it then writes x·scale + shift (one double FMA,
 // vectorised) after checking that this reproduces the table on all 256 inputs, otherwise it looks pixels up
-// in the table. No per-element branches or calls either way. Feature rows of equal dtype are memcpy'd.
+// in the table. No per-element branches or calls either way. Feature rows of equal dtype are memcpy'd. With an
+// ImageAugment the reference augments each normalised sample with the oracle (augment.cpp); the fast path writes
+// the augmented sample directly, row by row.
 #include "sprint/backend/api/data.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 #include "sprint/backend/cpu/cpu_common.h"
 
@@ -86,15 +90,20 @@ void gather_images_ref(const GatherNormalizeArgs& a) {
   const int32_t* idx = a.indices.data_as<int32_t>();
   T* out = a.out.data_as<T>();
   const Strides& s = a.out.strides();
+  const bool augment = a.augment.enabled();
+  std::vector<double> sample(static_cast<size_t>(nc * h * w)), augmented(augment ? sample.size() : 0);
   for (int64_t i = 0; i < n; ++i) {
     const int64_t row = checked_row(idx[i], i, m, "gather_normalize");
+    for (int64_t k = 0; k < nc * h * w; ++k)
+      sample[static_cast<size_t>(k)] =
+          normalize_pixel(src[row * nc * h * w + k], channel_mean(a, k / (h * w)), channel_std(a, k / (h * w)));
+    if (augment) ref::augment_sample(sample, augmented, nc, h, w, a.augment, augment_draw(a.augment, row, h, w));
+    const std::vector<double>& values = augment ? augmented : sample;
     for (int64_t c = 0; c < nc; ++c)
       for (int64_t y = 0; y < h; ++y)
-        for (int64_t x = 0; x < w; ++x) {
-          const int v = src[((row * nc + c) * h + y) * w + x];
+        for (int64_t x = 0; x < w; ++x)
           out[i * s[0] + c * s[1] + y * s[2] + x * s[3]] =
-              from_double<T>(normalize_pixel(v, channel_mean(a, c), channel_std(a, c)));
-        }
+              from_double<T>(values[static_cast<size_t>((c * h + y) * w + x)]);
   }
 }
 
@@ -190,30 +199,81 @@ void write_planned(const ChannelPlan<T>& plan, const uint8_t* plane, T* dst, int
   write_plane<T, false>(plane, dst, hw, sp, plan.table, plan.scale, plan.shift);
 }
 
+// ------------------------------------------------------------------------------------------------------------
+// Fast path with augmentation: a plane is written row by row from its source row (padded_index); in a row the
+// columns whose source lies inside the image form one run, written by write_planned (vectorised) when not
+// flipped and looked up backwards when flipped; the at most r border columns on each side are mapped one by one.
+// The cutout square is zeroed afterwards. One pass over the output, no allocation.
+// ------------------------------------------------------------------------------------------------------------
+template <class T>
+void write_augmented_row(const ChannelPlan<T>& plan, const uint8_t* src_row, T* dst, int64_t w, int64_t sp,
+                         const ImageAugment& a, const SampleAugment& s, T zero) {
+  const int64_t dx = s.shift_x;
+  const int64_t x0 = std::clamp<int64_t>(-dx, 0, w), x1 = std::clamp<int64_t>(w - dx, x0, w);
+  auto border = [&](int64_t x) {
+    const int64_t sx = padded_index(x, dx, w, a.pad_mode);
+    dst[x * sp] = sx < 0 ? zero : plan.table[src_row[s.flip ? w - 1 - sx : sx]];
+  };
+  for (int64_t x = 0; x < x0; ++x) border(x);
+  if (s.flip) {
+    for (int64_t x = x0; x < x1; ++x) dst[x * sp] = plan.table[src_row[w - 1 - (x + dx)]];
+  } else {
+    write_planned(plan, src_row + x0 + dx, dst + x0 * sp, x1 - x0, sp);
+  }
+  for (int64_t x = x1; x < w; ++x) border(x);
+}
+
+// One (H, W) plane of sample `sample` into dst (row stride sr, pixel stride sp).
+template <class T>
+void write_augmented_plane(const ChannelPlan<T>& plan, const uint8_t* plane, T* dst, int64_t h, int64_t w,
+                           int64_t sr, int64_t sp, const ImageAugment& a, int64_t sample) {
+  const SampleAugment s = augment_draw(a, sample, h, w);
+  const T zero = from_double<T>(0.0);
+  for (int64_t y = 0; y < h; ++y) {
+    const int64_t sy = padded_index(y, s.shift_y, h, a.pad_mode);
+    if (sy < 0) {
+      for (int64_t x = 0; x < w; ++x) dst[y * sr + x * sp] = zero;
+    } else {
+      write_augmented_row(plan, plane + sy * w, dst + y * sr, w, sp, a, s, zero);
+    }
+  }
+  if (a.cutout <= 0) return;
+  for (int64_t y = std::max<int64_t>(s.cut_y, 0); y < std::min<int64_t>(s.cut_y + a.cutout, h); ++y)
+    for (int64_t x = std::max<int64_t>(s.cut_x, 0); x < std::min<int64_t>(s.cut_x + a.cutout, w); ++x)
+      dst[y * sr + x * sp] = zero;
+}
+
 // Up to this many channels are planned at once so that each output sample is written in one go (for NHWC its
 // C interleaved planes then stay in L1); beyond it the loop runs channel by channel.
 constexpr int64_t kMaxPlannedChannels = 4;
 
 template <class T>
 void gather_images_fast(const GatherNormalizeArgs& a) {
-  const int64_t m = a.src.dim(0), nc = a.src.dim(1), hw = a.src.dim(2) * a.src.dim(3), n = a.indices.dim(0);
+  const int64_t m = a.src.dim(0), nc = a.src.dim(1), h = a.src.dim(2), w = a.src.dim(3), n = a.indices.dim(0);
+  const int64_t hw = h * w;
   const uint8_t* src = a.src.data_as<uint8_t>();
   const int32_t* idx = a.indices.data_as<int32_t>();
   T* out = a.out.data_as<T>();
   // Both layouts address pixel p = y·W + x of a plane at p·s3 (s2 == W·s3): s3 is 1 (NCHW) or C (NHWC).
-  const int64_t sn = a.out.strides()[0], sc = a.out.strides()[1], sp = a.out.strides()[3];
+  const int64_t sn = a.out.strides()[0], sc = a.out.strides()[1], sr = a.out.strides()[2], sp = a.out.strides()[3];
   for (int64_t i = 0; i < n; ++i) checked_row(idx[i], i, m, "gather_normalize");
   auto plane_of = [&](int64_t i, int64_t c) { return src + (static_cast<int64_t>(idx[i]) * nc + c) * hw; };
+  const bool augment = a.augment.enabled();
+  auto write = [&](const ChannelPlan<T>& plan, int64_t i, int64_t c) {
+    T* dst = out + i * sn + c * sc;
+    if (augment) return write_augmented_plane(plan, plane_of(i, c), dst, h, w, sr, sp, a.augment, idx[i]);
+    write_planned(plan, plane_of(i, c), dst, hw, sp);
+  };
   if (nc <= kMaxPlannedChannels) {
     ChannelPlan<T> plans[kMaxPlannedChannels];
     for (int64_t c = 0; c < nc; ++c) plan_channel(plans[c], channel_mean(a, c), channel_std(a, c));
     for (int64_t i = 0; i < n; ++i)
-      for (int64_t c = 0; c < nc; ++c) write_planned(plans[c], plane_of(i, c), out + i * sn + c * sc, hw, sp);
+      for (int64_t c = 0; c < nc; ++c) write(plans[c], i, c);
   } else {
     ChannelPlan<T> plan;
     for (int64_t c = 0; c < nc; ++c) {
       plan_channel(plan, channel_mean(a, c), channel_std(a, c));
-      for (int64_t i = 0; i < n; ++i) write_planned(plan, plane_of(i, c), out + i * sn + c * sc, hw, sp);
+      for (int64_t i = 0; i < n; ++i) write(plan, i, c);
     }
   }
 }

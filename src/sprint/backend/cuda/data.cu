@@ -3,7 +3,8 @@
 // loader generates them); an out-of-range index never reads out of bounds: it yields NaN pixels / label -1.
 // The per-channel normalisation (lookup tables or affine coefficients, ~3 KB) lives in device memory, built once
 // per distinct (channels, mean, std) and per context, and the kernel reads it by pointer: passed by value and
-// indexed at run time it would be copied into every thread's local memory.
+// indexed at run time it would be copied into every thread's local memory. The training augmentation (an
+// ImageAugment by value: seed, epoch and sizes only) is computed per element from augment.h's inline draws.
 #include <algorithm>
 #include <mutex>
 #include <span>
@@ -92,12 +93,14 @@ struct OutStrides {
 // Kernels
 // ------------------------------------------------------------------------------------------------------------
 
-// One thread per output element, in source (c, h, w) order so reads of a sample are coalesced.
-template <class T>
+// One thread per output element, in (c, h, w) order so reads of a sample are coalesced. kAugment: output pixel
+// (y, x) reads the source pixel augment_source_pixel() names (the same inline code as the CPU's draws), or is 0.
+template <class T, bool kAugment>
 __global__ void gather_normalize_images_kernel(const uint8_t* __restrict__ src, const int32_t* __restrict__ indices,
                                                T* __restrict__ out, int64_t n, int64_t m, int64_t c, int64_t hw,
                                                int64_t w, OutStrides s,
-                                               const ChannelLookup* __restrict__ lookup, bool use_table) {
+                                               const ChannelLookup* __restrict__ lookup, bool use_table,
+                                               ImageAugment augment) {
   const int64_t per_sample = c * hw;
   SPRINT_GRID_STRIDE_LOOP(i, n * per_sample) {
     const int64_t row = i / per_sample;
@@ -108,8 +111,15 @@ __global__ void gather_normalize_images_kernel(const uint8_t* __restrict__ src, 
     const int32_t index = indices[row];
     float v;
     if (index >= 0 && index < m) {
-      const uint8_t pixel = src[static_cast<int64_t>(index) * per_sample + k];
-      v = use_table ? lookup->table[ch][pixel] : static_cast<float>(pixel) * lookup->scale[ch] + lookup->shift[ch];
+      int64_t source = pix;
+      if constexpr (kAugment)
+        source = augment_source_pixel(augment, augment_draw(augment, index, hw / w, w), y, x, hw / w, w);
+      if (source < 0) {
+        v = 0.0f;
+      } else {
+        const uint8_t pixel = src[static_cast<int64_t>(index) * per_sample + ch * hw + source];
+        v = use_table ? lookup->table[ch][pixel] : static_cast<float>(pixel) * lookup->scale[ch] + lookup->shift[ch];
+      }
     } else {
       v = __int_as_float(0x7fc00000);  // NaN
     }
@@ -153,9 +163,14 @@ void gather_normalize(const Stream& stream, const GatherNormalizeArgs& a) {
     const OutStrides s{a.out.strides()[0], a.out.strides()[1], a.out.strides()[2], a.out.strides()[3]};
     dispatch_floating(a.out.dtype(), "gather_normalize", [&](auto tag) {
       using T = typename decltype(tag)::type;
-      gather_normalize_images_kernel<T><<<blocks_for(n * c * h * w), kThreads, 0, scope.stream()>>>(
-          static_cast<const uint8_t*>(a.src.data()), a.indices.data_as<int32_t>(), ptr<T>(a.out), n, m, c, h * w, w,
-          s, lookup, use_table);
+      const auto* src = static_cast<const uint8_t*>(a.src.data());
+      if (a.augment.enabled()) {
+        gather_normalize_images_kernel<T, true><<<blocks_for(n * c * h * w), kThreads, 0, scope.stream()>>>(
+            src, a.indices.data_as<int32_t>(), ptr<T>(a.out), n, m, c, h * w, w, s, lookup, use_table, a.augment);
+      } else {
+        gather_normalize_images_kernel<T, false><<<blocks_for(n * c * h * w), kThreads, 0, scope.stream()>>>(
+            src, a.indices.data_as<int32_t>(), ptr<T>(a.out), n, m, c, h * w, w, s, lookup, use_table, a.augment);
+      }
     });
   } else {
     SPRINT_CHECK(a.src.dtype() == a.out.dtype(), "gather_normalize on CUDA gathers features without conversion ({} -> {})",
