@@ -87,35 +87,46 @@ class Fc(nn.Module):
 
 
 class Block(nn.Module):
+    """torchvision's BasicBlock (same module names: conv1, bn1, conv2, bn2, downsample)."""
+
     def __init__(self, cin, cout, stride):
         super().__init__()
-        self.c1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
-        self.b1 = nn.BatchNorm2d(cout)
-        self.c2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
-        self.b2 = nn.BatchNorm2d(cout)
-        self.short = None
+        self.conv1 = nn.Conv2d(cin, cout, 3, stride, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(cout)
+        self.conv2 = nn.Conv2d(cout, cout, 3, 1, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(cout)
+        self.downsample = None
         if stride != 1 or cin != cout:
-            self.short = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
+            self.downsample = nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
 
     def forward(self, x):
-        y = self.b2(self.c2(F.relu(self.b1(self.c1(x)))))
-        return F.relu(y + (x if self.short is None else self.short(x)))
+        y = self.bn2(self.conv2(F.relu(self.bn1(self.conv1(x)))))
+        return F.relu(y + (x if self.downsample is None else self.downsample(x)))
 
 
 class ResNet18(nn.Module):
-    def __init__(self, channels):
+    """torchvision's resnet18(num_classes=10) with conv1 a 3x3 stride-1 conv and no max-pool (the CIFAR variant);
+    state_dict names equal torchvision's and sprint's (conv1, bn1, layer1.0.conv1, ..., fc)."""
+
+    def __init__(self, channels, classes=10):
         super().__init__()
-        layers = [nn.Conv2d(channels, 64, 3, 1, 1, bias=False), nn.BatchNorm2d(64), nn.ReLU()]
+        self.conv1 = nn.Conv2d(channels, 64, 3, 1, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(64)
+        self.relu = nn.ReLU()
         cin = 64
         for stage, width in enumerate((64, 128, 256, 512)):
+            blocks = []
             for b in range(2):
-                layers.append(Block(cin, width, 2 if stage > 0 and b == 0 else 1))
+                blocks.append(Block(cin, width, 2 if stage > 0 and b == 0 else 1))
                 cin = width
-        layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(512, 10)]
-        self.net = nn.Sequential(*layers)
+            setattr(self, f"layer{stage + 1}", nn.Sequential(*blocks))
+        self.avgpool = nn.AdaptiveAvgPool2d(1)
+        self.fc = nn.Linear(512, classes)
 
     def forward(self, x):
-        return self.net(x)
+        x = self.relu(self.bn1(self.conv1(x)))
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        return self.fc(self.avgpool(x).flatten(1))
 
 
 class Cnn(nn.Module):

@@ -121,29 +121,34 @@ std::unique_ptr<optim::Optimizer> make_optimizer(const TrainArgs& a, nn::Module&
                                                                      .decoupled(a.optimizer == "adamw"));
 }
 
-/// A --lr-knots position: epochs, or "P%" of the run's `total` steps (floor, as airbench's int(total · 0.23)).
-double knot_step(const std::string& text, int64_t steps_per_epoch, int64_t total) {
-  const bool percent = !text.empty() && text.back() == '%';
-  const std::string number = percent ? text.substr(0, text.size() - 1) : text;
+/// A finite number >= 0, optionally followed by `suffix`: {value, whether the suffix was there}; nullopt when
+/// malformed.
+std::optional<std::pair<double, bool>> number_with_suffix(const std::string& text, char suffix) {
+  const bool suffixed = !text.empty() && text.back() == suffix;
+  const std::string number = suffixed ? text.substr(0, text.size() - 1) : text;
   char* end = nullptr;
   const double v = std::strtod(number.c_str(), &end);
-  if (number.empty() || *end != '\0' || !std::isfinite(v) || v < 0.0)
+  if (number.empty() || *end != '\0' || !std::isfinite(v) || v < 0.0) return std::nullopt;
+  return std::make_pair(v, suffixed);
+}
+
+/// A --lr-knots position: epochs, or "P%" of the run's `total` steps (floor, as airbench's int(total · 0.23)).
+double knot_step(const std::string& text, int64_t steps_per_epoch, int64_t total) {
+  const auto v = number_with_suffix(text, '%');
+  if (!v)
     SPRINT_THROW(InvalidArgument, "--lr-knots: bad position '{}' (epochs, or a percentage of the run such as 23%)",
                  text);
-  if (percent) return std::floor(v / 100.0 * static_cast<double>(total));
-  return v * static_cast<double>(steps_per_epoch);
+  if (v->second) return std::floor(v->first / 100.0 * static_cast<double>(total));
+  return v->first * static_cast<double>(steps_per_epoch);
 }
 
 /// A --lr-knots value: a learning rate, or "Vx" = V times --lr.
 double knot_value(const std::string& text, double lr) {
-  const bool relative = !text.empty() && text.back() == 'x';
-  const std::string number = relative ? text.substr(0, text.size() - 1) : text;
-  char* end = nullptr;
-  const double v = std::strtod(number.c_str(), &end);
-  if (number.empty() || *end != '\0' || !std::isfinite(v) || v < 0.0)
+  const auto v = number_with_suffix(text, 'x');
+  if (!v)
     SPRINT_THROW(InvalidArgument, "--lr-knots: bad learning rate '{}' (a value, or a multiple of --lr such as 0.2x)",
                  text);
-  return relative ? v * lr : v;
+  return v->second ? v->first * lr : v->first;
 }
 
 /// The schedule --schedule names for `steps_per_epoch` optimizer steps an epoch and `total` in the run.

@@ -29,23 +29,28 @@ std::shared_ptr<Sequential> make_cnn(const Shape& s, int64_t classes, Generator&
   return net;
 }
 
+// Module paths as torchvision's ResNet (conv1, bn1, layer1.0.conv1, layer2.0.downsample.0, fc, ...), so that
+// state_dict names match.
 std::shared_ptr<Sequential> make_resnet(const std::vector<int>& blocks, const Shape& s, int64_t classes,
                                         Generator& rng, DType dtype) {
   auto net = std::make_shared<Sequential>();
-  net->emplace<Conv2d>(ConvOptions(s[0], 64, 3).with_padding(1).with_bias(false).with_dtype(dtype), rng);
-  net->emplace<BatchNorm2d>(BatchNormOptions(64).with_dtype(dtype));
-  net->emplace<ReLU>();
+  net->add(std::make_shared<Conv2d>(ConvOptions(s[0], 64, 3).with_padding(1).with_bias(false).with_dtype(dtype), rng),
+           "conv1");
+  net->add(std::make_shared<BatchNorm2d>(BatchNormOptions(64).with_dtype(dtype)), "bn1");
+  net->add(std::make_shared<ReLU>(), "relu");
   const int64_t widths[4] = {64, 128, 256, 512};
   int64_t in = 64;
   for (int stage = 0; stage < 4; ++stage) {
+    auto layer = std::make_shared<Sequential>();
     for (int b = 0; b < blocks[static_cast<size_t>(stage)]; ++b) {
       const int64_t stride = (stage > 0 && b == 0) ? 2 : 1;
-      net->emplace<ResidualBlock>(ResidualBlockOptions(in, widths[stage]).with_stride(stride).with_dtype(dtype), rng);
+      layer->emplace<ResidualBlock>(ResidualBlockOptions(in, widths[stage]).with_stride(stride).with_dtype(dtype), rng);
       in = widths[stage];
     }
+    net->add(layer, fmt::format("layer{}", stage + 1));
   }
-  net->emplace<GlobalAvgPool2d>();
-  net->emplace<Linear>(LinearOptions(512, classes).with_dtype(dtype), rng);
+  net->add(std::make_shared<GlobalAvgPool2d>(), "avgpool");
+  net->add(std::make_shared<Linear>(LinearOptions(512, classes).with_dtype(dtype), rng), "fc");
   return net;
 }
 

@@ -106,9 +106,9 @@ std::pair<ModulePtr, ModulePtr> basic_block_branches(const ResidualBlockOptions&
   body->add(conv(o.out_channels, o.out_channels, 3, 1), "conv2");
   body->add(bn(o.out_channels), "bn2");
   if (o.stride == 1 && o.in_channels == o.out_channels) return {body, nullptr};
-  auto shortcut = std::make_shared<Sequential>();
-  shortcut->add(conv(o.in_channels, o.out_channels, 1, o.stride), "conv");
-  shortcut->add(bn(o.out_channels), "bn");
+  auto shortcut = std::make_shared<Sequential>();  // torchvision's downsample: 0 = conv, 1 = BN
+  shortcut->add(conv(o.in_channels, o.out_channels, 1, o.stride));
+  shortcut->add(bn(o.out_channels));
   return {body, shortcut};
 }
 }  // namespace
@@ -121,6 +121,12 @@ ResidualBlock::ResidualBlock(const ResidualBlockOptions& options, std::pair<Modu
   SPRINT_CHECK(options.in_channels > 0 && options.out_channels > 0 && options.stride >= 1,
                "ResidualBlock needs positive channels and stride, got {} -> {}, stride {}",
                options.in_channels, options.out_channels, options.stride);
+}
+
+std::vector<std::pair<std::string, Module*>> ResidualBlock::children() {
+  std::vector<std::pair<std::string, Module*>> out = body().children();  // conv1, bn1, relu, conv2, bn2
+  if (shortcut()) out.emplace_back("downsample", shortcut());
+  return out;
 }
 
 std::string ResidualBlock::describe() const {

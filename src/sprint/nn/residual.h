@@ -44,14 +44,16 @@ struct ResidualBlockOptions {
   ResidualBlockOptions& with_dtype(DType d) { dtype = d; return *this; }
 };
 
-/// (N, in, H, W) -> (N, out, H / stride, W / stride). Parameter names: body.conv1.weight, body.bn1.weight, ...,
-/// shortcut.conv.weight, shortcut.bn.weight (torchvision's "downsample").
+/// (N, in, H, W) -> (N, out, H / stride, W / stride). Parameter names as torchvision's BasicBlock: conv1.weight,
+/// bn1.weight, ..., bn2.running_var, downsample.0.weight (the 1x1 conv), downsample.1.weight (its BN).
 class ResidualBlock final : public Residual {
  public:
   ResidualBlock(const ResidualBlockOptions& options, Generator& rng);
 
   std::string type_name() const override { return "ResidualBlock"; }
   std::string describe() const override;
+  /// The body's layers directly, then "downsample": torchvision's module paths.
+  std::vector<std::pair<std::string, Module*>> children() override;
   Tensor forward(RunContext& ctx, const Tensor& x) override;
   Tensor backward(RunContext& ctx, const Tensor& dy) override;
 

@@ -37,6 +37,29 @@ TEST(CifarModels, ParameterCountsMatchThePyTorchTwins) {
   EXPECT_EQ(ab.net->n_parameters(), 1972792 - 288 - 1152);
 }
 
+// torchvision's resnet18(num_classes=10) with a 3x3 stride-1 conv1 and no max-pool: 11,173,962 parameters and
+// its state_dict names (bench/peers/pytorch_train.py's ResNet18 mirrors torchvision's module layout).
+TEST(CifarModels, Resnet18HasTorchvisionNames) {
+  Generator rng(6);
+  Model m = build_model("resnet18", {3, 32, 32}, 10, rng);
+  EXPECT_EQ(all_parameters(*m.net), 11173962);
+  std::vector<std::string> names;
+  for (const auto& [path, p] : m.net->named_parameters()) names.push_back(path);
+  ASSERT_GE(names.size(), 4u);
+  EXPECT_EQ(names.front(), "conv1.weight");
+  EXPECT_EQ(names[1], "bn1.weight");
+  EXPECT_EQ(names[3], "layer1.0.conv1.weight");
+  EXPECT_EQ(names.back(), "fc.bias");
+  const std::set<std::string> set(names.begin(), names.end());
+  for (const char* expected : {"layer1.1.bn2.bias", "layer2.0.downsample.0.weight", "layer2.0.downsample.1.weight",
+                               "layer4.1.conv2.weight", "fc.weight"})
+    EXPECT_TRUE(set.count(expected)) << expected;
+  std::set<std::string> buffers;
+  for (const NamedBuffer& b : m.net->named_buffers()) buffers.insert(b.name);
+  EXPECT_TRUE(buffers.count("layer3.0.downsample.1.running_mean"));
+  EXPECT_TRUE(buffers.count("bn1.running_var"));
+}
+
 TEST(CifarModels, OutputShapesAndNames) {
   Generator rng(1);
   for (const char* name : {"resnet9", "vgg16", "airbench94"}) {

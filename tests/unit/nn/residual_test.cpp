@@ -42,10 +42,9 @@ TEST(ResidualBlock, ParameterNamesAndCount) {
   ResidualBlock block(ResidualBlockOptions(4, 8).with_stride(2), rng);
   std::vector<std::string> names;
   for (auto& [name, p] : block.named_parameters()) names.push_back(name);
-  const std::vector<std::string> expected = {
-      "body.conv1.weight",    "body.bn1.weight",    "body.bn1.bias",
-      "body.conv2.weight",    "body.bn2.weight",    "body.bn2.bias",
-      "shortcut.conv.weight", "shortcut.bn.weight", "shortcut.bn.bias"};
+  const std::vector<std::string> expected = {  // torchvision's BasicBlock
+      "conv1.weight",        "bn1.weight",          "bn1.bias",          "conv2.weight", "bn2.weight",
+      "bn2.bias",            "downsample.0.weight", "downsample.1.weight", "downsample.1.bias"};
   EXPECT_EQ(names, expected);
   EXPECT_EQ(block.n_parameters(), 8 * 4 * 9 + 8 * 8 * 9 + 8 * 4 + 3 * 2 * 8);
   EXPECT_EQ(block.named_buffers().size(), 6u);
