@@ -72,7 +72,7 @@ class PiecewiseLinear final : public Schedule {
   std::string describe() const override {
     std::string knots;
     for (size_t i = 0; i < steps_.size(); ++i)
-      knots += fmt::format("{}{}@{}", i ? ", " : "", values_[i], steps_[i]);
+      knots += fmt::format("{}{:.6g}@{:.6g}", i ? ", " : "", values_[i], steps_[i]);
     return fmt::format("piecewise-linear lr {} (lr@step)", knots);
   }
 
