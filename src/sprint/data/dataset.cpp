@@ -11,6 +11,8 @@
 #include "sprint/data/cifar10.h"
 #include "sprint/data/file_io.h"
 #include "sprint/data/idx.h"
+#include "sprint/ops/data.h"
+#include "sprint/runtime/device_registry.h"
 
 namespace sprint::data {
 namespace {
@@ -192,23 +194,16 @@ Tensor normalized_images(const Dataset& dataset, int64_t count) {
   SPRINT_CHECK(dataset.inputs.defined() && dataset.inputs.dtype() == DType::kU8 && dataset.inputs.ndim() == 4,
                "{} is not an image data set: no images to initialise from", dataset.name);
   const int64_t n = std::min(count, dataset.size()), c = dataset.inputs.dim(1);
-  const int64_t plane = dataset.inputs.dim(2) * dataset.inputs.dim(3);
   SPRINT_CHECK(static_cast<int64_t>(dataset.mean.size()) == c && static_cast<int64_t>(dataset.std.size()) == c,
                "{} has no normalisation constants for its {} channels", dataset.name, c);
+  std::vector<int32_t> first(static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i) first[static_cast<size_t>(i)] = static_cast<int32_t>(i);
+  const Tensor indices = Tensor::from_values(first, {n});
   Tensor out = Tensor::empty({n, c, dataset.inputs.dim(2), dataset.inputs.dim(3)}, DType::kF32,
                              cpu_allocator());
-  SPRINT_CHECK(dataset.inputs.is_contiguous(), "{}: images are not contiguous", dataset.name);
-  const uint8_t* in = dataset.inputs.data_as<uint8_t>();
-  float* o = out.data_as<float>();
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t ch = 0; ch < c; ++ch) {
-      // (x / 255 - mean) / std in double, as the loaders compute it.
-      const double mean = dataset.mean[static_cast<size_t>(ch)], std = dataset.std[static_cast<size_t>(ch)];
-      for (int64_t p = 0; p < plane; ++p) {
-        const int64_t at = (i * c + ch) * plane + p;
-        o[at] = static_cast<float>((static_cast<double>(in[at]) / 255.0 - mean) / std);
-      }
-    }
+  // The loaders' own gather: the same normalisation, bit for bit.
+  ops::gather_normalize(cpu_context().compute_stream(),
+                        {.src = dataset.inputs, .indices = indices, .out = out, .mean = dataset.mean, .std = dataset.std});
   return out;
 }
 
