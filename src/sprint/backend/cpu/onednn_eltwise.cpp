@@ -20,64 +20,56 @@ dnnl::eltwise_forward::primitive_desc forward_pd(const dnnl::engine& engine, alg
   return {dnnl::eltwise_forward::desc(prop_kind::forward_training, alg, flat_desc(n), 0.f, 0.f), engine};
 }
 
-struct ForwardEntry : CachedPrimitive {
-  dnnl::eltwise_forward eltwise;
+struct EltwiseEntry : CachedPrimitive {
+  dnnl::primitive eltwise;
 };
 
-struct BackwardEntry : CachedPrimitive {
-  dnnl::eltwise_backward eltwise;
-};
-
-void eltwise_forward(const Stream& stream, algorithm alg, EltwiseOp op, const Tensor& x, const Tensor& y) {
-  const int64_t n = x.numel();
+/// Runs the primitive cached for (op, threads, n), built by make(engine) on first use, with each argument of
+/// `data` (oneDNN argument id, pointer) bound to a flat f32 vector of n elements.
+template <class Make>
+void run_cached(const Stream& stream, EltwiseOp op, int64_t n, Make&& make,
+                std::initializer_list<std::pair<int, const void*>> data) {
   if (n == 0) return;
   int threads = 1;
   OneDnnContext& dnn = onednn_context(stream, &threads);
   PrimitiveKey key;
   key.add(static_cast<int64_t>(op)).add(threads).add(n);
-  auto& e = dnn.cached<ForwardEntry>(key, [&] {
-    auto entry = std::make_unique<ForwardEntry>();
-    const auto pd = forward_pd(dnn.engine(), alg, n);
-    dnn.record("eltwise_forward", pd.impl_info_str(), {n});
-    entry->eltwise = dnnl::eltwise_forward(pd);
-    entry->args = {{DNNL_ARG_SRC, memory(flat_desc(n), dnn.engine(), DNNL_MEMORY_NONE)},
-                   {DNNL_ARG_DST, memory(flat_desc(n), dnn.engine(), DNNL_MEMORY_NONE)}};
+  auto& e = dnn.cached<EltwiseEntry>(key, [&] {
+    auto entry = std::make_unique<EltwiseEntry>();
+    entry->eltwise = make(dnn);
+    for (const auto& [arg, ptr] : data)
+      entry->args.emplace(arg, memory(flat_desc(n), dnn.engine(), DNNL_MEMORY_NONE));
     return entry.release();
   });
   std::lock_guard<std::mutex> lock(e.mutex);
-  e.args.at(DNNL_ARG_SRC).set_data_handle(x.data());
-  e.args.at(DNNL_ARG_DST).set_data_handle(y.data());
+  for (const auto& [arg, ptr] : data) e.args.at(arg).set_data_handle(const_cast<void*>(ptr));
   e.eltwise.execute(dnn.stream(), e.args);
   dnn.stream().wait();
+}
+
+void eltwise_forward(const Stream& stream, algorithm alg, EltwiseOp op, const Tensor& x, const Tensor& y) {
+  const int64_t n = x.numel();
+  auto make = [&](OneDnnContext& dnn) {
+    const auto pd = forward_pd(dnn.engine(), alg, n);
+    dnn.record("eltwise_forward", pd.impl_info_str(), {n});
+    return dnnl::primitive(dnnl::eltwise_forward(pd));
+  };
+  run_cached(stream, op, n, make, {{DNNL_ARG_SRC, x.data()}, {DNNL_ARG_DST, y.data()}});
 }
 
 // dx = dy · act'(x), overwriting dx.
 void eltwise_backward(const Stream& stream, algorithm alg, EltwiseOp op, const Tensor& dy, const Tensor& x,
                       const Tensor& dx) {
   const int64_t n = x.numel();
-  if (n == 0) return;
-  int threads = 1;
-  OneDnnContext& dnn = onednn_context(stream, &threads);
-  PrimitiveKey key;
-  key.add(static_cast<int64_t>(op)).add(threads).add(n);
-  auto& e = dnn.cached<BackwardEntry>(key, [&] {
-    auto entry = std::make_unique<BackwardEntry>();
+  auto make = [&](OneDnnContext& dnn) {
     const auto hint = forward_pd(dnn.engine(), alg, n);
     const dnnl::eltwise_backward::primitive_desc pd(
         dnnl::eltwise_backward::desc(alg, flat_desc(n), flat_desc(n), 0.f, 0.f), dnn.engine(), hint);
     dnn.record("eltwise_backward", pd.impl_info_str(), {n});
-    entry->eltwise = dnnl::eltwise_backward(pd);
-    entry->args = {{DNNL_ARG_SRC, memory(flat_desc(n), dnn.engine(), DNNL_MEMORY_NONE)},
-                   {DNNL_ARG_DIFF_DST, memory(flat_desc(n), dnn.engine(), DNNL_MEMORY_NONE)},
-                   {DNNL_ARG_DIFF_SRC, memory(flat_desc(n), dnn.engine(), DNNL_MEMORY_NONE)}};
-    return entry.release();
-  });
-  std::lock_guard<std::mutex> lock(e.mutex);
-  e.args.at(DNNL_ARG_SRC).set_data_handle(x.data());
-  e.args.at(DNNL_ARG_DIFF_DST).set_data_handle(dy.data());
-  e.args.at(DNNL_ARG_DIFF_SRC).set_data_handle(dx.data());
-  e.eltwise.execute(dnn.stream(), e.args);
-  dnn.stream().wait();
+    return dnnl::primitive(dnnl::eltwise_backward(pd));
+  };
+  run_cached(stream, op, n, make,
+             {{DNNL_ARG_SRC, x.data()}, {DNNL_ARG_DIFF_DST, dy.data()}, {DNNL_ARG_DIFF_SRC, dx.data()}});
 }
 
 }  // namespace
