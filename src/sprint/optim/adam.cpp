@@ -68,13 +68,12 @@ void Adam::update_bucket(const Stream& stream, size_t b, const std::vector<size_
                             .step_values = step_values});
 }
 
-std::vector<nn::NamedBuffer> Adam::state() const {
-  std::vector<nn::NamedBuffer> out;
+std::vector<StateSlot> Adam::state_slots() {
+  std::vector<StateSlot> out;
   for (size_t b = 0; b < buckets_.size(); ++b)
     for (size_t i = 0; i < buckets_[b].params.size(); ++i) {
-      if (!exp_avg_[b][i].defined()) continue;
-      out.push_back({fmt::format("{}.exp_avg", buckets_[b].params[i]->name()), exp_avg_[b][i]});
-      out.push_back({fmt::format("{}.exp_avg_sq", buckets_[b].params[i]->name()), exp_avg_sq_[b][i]});
+      out.push_back({buckets_[b].params[i].get(), "exp_avg", &exp_avg_[b][i]});
+      out.push_back({buckets_[b].params[i].get(), "exp_avg_sq", &exp_avg_sq_[b][i]});
     }
   return out;
 }

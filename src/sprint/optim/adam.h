@@ -29,7 +29,7 @@ class Adam final : public Optimizer {
   Adam(std::vector<ParamGroup> groups, const AdamOptions& options);
   std::string describe() const override;
   /// "<param>.exp_avg" and "<param>.exp_avg_sq" for every parameter updated at least once.
-  std::vector<nn::NamedBuffer> state() const override;
+  std::vector<StateSlot> state_slots() override;
   const AdamOptions& options() const { return options_; }
 
  private:

@@ -103,4 +103,58 @@ void Optimizer::step(const Stream& stream, double grad_scale) {
   }
 }
 
+ParameterPaths parameter_paths(nn::Module& model) {
+  ParameterPaths out;
+  for (auto& [path, p] : model.named_parameters()) out.emplace(p.get(), path);
+  return out;
+}
+
+namespace {
+const std::string& path_of(const ParameterPaths& paths, const nn::Parameter* p) {
+  const auto it = paths.find(p);
+  SPRINT_ASSERT(it != paths.end(), "optimizer parameter {} is not part of the model", p->name());
+  return it->second;
+}
+}  // namespace
+
+std::vector<nn::NamedBuffer> Optimizer::named_state(const ParameterPaths& paths) {
+  std::vector<nn::NamedBuffer> out;
+  for (const StateSlot& s : state_slots())
+    if (s.tensor->defined()) out.push_back({path_of(paths, s.param) + "." + s.kind, *s.tensor});
+  return out;
+}
+
+std::vector<std::string> Optimizer::load_state(const Stream& stream, const ParameterPaths& paths,
+                                               const std::function<Tensor(const std::string&)>& find) {
+  std::vector<std::string> loaded;
+  for (const StateSlot& s : state_slots()) {
+    const std::string name = path_of(paths, s.param) + "." + s.kind;
+    const Tensor src = find(name);
+    if (!src.defined()) continue;
+    const Tensor& value = s.param->value();
+    if (src.shape() != value.shape())
+      SPRINT_THROW(FormatError, "optimizer state {} is {}, its parameter is {}", name, src.shape().to_string(),
+                   value.shape().to_string());
+    if (!s.tensor->defined())
+      *s.tensor = Tensor::empty(value.shape(), value.dtype(), stream.context().allocator(), value.memory_format());
+    ops::copy(stream, ops::to_stream_device(stream, src), *s.tensor);
+    loaded.push_back(name);
+  }
+  return loaded;
+}
+
+void Optimizer::restore_progress(const OptimizerProgress& progress) {
+  SPRINT_CHECK(progress.step_count >= 0, "optimizer step count must be >= 0, got {}", progress.step_count);
+  set_lr(progress.lr);
+  step_count_ = progress.step_count;
+}
+
+std::string Optimizer::describe_buckets() const {
+  std::string out;
+  for (const Bucket& b : buckets_)
+    out += fmt::format("{}lr_scale={} weight_decay={} params={}", out.empty() ? "" : "; ", b.lr_scale,
+                       b.weight_decay, b.params.size());
+  return out;
+}
+
 }  // namespace sprint::optim

@@ -6,8 +6,10 @@
 // through a small tensor on the parameters' device (StepValue), written before each step's updates.
 #pragma once
 
+#include <functional>
 #include <optional>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "sprint/nn/module.h"
@@ -30,6 +32,24 @@ std::vector<ParamGroup> single_group(nn::Module& module);
 /// parameter at the optimizer's lr and weight_decay.
 std::vector<ParamGroup> batch_norm_bias_groups(nn::Module& module, double bias_lr_scale, double weight_decay);
 
+/// Dotted path of every parameter of a model ("layer1.0.conv1.weight"), from Module::named_parameters().
+using ParameterPaths = std::unordered_map<const nn::Parameter*, std::string>;
+ParameterPaths parameter_paths(nn::Module& model);
+
+/// One state tensor of one parameter: kind "momentum_buffer", "exp_avg" or "exp_avg_sq" (PyTorch's names);
+/// *tensor stays undefined until the optimizer first needs it (a parameter that never had a gradient has none).
+struct StateSlot {
+  const nn::Parameter* param;
+  std::string kind;
+  Tensor* tensor;
+};
+
+/// The optimizer's counters for checkpoints.
+struct OptimizerProgress {
+  int64_t step_count = 0;
+  double lr = 0.0;
+};
+
 class Optimizer {
  public:
   Optimizer(std::vector<ParamGroup> groups, double lr, double default_weight_decay);
@@ -49,8 +69,22 @@ class Optimizer {
   void set_momentum(std::optional<double> momentum);
   int64_t step_count() const { return step_count_; }
 
-  /// Named optimizer state (for checkpoints): "<bucket>.<index>.momentum_buffer", ...
-  virtual std::vector<nn::NamedBuffer> state() const = 0;
+  /// Every state slot of every parameter, made or not.
+  virtual std::vector<StateSlot> state_slots() = 0;
+  /// The made state tensors named "<parameter path>.<kind>" ("fc.weight.momentum_buffer"), as they are stored
+  /// (on the parameters' device, in the parameters' layout). Throws InternalError for a parameter `paths` misses.
+  std::vector<nn::NamedBuffer> named_state(const ParameterPaths& paths);
+  /// Loads state written by named_state: for each slot, `find("<path>.<kind>")` gives a tensor (any device,
+  /// dtype or layout; undefined when absent). Present ones are copied into the slot, made first when needed (in
+  /// the parameter's dtype and layout, on its device); absent ones are left unmade. FormatError on a shape that
+  /// does not match the parameter's. Returns the names loaded.
+  std::vector<std::string> load_state(const Stream& stream, const ParameterPaths& paths,
+                                      const std::function<Tensor(const std::string&)>& find);
+  OptimizerProgress progress() const { return {step_count_, lr_}; }
+  void restore_progress(const OptimizerProgress& progress);
+  /// "lr_scale=64 weight_decay=7.8e-06 params=8; lr_scale=1 ..." (the settings of each set of parameters updated
+  /// together), for the record a checkpoint keeps.
+  std::string describe_buckets() const;
 
  protected:
   /// Parameters updated together: equal effective lr scale and weight decay.

@@ -64,12 +64,12 @@ void SGD::update_bucket(const Stream& stream, size_t b, const std::vector<size_t
                              .first_step = false, .step_values = step_values});
 }
 
-std::vector<nn::NamedBuffer> SGD::state() const {
-  std::vector<nn::NamedBuffer> out;
+std::vector<StateSlot> SGD::state_slots() {
+  std::vector<StateSlot> out;
+  if (options_.momentum == 0.0) return out;
   for (size_t b = 0; b < buckets_.size(); ++b)
     for (size_t i = 0; i < buckets_[b].params.size(); ++i)
-      if (momentum_[b][i].defined())
-        out.push_back({fmt::format("{}.momentum_buffer", buckets_[b].params[i]->name()), momentum_[b][i]});
+      out.push_back({buckets_[b].params[i].get(), "momentum_buffer", &momentum_[b][i]});
   return out;
 }
 

@@ -23,7 +23,7 @@ class SGD final : public Optimizer {
  public:
   SGD(std::vector<ParamGroup> groups, const SGDOptions& options);
   std::string describe() const override;
-  std::vector<nn::NamedBuffer> state() const override;
+  std::vector<StateSlot> state_slots() override;
   const SGDOptions& options() const { return options_; }
 
  private:

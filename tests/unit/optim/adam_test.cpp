@@ -52,15 +52,16 @@ TEST(Adam, StateNamesOptionsAndFrozenParameters) {
   frozen->set_trainable(false);
   Adam opt({{.params = {w, frozen}}}, AdamOptions(0.01).decoupled());
   EXPECT_EQ(opt.describe(), "AdamW(lr=0.01, betas=(0.9, 0.999), eps=1e-08, weight_decay=0)");
-  EXPECT_TRUE(opt.state().empty());
+  const ParameterPaths paths = {{w.get(), "fc.w"}, {frozen.get(), "fc.frozen"}};
+  EXPECT_TRUE(opt.named_state(paths).empty());
   set_grad(*w, {1.0, 1.0});
   set_grad(*frozen, {1.0});
   const Stream s = cpu_context().compute_stream();
   opt.step(s);
-  const auto state = opt.state();
+  const auto state = opt.named_state(paths);
   ASSERT_EQ(state.size(), 2u);
-  EXPECT_EQ(state[0].name, "w.exp_avg");
-  EXPECT_EQ(state[1].name, "w.exp_avg_sq");
+  EXPECT_EQ(state[0].name, "fc.w.exp_avg");
+  EXPECT_EQ(state[1].name, "fc.w.exp_avg_sq");
   EXPECT_EQ(frozen->value().to_vector<double>(), std::vector<double>{3.0});
   // First Adam step moves each weight by lr (bias-corrected m / sqrt(v) = sign(g)).
   EXPECT_NEAR(w->value().to_vector<double>()[0], 1.0 - 0.01, 1e-9);
