@@ -30,6 +30,7 @@ BatchNorm2d::BatchNorm2d(const BatchNormOptions& o) : options_(o) {
     running_var_ = host_constant(o.num_features, pt, 1.0);
     add_buffer("running_mean", &running_mean_);
     add_buffer("running_var", &running_var_);
+    add_counter("num_batches_tracked", &num_batches_tracked_);
   }
 }
 
@@ -61,6 +62,7 @@ Tensor BatchNorm2d::forward(RunContext& ctx, const Tensor& x) {
   s.batch_stats = training() || !options_.track_running_stats;
   if (s.batch_stats) {
     const bool update = training() && options_.track_running_stats;
+    if (update) ++num_batches_tracked_;
     ops::batch_norm_forward_training(ctx.stream, {.x = x,
                                                   .gamma = gamma,
                                                   .beta = beta,

@@ -49,6 +49,21 @@ std::vector<NamedBuffer> Module::named_buffers() {
   return out;
 }
 
+void Module::add_counter(std::string name, int64_t* value) { own_counters_.emplace_back(std::move(name), value); }
+
+std::vector<NamedCounter> Module::named_counters() {
+  std::vector<NamedCounter> out;
+  struct Walker {
+    std::vector<NamedCounter>& out;
+    void operator()(Module& m, const std::string& prefix) {
+      for (auto& [name, v] : m.own_counters_) out.push_back({prefix + name, v});
+      for (auto& [name, child] : m.children()) (*this)(*child, prefix + name + ".");
+    }
+  };
+  Walker{out}(*this, "");
+  return out;
+}
+
 int64_t Module::n_parameters() {
   int64_t n = 0;
   for (const ParameterPtr& p : parameters())

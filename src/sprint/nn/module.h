@@ -49,6 +49,12 @@ struct NamedBuffer {
   Tensor value;
 };
 
+/// A named integer that is state (BatchNorm's num_batches_tracked): kept on the host, saved as an i64 scalar.
+struct NamedCounter {
+  std::string name;
+  int64_t* value;
+};
+
 class Module {
  public:
   virtual ~Module() = default;
@@ -82,6 +88,8 @@ class Module {
   std::vector<ParameterPtr> parameters();
   /// Every buffer (running statistics) with its dotted path.
   std::vector<NamedBuffer> named_buffers();
+  /// Every counter with its dotted path.
+  std::vector<NamedCounter> named_counters();
   /// Number of trainable scalars.
   int64_t n_parameters();
 
@@ -90,6 +98,8 @@ class Module {
   ParameterPtr add_parameter(ParameterPtr parameter);
   /// Registers a buffer; `value` is shared (the module keeps its own handle to update it).
   void add_buffer(std::string name, Tensor* value);
+  /// Registers a counter the module keeps in `*value`.
+  void add_counter(std::string name, int64_t* value);
 
   /// A buffer for an input gradient (backward's dx and its scratch): from ctx.gradients when set, else this
   /// module's Workspace entry `id`.
@@ -103,6 +113,7 @@ class Module {
   bool needs_input_grad_ = true;
   std::vector<ParameterPtr> own_parameters_;
   std::vector<std::pair<std::string, Tensor*>> own_buffers_;
+  std::vector<std::pair<std::string, int64_t*>> own_counters_;
 };
 
 using ModulePtr = std::shared_ptr<Module>;

@@ -19,6 +19,12 @@ void Parameter::set_value(Tensor value) {
   has_grad_ = false;
 }
 
+void Parameter::load_value(const Stream& stream, const Tensor& values) {
+  SPRINT_CHECK(values.shape() == value_.shape(), "parameter {}: cannot load {} into {}", name_, values.description(),
+               value_.description());
+  ops::copy(stream, ops::to_stream_device(stream, values), value_);
+}
+
 void Parameter::convert_format(const Stream& stream, MemoryFormat format) {
   if (value_.memory_format() == format) return;
   Tensor grad = has_grad_ ? ops::cast_to(stream, grad_, grad_.dtype(), format) : Tensor();

@@ -24,6 +24,9 @@ class Parameter {
 
   /// Replaces the value (e.g. after moving to another device); reallocates the gradient like it.
   void set_value(Tensor value);
+  /// Copies `values` (same shape, any dtype, device and layout) into the existing storage, converting to the
+  /// value's dtype and layout: addresses stay (a captured CUDA graph keeps reading them). Loading checkpoints.
+  void load_value(const Stream& stream, const Tensor& values);
   /// Stores the value (and a gradient written since zero_grad(), which is kept) in `format` on stream's device,
   /// e.g. a convolution's weights in the layout its kernels read. A no-op when already so stored.
   void convert_format(const Stream& stream, MemoryFormat format);
