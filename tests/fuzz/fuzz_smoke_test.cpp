@@ -6,14 +6,22 @@
 
 #include <png.h>
 
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+
 #include "data_test_util.h"
 #include "sprint/core/rng.h"
 #include "sprint/data/cifar10.h"
 #include "sprint/data/idx.h"
+#include "sprint/data/npy.h"
+#include "sprint/data/safetensors.h"
 #include "sprint/data/png_convert.h"
 
 extern "C" int sprint_fuzz_idx(const uint8_t* data, size_t size);
 extern "C" int sprint_fuzz_cifar10(const uint8_t* data, size_t size);
+extern "C" int sprint_fuzz_safetensors(const uint8_t* data, size_t size);
+extern "C" int sprint_fuzz_npy(const uint8_t* data, size_t size);
 
 namespace sprint {
 namespace {
@@ -110,6 +118,46 @@ TEST(FuzzSmoke, Cifar10EntryOnRandomAndMutatedInputs) {
     for (char& c : s) c = static_cast<char>(rng.below(256));
     run(sprint_fuzz_cifar10, s);
   }
+}
+
+std::string string_of(const std::vector<uint8_t>& bytes) { return std::string(bytes.begin(), bytes.end()); }
+
+// Every file of tests/fuzz/corpus/<name>/ (inputs the libFuzzer runs kept), through `entry`.
+void replay_corpus(int (*entry)(const uint8_t*, size_t), const std::string& name) {
+  const std::filesystem::path dir = std::filesystem::path(SPRINT_FUZZ_CORPUS_DIR) / name;
+  ASSERT_TRUE(std::filesystem::is_directory(dir)) << dir;
+  int n = 0;
+  for (const auto& file : std::filesystem::directory_iterator(dir)) {
+    std::ifstream in(file.path(), std::ios::binary);
+    run(entry, std::string(std::istreambuf_iterator<char>(in), {}));
+    ++n;
+  }
+  EXPECT_GT(n, 0) << "empty corpus " << dir;
+}
+
+TEST(FuzzSmoke, SafetensorsEntryOnRandomAndMutatedInputs) {
+  const Tensor w = Tensor::from_values<float>(std::vector<float>{1, 2, 3, 4, 5, 6}, {2, 3});
+  const Tensor count = Tensor::from_values<int64_t>(std::vector<int64_t>{5}, {});
+  const std::vector<std::string> seeds = {
+      string_of(data::encode_safetensors({{"fc.weight", w}, {"bn.num_batches_tracked", count}}, {{"step", "3"}})),
+      string_of(data::encode_safetensors({{"x", w}}, {})), string_of(data::encode_safetensors({}, {}))};
+  EXPECT_EQ(data::SafetensorsFile(std::vector<uint8_t>(seeds[0].begin(), seeds[0].end()), "seed").entries().size(),
+            2u);
+  Generator rng(4242);
+  for (const std::string& s : seeds) run(sprint_fuzz_safetensors, s);
+  for (int i = 0; i < 4000; ++i) run(sprint_fuzz_safetensors, mutate(seeds[rng.below(seeds.size())], rng));
+  replay_corpus(sprint_fuzz_safetensors, "safetensors");
+}
+
+TEST(FuzzSmoke, NpyEntryOnRandomAndMutatedInputs) {
+  const std::vector<std::string> seeds = {
+      string_of(data::encode_npy(Tensor::from_values<float>(std::vector<float>{1, 2, 3, 4, 5, 6}, {1, 2, 3}))),
+      string_of(data::encode_npy(Tensor::from_values<int64_t>(std::vector<int64_t>{1, 2}, {2})))};
+  EXPECT_EQ(data::parse_npy(bytes_of(seeds[0]), "seed").numel(), 6);
+  Generator rng(99);
+  for (const std::string& s : seeds) run(sprint_fuzz_npy, s);
+  for (int i = 0; i < 4000; ++i) run(sprint_fuzz_npy, mutate(seeds[rng.below(seeds.size())], rng));
+  replay_corpus(sprint_fuzz_npy, "npy");
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 // atomic writes for the data layer.
 #include "sprint/data/file_io.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -207,12 +208,23 @@ void write_file_atomic(const std::filesystem::path& path, std::span<const uint8_
     if (!bytes.empty() && std::fwrite(bytes.data(), 1, bytes.size(), f.get()) != bytes.size())
       fail(errno_text(errno));
     if (std::fflush(f.get()) != 0) fail(errno_text(errno));
+    if (::fsync(::fileno(f.get())) != 0) fail(errno_text(errno));  // the data is on disk before the rename
     std::FILE* to_close = f.release();
     if (std::fclose(to_close) != 0) fail(errno_text(errno));
   }
   std::error_code ec;
   std::filesystem::rename(tmp, path, ec);
   if (ec) fail(ec.message());
+  sync_directory_of(path);
+}
+
+void sync_directory_of(const std::filesystem::path& path) {
+  const std::filesystem::path dir = path.has_parent_path() ? path.parent_path() : std::filesystem::path(".");
+  const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
+  if (fd < 0) SPRINT_THROW(IoError, "cannot open directory {} to sync it: {}", dir.string(), errno_text(errno));
+  const int rc = ::fsync(fd), err = errno;
+  ::close(fd);
+  if (rc != 0) SPRINT_THROW(IoError, "cannot sync directory {}: {}", dir.string(), errno_text(err));
 }
 
 }  // namespace sprint::data
