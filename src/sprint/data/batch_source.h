@@ -19,8 +19,10 @@ struct Batch {
 class BatchSource {
  public:
   virtual ~BatchSource() = default;
-  /// Begins epoch `epoch` (the order is a function of (seed, epoch)); abandons the rest of the current one.
-  virtual void start_epoch(int64_t epoch) = 0;
+  /// Begins epoch `epoch` (the order is a function of (seed, epoch)); abandons the rest of the current one. With
+  /// first_batch > 0 the epoch resumes there: the batches before it are skipped without being assembled, and the
+  /// ones after are those a full epoch would have given (resuming a run from a checkpoint).
+  virtual void start_epoch(int64_t epoch, int64_t first_batch = 0) = 0;
   /// The next batch, or nullopt at the end of the epoch. The batch stays valid until the following next() or
   /// start_epoch(); work queued on the device's compute stream may use it at once.
   virtual std::optional<Batch> next() = 0;

@@ -33,7 +33,7 @@ class DataLoader::Impl {
   Impl(const Dataset& dataset, DataLoaderOptions options);
   ~Impl();
 
-  void start_epoch(int64_t epoch);
+  void start_epoch(int64_t epoch, int64_t first_batch);
   std::optional<Batch> next();
   int64_t batches_per_epoch() const { return n_batches_; }
   const DataLoaderOptions& options() const { return opt_; }
@@ -57,7 +57,7 @@ class DataLoader::Impl {
   void worker_main();
   void fill(Slot& slot, int64_t b);
   bool release_held_locked();
-  void start_epoch_locked(std::unique_lock<std::mutex>& lock, int64_t epoch);
+  void start_epoch_locked(std::unique_lock<std::mutex>& lock, int64_t epoch, int64_t first_batch = 0);
 
   const Dataset& dataset_;
   const DataLoaderOptions opt_;
@@ -262,7 +262,9 @@ bool DataLoader::Impl::release_held_locked() {
   return true;
 }
 
-void DataLoader::Impl::start_epoch_locked(std::unique_lock<std::mutex>& lock, int64_t epoch) {
+void DataLoader::Impl::start_epoch_locked(std::unique_lock<std::mutex>& lock, int64_t epoch, int64_t first_batch) {
+  SPRINT_CHECK(first_batch >= 0 && first_batch <= n_batches_, "DataLoader: cannot start epoch {} at batch {} of {}",
+               epoch, first_batch, n_batches_);
   started_ =
       false;  // no new claims; wait for fills in progress (they write into slots we are about to reset)
   ready_cv_.wait(lock, [this] { return in_flight_ == 0; });
@@ -276,8 +278,8 @@ void DataLoader::Impl::start_epoch_locked(std::unique_lock<std::mutex>& lock, in
   fill_epoch_order(std::span<int32_t>(order_.data_as<int32_t>(), static_cast<size_t>(n_)), opt_.shuffle,
                    opt_.seed, epoch);
   epoch_ = epoch;
-  next_claim_ = 0;
-  next_consume_ = 0;
+  next_claim_ = first_batch;
+  next_consume_ = first_batch;
   failed_ = false;
   error_ = nullptr;
   any_epoch_ = true;
@@ -285,9 +287,9 @@ void DataLoader::Impl::start_epoch_locked(std::unique_lock<std::mutex>& lock, in
   work_cv_.notify_all();
 }
 
-void DataLoader::Impl::start_epoch(int64_t epoch) {
+void DataLoader::Impl::start_epoch(int64_t epoch, int64_t first_batch) {
   std::unique_lock<std::mutex> lock(mutex_);
-  start_epoch_locked(lock, epoch);
+  start_epoch_locked(lock, epoch, first_batch);
 }
 
 std::optional<Batch> DataLoader::Impl::next() {
@@ -349,8 +351,8 @@ DataLoader::~DataLoader() = default;
 DataLoader::DataLoader(DataLoader&&) noexcept = default;
 DataLoader& DataLoader::operator=(DataLoader&&) noexcept = default;
 
-void DataLoader::start_epoch(int64_t epoch) {
-  impl_->start_epoch(epoch);
+void DataLoader::start_epoch(int64_t epoch, int64_t first_batch) {
+  impl_->start_epoch(epoch, first_batch);
 }
 std::optional<Batch> DataLoader::next() {
   return impl_->next();

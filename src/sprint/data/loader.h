@@ -55,9 +55,10 @@ class DataLoader final : public BatchSource {
   DataLoader(const DataLoader&) = delete;
   DataLoader& operator=(const DataLoader&) = delete;
 
-  /// Begins epoch `epoch` (any integer; the shuffle is a function of (seed, epoch)). Abandons the rest of the
-  /// current epoch. next() before the first start_epoch() begins epoch 0.
-  void start_epoch(int64_t epoch) override;
+  /// Begins epoch `epoch` (any integer; the shuffle is a function of (seed, epoch)) at batch `first_batch`
+  /// (0 <= first_batch <= batches_per_epoch()). Abandons the rest of the current epoch. next() before the first
+  /// start_epoch() begins epoch 0.
+  void start_epoch(int64_t epoch, int64_t first_batch = 0) override;
   /// The next batch, or nullopt at the end of the epoch.
   std::optional<Batch> next() override;
   int64_t batches_per_epoch() const override;

@@ -41,14 +41,16 @@ ResidentLoader::ResidentLoader(const Dataset& dataset, const DataLoaderOptions& 
   stream_.synchronize();  // the uploads used pageable host memory
 }
 
-void ResidentLoader::start_epoch(int64_t epoch) {
+void ResidentLoader::start_epoch(int64_t epoch, int64_t first_batch) {
+  SPRINT_CHECK(first_batch >= 0 && first_batch <= n_batches_,
+               "ResidentLoader: cannot start epoch {} at batch {} of {}", epoch, first_batch, n_batches_);
   // The previous epoch's order may still be read by queued gathers: wait before rewriting the staging buffer.
   stream_.synchronize();
   fill_epoch_order(std::span<int32_t>(host_order_.data_as<int32_t>(), static_cast<size_t>(n_)), options_.shuffle,
                    options_.seed, epoch);
   ops::copy(stream_, host_order_, order_);
   epoch_ = epoch;
-  next_batch_ = 0;
+  next_batch_ = first_batch;
   started_ = true;
 }
 

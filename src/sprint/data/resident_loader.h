@@ -19,7 +19,7 @@ class ResidentLoader final : public BatchSource {
   /// data set does not fit. The dataset may be destroyed afterwards.
   ResidentLoader(const Dataset& dataset, const DataLoaderOptions& options);
 
-  void start_epoch(int64_t epoch) override;
+  void start_epoch(int64_t epoch, int64_t first_batch = 0) override;
   std::optional<Batch> next() override;
   int64_t batches_per_epoch() const override { return n_batches_; }
   /// Bytes held on the device (data set + order + batch buffers).

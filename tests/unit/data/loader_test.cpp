@@ -148,6 +148,34 @@ TEST(DataLoader, OrderDependsOnlyOnSeedAndEpoch) {
   EXPECT_EQ(ids_of(run_epoch(plain, 7)), all);
 }
 
+TEST(DataLoader, StartEpochAtABatchGivesTheRestOfTheFullEpoch) {
+  const Dataset ds = id_dataset(1003);
+  DataLoader full(ds, options(64, 2, 2));
+  const EpochData want = run_epoch(full, 4);
+  for (int workers : {0, 2})
+    for (int64_t first : {int64_t{1}, int64_t{7}, int64_t{15}, full.batches_per_epoch()}) {
+      SCOPED_TRACE(::testing::Message() << workers << " workers, from batch " << first);
+      DataLoader resumed(ds, options(64, workers, 2));
+      resumed.start_epoch(4, first);
+      int64_t index = first;
+      while (std::optional<Batch> b = resumed.next()) {
+        EXPECT_EQ(b->index, index);
+        EXPECT_EQ(b->inputs.to_vector<float>(), want.inputs[static_cast<size_t>(index)]);
+        ++index;
+      }
+      EXPECT_EQ(index, full.batches_per_epoch());
+    }
+  EXPECT_THROW(full.start_epoch(0, full.batches_per_epoch() + 1), InvalidArgument);
+  EXPECT_THROW(full.start_epoch(0, -1), InvalidArgument);
+  // The resident loader skips the same way.
+  ResidentLoader resident(ds, options(64, 0, 1));
+  resident.start_epoch(4, 7);
+  std::optional<Batch> b = resident.next();
+  ASSERT_TRUE(b.has_value());
+  EXPECT_EQ(b->index, 7);
+  EXPECT_EQ(b->inputs.to_vector<float>(), want.inputs[7]);
+}
+
 TEST(DataLoader, NextBeforeStartEpochIsEpochZero) {
   const Dataset ds = id_dataset(100);
   DataLoader a(ds, options(30, 1, 2));
