@@ -79,11 +79,10 @@ class Mlp(nn.Module):
 class Fc(nn.Module):
     def __init__(self, features):
         super().__init__()
-        self.net = nn.Sequential(nn.Flatten(), nn.Linear(features, 512), nn.ReLU(), nn.Linear(512, 256), nn.ReLU(),
-                                 nn.Linear(256, 10))
+        self.fc1, self.fc2, self.fc3 = nn.Linear(features, 512), nn.Linear(512, 256), nn.Linear(256, 10)
 
     def forward(self, x):
-        return self.net(x)
+        return self.fc3(F.relu(self.fc2(F.relu(self.fc1(x.flatten(1))))))
 
 
 class Block(nn.Module):

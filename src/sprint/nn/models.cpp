@@ -25,14 +25,17 @@ std::vector<int64_t> widths_or(const ModelOptions& o, std::vector<int64_t> defau
 // Flatten -> [Linear -> ReLU]* -> Linear, ReLU fused into the Linear epilogue.
 std::shared_ptr<Sequential> make_mlp(int64_t in, const std::vector<int64_t>& hidden, int64_t classes, Generator& rng,
                                      DType dtype) {
+  // The linear layers are fc1, fc2, ... as in the PyTorch twins (bench/peers/pytorch_train.py Mlp and Fc), so that
+  // checkpoints carry the same state_dict names.
   auto net = std::make_shared<Sequential>();
   net->emplace<Flatten>();
-  int64_t width = in;
+  int64_t width = in, index = 1;
   for (int64_t h : hidden) {
-    net->emplace<Linear>(LinearOptions(width, h).with_activation(Activation::kReLU).with_dtype(dtype), rng);
+    net->add(std::make_shared<Linear>(LinearOptions(width, h).with_activation(Activation::kReLU).with_dtype(dtype), rng),
+             fmt::format("fc{}", index++));
     width = h;
   }
-  net->emplace<Linear>(LinearOptions(width, classes).with_dtype(dtype), rng);
+  net->add(std::make_shared<Linear>(LinearOptions(width, classes).with_dtype(dtype), rng), fmt::format("fc{}", index));
   return net;
 }
 

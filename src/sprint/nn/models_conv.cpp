@@ -17,15 +17,21 @@ namespace {
 std::shared_ptr<Sequential> make_cnn(const Shape& s, int64_t classes, Generator& rng, DType dtype) {
   const int64_t c = s[0], h = s[1], w = s[2];
   SPRINT_CHECK(h % 4 == 0 && w % 4 == 0 && h >= 8 && w >= 8, "cnn needs H and W divisible by 4, got {}x{}", h, w);
+  // Layer names as the PyTorch twin's attributes (bench/peers/pytorch_train.py Cnn: c1, c2, f1, f2).
   auto net = std::make_shared<Sequential>();
-  net->emplace<Conv2d>(ConvOptions(c, 32, 3).with_padding(1).with_activation(Activation::kReLU).with_dtype(dtype), rng);
+  net->add(std::make_shared<Conv2d>(
+               ConvOptions(c, 32, 3).with_padding(1).with_activation(Activation::kReLU).with_dtype(dtype), rng),
+           "c1");
   net->emplace<MaxPool2d>(2);
-  net->emplace<Conv2d>(ConvOptions(32, 64, 3).with_padding(1).with_activation(Activation::kReLU).with_dtype(dtype), rng);
+  net->add(std::make_shared<Conv2d>(
+               ConvOptions(32, 64, 3).with_padding(1).with_activation(Activation::kReLU).with_dtype(dtype), rng),
+           "c2");
   net->emplace<MaxPool2d>(2);
   net->emplace<Flatten>();
-  net->emplace<Linear>(LinearOptions(64 * (h / 4) * (w / 4), 128).with_activation(Activation::kReLU).with_dtype(dtype),
-                       rng);
-  net->emplace<Linear>(LinearOptions(128, classes).with_dtype(dtype), rng);
+  net->add(std::make_shared<Linear>(
+               LinearOptions(64 * (h / 4) * (w / 4), 128).with_activation(Activation::kReLU).with_dtype(dtype), rng),
+           "f1");
+  net->add(std::make_shared<Linear>(LinearOptions(128, classes).with_dtype(dtype), rng), "f2");
   return net;
 }
 
