@@ -25,15 +25,38 @@ bool is_floating(DType d) {
 }  // namespace
 
 Lookahead::Lookahead(const Stream& stream, nn::Module& net) : net_(net) {
-  for (const Tensor& t : state()) entries_.push_back({t, snapshot(stream, t)});
+  for (const nn::NamedBuffer& t : state()) entries_.push_back({t.value, snapshot(stream, t.value)});
 }
 
-std::vector<Tensor> Lookahead::state() const {
-  std::vector<Tensor> out;
-  for (const auto& [name, p] : net_.named_parameters()) out.push_back(p->value());
+std::vector<nn::NamedBuffer> Lookahead::state() const {
+  std::vector<nn::NamedBuffer> out;
+  for (const auto& [name, p] : net_.named_parameters()) out.push_back({name, p->value()});
   for (const nn::NamedBuffer& b : net_.named_buffers())
-    if (is_floating(b.value.dtype())) out.push_back(b.value);
+    if (is_floating(b.value.dtype())) out.push_back(b);
   return out;
+}
+
+std::vector<nn::NamedBuffer> Lookahead::named_averages() const {
+  std::vector<nn::NamedBuffer> out;
+  const std::vector<nn::NamedBuffer> now = state();
+  SPRINT_CHECK(now.size() == entries_.size(), "Lookahead: the model's state changed from {} to {} tensors",
+               entries_.size(), now.size());
+  for (size_t i = 0; i < now.size(); ++i) out.push_back({now[i].name, entries_[i].ema});
+  return out;
+}
+
+void Lookahead::load_averages(const Stream& stream, const std::function<Tensor(const std::string&)>& find) {
+  const std::vector<nn::NamedBuffer> now = state();
+  SPRINT_CHECK(now.size() == entries_.size(), "Lookahead: the model's state changed from {} to {} tensors",
+               entries_.size(), now.size());
+  for (size_t i = 0; i < now.size(); ++i) {
+    const Tensor src = find(now[i].name);
+    if (!src.defined()) SPRINT_THROW(FormatError, "the weight average of {} is missing", now[i].name);
+    if (src.shape() != entries_[i].ema.shape())
+      SPRINT_THROW(FormatError, "the weight average of {} is {}, the tensor is {}", now[i].name,
+                   src.shape().to_string(), entries_[i].ema.shape().to_string());
+    ops::copy(stream, ops::to_stream_device(stream, src), entries_[i].ema);
+  }
 }
 
 Tensor Lookahead::snapshot(const Stream& stream, const Tensor& value) {
@@ -44,7 +67,8 @@ Tensor Lookahead::snapshot(const Stream& stream, const Tensor& value) {
 }
 
 void Lookahead::update(const Stream& stream, double decay) {
-  const std::vector<Tensor> now = state();
+  std::vector<Tensor> now;
+  for (const nn::NamedBuffer& b : state()) now.push_back(b.value);
   SPRINT_CHECK(now.size() == entries_.size(), "Lookahead: the model's state changed from {} to {} tensors",
                entries_.size(), now.size());
   for (size_t i = 0; i < now.size(); ++i) {

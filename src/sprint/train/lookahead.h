@@ -6,6 +6,8 @@
 
 #include <cmath>
 #include <cstdint>
+#include <functional>
+#include <string>
 #include <vector>
 
 #include "sprint/core/tensor.h"
@@ -32,6 +34,12 @@ class Lookahead {
   /// ema = decay·ema + (1 − decay)·value; value = ema, for every tracked tensor.
   void update(const Stream& stream, double decay);
 
+  /// The averages, named as the state they average ("fc.weight", "bn1.running_mean"), as stored on the device.
+  std::vector<nn::NamedBuffer> named_averages() const;
+  /// Copies averages saved from named_averages() back in (checkpoint resume): `find(name)` gives a tensor of any
+  /// device, dtype or layout. FormatError naming the tensor when one is missing or has another shape.
+  void load_averages(const Stream& stream, const std::function<Tensor(const std::string&)>& find);
+
  private:
   struct Entry {
     Tensor value, ema;
@@ -39,8 +47,8 @@ class Lookahead {
   static Tensor snapshot(const Stream& stream, const Tensor& value);
   nn::Module& net_;
   std::vector<Entry> entries_;
-  /// The model's current state tensors (parameters, then floating buffers).
-  std::vector<Tensor> state() const;
+  /// The model's current state tensors (parameters, then floating buffers), with their dotted paths.
+  std::vector<nn::NamedBuffer> state() const;
 };
 
 }  // namespace sprint::train

@@ -9,6 +9,53 @@
 
 namespace sprint::train {
 
+namespace {
+nlohmann::ordered_json epoch_row(const EpochStats& e) {
+  nlohmann::ordered_json row;
+  row["epoch"] = e.epoch;
+  row["train_loss"] = e.train_loss;
+  row["train_samples"] = e.train_samples;
+  row["test_loss"] = e.test.loss;
+  row["test_accuracy"] = e.test.accuracy;
+  row["train_seconds"] = e.train_seconds;
+  row["samples_per_second"] = e.samples_per_second;
+  return row;
+}
+}  // namespace
+
+std::string epochs_json(const std::vector<EpochStats>& epochs) {
+  nlohmann::ordered_json j = nlohmann::ordered_json::array();
+  for (const EpochStats& e : epochs) {
+    nlohmann::ordered_json row = epoch_row(e);
+    row["test_samples"] = e.test.samples;
+    j.push_back(row);
+  }
+  return j.dump();
+}
+
+std::vector<EpochStats> parse_epochs_json(const std::string& text) {
+  std::vector<EpochStats> out;
+  try {
+    const nlohmann::json j = nlohmann::json::parse(text);
+    SPRINT_CHECK(j.is_array(), "expected a JSON array of epochs");
+    for (const nlohmann::json& row : j) {
+      EpochStats e;
+      e.epoch = row.at("epoch").get<int64_t>();
+      e.train_loss = row.at("train_loss").get<double>();
+      e.train_samples = row.at("train_samples").get<int64_t>();
+      e.test.loss = row.at("test_loss").get<double>();
+      e.test.accuracy = row.at("test_accuracy").get<double>();
+      e.test.samples = row.at("test_samples").get<int64_t>();
+      e.train_seconds = row.at("train_seconds").get<double>();
+      e.samples_per_second = row.at("samples_per_second").get<double>();
+      out.push_back(e);
+    }
+  } catch (const nlohmann::json::exception& e) {
+    SPRINT_THROW(FormatError, "the saved epochs are not valid ({})", e.what());
+  }
+  return out;
+}
+
 std::string report_json(const RunReport& r) {
   nlohmann::ordered_json j;
   j["model"] = r.model;
@@ -19,15 +66,7 @@ std::string report_json(const RunReport& r) {
   j["epochs"] = nlohmann::ordered_json::array();
   double total_seconds = 0.0;
   for (const EpochStats& e : r.epochs) {
-    nlohmann::ordered_json row;
-    row["epoch"] = e.epoch;
-    row["train_loss"] = e.train_loss;
-    row["train_samples"] = e.train_samples;
-    row["test_loss"] = e.test.loss;
-    row["test_accuracy"] = e.test.accuracy;
-    row["train_seconds"] = e.train_seconds;
-    row["samples_per_second"] = e.samples_per_second;
-    j["epochs"].push_back(row);
+    j["epochs"].push_back(epoch_row(e));
     total_seconds += e.train_seconds;
   }
   j["final"]["test_accuracy"] = r.epochs.empty() ? 0.0 : r.epochs.back().test.accuracy;

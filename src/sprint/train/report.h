@@ -32,6 +32,11 @@ std::string report_json(const RunReport& report);
 /// Writes report_json() atomically (temp file + rename); throws IoError naming the path on failure.
 void write_report(const std::filesystem::path& path, const RunReport& report);
 
+/// The epochs as compact JSON (the report's rows plus test_samples) and back, for checkpoints: a resumed run
+/// reports the epochs before the kill too. parse_epochs_json throws FormatError on malformed text.
+std::string epochs_json(const std::vector<EpochStats>& epochs);
+std::vector<EpochStats> parse_epochs_json(const std::string& text);
+
 std::string epoch_table_header();
 std::string epoch_table_row(const EpochStats& stats);
 

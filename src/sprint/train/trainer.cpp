@@ -46,15 +46,6 @@ constexpr int kEvalSlot = 1;
 
 double read_scalar(const Stream& stream, const Tensor& t) { return ops::to_host(stream, t).to_vector<double>()[0]; }
 
-// Weight of a batch's loss in a per-sample sum: the batch size for a mean loss, 1 for a summed one.
-double loss_weight(const nn::Loss& loss, int64_t batch_size) {
-  switch (loss.reduction()) {
-    case Reduction::kMean: return static_cast<double>(batch_size);
-    case Reduction::kSum: return 1.0;
-  }
-  return static_cast<double>(batch_size);
-}
-
 }  // namespace
 
 #if SPRINT_HAS_CUDA
@@ -81,7 +72,8 @@ Trainer::Trainer(nn::Model& model, optim::Optimizer& optimizer, const data::Data
       options_(options),
       stream_(device_context(options.device).compute_stream()),
       rng_(options.seed ^ 0x5eedull),
-      progress_(options.progress) {
+      progress_(options.progress),
+      evaluator_(stream_, model) {
   SPRINT_CHECK(options.batch_size > 0 && options.eval_batch_size > 0, "batch sizes must be positive");
   SPRINT_CHECK(options.accumulate_steps >= 1, "accumulate_steps must be >= 1, got {}", options.accumulate_steps);
   SPRINT_CHECK(train_set.size() > 0, "the training set is empty");
@@ -116,8 +108,6 @@ Trainer::Trainer(nn::Model& model, optim::Optimizer& optimizer, const data::Data
   test_loader_ = make_source(test_set, loader_options(options, options.eval_batch_size, false, 0, {}),
                              options.resident_data);
   loss_sum_ = ops::zeros(stream_, {}, DType::kF32);
-  eval_loss_sum_ = ops::zeros(stream_, {}, DType::kF32);
-  eval_correct_ = ops::zeros(stream_, {}, DType::kI64);
   // The network's input is data: no gradient needed for it.
   model_.net->set_needs_input_grad(false);
 }
@@ -206,14 +196,24 @@ EpochStats Trainer::run_epoch(int64_t epoch, int64_t n_epochs) {
   const int64_t total = total_steps(n_epochs);
   // The average starts from the weights before the first step (airbench's LookaheadState(model)).
   if (options_.lookahead.every > 0 && !lookahead_) lookahead_ = std::make_unique<Lookahead>(stream_, *model_.net);
-  train_loader_->start_epoch(epoch - 1);
-  ops::fill(stream_, loss_sum_, 0.0);
+  int64_t step = 0, samples = 0;
+  if (resume_ && resume_->epoch == epoch) {  // continue a checkpointed epoch where it stopped
+    step = resume_->batch;
+    samples = resume_->samples;
+    ops::copy(stream_, ops::to_stream_device(stream_, resume_->loss_sum), loss_sum_);
+  } else {
+    ops::fill(stream_, loss_sum_, 0.0);
+  }
+  resume_.reset();
+  train_loader_->start_epoch(epoch - 1, step);
   const int64_t steps = train_loader_->batches_per_epoch();
   progress_.begin(fmt::format("epoch {}/{}", epoch, n_epochs), steps);
+  epoch_ = epoch;
+  batch_ = step;
+  samples_ = samples;
 
   stream_.synchronize();
   const auto start = std::chrono::steady_clock::now();
-  int64_t step = 0, samples = 0;
   while (!finished()) {
     std::optional<data::Batch> batch = train_loader_->next();
     if (!batch) break;
@@ -222,14 +222,26 @@ EpochStats Trainer::run_epoch(int64_t epoch, int64_t n_epochs) {
     if (stepped) after_optimizer_step(total, steps_done_ + 1 == total);
     ++step;
     samples += batch->size;
+    if (stepped) {
+      batch_ = step;
+      samples_ = samples;
+    }
     if (options_.on_step && (step % options_.accumulate_steps == 0 || step == steps))
       options_.on_step(epoch, step, steps);
+    if (stepped && options_.on_checkpoint && options_.checkpoint_every > 0 &&
+        steps_done_ % options_.checkpoint_every == 0 && step < steps && !finished())
+      options_.on_checkpoint();
     if (progress_.due() || (options_.progress && step == steps))
       progress_.update(step, samples, read_scalar(stream_, loss_sum_) / static_cast<double>(samples));
   }
   stream_.synchronize();
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   progress_.end();
+  if (!finished()) {  // the epoch ran to its end: the next step begins the next epoch
+    epoch_ = epoch + 1;
+    batch_ = 0;
+    samples_ = 0;
+  }
 
   EpochStats stats;
   stats.epoch = epoch;
@@ -241,75 +253,45 @@ EpochStats Trainer::run_epoch(int64_t epoch, int64_t n_epochs) {
   return stats;
 }
 
-Tensor Trainer::eval_logits(nn::RunContext& ctx, const Tensor& inputs, int tta) {
-  nn::Module& net = *model_.net;
-  if (tta == 0) return net.forward(ctx, inputs);
-  // airbench94's infer_mirror / infer_mirror_translate: (shift in both axes, mirror, weight) per view.
-  struct View {
-    int shift;
-    bool flip;
-    double weight;
-  };
-  static constexpr View kMirror[] = {{0, false, 0.5}, {0, true, 0.5}};
-  static constexpr View kMirrorTranslate[] = {{0, false, 0.25},  {0, true, 0.25}, {-1, false, 0.125},
-                                              {-1, true, 0.125}, {1, false, 0.125}, {1, true, 0.125}};
-  const std::span<const View> views = tta == 1 ? std::span<const View>(kMirror) : kMirrorTranslate;
-  const int64_t rows = inputs.dim(0);
-  Allocator& allocator = stream_.context().allocator();
-  if (!tta_view_.defined() || tta_view_.dim(0) < rows || tta_view_.dtype() != inputs.dtype())
-    tta_view_ = Tensor::empty(inputs.shape(), inputs.dtype(), allocator, inputs.memory_format());
-  const Tensor view = tta_view_.rows(0, rows);
-  Tensor sum;
-  for (const View& v : views) {
-    const bool identity = v.shift == 0 && !v.flip;
-    if (!identity)
-      ops::translate_flip(stream_, {.x = inputs, .out = view, .shift_y = v.shift, .shift_x = v.shift, .flip = v.flip});
-    const Tensor logits = net.forward(ctx, identity ? inputs : view);
-    if (!sum.defined()) {
-      Shape shape = logits.shape();
-      shape[0] = std::max(rows, tta_logits_.defined() ? tta_logits_.dim(0) : int64_t{0});
-      if (!tta_logits_.defined() || tta_logits_.shape() != shape || tta_logits_.dtype() != logits.dtype())
-        tta_logits_ = Tensor::empty(shape, logits.dtype(), allocator);
-      sum = tta_logits_.rows(0, rows);
-      // sum = weight · logits (b is logits itself with beta 0: sum's old contents are never read).
-      ops::axpby(stream_, {.a = logits, .b = logits, .out = sum, .alpha = v.weight, .beta = 0.0});
-    } else {
-      ops::axpby(stream_, {.a = logits, .b = sum, .out = sum, .alpha = v.weight, .beta = 1.0});
-    }
+TrainerState Trainer::state() {
+  TrainerState s;
+  s.epoch = epoch_;
+  s.batch = batch_;
+  s.samples = samples_;
+  s.steps_done = steps_done_;
+  s.rng = rng_.state();
+  s.loss_sum = batch_ > 0 ? ops::to_host(stream_, ops::cast_to(stream_, loss_sum_, DType::kF32))
+                          : Tensor::from_values(std::vector<float>{0.0f}, {});
+  if (lookahead_) s.lookahead = lookahead_->named_averages();
+  return s;
+}
+
+void Trainer::restore(const TrainerState& s, const std::function<Tensor(const std::string&)>& find_average) {
+  SPRINT_CHECK(s.epoch >= 1 && s.batch >= 0 && s.batch <= train_loader_->batches_per_epoch() && s.samples >= 0 &&
+                   s.steps_done >= 0,
+               "cannot resume at epoch {}, batch {} of {} ({} samples, {} steps)", s.epoch, s.batch,
+               train_loader_->batches_per_epoch(), s.samples, s.steps_done);
+  SPRINT_CHECK(s.loss_sum.defined() && s.loss_sum.numel() == 1, "resume: the epoch's loss sum is missing");
+  steps_done_ = s.steps_done;
+  rng_.set_state(s.rng);
+  epoch_ = s.epoch;
+  batch_ = s.batch;
+  samples_ = s.samples;
+  resume_ = s;
+  if (options_.lookahead.every > 0 && s.steps_done > 0) {
+    lookahead_ = std::make_unique<Lookahead>(stream_, *model_.net);
+    lookahead_->load_averages(stream_, find_average);
   }
-  return sum;
 }
 
 EvalStats Trainer::evaluate_with(int tta) {
   SPRINT_CHECK(tta >= 0 && tta <= 2, "test-time augmentation level must be 0, 1 or 2, got {}", tta);
   SPRINT_CHECK(tta == 0 || options_.tta > 0,
                "test-time augmentation needs TrainerOptions::tta > 0 (which checks the test set holds images)");
-  nn::Module& net = *model_.net;
-  nn::Loss& loss = *model_.loss;
   // Evaluation uses its own workspace slot: its larger batches must not move the training buffers (a captured
   // CUDA graph reads them at fixed addresses).
   nn::RunContext ctx{stream_, &rng_, kEvalSlot, options_.activation_format};
-  net.eval();
-  test_loader_->start_epoch(0);
-  ops::fill(stream_, eval_loss_sum_, 0.0);
-  ops::fill(stream_, eval_correct_, 0.0);
-  int64_t samples = 0;
-  while (std::optional<data::Batch> batch = test_loader_->next()) {
-    const Tensor logits = eval_logits(ctx, batch->inputs, tta);
-    const Tensor batch_loss = loss.forward(ctx, logits, batch->labels);
-    ops::axpby(stream_, {.a = batch_loss, .b = eval_loss_sum_, .out = eval_loss_sum_,
-                         .alpha = loss_weight(loss, batch->size)});
-    ops::count_correct(stream_, {.scores = logits, .target = batch->labels, .correct = eval_correct_});
-    samples += batch->size;
-  }
-  net.train();
-  EvalStats e;
-  e.samples = samples;
-  if (samples > 0) {
-    e.loss = read_scalar(stream_, eval_loss_sum_) / static_cast<double>(samples);
-    e.accuracy = read_scalar(stream_, eval_correct_) / static_cast<double>(samples);
-  }
-  return e;
+  return evaluator_.run(ctx, *test_loader_, tta);
 }
 
 }  // namespace sprint::train

@@ -14,6 +14,7 @@
 #include "sprint/nn/models.h"
 #include "sprint/optim/optimizer.h"
 #include "sprint/optim/schedule.h"
+#include "sprint/train/evaluator.h"
 #include "sprint/train/lookahead.h"
 #include "sprint/train/progress.h"
 
@@ -63,12 +64,24 @@ struct TrainerOptions {
   bool progress = false;     ///< live progress line on stderr
   /// Called after every optimizer step with (epoch, step index in epoch, steps per epoch): LR schedules hook here.
   std::function<void(int64_t, int64_t, int64_t)> on_step;
+  /// Mid-epoch checkpoints: called after every `checkpoint_every`-th optimizer step of the run (not after an
+  /// epoch's last batch: the caller saves at epoch ends), when Trainer::state() describes the run so far.
+  int64_t checkpoint_every = 0;
+  std::function<void()> on_checkpoint;
 };
 
-struct EvalStats {
-  double loss = 0.0;
-  double accuracy = 0.0;  ///< fraction in [0, 1]
-  int64_t samples = 0;
+/// Where a run stands between two optimizer steps: with the model's and the optimizer's state, all a checkpoint
+/// needs to continue the run bit for bit (the data order, augmentation and model schedule are functions of
+/// (seed, epoch, position)).
+struct TrainerState {
+  int64_t epoch = 1;       ///< 1-based epoch to continue
+  int64_t batch = 0;       ///< batches of that epoch already trained (0: the epoch has not begun)
+  int64_t samples = 0;     ///< samples of that epoch already trained
+  int64_t steps_done = 0;  ///< optimizer steps of the whole run
+  GeneratorState rng;      ///< dropout's generator
+  Tensor loss_sum;         ///< the epoch's running sum of losses: f32 0-d host tensor
+  /// The weight averages (lookahead), named as the state they average; empty without lookahead.
+  std::vector<nn::NamedBuffer> lookahead;
 };
 
 struct EpochStats {
@@ -99,6 +112,14 @@ class Trainer {
   /// True once max_steps optimizer steps were taken.
   bool finished() const { return options_.max_steps > 0 && steps_done_ >= options_.max_steps; }
 
+  /// The run's position and trainer-held state, valid between optimizer steps (in on_checkpoint or between
+  /// epochs); tensors are host copies except lookahead's (on the device).
+  TrainerState state();
+  /// Continues from `state` (before the first run_epoch): the next run_epoch(state.epoch) starts at state.batch.
+  /// `find_average(name)` gives the saved lookahead averages (lookahead.h). The model and optimizer are restored
+  /// by the caller.
+  void restore(const TrainerState& state, const std::function<Tensor(const std::string&)>& find_average);
+
  private:
   nn::Model& model_;
   optim::Optimizer& optimizer_;
@@ -111,11 +132,13 @@ class Trainer {
   struct GraphState;
   std::unique_ptr<GraphState> graph_;
   ProgressLine progress_;
-  Tensor loss_sum_, eval_loss_sum_, eval_correct_;  // 0-d accumulators on the device
-  Tensor tta_view_, tta_logits_;                    // TTA: one view of a test batch, the weighted logits
+  Evaluator evaluator_;
+  Tensor loss_sum_;                                 // 0-d accumulator on the device
   nn::BufferPool gradients_;                        // backward's input gradients, shared by all layers
   int64_t steps_done_ = 0;                          // optimizer steps over the whole run
   std::unique_ptr<Lookahead> lookahead_;            // from the weights before the first step
+  int64_t epoch_ = 1, batch_ = 0, samples_ = 0;     // position: the batch the next step starts from
+  std::optional<TrainerState> resume_;              // where the next run_epoch continues (restore())
 
   /// After an optimizer step: lookahead averaging when due (`last`: the run's final step).
   void after_optimizer_step(int64_t total, bool last);
@@ -125,8 +148,6 @@ class Trainer {
   bool train_step(nn::RunContext& ctx, const data::Batch& batch, int64_t step, int64_t steps);
   /// Replays (or captures, after one warm-up step) the whole step as a CUDA graph; false when not applicable.
   bool graph_step(nn::RunContext& ctx, const data::Batch& batch, int64_t step, int64_t steps);
-  /// The logits evaluate() scores for `inputs`: the model's, or their TTA-weighted sum over views.
-  Tensor eval_logits(nn::RunContext& ctx, const Tensor& inputs, int tta);
 };
 
 }  // namespace sprint::train
