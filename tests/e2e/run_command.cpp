@@ -7,7 +7,10 @@
 
 #include <fcntl.h>
 
+#include <csignal>
+#include <chrono>
 #include <cstdlib>
+#include <thread>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -63,6 +66,38 @@ CommandResult run_sprint(const std::vector<std::string>& args, const std::vector
   std::filesystem::remove(out_path);
   std::filesystem::remove(err_path);
   return r;
+}
+
+bool run_sprint_and_kill(const std::vector<std::string>& args, const std::function<bool()>& ready, int delay_ms) {
+  std::vector<std::string> argv_s{SPRINT_BINARY};
+  argv_s.insert(argv_s.end(), args.begin(), args.end());
+  std::vector<char*> argv;
+  for (auto& a : argv_s) argv.push_back(a.data());
+  argv.push_back(nullptr);
+  posix_spawn_file_actions_t actions;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
+  posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
+  pid_t pid = 0;
+  const int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+  posix_spawn_file_actions_destroy(&actions);
+  if (rc != 0) return false;
+  int status = 0;
+  bool armed = false;
+  auto deadline = std::chrono::steady_clock::now();
+  while (true) {
+    if (waitpid(pid, &status, WNOHANG) == pid) return false;  // finished before the kill
+    const auto now = std::chrono::steady_clock::now();
+    if (!armed && ready()) {
+      armed = true;
+      deadline = now + std::chrono::milliseconds(delay_ms);
+    }
+    if (armed && now >= deadline) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  }
+  kill(pid, SIGKILL);
+  waitpid(pid, &status, 0);
+  return WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
 }
 
 std::string fashion_mnist_data_dir() {

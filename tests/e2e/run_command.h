@@ -1,6 +1,7 @@
 // run_command.h: runs the sprint binary in a child process and captures exit code, stdout and stderr.
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,10 @@ struct CommandResult {
 
 /// Runs SPRINT_BINARY with `args` (no shell), extra environment entries "NAME=value" appended.
 CommandResult run_sprint(const std::vector<std::string>& args, const std::vector<std::string>& env = {});
+
+/// Runs SPRINT_BINARY with `args` (output discarded) and sends it SIGKILL `delay_ms` milliseconds after `ready()`
+/// first returns true (polled every 2 ms). Returns true when the kill landed, false when the child exited first.
+bool run_sprint_and_kill(const std::vector<std::string>& args, const std::function<bool()>& ready, int delay_ms);
 
 /// Number of '\n' in `s` (the CLI's errors are one line).
 int count_lines(const std::string& s);

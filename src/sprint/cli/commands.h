@@ -56,10 +56,43 @@ struct TrainArgs {
   std::string flip = "none";          ///< none | random | alternate
   int cutout = 0;                     ///< side of a square of zeros; 0 = off
   int tta = 0;                        ///< 0 | 1 (mirror) | 2 (mirror + 1-px translations)
+  // checkpoints
+  std::optional<std::string> checkpoint_dir;  ///< save here at every epoch end (and every checkpoint_every steps)
+  int64_t checkpoint_every = 0;               ///< also every N optimizer steps (0: epoch ends only)
+  int keep = 3;                               ///< saves kept in checkpoint_dir
+  std::optional<std::string> resume;          ///< continue the run saved in this directory
+  std::optional<std::string> init;            ///< start from these weights (file or checkpoint directory)
+  bool init_partial = false;                  ///< --init loads what matches and lists the rest
+  /// The arguments after `sprint` that started this run (recipe merged in, --resume left out): a checkpoint
+  /// stores them so that --resume replays the same configuration.
+  std::vector<std::string> command;
   // random data set (seed 000, experiment 1)
   int64_t random_samples = 100;
   int64_t random_features = 10;
   int64_t random_classes = 2;
+};
+
+struct EvalArgs {
+  std::string model;
+  std::string checkpoint;                ///< a .safetensors file or a checkpoint directory
+  std::optional<std::string> dataset;    ///< evaluate on its test split
+  std::optional<std::string> inputs;     ///< or: float32 (N, C, H, W) / (N, F) .npy, already normalised
+  std::optional<std::string> logits;     ///< --inputs: write the float32 (N, K) logits here (.npy)
+  std::optional<std::string> data_dir;
+  std::optional<std::string> report;     ///< JSON with the accuracy and loss (--dataset)
+  std::string input_shape;               ///< --inputs without a dataset: "CxHxW" or "F" (default: from the array)
+  int64_t num_classes = 10;
+  std::vector<int64_t> hidden;
+  int64_t batch_size = 1000;
+  int64_t limit_test = 0;
+  int tta = 0;
+  std::string threads = "auto";
+  std::string device = "cpu";
+  std::string memory_format = "auto";
+};
+
+struct CheckpointInfoArgs {
+  std::string path;  ///< a .safetensors file or a checkpoint directory
 };
 
 struct DataFetchArgs {
@@ -80,6 +113,8 @@ int resolve_threads(const std::string& value, const std::string& model, int avai
 
 /// Each returns the process exit code; errors are thrown as sprint::Error and reported by main().
 int run_train(const TrainArgs& args);
+int run_eval(const EvalArgs& args);
+int run_checkpoint_info(const CheckpointInfoArgs& args);
 int run_data_fetch(const DataFetchArgs& args);
 int run_data_list(const std::optional<std::string>& data_dir);
 int run_info();

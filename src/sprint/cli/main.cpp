@@ -15,6 +15,7 @@
 #include "sprint/core/error.h"
 #include "sprint/core/log.h"
 #include "sprint/nn/models.h"
+#include "sprint/train/checkpoint.h"
 
 namespace {
 
@@ -134,6 +135,19 @@ void add_train(CLI::App& app, sprint::cli::TrainArgs& a) {
                 "test-time augmentation (airbench94): 0 = none | 1 = mean of the logits of the image and its mirror | "
                 "2 = also 1-pixel translations up-left and down-right (6 views)")
       ->capture_default_str();
+  t->add_option("--checkpoint-dir", a.checkpoint_dir,
+                "save checkpoints here (weights with PyTorch state_dict names + training state) at every epoch end; "
+                "DIR/latest.safetensors is always the newest complete save");
+  t->add_option("--checkpoint-every", a.checkpoint_every, "also save every N optimizer steps (0 = epoch ends only)")
+      ->capture_default_str();
+  t->add_option("--keep", a.keep, "checkpoints kept in --checkpoint-dir (older ones are deleted)")->capture_default_str();
+  t->add_option("--resume", a.resume,
+                "continue the run saved in this checkpoint directory, bit for bit, with its stored configuration "
+                "(only --report, --progress and --log-level may be given with it)");
+  t->add_option("--init", a.init,
+                "start from the weights in this .safetensors file or checkpoint directory (PyTorch state_dict names)");
+  t->add_flag("--init-partial", a.init_partial,
+              "with --init: load the tensors that match by name and shape, list the rest (PyTorch's strict=False)");
   t->add_option("--samples", a.random_samples, "random data set: number of samples (80% train, 20% test)")
       ->check(CLI::Range(int64_t{10}, int64_t{1} << 30))->capture_default_str();
   t->add_option("--features", a.random_features, "random data set: features per sample")
@@ -147,13 +161,50 @@ void add_train(CLI::App& app, sprint::cli::TrainArgs& a) {
       "  sprint train --dataset random --model mlp2 --samples 100 --features 10");
 }
 
+void add_eval(CLI::App& app, sprint::cli::EvalArgs& a) {
+  auto* e = app.add_subcommand("eval", "Evaluate saved weights on a data set, or write the logits of an array");
+  std::vector<std::string> models;
+  for (const auto& m : sprint::nn::model_catalog()) models.push_back(m.name);
+  e->add_option("-m,--model", a.model, "the model the weights belong to")->required()->check(CLI::IsMember(models));
+  e->add_option("--checkpoint", a.checkpoint, "a .safetensors file or a checkpoint directory")->required();
+  e->add_option("-d,--dataset", a.dataset, "report accuracy and loss on this data set's test split")
+      ->check(CLI::IsMember({"fashion-mnist", "mnist", "cifar10"}));
+  e->add_option("--inputs", a.inputs, "float32 .npy (N, C, H, W) or (N, F) of already normalised inputs");
+  e->add_option("--logits", a.logits, "with --inputs: write the float32 (N, classes) logits to this .npy file");
+  e->add_option("--input-shape", a.input_shape,
+                "--inputs: the model's input as CxHxW or F (default: the array's shape without N)");
+  e->add_option("--num-classes", a.num_classes, "--inputs: the model's number of classes")
+      ->check(CLI::Range(int64_t{2}, int64_t{1} << 20))->capture_default_str();
+  e->add_option("--hidden", a.hidden, "hidden layer widths of mlp / mlp2 / fc, as trained")
+      ->delimiter(',')->check(CLI::Range(int64_t{1}, int64_t{1} << 24));
+  e->add_option("--tta", a.tta, "--dataset: test-time augmentation 0 | 1 | 2 (as sprint train --tta)")
+      ->capture_default_str();
+  e->add_option("--batch-size", a.batch_size, "evaluation batch size")->check(CLI::Range(1, 1 << 20))->capture_default_str();
+  e->add_option("--limit-test", a.limit_test, "use only the first N test samples (0 = all)")
+      ->check(CLI::Range(int64_t{0}, int64_t{1} << 40))->capture_default_str();
+  e->add_option("--data-dir", a.data_dir, "data directory (default: $SPRINT_DATA, else ~/.cache/sprint)");
+  e->add_option("--report", a.report, "--dataset: write {model, dataset, checkpoint, test_accuracy, test_loss} JSON");
+  e->add_option("-j,--threads", a.threads, "CPU compute threads: auto | N")->capture_default_str();
+  e->add_option("--device", a.device, "cpu | cuda | cuda:N")->capture_default_str();
+  e->add_option("--memory-format", a.memory_format, "activation layout: auto | nchw | nhwc | blocked")
+      ->check(CLI::IsMember({"auto", "nchw", "nhwc", "blocked"}))->capture_default_str();
+  e->footer(
+      "Examples:\n"
+      "  sprint eval --model cnn --checkpoint runs/cnn --dataset fashion-mnist\n"
+      "  sprint eval --model resnet18 --checkpoint w.safetensors --inputs x.npy --logits y.npy");
+}
+
 /// Every subcommand's arguments, filled by one parse.
 struct Parsed {
+  sprint::cli::EvalArgs eval_args;
+  sprint::cli::CheckpointInfoArgs info_args;
   sprint::cli::TrainArgs train_args;
   sprint::cli::DataFetchArgs fetch_args;
   std::optional<std::string> list_dir;
   std::string log_level = "warn";
   CLI::App* train = nullptr;
+  CLI::App* eval = nullptr;
+  CLI::App* checkpoint_info = nullptr;
   CLI::App* fetch = nullptr;
   CLI::App* list = nullptr;
   CLI::App* info = nullptr;
@@ -167,6 +218,13 @@ void build_app(CLI::App& app, Parsed& p) {
       ->check(CLI::IsMember({"debug", "info", "warn", "error", "off"}))->capture_default_str();
   add_train(app, p.train_args);
   p.train = app.get_subcommand("train");
+  add_eval(app, p.eval_args);
+  p.eval = app.get_subcommand("eval");
+  auto* checkpoint = app.add_subcommand("checkpoint", "Inspect checkpoint files");
+  checkpoint->require_subcommand(1);
+  p.checkpoint_info = checkpoint->add_subcommand(
+      "info", "Print the tensors (name, dtype, shape, bytes) and metadata of a .safetensors file or checkpoint directory");
+  p.checkpoint_info->add_option("path", p.info_args.path, "a .safetensors file or a checkpoint directory")->required();
 
   auto* data = app.add_subcommand("data", "Install and inspect data sets");
   data->require_subcommand(1);
@@ -214,10 +272,65 @@ std::optional<std::vector<std::string>> with_recipe(const std::vector<std::strin
 
 }  // namespace
 
+/// `sprint train --resume DIR [--report F] [--progress M]`: the command stored in DIR's checkpoint with --resume
+/// DIR and the given overrides; nullopt for any other command line.
+std::optional<std::vector<std::string>> with_resume(const std::vector<std::string>& args) {
+  if (args.empty() || args[0] != "train") return std::nullopt;
+  std::optional<std::string> dir;
+  std::vector<std::pair<std::string, std::string>> overrides;
+  for (size_t i = 1; i < args.size(); ++i) {
+    std::string key = args[i], value;
+    const size_t eq = key.find('=');
+    if (eq != std::string::npos) {
+      value = key.substr(eq + 1);
+      key = key.substr(0, eq);
+    } else if (i + 1 < args.size()) {
+      value = args[++i];
+    } else {
+      return std::nullopt;  // a dangling option: the real parse reports it
+    }
+    if (key == "--resume") dir = value;
+    else overrides.emplace_back(key, value);
+  }
+  if (!dir) return std::nullopt;
+  for (const auto& [key, value] : overrides)
+    if (key != "--report" && key != "--progress" && key != "--log-level")
+      SPRINT_THROW(sprint::InvalidArgument,
+                   "--resume continues the stored configuration; {} cannot be changed (only --report, --progress and "
+                   "--log-level may be given with --resume)",
+                   key);
+  overrides.emplace_back("--checkpoint-dir", *dir);  // the run goes on saving where it is resumed from
+  const std::vector<std::string> stored = sprint::train::load_checkpoint(*dir).run.command;
+  if (stored.empty() || stored[0] != "train")
+    SPRINT_THROW(sprint::FormatError, "{}: the stored command is not a sprint train command", *dir);
+  std::vector<std::string> out;
+  for (size_t i = 0; i < stored.size(); ++i) {  // drop the stored values of the overridden options
+    const std::string key = stored[i].substr(0, stored[i].find('='));
+    const bool overridden = std::any_of(overrides.begin(), overrides.end(), [&](const auto& o) { return o.first == key; });
+    if (overridden) {
+      if (stored[i].find('=') == std::string::npos) ++i;
+      continue;
+    }
+    out.push_back(stored[i]);
+  }
+  for (const auto& [key, value] : overrides) {
+    if (key == "--log-level") {
+      out.insert(out.begin(), {key, value});  // an option of `sprint`, before the subcommand
+    } else {
+      out.push_back(key);
+      out.push_back(value);
+    }
+  }
+  out.push_back("--resume");
+  out.push_back(*dir);
+  return out;
+}
+
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   try {
-    if (auto merged = with_recipe(args)) args = std::move(*merged);
+    if (auto resumed = with_resume(args)) args = std::move(*resumed);
+    else if (auto merged = with_recipe(args)) args = std::move(*merged);
   } catch (const sprint::Error& e) {
     std::fprintf(stderr, "sprint: error: %s\n", e.what());
     return 1;
@@ -243,8 +356,21 @@ int main(int argc, char** argv) {
         }
         p.train_args.resolved.emplace_back(opt->get_lnames().front(), value);
       }
+      // The command a checkpoint stores: this one, without --resume and the options of `sprint` itself.
+      const auto train_at = std::find(args.begin(), args.end(), "train");
+      for (auto it = train_at; it != args.end(); ++it) {
+        if (*it == "--resume") {
+          ++it;
+          if (it == args.end()) break;
+          continue;
+        }
+        if (it->starts_with("--resume=")) continue;
+        p.train_args.command.push_back(*it);
+      }
       return sprint::cli::run_train(p.train_args);
     }
+    if (p.eval->parsed()) return sprint::cli::run_eval(p.eval_args);
+    if (p.checkpoint_info->parsed()) return sprint::cli::run_checkpoint_info(p.info_args);
     if (p.fetch->parsed()) return sprint::cli::run_data_fetch(p.fetch_args);
     if (p.list->parsed()) return sprint::cli::run_data_list(p.list_dir);
     if (p.info->parsed()) return sprint::cli::run_info();

@@ -17,6 +17,7 @@
 #include "sprint/optim/adam.h"
 #include "sprint/optim/sgd.h"
 #include "sprint/runtime/device_registry.h"
+#include "sprint/train/checkpoint.h"
 #include "sprint/train/layouts.h"
 #include "sprint/train/report.h"
 #include "sprint/train/trainer.h"
@@ -203,6 +204,19 @@ int run_train(const TrainArgs& a) {
   nn::Model model = nn::build_model(a.model, data.train.sample_shape(), data.train.num_classes, init_rng, model_options);
   if (model.init_from_data) model.init_from_data(data::normalized_images(data.train, model.init_samples));
   model.net->to_device(stream);
+  SPRINT_CHECK(!(a.init && a.resume), "--init and --resume exclude each other (a resumed run has its own weights)");
+  SPRINT_CHECK(!a.init_partial || a.init, "--init-partial needs --init FILE");
+  SPRINT_CHECK(a.keep >= 1, "--keep {}: expected a whole number >= 1", a.keep);
+  SPRINT_CHECK(a.checkpoint_every >= 0, "--checkpoint-every {}: expected a whole number >= 0", a.checkpoint_every);
+  SPRINT_CHECK(a.checkpoint_every == 0 || a.checkpoint_dir, "--checkpoint-every needs --checkpoint-dir DIR");
+  if (a.init) {
+    const std::filesystem::path path = train::resolve_checkpoint(*a.init);
+    const train::LoadResult r = train::load_model_state(stream, *model.net, data::read_safetensors(path), !a.init_partial);
+    std::printf("initialised from %s: %zu tensors loaded\n", path.c_str(), r.loaded.size());
+    for (const std::string& name : r.missing) std::printf("  kept the model's own initialisation: %s\n", name.c_str());
+    for (const std::string& name : r.mismatched) std::printf("  skipped (shape differs): %s\n", name.c_str());
+    for (const std::string& name : r.unexpected) std::printf("  skipped (not in the model): %s\n", name.c_str());
+  }
 
   const std::unique_ptr<optim::Optimizer> optimizer_ptr = make_optimizer(a, *model.net);
   optim::Optimizer& optimizer = *optimizer_ptr;
@@ -239,7 +253,44 @@ int run_train(const TrainArgs& a) {
   options.progress = progress_enabled(a.progress);
   options.augment = augment;
   options.tta = a.tta;
+  train::RunReport report{a.model, a.dataset, device_name(device), {}, a.resolved};
+  const optim::ParameterPaths paths = optim::parameter_paths(*model.net);
+  train::Trainer* trainer_ptr = nullptr;
+  const auto save_checkpoint = [&] {
+    train::Trainer& t = *trainer_ptr;
+    const train::RunState state{t.state(), optimizer.progress(), optimizer.named_state(paths),
+                                optimizer.describe_buckets(), a.command, train::epochs_json(report.epochs)};
+    train::save_checkpoint(*a.checkpoint_dir, stream, *model.net, a.model, state, a.keep);
+  };
+  if (a.checkpoint_dir) {
+    options.checkpoint_every = a.checkpoint_every;
+    options.on_checkpoint = save_checkpoint;
+  }
   train::Trainer trainer(model, optimizer, data.train, data.test, options);
+  trainer_ptr = &trainer;
+  int64_t first_epoch = 1;
+  if (a.resume) {
+    const train::LoadedCheckpoint c = train::load_checkpoint(*a.resume);
+    train::load_model_state(stream, *model.net, c.weights, true);
+    const auto finder = [&c](const std::string& prefix) {
+      return [&c, prefix](const std::string& name) {
+        const data::SafetensorsFile::Entry* e = c.state.find(prefix + name);
+        return e ? c.state.tensor(*e) : Tensor();
+      };
+    };
+    const std::vector<std::string> loaded = optimizer.load_state(stream, paths, finder("optimizer."));
+    size_t saved = 0;
+    for (const auto& e : c.state.entries()) saved += e.name.starts_with("optimizer.") ? 1 : 0;
+    SPRINT_CHECK(loaded.size() == saved, "{}: {} optimizer tensors saved, {} belong to this optimizer",
+                 c.state.source(), saved, loaded.size());
+    optimizer.restore_progress(c.run.optimizer);
+    trainer.restore(c.run.trainer, finder("lookahead."));
+    report.epochs = train::parse_epochs_json(c.run.report_epochs);
+    first_epoch = c.run.trainer.epoch;
+    std::printf("resumed %s at step %lld (epoch %lld, batch %lld)\n", c.weights_path.c_str(),
+                static_cast<long long>(c.step), static_cast<long long>(c.run.trainer.epoch),
+                static_cast<long long>(c.run.trainer.batch));
+  }
 
   std::printf("sprint %s | model %s (%lld parameters) | %s: %lld train / %lld test | %s, %d thread%s\n", SPRINT_VERSION,
               a.model.c_str(), static_cast<long long>(model.net->n_parameters()), a.dataset.c_str(),
@@ -260,13 +311,15 @@ int run_train(const TrainArgs& a) {
   std::printf("%s\n", train::epoch_table_header().c_str());
   std::fflush(stdout);
 
-  train::RunReport report{a.model, a.dataset, device_name(device), {}, a.resolved};
-  for (int64_t epoch = 1; epoch <= n_epochs && !trainer.finished(); ++epoch) {
+  for (const train::EpochStats& e : report.epochs) std::printf("%s\n", train::epoch_table_row(e).c_str());
+  for (int64_t epoch = first_epoch; epoch <= n_epochs && !trainer.finished(); ++epoch) {
     report.epochs.push_back(trainer.run_epoch(epoch, n_epochs));
     std::printf("%s\n", train::epoch_table_row(report.epochs.back()).c_str());
     std::fflush(stdout);
+    if (a.checkpoint_dir) save_checkpoint();
     if (a.report) train::write_report(*a.report, report);  // kept current: an interrupted run keeps its epochs
   }
+  SPRINT_CHECK(!report.epochs.empty(), "the run has no epochs to report");
   if (a.tta > 0) {
     const auto start = std::chrono::steady_clock::now();
     report.tta = trainer.evaluate();
@@ -276,6 +329,7 @@ int run_train(const TrainArgs& a) {
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     if (a.report) train::write_report(*a.report, report);
   }
+  if (a.report) train::write_report(*a.report, report);  // also when a resumed run had nothing left to do
   double total = 0.0;
   for (const auto& e : report.epochs) total += e.train_seconds;
   std::printf("final test accuracy %.2f%%, training time %.3f s\n", 100.0 * report.epochs.back().test.accuracy, total);
