@@ -275,10 +275,14 @@ std::optional<std::vector<std::string>> with_recipe(const std::vector<std::strin
 /// `sprint train --resume DIR [--report F] [--progress M]`: the command stored in DIR's checkpoint with --resume
 /// DIR and the given overrides; nullopt for any other command line.
 std::optional<std::vector<std::string>> with_resume(const std::vector<std::string>& args) {
-  if (args.empty() || args[0] != "train") return std::nullopt;
+  // Options of `sprint` itself (--log-level X) may come before the subcommand: they are kept as given.
+  size_t at = 0;
+  while (at + 1 < args.size() && args[at] == "--log-level") at += 2;
+  if (at >= args.size() || args[at] != "train") return std::nullopt;
+  const std::vector<std::string> prefix(args.begin(), args.begin() + static_cast<std::ptrdiff_t>(at));
   std::optional<std::string> dir;
   std::vector<std::pair<std::string, std::string>> overrides;
-  for (size_t i = 1; i < args.size(); ++i) {
+  for (size_t i = at + 1; i < args.size(); ++i) {
     std::string key = args[i], value;
     const size_t eq = key.find('=');
     if (eq != std::string::npos) {
@@ -303,7 +307,7 @@ std::optional<std::vector<std::string>> with_resume(const std::vector<std::strin
   const std::vector<std::string> stored = sprint::train::load_checkpoint(*dir).run.command;
   if (stored.empty() || stored[0] != "train")
     SPRINT_THROW(sprint::FormatError, "{}: the stored command is not a sprint train command", *dir);
-  std::vector<std::string> out;
+  std::vector<std::string> out = prefix;
   for (size_t i = 0; i < stored.size(); ++i) {  // drop the stored values of the overridden options
     const std::string key = stored[i].substr(0, stored[i].find('='));
     const bool overridden = std::any_of(overrides.begin(), overrides.end(), [&](const auto& o) { return o.first == key; });

@@ -10,6 +10,7 @@
 #include "sprint/backend/cpu/cpu_info.h"
 #include "sprint/cli/commands.h"
 #include "sprint/config.h"
+#include "sprint/core/log.h"
 #include "sprint/data/augment.h"
 #include "sprint/data/dataset.h"
 #include "sprint/data/fetch.h"
@@ -260,7 +261,10 @@ int run_train(const TrainArgs& a) {
     train::Trainer& t = *trainer_ptr;
     const train::RunState state{t.state(), optimizer.progress(), optimizer.named_state(paths),
                                 optimizer.describe_buckets(), a.command, train::epochs_json(report.epochs)};
-    train::save_checkpoint(*a.checkpoint_dir, stream, *model.net, a.model, state, a.keep);
+    const auto start = std::chrono::steady_clock::now();
+    const std::filesystem::path saved = train::save_checkpoint(*a.checkpoint_dir, stream, *model.net, a.model, state, a.keep);
+    log_info("checkpoint {} saved in {:.3f} s", saved.string(),
+             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
   };
   if (a.checkpoint_dir) {
     options.checkpoint_every = a.checkpoint_every;
@@ -270,6 +274,7 @@ int run_train(const TrainArgs& a) {
   trainer_ptr = &trainer;
   int64_t first_epoch = 1;
   if (a.resume) {
+    const auto start = std::chrono::steady_clock::now();
     const train::LoadedCheckpoint c = train::load_checkpoint(*a.resume);
     train::load_model_state(stream, *model.net, c.weights, true);
     const auto finder = [&c](const std::string& prefix) {
@@ -287,6 +292,8 @@ int run_train(const TrainArgs& a) {
     trainer.restore(c.run.trainer, finder("lookahead."));
     report.epochs = train::parse_epochs_json(c.run.report_epochs);
     first_epoch = c.run.trainer.epoch;
+    log_info("checkpoint {} loaded in {:.3f} s", c.weights_path.string(),
+             std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     std::printf("resumed %s at step %lld (epoch %lld, batch %lld)\n", c.weights_path.c_str(),
                 static_cast<long long>(c.step), static_cast<long long>(c.run.trainer.epoch),
                 static_cast<long long>(c.run.trainer.batch));
