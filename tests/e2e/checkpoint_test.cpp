@@ -68,7 +68,7 @@ TEST(Checkpoints, ResumeKeepsTheStoredConfiguration) {
   std::vector<std::string> args = run_args(dir);
   ASSERT_EQ(run_sprint(args).exit_code, 0);
   CommandResult r = run_sprint({"train", "--resume", dir.string(), "--lr", "1"});
-  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("--lr cannot be changed"), std::string::npos) << r.err;
   EXPECT_EQ(count_lines(r.err), 1) << r.err;
   const fs::path report = tmp.path() / "report.json";
@@ -76,7 +76,7 @@ TEST(Checkpoints, ResumeKeepsTheStoredConfiguration) {
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(slurp(report).find("\"epochs\""), std::string::npos);
   r = run_sprint({"train", "--resume", (tmp.path() / "nothing").string()});
-  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.exit_code, 4);
   EXPECT_EQ(count_lines(r.err), 1) << r.err;
 }
 
@@ -137,7 +137,7 @@ TEST(Checkpoints, InitStrictAndPartial) {
   args = base;
   args.insert(args.end(), {"--hidden", "96,32", "--init", dir.string()});
   r = run_sprint(args);
-  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.exit_code, 3);
   EXPECT_EQ(count_lines(r.err), 1) << r.err;
   EXPECT_NE(r.err.find("wrong shape: fc2.weight (file [48, 96], model [32, 96])"), std::string::npos) << r.err;
   args.push_back("--init-partial");
@@ -158,13 +158,14 @@ TEST(Checkpoints, InfoAndBrokenFiles) {
   std::string bytes = slurp(dir / "latest.safetensors");
   const fs::path broken = tmp.path() / "broken.safetensors";
   std::ofstream(broken, std::ios::binary) << bytes.substr(0, bytes.size() / 2);
-  for (const std::vector<std::string>& args :
-       {std::vector<std::string>{"checkpoint", "info", broken.string()},
-        {"eval", "--model", "mlp2", "--checkpoint", broken.string(), "--inputs", broken.string()},
-        {"train", "--dataset", "random", "--model", "mlp2", "--init", broken.string()},
-        {"checkpoint", "info", (tmp.path() / "missing").string()}}) {
+  const std::pair<std::vector<std::string>, int> cases[] = {
+      {{"checkpoint", "info", broken.string()}, 3},  // input data
+      {{"eval", "--model", "mlp2", "--checkpoint", broken.string(), "--inputs", broken.string()}, 3},
+      {{"train", "--dataset", "random", "--model", "mlp2", "--init", broken.string()}, 3},
+      {{"checkpoint", "info", (tmp.path() / "missing").string()}, 4}};  // I/O
+  for (const auto& [args, code] : cases) {
     r = run_sprint(args);
-    EXPECT_EQ(r.exit_code, 1) << args[0];
+    EXPECT_EQ(r.exit_code, code) << args[0];
     EXPECT_EQ(count_lines(r.err), 1) << r.err;
     EXPECT_EQ(r.err.rfind("sprint: error: ", 0), 0u) << r.err;
   }

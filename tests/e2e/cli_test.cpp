@@ -45,7 +45,7 @@ TEST(Cli, UsageErrorsExitNonZeroWithAMessage) {
   EXPECT_NE(run_sprint({"train", "--dataset", "random", "--deterministic", "1"}).exit_code, 0);
   EXPECT_NE(run_sprint({"train", "--dataset", "random", "--optimizer", "lamb"}).exit_code, 0);
   CommandResult nesterov = run_sprint({"train", "--dataset", "random", "--optimizer", "adam", "--nesterov"});
-  EXPECT_EQ(nesterov.exit_code, 1);
+  EXPECT_EQ(nesterov.exit_code, 2);
   EXPECT_EQ(count_lines(nesterov.err), 1) << nesterov.err;
   CommandResult adamw = run_sprint({"train", "--dataset", "random", "--epochs", "1", "--optimizer", "adamw"});
   EXPECT_EQ(adamw.exit_code, 0) << adamw.err;
@@ -60,11 +60,11 @@ TEST(Cli, UsageErrorsExitNonZeroWithAMessage) {
   EXPECT_NE(piecewise.out.find("piecewise-linear lr 0@0, 0.05@"), std::string::npos) << piecewise.out;
   for (const char* knots : {"0-1", "0:0,0:1", "a:0.1", "0:x", ""}) {
     CommandResult bad = run_sprint({"train", "--dataset", "random", "--schedule", "piecewise", "--lr-knots", knots});
-    EXPECT_EQ(bad.exit_code, 1) << knots;
+    EXPECT_EQ(bad.exit_code, 2) << knots;
     EXPECT_EQ(count_lines(bad.err), 1) << knots << ": " << bad.err;
   }
   CommandResult graph = run_sprint({"train", "--dataset", "random", "--schedule", "cosine", "--cuda-graph"});
-  EXPECT_EQ(graph.exit_code, 1);
+  EXPECT_EQ(graph.exit_code, 2);
   EXPECT_EQ(count_lines(graph.err), 1) << graph.err;
   EXPECT_NE(graph.err.find("constant schedule"), std::string::npos) << graph.err;
   // The numerics flags are accepted everywhere (the CPU backend has no TF32 and is deterministic either way).
@@ -82,7 +82,7 @@ TEST(Cli, AugmentationErrorsAreOneClearLine) {
     std::vector<std::string> args = {"train", "--dataset", "random", "--epochs", "1"};
     args.insert(args.end(), flags.begin(), flags.end());
     CommandResult r = run_sprint(args);
-    EXPECT_EQ(r.exit_code, 1) << flags[0] << " " << flags[1] << ": " << r.err;
+    EXPECT_EQ(r.exit_code, 2) << flags[0] << " " << flags[1] << ": " << r.err;
     EXPECT_EQ(count_lines(r.err), 1) << r.err;
     EXPECT_NE(r.err.find("sprint: error:"), std::string::npos) << r.err;
   }
@@ -98,18 +98,18 @@ TEST(Cli, AugmentationErrorsAreOneClearLine) {
 TEST(Cli, MissingDataIsOneClearLine) {
   TempDir dir;
   CommandResult r = run_sprint({"train", "--dataset", "mnist", "--data-dir", dir.path().string()});
-  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.exit_code, 4);
   EXPECT_EQ(count_lines(r.err), 1) << r.err;
   EXPECT_NE(r.err.find("sprint data fetch mnist"), std::string::npos) << r.err;
 }
 
 TEST(Cli, UnavailableDeviceIsOneClearLine) {
   CommandResult r = run_sprint({"train", "--dataset", "random", "--device", "cuda:7"});
-  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.exit_code, 5);
   EXPECT_EQ(count_lines(r.err), 1) << r.err;
   EXPECT_NE(r.err.find("cuda"), std::string::npos) << r.err;
   CommandResult bad = run_sprint({"train", "--dataset", "random", "--device", "tpu"});
-  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_EQ(bad.exit_code, 2);
   EXPECT_NE(bad.err.find("unknown device"), std::string::npos) << bad.err;
 }
 
@@ -125,7 +125,10 @@ TEST(Cli, ReportHasExactlyTheDocumentedSchema) {
   std::vector<std::string> keys;
   for (auto it = j.begin(); it != j.end(); ++it) keys.push_back(it.key());
   std::sort(keys.begin(), keys.end());
-  EXPECT_EQ(keys, (std::vector<std::string>{"config", "dataset", "device", "epochs", "final", "model"}));
+  EXPECT_EQ(keys, (std::vector<std::string>{"config", "dataset", "device", "epochs", "final", "model",
+                                            "requested_epochs", "status"}));
+  EXPECT_EQ(j["status"], "completed");
+  EXPECT_EQ(j["requested_epochs"], 2.0);
   EXPECT_EQ(j["config"]["batch-size"], "32");  // every resolved setting, as text
   EXPECT_EQ(j["config"]["schedule"], "constant");
   EXPECT_EQ(j["model"], "mlp2");
@@ -177,7 +180,7 @@ TEST(Cli, RunLengthFlags) {
             (std::vector<int64_t>{400, 400}));
   for (const char* knots : {"5q:1", "0:1y", "-1%:1", "0:-0.5x"}) {
     CommandResult bad = run_sprint({"train", "--dataset", "random", "--schedule", "piecewise", "--lr-knots", knots});
-    EXPECT_EQ(bad.exit_code, 1) << knots;
+    EXPECT_EQ(bad.exit_code, 2) << knots;
     EXPECT_EQ(count_lines(bad.err), 1) << knots << ": " << bad.err;
   }
   EXPECT_NE(run_sprint({"train", "--dataset", "random", "--loss-reduction", "max"}).exit_code, 0);
@@ -187,12 +190,12 @@ TEST(Cli, RunLengthFlags) {
 TEST(Cli, UnwritableReportIsAnError) {
   CommandResult r = run_sprint({"train", "--dataset", "random", "--epochs", "1", "--report",
                                 "/nonexistent-dir/run.json"});
-  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("/nonexistent-dir/run.json"), std::string::npos) << r.err;
   // A directory as the report path fails before any training (no epoch table on stdout).
   TempDir dir;
   CommandResult d = run_sprint({"train", "--dataset", "random", "--epochs", "1", "--report", dir.path().string()});
-  EXPECT_EQ(d.exit_code, 1);
+  EXPECT_EQ(d.exit_code, 2);
   EXPECT_NE(d.err.find("is a directory"), std::string::npos) << d.err;
   EXPECT_EQ(d.out.find("epoch"), std::string::npos) << d.out;
 }

@@ -52,7 +52,7 @@ TEST(CliThreads, AnExplicitCountHolds) {
 TEST(CliThreads, AnythingElseIsOneClearErrorLine) {
   for (const std::string bad : {"0", "-3", "abc", "2x", "1025", "99999999999", " 2", "Auto"}) {
     CommandResult r = train_random({"--threads=" + bad});
-    EXPECT_EQ(r.exit_code, 1) << "--threads=" << bad << ": " << r.err;
+    EXPECT_EQ(r.exit_code, 2) << "--threads=" << bad << ": " << r.err;
     EXPECT_EQ(count_lines(r.err), 1) << r.err;
     EXPECT_NE(r.err.find("sprint: error: --threads " + bad + ": expected auto or a whole number from 1 to 1024"),
               std::string::npos)
@@ -61,7 +61,7 @@ TEST(CliThreads, AnythingElseIsOneClearErrorLine) {
   }
   // The separated form reaches the same check (a leading '-' is taken as the value, not as an option).
   CommandResult r = train_random({"--threads", "-3"});
-  EXPECT_EQ(r.exit_code, 1) << r.out;
+  EXPECT_EQ(r.exit_code, 2) << r.out;
   EXPECT_EQ(r.err, "sprint: error: --threads -3: expected auto or a whole number from 1 to 1024\n");
   // No value at all is CLI11's usage error, like any option left without its value.
   EXPECT_NE(train_random({"--threads="}).exit_code, 0);
@@ -116,7 +116,7 @@ TEST(CliAugment, TrainsWithAugmentationAndTestTimeAugmentation) {
   args = base;
   for (const char* a : {"--crop-pad", "28", "--crop-mode", "zero"}) args.push_back(a);
   CommandResult bad = run_sprint(args);
-  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_EQ(bad.exit_code, 2);
   EXPECT_EQ(count_lines(bad.err), 1) << bad.err;
   EXPECT_NE(bad.err.find("crop padding must be in [0, 28)"), std::string::npos) << bad.err;
 }

@@ -69,6 +69,11 @@ CommandResult run_sprint(const std::vector<std::string>& args, const std::vector
 }
 
 bool run_sprint_and_kill(const std::vector<std::string>& args, const std::function<bool()>& ready, int delay_ms) {
+  return run_sprint_and_signal(args, ready, delay_ms, SIGKILL) == 128 + SIGKILL;
+}
+
+int run_sprint_and_signal(const std::vector<std::string>& args, const std::function<bool()>& ready, int delay_ms,
+                          int sig) {
   std::vector<std::string> argv_s{SPRINT_BINARY};
   argv_s.insert(argv_s.end(), args.begin(), args.end());
   std::vector<char*> argv;
@@ -81,12 +86,12 @@ bool run_sprint_and_kill(const std::vector<std::string>& args, const std::functi
   pid_t pid = 0;
   const int rc = posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), environ);
   posix_spawn_file_actions_destroy(&actions);
-  if (rc != 0) return false;
+  if (rc != 0) return -1;
   int status = 0;
   bool armed = false;
   auto deadline = std::chrono::steady_clock::now();
   while (true) {
-    if (waitpid(pid, &status, WNOHANG) == pid) return false;  // finished before the kill
+    if (waitpid(pid, &status, WNOHANG) == pid) return -1;  // finished before the signal
     const auto now = std::chrono::steady_clock::now();
     if (!armed && ready()) {
       armed = true;
@@ -95,9 +100,9 @@ bool run_sprint_and_kill(const std::vector<std::string>& args, const std::functi
     if (armed && now >= deadline) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(2));
   }
-  kill(pid, SIGKILL);
+  kill(pid, sig);
   waitpid(pid, &status, 0);
-  return WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL;
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 }
 
 std::string fashion_mnist_data_dir() {

@@ -19,6 +19,10 @@ CommandResult run_sprint(const std::vector<std::string>& args, const std::vector
 /// Runs SPRINT_BINARY with `args` (output discarded) and sends it SIGKILL `delay_ms` milliseconds after `ready()`
 /// first returns true (polled every 2 ms). Returns true when the kill landed, false when the child exited first.
 bool run_sprint_and_kill(const std::vector<std::string>& args, const std::function<bool()>& ready, int delay_ms);
+/// As run_sprint_and_kill with signal `sig`; returns the exit code (128 + signal when the signal ended it, -1 when
+/// the child finished before the signal was sent).
+int run_sprint_and_signal(const std::vector<std::string>& args, const std::function<bool()>& ready, int delay_ms,
+                          int sig);
 
 /// Number of '\n' in `s` (the CLI's errors are one line).
 int count_lines(const std::string& s);

@@ -63,6 +63,7 @@ struct TrainArgs {
   std::optional<std::string> resume;          ///< continue the run saved in this directory
   std::optional<std::string> init;            ///< start from these weights (file or checkpoint directory)
   bool init_partial = false;                  ///< --init loads what matches and lists the rest
+  std::string on_nonfinite = "stop";          ///< a non-finite training loss: stop (exit 6) | continue
   /// The arguments after `sprint` that started this run (recipe merged in, --resume left out): a checkpoint
   /// stores them so that --resume replays the same configuration.
   std::vector<std::string> command;

@@ -5,11 +5,14 @@
 #include <algorithm>
 #include <cstdio>
 #include <exception>
+#include <filesystem>
 #include <optional>
 
 #include <CLI/CLI.hpp>
 
 #include "sprint/cli/commands.h"
+#include "sprint/cli/exit_codes.h"
+#include "sprint/cli/number_validator.h"
 #include "sprint/cli/recipe.h"
 #include "sprint/config.h"
 #include "sprint/core/error.h"
@@ -38,18 +41,18 @@ void add_train(CLI::App& app, sprint::cli::TrainArgs& a) {
   t->add_option("-e,--epochs", a.epochs,
                 "number of epochs; a fraction ends the last epoch early (9.9 = 10 epochs, the last cut at 90% of its "
                 "steps)")
-      ->check(CLI::Range(0.001, 100000.0))->capture_default_str();
+      ->check(sprint::cli::StrictRange(0.001, 100000.0))->capture_default_str();
   t->add_option("--max-steps", a.max_steps, "stop after N optimizer steps (0 = no limit)")
-      ->check(CLI::Range(int64_t{0}, int64_t{1} << 40))->capture_default_str();
+      ->check(sprint::cli::StrictRange(int64_t{0}, int64_t{1} << 40))->capture_default_str();
   t->add_flag("--drop-last", a.drop_last, "drop the short last training batch of every epoch");
-  t->add_option("-b,--batch-size", a.batch_size, "training batch size")->check(CLI::Range(1, 1 << 20))->capture_default_str();
+  t->add_option("-b,--batch-size", a.batch_size, "training batch size")->check(sprint::cli::StrictRange(1, 1 << 20))->capture_default_str();
   t->add_option("--eval-batch-size", a.eval_batch_size, "evaluation batch size")
-      ->check(CLI::Range(1, 1 << 20))->capture_default_str();
+      ->check(sprint::cli::StrictRange(1, 1 << 20))->capture_default_str();
   t->add_option("--optimizer", a.optimizer,
                 "sgd (momentum, Nesterov) | adam | adamw (decoupled weight decay; betas 0.9, 0.999, eps 1e-8)")
       ->check(CLI::IsMember({"sgd", "adam", "adamw"}))->capture_default_str();
   t->add_option("--lr", a.lr, "learning rate (default: 0.01 for sgd, 0.001 for adam and adamw)")
-      ->check(CLI::Range(0.0, 1e6));
+      ->check(sprint::cli::StrictRange(0.0, 1e6));
   t->add_option("--schedule", a.schedule,
                 "learning rate over the run, per optimizer step (torch.optim.lr_scheduler semantics): constant | "
                 "onecycle (OneCycleLR peaking at --lr, cosine, momentum cycled 0.95-0.85) | cosine (to 0) | step "
@@ -60,29 +63,30 @@ void add_train(CLI::App& app, sprint::cli::TrainArgs& a) {
                 "0:0,5:0.4,24:0 (cifar10-fast); a position P% is floor(P/100 x the run's steps) steps, a value Vx is V "
                 "times --lr (airbench94: 0:0.2x,23%:1x,100%:0.07x)");
   t->add_option("--warmup-pct", a.warmup_pct, "onecycle: fraction of the steps spent rising to --lr")
-      ->check(CLI::Range(0.01, 0.99))->capture_default_str();
+      ->check(sprint::cli::StrictRange(0.01, 0.99))->capture_default_str();
   t->add_option("--step-epochs", a.step_epochs, "step schedule: epochs between decays")
-      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20))->capture_default_str();
-  t->add_option("--gamma", a.gamma, "step schedule: decay factor")->check(CLI::Range(1e-9, 1.0))->capture_default_str();
-  t->add_option("--momentum", a.momentum, "SGD momentum (0 disables)")->check(CLI::Range(0.0, 1.0))->capture_default_str();
+      ->check(sprint::cli::StrictRange(int64_t{1}, int64_t{1} << 20))->capture_default_str();
+  t->add_option("--gamma", a.gamma, "step schedule: decay factor")->check(sprint::cli::StrictRange(1e-9, 1.0))->capture_default_str();
+  t->add_option("--momentum", a.momentum, "SGD momentum (0 disables)")->check(sprint::cli::StrictRange(0.0, 1.0))->capture_default_str();
   t->add_option("--weight-decay", a.weight_decay, "weight decay: L2 for sgd and adam, decoupled for adamw")
-      ->check(CLI::Range(0.0, 1e3))->capture_default_str();
+      ->check(sprint::cli::StrictRange(0.0, 1e3))->capture_default_str();
   t->add_flag("--nesterov", a.nesterov, "Nesterov momentum (sgd)");
   t->add_option("--bn-bias-lr-scale", a.bn_bias_lr_scale,
                 "BatchNorm biases train at lr x this with weight decay / this (same decay per step; airbench: 64)")
-      ->check(CLI::Range(1e-6, 1e6))->capture_default_str();
+      ->check(sprint::cli::StrictRange(1e-6, 1e6))->capture_default_str();
   t->add_option("--lookahead", a.lookahead,
                 "every N optimizer steps average the weights and BatchNorm statistics (decay 0.95^5 (t/T)^3) and reset "
                 "them to the average, which they also take after the last step (airbench94: 5; 0 = off)")
-      ->check(CLI::Range(int64_t{0}, int64_t{1} << 30))->capture_default_str();
+      ->check(sprint::cli::StrictRange(int64_t{0}, int64_t{1} << 30))->capture_default_str();
   t->add_option("--label-smoothing", a.label_smoothing, "label smoothing for cross-entropy models")
-      ->check(CLI::Range(0.0, 0.999))->capture_default_str();
+      ->check(sprint::cli::StrictRange(0.0, 0.999))->capture_default_str();
   t->add_option("--loss-reduction", a.loss_reduction,
                 "cross-entropy models: mean | sum of the per-sample losses (airbench94 sums; scale --lr to match)")
       ->check(CLI::IsMember({"mean", "sum"}))->capture_default_str();
   t->add_option("--accumulate", a.accumulate_steps, "gradient accumulation: optimizer step every N batches")
-      ->check(CLI::Range(1, 1 << 16))->capture_default_str();
+      ->check(sprint::cli::StrictRange(1, 1 << 16))->capture_default_str();
   t->add_option("--seed", a.seed, "seed for initialisation, shuffling and dropout (same seed, same run on CPU)")
+      ->check(sprint::cli::StrictRange<uint64_t>(0, UINT64_MAX))
       ->capture_default_str();
   // Checked by run_train (parse_threads), like --device: a bad value is one "sprint: error:" line, exit 1.
   t->add_option("-j,--threads", a.threads,
@@ -90,7 +94,7 @@ void add_train(CLI::App& app, sprint::cli::TrainArgs& a) {
                 "for mlp / mlp2 / fc (one thread is fastest there), or a number from 1 to 1024")
       ->type_name("auto|N")->capture_default_str();
   t->add_option("--workers", a.workers, "data-loader threads (0 = load on the training thread)")
-      ->check(CLI::Range(0, 64))->capture_default_str();
+      ->check(sprint::cli::StrictRange(0, 64))->capture_default_str();
   t->add_option("--device", a.device, "cpu | cuda | cuda:N")->capture_default_str();
   t->add_option("--resident-data", a.resident,
                  "keep the data set on the device and gather batches there: auto (on for cuda) | on | off")
@@ -113,11 +117,11 @@ void add_train(CLI::App& app, sprint::cli::TrainArgs& a) {
   t->add_option("--progress", a.progress, "live progress line on stderr: auto (when a terminal) | on | off")
       ->check(CLI::IsMember({"auto", "on", "off"}))->capture_default_str();
   t->add_option("--limit-train", a.limit_train, "use only the first N training samples (0 = all)")
-      ->check(CLI::Range(int64_t{0}, int64_t{1} << 40))->capture_default_str();
+      ->check(sprint::cli::StrictRange(int64_t{0}, int64_t{1} << 40))->capture_default_str();
   t->add_option("--limit-test", a.limit_test, "use only the first N test samples (0 = all)")
-      ->check(CLI::Range(int64_t{0}, int64_t{1} << 40))->capture_default_str();
+      ->check(sprint::cli::StrictRange(int64_t{0}, int64_t{1} << 40))->capture_default_str();
   t->add_option("--hidden", a.hidden, "hidden layer widths for mlp / mlp2 / fc, e.g. --hidden 256,128")
-      ->delimiter(',')->check(CLI::Range(int64_t{1}, int64_t{1} << 24));
+      ->delimiter(',')->check(sprint::cli::StrictRange(int64_t{1}, int64_t{1} << 24));
   // Augmentation flags are checked by run_train (augment_options), like --threads: one "sprint: error:" line.
   t->add_option("--crop-pad", a.crop_pad,
                 "augmentation (image data sets): translate each training image by up to +-N pixels, i.e. pad by N "
@@ -139,8 +143,10 @@ void add_train(CLI::App& app, sprint::cli::TrainArgs& a) {
                 "save checkpoints here (weights with PyTorch state_dict names + training state) at every epoch end; "
                 "DIR/latest.safetensors is always the newest complete save");
   t->add_option("--checkpoint-every", a.checkpoint_every, "also save every N optimizer steps (0 = epoch ends only)")
+      ->check(sprint::cli::StrictRange<int64_t>(0, int64_t{1} << 40))
       ->capture_default_str();
-  t->add_option("--keep", a.keep, "checkpoints kept in --checkpoint-dir (older ones are deleted)")->capture_default_str();
+  t->add_option("--keep", a.keep, "checkpoints kept in --checkpoint-dir (older ones are deleted)")
+      ->check(sprint::cli::StrictRange<int>(1, 1 << 20))->capture_default_str();
   t->add_option("--resume", a.resume,
                 "continue the run saved in this checkpoint directory, bit for bit, with its stored configuration "
                 "(only --report, --progress and --log-level may be given with it)");
@@ -148,12 +154,15 @@ void add_train(CLI::App& app, sprint::cli::TrainArgs& a) {
                 "start from the weights in this .safetensors file or checkpoint directory (PyTorch state_dict names)");
   t->add_flag("--init-partial", a.init_partial,
               "with --init: load the tensors that match by name and shape, list the rest (PyTorch's strict=False)");
+  t->add_option("--on-nonfinite", a.on_nonfinite,
+                "a non-finite training loss: stop (one error line, exit code 6, report status \"diverged\") | continue")
+      ->capture_default_str();
   t->add_option("--samples", a.random_samples, "random data set: number of samples (80% train, 20% test)")
-      ->check(CLI::Range(int64_t{10}, int64_t{1} << 30))->capture_default_str();
+      ->check(sprint::cli::StrictRange(int64_t{10}, int64_t{1} << 30))->capture_default_str();
   t->add_option("--features", a.random_features, "random data set: features per sample")
-      ->check(CLI::Range(int64_t{1}, int64_t{1} << 20))->capture_default_str();
+      ->check(sprint::cli::StrictRange(int64_t{1}, int64_t{1} << 20))->capture_default_str();
   t->add_option("--classes", a.random_classes, "random data set: number of classes")
-      ->check(CLI::Range(int64_t{2}, int64_t{1} << 20))->capture_default_str();
+      ->check(sprint::cli::StrictRange(int64_t{2}, int64_t{1} << 20))->capture_default_str();
   t->footer(
       "Examples:\n"
       "  sprint train                                   # MLP on FashionMNIST, 3 epochs, SGD lr 0.01 momentum 0.9\n"
@@ -174,14 +183,14 @@ void add_eval(CLI::App& app, sprint::cli::EvalArgs& a) {
   e->add_option("--input-shape", a.input_shape,
                 "--inputs: the model's input as CxHxW or F (default: the array's shape without N)");
   e->add_option("--num-classes", a.num_classes, "--inputs: the model's number of classes")
-      ->check(CLI::Range(int64_t{2}, int64_t{1} << 20))->capture_default_str();
+      ->check(sprint::cli::StrictRange(int64_t{2}, int64_t{1} << 20))->capture_default_str();
   e->add_option("--hidden", a.hidden, "hidden layer widths of mlp / mlp2 / fc, as trained")
-      ->delimiter(',')->check(CLI::Range(int64_t{1}, int64_t{1} << 24));
+      ->delimiter(',')->check(sprint::cli::StrictRange(int64_t{1}, int64_t{1} << 24));
   e->add_option("--tta", a.tta, "--dataset: test-time augmentation 0 | 1 | 2 (as sprint train --tta)")
       ->capture_default_str();
-  e->add_option("--batch-size", a.batch_size, "evaluation batch size")->check(CLI::Range(1, 1 << 20))->capture_default_str();
+  e->add_option("--batch-size", a.batch_size, "evaluation batch size")->check(sprint::cli::StrictRange(1, 1 << 20))->capture_default_str();
   e->add_option("--limit-test", a.limit_test, "use only the first N test samples (0 = all)")
-      ->check(CLI::Range(int64_t{0}, int64_t{1} << 40))->capture_default_str();
+      ->check(sprint::cli::StrictRange(int64_t{0}, int64_t{1} << 40))->capture_default_str();
   e->add_option("--data-dir", a.data_dir, "data directory (default: $SPRINT_DATA, else ~/.cache/sprint)");
   e->add_option("--report", a.report, "--dataset: write {model, dataset, checkpoint, test_accuracy, test_loss} JSON");
   e->add_option("-j,--threads", a.threads, "CPU compute threads: auto | N")->capture_default_str();
@@ -225,6 +234,11 @@ void build_app(CLI::App& app, Parsed& p) {
   p.checkpoint_info = checkpoint->add_subcommand(
       "info", "Print the tensors (name, dtype, shape, bytes) and metadata of a .safetensors file or checkpoint directory");
   p.checkpoint_info->add_option("path", p.info_args.path, "a .safetensors file or a checkpoint directory")->required();
+  // An option given twice takes the last value, as argparse does (`sprint train --recipe R --epochs 2 --epochs 3`);
+  // list options (--hidden 256,128) keep all their values.
+  for (CLI::App* sub : {p.train, p.eval})
+    for (CLI::Option* opt : sub->get_options())
+      if (opt->get_expected_max() <= 1) opt->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
 
   auto* data = app.add_subcommand("data", "Install and inspect data sets");
   data->require_subcommand(1);
@@ -330,14 +344,48 @@ std::optional<std::vector<std::string>> with_resume(const std::vector<std::strin
   return out;
 }
 
+/// One line on stderr for an error that reached the top, and its exit code (exit_codes.h). The source location of
+/// a failed check only with --log-level debug.
+int report_error(const std::exception& e) {
+  const auto* error = dynamic_cast<const sprint::Error*>(&e);
+  const sprint::cli::ExitCode code = sprint::cli::exit_code_for(e);
+  std::string where;
+  if (error && !error->where().empty() && sprint::log_level() <= sprint::LogLevel::kDebug)
+    where = " [" + error->where() + "]";
+  if (!error && dynamic_cast<const std::filesystem::filesystem_error*>(&e)) {
+    const auto& fe = static_cast<const std::filesystem::filesystem_error&>(e);
+    std::fprintf(stderr, "sprint: error: %s: %s\n", fe.path1().c_str(), fe.code().message().c_str());
+    return static_cast<int>(sprint::cli::ExitCode::kIo);
+  }
+  std::fprintf(stderr, "sprint: error: %s%s%s\n", error ? "" : "unexpected: ", e.what(), where.c_str());
+  return static_cast<int>(code);
+}
+
+/// A command-line parse error as one line naming what was wrong; --help and --version print as CLI11 does.
+int report_parse_error(CLI::App& app, const CLI::ParseError& e, const std::vector<std::string>& args) {
+  if (e.get_exit_code() == 0) return app.exit(e);
+  std::string message = e.what();
+  // An unknown first word: say which, and what the commands are.
+  if (!args.empty() && !args[0].starts_with("-")) {
+    bool known = false;
+    for (const CLI::App* sub : app.get_subcommands({})) known |= sub->get_name() == args[0];
+    if (!known) {
+      std::string names;
+      for (const CLI::App* sub : app.get_subcommands({})) names += (names.empty() ? "" : ", ") + sub->get_name();
+      message = fmt::format("unknown command '{}' (commands: {})", args[0], names);
+    }
+  }
+  std::fprintf(stderr, "sprint: error: %s (see sprint --help)\n", message.c_str());
+  return static_cast<int>(sprint::cli::ExitCode::kUsage);
+}
+
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   try {
     if (auto resumed = with_resume(args)) args = std::move(*resumed);
     else if (auto merged = with_recipe(args)) args = std::move(*merged);
-  } catch (const sprint::Error& e) {
-    std::fprintf(stderr, "sprint: error: %s\n", e.what());
-    return 1;
+  } catch (const std::exception& e) {
+    return report_error(e);
   }
   CLI::App app{"sprint: fast neural-network training in C++20 and CUDA (version " SPRINT_VERSION ")", "sprint"};
   Parsed p;
@@ -345,7 +393,7 @@ int main(int argc, char** argv) {
   try {
     parse(app, args);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    return report_parse_error(app, e, args);
   }
 
   try {
@@ -379,12 +427,8 @@ int main(int argc, char** argv) {
     if (p.list->parsed()) return sprint::cli::run_data_list(p.list_dir);
     if (p.info->parsed()) return sprint::cli::run_info();
     if (p.recipes->parsed()) return sprint::cli::run_recipes();
-  } catch (const sprint::Error& e) {
-    std::fprintf(stderr, "sprint: error: %s\n", e.what());
-    return 1;
   } catch (const std::exception& e) {
-    std::fprintf(stderr, "sprint: unexpected error: %s\n", e.what());
-    return 1;
+    return report_error(e);
   }
   return 0;
 }

@@ -1,6 +1,9 @@
 // train_command.cpp: `sprint train`: load data, build the model and optimizer, run the epochs, print the table,
 // write the JSON report.
+#include <signal.h>
+
 #include <algorithm>
+#include <atomic>
 #include <charconv>
 #include <chrono>
 #include <cmath>
@@ -78,6 +81,38 @@ data::AugmentOptions augment_options(const TrainArgs& a) {
   }
   return o;
 }
+
+/// While alive, SIGINT and SIGTERM set a flag (the trainer stops after the current step) instead of killing the
+/// process; a second signal kills it as usual. The previous handlers come back on destruction.
+class StopOnSignals {
+ public:
+  StopOnSignals() {
+    flag().store(false);
+    struct sigaction sa {};
+    sa.sa_handler = [](int) { flag().store(true); };
+    sa.sa_flags = SA_RESETHAND;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old_int_);
+    sigaction(SIGTERM, &sa, &old_term_);
+  }
+  ~StopOnSignals() {
+    sigaction(SIGINT, &old_int_, nullptr);
+    sigaction(SIGTERM, &old_term_, nullptr);
+  }
+  StopOnSignals(const StopOnSignals&) = delete;
+  StopOnSignals& operator=(const StopOnSignals&) = delete;
+  const std::atomic<bool>& requested() const { return flag(); }
+
+ private:
+  static std::atomic<bool>& flag() {
+    static std::atomic<bool> f{false};
+    return f;
+  }
+  struct sigaction old_int_ {}, old_term_ {};
+};
+
+/// Exit code of a run ended by SIGINT/SIGTERM after it saved its state (128 + SIGINT, as shells report it).
+constexpr int kInterruptedExitCode = 130;
 
 bool progress_enabled(const std::string& mode) {
   if (mode == "on") return true;
@@ -255,6 +290,7 @@ int run_train(const TrainArgs& a) {
   options.augment = augment;
   options.tta = a.tta;
   train::RunReport report{a.model, a.dataset, device_name(device), {}, a.resolved};
+  report.requested_epochs = a.epochs;
   const optim::ParameterPaths paths = optim::parameter_paths(*model.net);
   train::Trainer* trainer_ptr = nullptr;
   const auto save_checkpoint = [&] {
@@ -270,6 +306,11 @@ int run_train(const TrainArgs& a) {
     options.checkpoint_every = a.checkpoint_every;
     options.on_checkpoint = save_checkpoint;
   }
+  SPRINT_CHECK(a.on_nonfinite == "stop" || a.on_nonfinite == "continue",
+               "--on-nonfinite {}: expected stop or continue", a.on_nonfinite);
+  options.stop_on_nonfinite = a.on_nonfinite == "stop";
+  const StopOnSignals stop_signals;  // SIGINT / SIGTERM end the run after the current step
+  options.stop_requested = &stop_signals.requested();
   train::Trainer trainer(model, optimizer, data.train, data.test, options);
   trainer_ptr = &trainer;
   int64_t first_epoch = 1;
@@ -320,12 +361,35 @@ int run_train(const TrainArgs& a) {
 
   for (const train::EpochStats& e : report.epochs) std::printf("%s\n", train::epoch_table_row(e).c_str());
   for (int64_t epoch = first_epoch; epoch <= n_epochs && !trainer.finished(); ++epoch) {
-    report.epochs.push_back(trainer.run_epoch(epoch, n_epochs));
+    train::EpochStats stats;
+    try {
+      stats = trainer.run_epoch(epoch, n_epochs);
+    } catch (const TrainingDiverged&) {
+      report.status = "diverged";
+      if (a.report) train::write_report(*a.report, report);
+      throw;
+    }
+    if (trainer.interrupted()) {  // a partial epoch: saved where it stopped, reported by the resumed run
+      if (a.checkpoint_dir) save_checkpoint();
+      break;
+    }
+    report.epochs.push_back(stats);
     std::printf("%s\n", train::epoch_table_row(report.epochs.back()).c_str());
     std::fflush(stdout);
     if (a.checkpoint_dir) save_checkpoint();
     if (a.report) train::write_report(*a.report, report);  // kept current: an interrupted run keeps its epochs
   }
+  if (trainer.interrupted()) {
+    report.status = "interrupted";
+    if (a.report) train::write_report(*a.report, report);
+    const train::TrainerState at = trainer.state();
+    std::printf("interrupted at step %lld (epoch %lld, batch %lld)%s%s\n", static_cast<long long>(at.steps_done),
+                static_cast<long long>(at.epoch), static_cast<long long>(at.batch),
+                a.checkpoint_dir ? "; continue with: sprint train --resume " : "",
+                a.checkpoint_dir ? a.checkpoint_dir->c_str() : "");
+    return kInterruptedExitCode;
+  }
+  report.status = "completed";
   SPRINT_CHECK(!report.epochs.empty(), "the run has no epochs to report");
   if (a.tta > 0) {
     const auto start = std::chrono::steady_clock::now();

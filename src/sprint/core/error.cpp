@@ -12,12 +12,15 @@ const char* base_name(const char* path) {
 }  // namespace
 
 void throw_check_failure(const char* file, int line, const char* expr, const std::string& message) {
-  throw InvalidArgument(fmt::format("{} [check `{}` failed at {}:{}]", message, expr, base_name(file), line));
+  InvalidArgument e(message);
+  e.set_where(fmt::format("check `{}` failed at {}:{}", expr, base_name(file), line));
+  throw e;
 }
 
 void throw_internal_failure(const char* file, int line, const char* expr, const std::string& message) {
-  throw InternalError(
-      fmt::format("internal error: {} [assert `{}` failed at {}:{}]", message, expr, base_name(file), line));
+  InternalError e(fmt::format("internal error: {}", message));
+  e.set_where(fmt::format("assert `{}` failed at {}:{}", expr, base_name(file), line));
+  throw e;
 }
 
 }  // namespace sprint::detail

@@ -5,15 +5,23 @@
 
 #include <stdexcept>
 #include <string>
+#include <utility>
 
 #include <fmt/format.h>
 
 namespace sprint {
 
-/// Base of every exception sprint throws on purpose.
+/// Base of every exception sprint throws on purpose. what() is the message for users; where() says which check
+/// in sprint's source raised it ("check `x > 0` failed at conv.cpp:42"), empty when thrown directly: the CLI shows
+/// it only with --log-level debug.
 class Error : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
+  const std::string& where() const { return where_; }
+  void set_where(std::string where) { where_ = std::move(where); }
+
+ private:
+  std::string where_;
 };
 
 /// A caller passed something invalid: a bad shape, dtype, device, option value or argument combination.
@@ -48,6 +56,12 @@ class OutOfMemory : public Error {
 
 /// A vendor library (CUDA, cuDNN, cuBLAS, NCCL, oneDNN, MPI) reported an error.
 class BackendError : public Error {
+ public:
+  using Error::Error;
+};
+
+/// Training produced a non-finite loss (the run diverged).
+class TrainingDiverged : public Error {
  public:
   using Error::Error;
 };

@@ -61,6 +61,8 @@ std::string report_json(const RunReport& r) {
   j["model"] = r.model;
   j["dataset"] = r.dataset;
   j["device"] = r.device;
+  j["status"] = r.status;
+  j["requested_epochs"] = r.requested_epochs;
   j["config"] = nlohmann::ordered_json::object();
   for (const auto& [key, value] : r.config) j["config"][key] = value;
   j["epochs"] = nlohmann::ordered_json::array();

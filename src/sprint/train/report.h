@@ -1,5 +1,5 @@
 // report.h: what a training run reports: the per-epoch table printed by `sprint train` and the --report JSON
-// {"model","dataset","device","config":{option: value},"epochs":[{"epoch","train_loss","train_samples",
+// {"model","dataset","device","status","requested_epochs","config":{option: value},"epochs":[{"epoch","train_loss","train_samples",
 // "test_loss","test_accuracy","train_seconds","samples_per_second"}],"final":{"test_accuracy",
 // "train_seconds_total"[, "tta_level", "tta_test_accuracy", "tta_test_loss"]}} (accuracy as a fraction in [0, 1];
 // config: every setting the run resolved, as text; the tta_ keys when a final evaluation with test-time
@@ -25,6 +25,10 @@ struct RunReport {
   /// The final evaluation with test-time augmentation (--tta 1|2), when it ran.
   std::optional<EvalStats> tta;
   int tta_level = 0;
+  /// How the run ended: "running" (while it is), "completed", "interrupted" (SIGINT/SIGTERM) or "diverged"
+  /// (non-finite loss).
+  std::string status = "running";
+  double requested_epochs = 0;  ///< --epochs as given
 };
 
 /// The JSON document described above, pretty-printed.

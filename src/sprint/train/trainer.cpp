@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <span>
 
 #include "sprint/config.h"
@@ -228,6 +229,11 @@ EpochStats Trainer::run_epoch(int64_t epoch, int64_t n_epochs) {
     }
     if (options_.on_step && (step % options_.accumulate_steps == 0 || step == steps))
       options_.on_step(epoch, step, steps);
+    if (options_.stop_on_nonfinite && stream_.device().is_cpu() && !std::isfinite(read_scalar(stream_, loss_sum_)))
+      throw TrainingDiverged(fmt::format("the training loss became non-finite at epoch {}, step {} of {} (lower the "
+                                         "learning rate; --on-nonfinite continue trains on regardless)",
+                                         epoch, step, steps));
+    if (stepped && options_.stop_requested && options_.stop_requested->load()) interrupted_ = true;
     if (stepped && options_.on_checkpoint && options_.checkpoint_every > 0 &&
         steps_done_ % options_.checkpoint_every == 0 && step < steps && !finished())
       options_.on_checkpoint();
@@ -249,7 +255,11 @@ EpochStats Trainer::run_epoch(int64_t epoch, int64_t n_epochs) {
   stats.train_seconds = seconds;
   stats.samples_per_second = seconds > 0 ? static_cast<double>(samples) / seconds : 0.0;
   stats.train_loss = read_scalar(stream_, loss_sum_) / static_cast<double>(samples);
-  stats.test = evaluate_with(options_.tta_every_epoch ? options_.tta : 0);
+  if (options_.stop_on_nonfinite && !std::isfinite(stats.train_loss))
+    throw TrainingDiverged(fmt::format("the training loss became non-finite in epoch {} (by step {} of {}; lower the "
+                                       "learning rate; --on-nonfinite continue trains on regardless)",
+                                       epoch, step, steps));
+  if (!interrupted_) stats.test = evaluate_with(options_.tta_every_epoch ? options_.tta : 0);
   return stats;
 }
 

@@ -3,6 +3,7 @@
 // accumulated on the device and read once per epoch, so a GPU run never waits on the host mid-epoch.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -68,6 +69,12 @@ struct TrainerOptions {
   /// epoch's last batch: the caller saves at epoch ends), when Trainer::state() describes the run so far.
   int64_t checkpoint_every = 0;
   std::function<void()> on_checkpoint;
+  /// A non-finite training loss throws TrainingDiverged naming the epoch and step (on the CPU checked after every
+  /// step; on CUDA at the end of the epoch, so as not to wait on the device); false: train on regardless.
+  bool stop_on_nonfinite = true;
+  /// Set (e.g. by a SIGINT handler) to end the run after the current optimizer step; run_epoch then returns early
+  /// and interrupted() is true.
+  const std::atomic<bool>* stop_requested = nullptr;
 };
 
 /// Where a run stands between two optimizer steps: with the model's and the optimizer's state, all a checkpoint
@@ -109,8 +116,10 @@ class Trainer {
   /// Optimizer steps taken so far, and the planned total for a run of n_epochs (max_steps caps it).
   int64_t steps_done() const { return steps_done_; }
   int64_t total_steps(int64_t n_epochs) const;
-  /// True once max_steps optimizer steps were taken.
-  bool finished() const { return options_.max_steps > 0 && steps_done_ >= options_.max_steps; }
+  /// True once max_steps optimizer steps were taken, or the run was interrupted (stop_requested).
+  bool finished() const { return interrupted_ || (options_.max_steps > 0 && steps_done_ >= options_.max_steps); }
+  /// True when stop_requested ended the run.
+  bool interrupted() const { return interrupted_; }
 
   /// The run's position and trainer-held state, valid between optimizer steps (in on_checkpoint or between
   /// epochs); tensors are host copies except lookahead's (on the device).
@@ -138,6 +147,7 @@ class Trainer {
   int64_t steps_done_ = 0;                          // optimizer steps over the whole run
   std::unique_ptr<Lookahead> lookahead_;            // from the weights before the first step
   int64_t epoch_ = 1, batch_ = 0, samples_ = 0;     // position: the batch the next step starts from
+  bool interrupted_ = false;
   std::optional<TrainerState> resume_;              // where the next run_epoch continues (restore())
 
   /// After an optimizer step: lookahead averaging when due (`last`: the run's final step).

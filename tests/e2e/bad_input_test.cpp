@@ -1,0 +1,111 @@
+// bad_input_test.cpp: what a user meets when things go wrong, through the `sprint` binary: numbers parsed strictly
+// in decimal, an unknown command named, one error line per failure with the exit code of its class (README
+// "Errors"), sprint's source locations only with --log-level debug, a diverging run stopped with exit code 6 and
+// a report saying so, and SIGINT ending a run after the current step with a checkpoint it resumes from.
+#include <gtest/gtest.h>
+
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "run_command.h"
+#include "support/test_util.h"
+
+namespace sprint::testing {
+namespace {
+namespace fs = std::filesystem;
+
+nlohmann::json read_json(const fs::path& p) {
+  std::ifstream in(p);
+  return nlohmann::json::parse(in);
+}
+
+std::vector<std::string> tiny(std::vector<std::string> extra = {}) {
+  std::vector<std::string> args = {"train", "--dataset", "random", "--model", "mlp2", "--samples", "200",
+                                   "--progress", "off"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return args;
+}
+
+TEST(BadInput, NumbersAreStrictlyDecimal) {
+  const std::pair<std::vector<std::string>, std::string> cases[] = {
+      {{"--batch-size", "010"}, "--batch-size: expected a whole number from 1 to 1048576, got 010"},
+      {{"--batch-size", "0x10"}, "got 0x10"},
+      {{"--batch-size", "1.5"}, "expected a whole number"},
+      {{"--seed", "-1"}, "--seed: expected a whole number from 0 to 18446744073709551615, got -1"},
+      {{"--seed", "18446744073709551616"}, "got 18446744073709551616"},
+      {{"--epochs", "abc"}, "--epochs: expected a decimal number, got abc"},
+      {{"--lr", "1e-2x"}, "--lr: expected a decimal number"},
+      {{"--keep", "0"}, "--keep: expected a whole number from 1"},
+  };
+  for (const auto& [extra, says] : cases) {
+    CommandResult r = run_sprint(tiny(extra));
+    EXPECT_EQ(r.exit_code, 2) << extra[0] << " " << extra[1];
+    EXPECT_EQ(count_lines(r.err), 1) << r.err;
+    EXPECT_NE(r.err.find(says), std::string::npos) << r.err;
+  }
+  // A leading zero on a real number is still decimal: 010 epochs are ten.
+  CommandResult ten = run_sprint(tiny({"--epochs", "010", "--samples", "20"}));
+  ASSERT_EQ(ten.exit_code, 0) << ten.err;
+  EXPECT_NE(ten.out.find("\n   10 "), std::string::npos) << ten.out;
+}
+
+TEST(BadInput, UnknownCommandIsNamed) {
+  CommandResult r = run_sprint({"frobnicate"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(count_lines(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find("unknown command 'frobnicate'"), std::string::npos) << r.err;
+  r = run_sprint({"train", "--no-such-option"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(count_lines(r.err), 1) << r.err;
+}
+
+TEST(BadInput, SourceLocationsOnlyWithDebugLogging) {
+  CommandResult r = run_sprint(tiny({"--checkpoint-every", "5"}));  // needs --checkpoint-dir
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.err, "sprint: error: --checkpoint-every needs --checkpoint-dir DIR\n");
+  std::vector<std::string> debug = {"--log-level", "debug"};
+  const std::vector<std::string> rest = tiny({"--checkpoint-every", "5"});
+  debug.insert(debug.end(), rest.begin(), rest.end());
+  r = run_sprint(debug);
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("[check `"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("train_command.cpp:"), std::string::npos) << r.err;
+}
+
+TEST(BadInput, DivergingRunStopsWithExitCode6) {
+  TempDir tmp;
+  const fs::path report = tmp.path() / "run.json";
+  CommandResult r = run_sprint(tiny({"--lr", "1e6", "--epochs", "3", "--report", report.string()}));
+  EXPECT_EQ(r.exit_code, 6);
+  EXPECT_EQ(count_lines(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find("the training loss became non-finite at epoch"), std::string::npos) << r.err;
+  const nlohmann::json j = read_json(report);
+  EXPECT_EQ(j["status"], "diverged");
+  EXPECT_EQ(j["requested_epochs"], 3.0);
+  r = run_sprint(tiny({"--lr", "1e6", "--epochs", "2", "--on-nonfinite", "continue"}));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+}
+
+TEST(BadInput, InterruptSavesAndTheRunResumes) {
+  TempDir tmp;
+  const fs::path dir = tmp.path() / "run", report = tmp.path() / "run.json";
+  const std::vector<std::string> args = tiny({"--samples", "3000", "--features", "40", "--hidden", "128,64",
+                                              "--epochs", "3", "--batch-size", "10", "--threads", "1",
+                                              "--checkpoint-dir", dir.string(), "--checkpoint-every", "20",
+                                              "--report", report.string()});
+  const int code = run_sprint_and_signal(args, [&] { return fs::exists(dir / "latest.safetensors"); }, 100, SIGINT);
+  if (code == -1) GTEST_SKIP() << "the run finished before the signal";
+  EXPECT_EQ(code, 130);
+  EXPECT_EQ(read_json(report)["status"], "interrupted");
+  CommandResult resumed = run_sprint({"train", "--resume", dir.string(), "--report", report.string()});
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  const nlohmann::json j = read_json(report);
+  EXPECT_EQ(j["status"], "completed");
+  EXPECT_EQ(j["epochs"].size(), 3u);
+}
+
+}  // namespace
+}  // namespace sprint::testing
