@@ -4,7 +4,14 @@
 // a report saying so, and SIGINT ending a run after the current step with a checkpoint it resumes from.
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
 #include <csignal>
+#include <sstream>
+#include <thread>
 #include <filesystem>
 #include <fstream>
 
@@ -105,6 +112,62 @@ TEST(BadInput, InterruptSavesAndTheRunResumes) {
   const nlohmann::json j = read_json(report);
   EXPECT_EQ(j["status"], "completed");
   EXPECT_EQ(j["epochs"].size(), 3u);
+}
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+TEST(BadInput, ReportPathsBehaveAsUsersExpect) {
+  TempDir tmp;
+  // A symbolic link is followed: the target gets the report, the link stays a link.
+  const fs::path target = tmp.path() / "target.json", link = tmp.path() / "link.json";
+  std::ofstream(target) << "old";
+  fs::create_symlink(target, link);
+  ASSERT_EQ(run_sprint(tiny({"--report", link.string()})).exit_code, 0);
+  EXPECT_TRUE(fs::is_symlink(link));
+  EXPECT_NE(slurp(target).find("\"status\": \"completed\""), std::string::npos);
+  // /dev/stdout is written as a stream.
+  CommandResult r = run_sprint(tiny({"--report", "/dev/stdout"}));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("\"requested_epochs\""), std::string::npos) << r.out;
+  // A named pipe is written into, not replaced.
+  const fs::path fifo = tmp.path() / "pipe";
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0600), 0);
+  std::string from_pipe;
+  std::atomic<bool> done{false};
+  std::thread reader([&] {
+    while (!done) from_pipe += slurp(fifo);  // one open per report write
+  });
+  r = run_sprint(tiny({"--epochs", "1", "--report", fifo.string()}));
+  done = true;
+  // Wake the reader if it waits in its last open (non-blocking: fails harmlessly when it has already left).
+  const int wake = ::open(fifo.c_str(), O_WRONLY | O_NONBLOCK);
+  if (wake >= 0) ::close(wake);
+  reader.join();
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(from_pipe.find("\"epochs\""), std::string::npos);
+  struct stat st {};
+  ASSERT_EQ(::stat(fifo.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISFIFO(st.st_mode));
+  // A name of the file system's maximum length works (the temporary name is short).
+  const fs::path long_name = tmp.path() / (std::string(250, 'r') + ".json");
+  EXPECT_EQ(run_sprint(tiny({"--report", long_name.string()})).exit_code, 0);
+  EXPECT_TRUE(fs::exists(long_name));
+  // Errors before any work, with the reason.
+  r = run_sprint(tiny({"--report", ""}));
+  EXPECT_EQ(r.exit_code, 4);
+  EXPECT_NE(r.err.find("--report: the path is empty"), std::string::npos) << r.err;
+  r = run_sprint(tiny({"--report", (tmp.path() / std::string(300, 'x')).string()}));
+  EXPECT_EQ(r.exit_code, 4);
+  EXPECT_NE(r.err.find("File name too long"), std::string::npos) << r.err;
+  EXPECT_EQ(r.out.find("epoch"), std::string::npos) << "failed before training";
+  // No temporary file is left behind anywhere in the directory.
+  for (const auto& f : fs::directory_iterator(tmp.path()))
+    EXPECT_EQ(f.path().filename().string().find(".tmp"), std::string::npos) << f.path();
 }
 
 }  // namespace

@@ -190,12 +190,12 @@ TEST(Cli, RunLengthFlags) {
 TEST(Cli, UnwritableReportIsAnError) {
   CommandResult r = run_sprint({"train", "--dataset", "random", "--epochs", "1", "--report",
                                 "/nonexistent-dir/run.json"});
-  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.exit_code, 4);
   EXPECT_NE(r.err.find("/nonexistent-dir/run.json"), std::string::npos) << r.err;
   // A directory as the report path fails before any training (no epoch table on stdout).
   TempDir dir;
   CommandResult d = run_sprint({"train", "--dataset", "random", "--epochs", "1", "--report", dir.path().string()});
-  EXPECT_EQ(d.exit_code, 2);
+  EXPECT_EQ(d.exit_code, 4);
   EXPECT_NE(d.err.find("is a directory"), std::string::npos) << d.err;
   EXPECT_EQ(d.out.find("epoch"), std::string::npos) << d.out;
 }

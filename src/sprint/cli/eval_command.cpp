@@ -12,6 +12,7 @@
 #include "sprint/data/file_io.h"
 #include "sprint/data/loader.h"
 #include "sprint/data/npy.h"
+#include "sprint/data/output_file.h"
 #include "sprint/nn/models.h"
 #include "sprint/ops/elementwise.h"
 #include "sprint/runtime/device_registry.h"
@@ -41,7 +42,7 @@ Shape parse_input_shape(const std::string& text) {
 }
 
 void write_text_atomic(const std::filesystem::path& path, const std::string& text) {
-  data::write_file_atomic(path, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
+  data::write_output_file(path, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
 }
 
 }  // namespace
@@ -53,6 +54,8 @@ int run_eval(const EvalArgs& a) {
   SPRINT_CHECK(a.tta >= 0 && a.tta <= 2, "--tta {}: expected 0, 1 or 2", a.tta);
   SPRINT_CHECK(a.tta == 0 || a.dataset, "--tta needs --dataset (an image data set)");
   SPRINT_CHECK(!a.report || a.dataset, "--report goes with --dataset");
+  if (a.logits) data::check_output_path(*a.logits, "--logits");
+  if (a.report) data::check_output_path(*a.report, "--report");
   const int threads = resolve_threads(a.threads, a.model, cpu::available_cores());
   const Device device = parse_device(a.device);
   DeviceContext& context = device_context(device);

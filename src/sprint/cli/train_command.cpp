@@ -17,6 +17,7 @@
 #include "sprint/data/augment.h"
 #include "sprint/data/dataset.h"
 #include "sprint/data/fetch.h"
+#include "sprint/data/output_file.h"
 #include "sprint/nn/models.h"
 #include "sprint/optim/adam.h"
 #include "sprint/optim/sgd.h"
@@ -51,16 +52,6 @@ Datasets load_datasets(const TrainArgs& a) {
   if (a.limit_train > 0 && a.limit_train < d.train.size()) d.train = data::subset(d.train, 0, a.limit_train);
   if (a.limit_test > 0 && a.limit_test < d.test.size()) d.test = data::subset(d.test, 0, a.limit_test);
   return d;
-}
-
-/// A report path that cannot be written fails before training starts, not after the first epoch.
-void check_report_path(const std::filesystem::path& path) {
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec))
-    SPRINT_THROW(InvalidArgument, "--report {}: is a directory, expected a file name", path.string());
-  const std::filesystem::path parent = path.parent_path();
-  if (!parent.empty() && !std::filesystem::is_directory(parent, ec))
-    SPRINT_THROW(InvalidArgument, "--report {}: directory {} does not exist", path.string(), parent.string());
 }
 
 /// --crop-pad, --crop-mode, --flip, --cutout as typed options; throws InvalidArgument naming the flag. Whether they
@@ -221,7 +212,9 @@ std::shared_ptr<const optim::Schedule> make_schedule(const TrainArgs& a, double 
 
 int run_train(const TrainArgs& a) {
   const int threads = resolve_threads(a.threads, a.model, cpu::available_cores());
-  if (a.report) check_report_path(*a.report);
+  // Output paths that cannot be written fail before any work starts, not after the first epoch.
+  if (a.report) data::check_output_path(*a.report, "--report");
+  if (a.checkpoint_dir) data::prepare_output_directory(*a.checkpoint_dir, "--checkpoint-dir");
   SPRINT_CHECK(a.tta >= 0 && a.tta <= 2, "--tta {}: expected 0 (off), 1 (mirror) or 2 (mirror and translations)",
                a.tta);
   const data::AugmentOptions augment = augment_options(a);  // bad values fail before any data is loaded

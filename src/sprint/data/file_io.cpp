@@ -16,6 +16,7 @@
 #include <zlib.h>
 
 #include "sprint/core/error.h"
+#include "sprint/data/output_file.h"
 
 namespace sprint::data {
 namespace {
@@ -195,27 +196,7 @@ std::filesystem::path temp_sibling(const std::filesystem::path& path) {
 }
 
 void write_file_atomic(const std::filesystem::path& path, std::span<const uint8_t> bytes) {
-  const std::filesystem::path tmp = temp_sibling(path);
-  auto fail = [&](const std::string& what) {
-    std::error_code ec;
-    std::filesystem::remove(tmp, ec);
-    SPRINT_THROW(IoError, "cannot write {}: {}", path.string(), what);
-  };
-  {
-    std::FILE* raw = std::fopen(tmp.c_str(), "wb");
-    if (!raw) fail(errno_text(errno));
-    FilePtr f(raw);
-    if (!bytes.empty() && std::fwrite(bytes.data(), 1, bytes.size(), f.get()) != bytes.size())
-      fail(errno_text(errno));
-    if (std::fflush(f.get()) != 0) fail(errno_text(errno));
-    if (::fsync(::fileno(f.get())) != 0) fail(errno_text(errno));  // the data is on disk before the rename
-    std::FILE* to_close = f.release();
-    if (std::fclose(to_close) != 0) fail(errno_text(errno));
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) fail(ec.message());
-  sync_directory_of(path);
+  write_output_file(path, bytes);
 }
 
 void sync_directory_of(const std::filesystem::path& path) {

@@ -39,9 +39,10 @@ std::vector<uint8_t> read_maybe_gzipped(const std::filesystem::path& path,
 void for_each_file_chunk(const std::filesystem::path& path, bool decompress,
                          const std::function<void(std::span<const uint8_t>)>& consume);
 
-/// Writes `bytes` to `path` atomically and durably: to a temporary name in the same directory, fsync, rename()
-/// into place, fsync of the directory. A crash at any point leaves either the old file or the new one, never a
-/// mix. On failure the temporary is removed and `path` is untouched. Throws IoError.
+/// Writes `bytes` to `path` atomically and durably (output_file.h's write_output_file): to a temporary name in the
+/// same directory, fsync, rename() into place, fsync of the directory; symbolic links followed, pipes and devices
+/// written as streams. A crash at any point leaves either the old file or the new one, never a mix. On failure
+/// the temporary is removed and `path` is untouched. Throws IoError.
 void write_file_atomic(const std::filesystem::path& path, std::span<const uint8_t> bytes);
 
 /// fsync()s the directory holding `path`, making a rename or unlink in it durable. Throws IoError.

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sprint/core/error.h"
+#include "sprint/data/output_file.h"
 
 namespace sprint::train {
 
@@ -82,24 +83,8 @@ std::string report_json(const RunReport& r) {
 }
 
 void write_report(const std::filesystem::path& path, const RunReport& report) {
-  if (std::error_code ec; std::filesystem::is_directory(path, ec))
-    SPRINT_THROW(IoError, "cannot write report {}: it is a directory", path.string());
   const std::string text = report_json(report);
-  std::filesystem::path tmp = path;
-  tmp += ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) SPRINT_THROW(IoError, "cannot write report {}: cannot create the file", path.string());
-    out.write(text.data(), static_cast<std::streamsize>(text.size()));
-    out.flush();
-    if (!out) SPRINT_THROW(IoError, "cannot write report {}: write failed", path.string());
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::filesystem::remove(tmp, ec);
-    SPRINT_THROW(IoError, "cannot write report {}: {}", path.string(), ec.message());
-  }
+  data::write_output_file(path, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
 }
 
 std::string epoch_table_header() {

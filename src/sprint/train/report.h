@@ -33,7 +33,8 @@ struct RunReport {
 
 /// The JSON document described above, pretty-printed.
 std::string report_json(const RunReport& report);
-/// Writes report_json() atomically (temp file + rename); throws IoError naming the path on failure.
+/// Writes report_json() with data::write_output_file (atomic replacement; links followed; pipes and devices
+/// streamed); throws IoError naming the path on failure.
 void write_report(const std::filesystem::path& path, const RunReport& report);
 
 /// The epochs as compact JSON (the report's rows plus test_samples) and back, for checkpoints: a resumed run
