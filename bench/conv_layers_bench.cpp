@@ -2,6 +2,7 @@
 // weights) forward, backward-data and backward-weight with oneDNN's direct kernels (SPRINT_WINOGRAD off) and with
 // sprint's Winograd F(4x4, 3x3) kernels (on); the data behind conv.cpp's dispatch rule. Prints one JSON object:
 // median ms per layer, pass and path. Usage: sprint_bench_conv_layers [--threads 2] [--reps 7] [--batch 64]
+// [--channels C] (one layer)
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -48,12 +49,13 @@ double median_ms(int reps, F&& f) {
 
 int main(int argc, char** argv) {
   int threads = 2, reps = 7;
-  int64_t batch = 64;
+  int64_t batch = 64, only_c = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i];
     if (k == "--threads") threads = std::stoi(argv[i + 1]);
     else if (k == "--reps") reps = std::stoi(argv[i + 1]);
     else if (k == "--batch") batch = std::stoll(argv[i + 1]);
+    else if (k == "--channels") only_c = std::stoll(argv[i + 1]);
   }
   cpu_context().set_num_threads(threads);
   const Stream s = cpu_context().compute_stream();
@@ -62,6 +64,7 @@ int main(int argc, char** argv) {
   const std::vector<Layer> layers{{64, 64, 32}, {128, 128, 16}, {256, 256, 8}, {512, 512, 4}, {16, 16, 32}, {32, 32, 32}};
   nlohmann::json out = nlohmann::json::array();
   for (const Layer& l : layers) {
+    if (only_c != 0 && l.c != only_c) continue;
     const MemoryFormat af = MemoryFormat::kChannelsBlocked8, wf = MemoryFormat::kWeightsBlocked8;
     const Tensor x = random_blocked({batch, l.c, l.hw, l.hw}, af, rng);
     const Tensor w = random_blocked({l.k, l.c, 3, 3}, wf, rng);

@@ -48,19 +48,55 @@ __attribute__((target("avx2,fma"))) void gradient_tile(const float* src, int64_t
   }
 }
 
-/// Tiles per chunk: V and E of a chunk in about 4 MiB, at least 64 tiles (fewer passes over M for wide layers);
-/// SPRINT_WINOGRAD_TILES overrides it (tests, benchmarking).
-int64_t chunk_tiles(int64_t tiles, int64_t cp, int64_t kp) {
-  if (const char* env = std::getenv("SPRINT_WINOGRAD_TILES"); env && *env && std::atoll(env) > 0)
-    return std::min(tiles, static_cast<int64_t>(std::atoll(env)));
-  const int64_t budget = 4 * 1024 * 1024 / (36 * 4 * (cp + kp));
-  return std::min(tiles, std::max<int64_t>(64, budget));
+/// SPRINT_WINOGRAD_TILES, when set: tiles per chunk (tests, benchmarking); else 0.
+int64_t forced_chunk() {
+  const char* env = std::getenv("SPRINT_WINOGRAD_TILES");
+  return env && *env ? std::max<int64_t>(0, std::atoll(env)) : 0;
+}
+
+struct Layer {
+  Plane x, dy;
+  int64_t cp, kp, cp_rows, tiles_w, per_image;
+};
+
+/// V (36, ·, Cp) and E (36, ·, Kp) rows [0, count) for tiles [t_begin, t_begin + count).
+__attribute__((target("avx2,fma"))) void transform_tiles(const Layer& l, int64_t t_begin, int64_t count, float* v,
+                                                          int64_t v_stride, float* e, int64_t e_stride) {
+  for (int64_t t = 0; t < count; ++t) {
+    const int64_t tile = t_begin + t, n = tile / l.per_image, i = tile % l.per_image / l.tiles_w,
+                  j = tile % l.tiles_w;
+    for (int64_t cb = 0; cb < l.cp / 8; ++cb)
+      input_tile(l.x.data + n * l.x.sn + cb * l.x.sc, l.x.sh, 4 * i - 1, 4 * j - 1, l.x.h, l.x.w, v + t * l.cp + cb * 8,
+                 v_stride);
+    for (int64_t kb = 0; kb < l.kp / 8; ++kb) {
+      float* et = e + t * l.kp + kb * 8;
+      if (kb * 8 >= l.dy.c) {  // the 16-column panel's padding block
+        for (int xi = 0; xi < 36; ++xi) _mm256_store_ps(et + xi * e_stride, _mm256_setzero_ps());
+        continue;
+      }
+      gradient_tile(l.dy.data + n * l.dy.sn + kb * l.dy.sc, l.dy.sh, 4 * i, 4 * j, l.dy.h, l.dy.w, et, e_stride);
+    }
+  }
+}
+
+/// M[ξ] (Cp x Kp) += V[ξ]ᵀ E[ξ] over `count` tiles for ξ in [xi_begin, xi_end): rows c of V[ξ]ᵀ are columns of
+/// V[ξ] (a_row 1, a_depth Cp).
+void accumulate_products(const Layer& l, int64_t xi_begin, int64_t xi_end, int64_t count, const float* v,
+                         int64_t v_stride, const float* e, int64_t e_stride, float* m) {
+  const int64_t m_stride = l.cp_rows * l.kp;
+  for (int64_t xi = xi_begin; xi < xi_end; ++xi)
+    for (int64_t pj = 0; pj < l.kp / 16; ++pj)
+      for (int64_t c0 = 0; c0 < l.cp; c0 += kMicroRows)
+        micro_kernel(count, v + xi * v_stride + c0, 1, l.cp, e + xi * e_stride + pj * 16, l.kp,
+                     m + xi * m_stride + c0 * l.kp + pj * 16, l.kp, /*accumulate=*/true);
 }
 
 /// dw (K, C, 3, 3) (=|+=) Gᵀ M G. Padding entries of blocked weights (k >= K or c >= C) are written as 0
 /// (overwrite) or left as they are (accumulate).
-__attribute__((target("avx2,fma"))) void output_filters(const float* m, int64_t cp, int64_t kp, const Tensor& dw,
-                                                         bool accumulate, int threads) {
+/// M is the sum of `copies` arrays copy_stride floats apart (one per thread that accumulated its own).
+__attribute__((target("avx2,fma"))) void output_filters(const float* m, int64_t copies, int64_t copy_stride,
+                                                         int64_t cp, int64_t kp, const Tensor& dw, bool accumulate,
+                                                         int threads) {
   const int64_t n_out = dw.dim(0), n_in = dw.dim(1), out_blocks = (n_out + 7) / 8;
   const int64_t xi_stride = round_up(cp, kMicroRows) * kp;
   float* w = dw.data_as<float>();
@@ -72,7 +108,12 @@ __attribute__((target("avx2,fma"))) void output_filters(const float* m, int64_t 
       __m256 s[3][6];
       for (int j = 0; j < 6; ++j) {
         __m256 col[6];
-        for (int i = 0; i < 6; ++i) col[i] = _mm256_load_ps(m + (i * 6 + j) * xi_stride + c * kp + kb * 8);
+        for (int i = 0; i < 6; ++i) {
+          const float* src = m + (i * 6 + j) * xi_stride + c * kp + kb * 8;
+          col[i] = _mm256_load_ps(src);
+          for (int64_t copy = 1; copy < copies; ++copy)
+            col[i] = _mm256_add_ps(col[i], _mm256_load_ps(src + copy * copy_stride));
+        }
         __m256 out[3];
         filter_gradient_line(col, out);
         for (int r = 0; r < 3; ++r) s[r][j] = out[r];
@@ -120,46 +161,60 @@ __attribute__((target("avx2,fma"))) void bias_gradient(const Plane& dy, float* d
 void winograd_conv2d_backward_weight(const Stream& stream, const Conv2dBackwardWeightArgs& a) {
   SPRINT_ASSERT(a.dw.defined(), "winograd_conv2d_backward_weight needs dw");
   const int threads = sync_threads(stream);
-  const Plane x = plane_of(a.x), dy = plane_of(a.dy);
-  const int64_t cp = round_up(x.c, 8), kp = round_up(dy.c, 16), cp_rows = round_up(cp, kMicroRows);
-  const int64_t tiles_h = (dy.h + 3) / 4, tiles_w = (dy.w + 3) / 4, per_image = tiles_h * tiles_w;
-  const int64_t tiles = dy.n * per_image, chunk = chunk_tiles(tiles, cp, kp);
-  // V rows run cp_rows channels deep for the last 6-row sliver's reads (the extra rows are zeros).
-  thread_local std::vector<float> v_buffer, e_buffer, m_buffer;
-  float* v = aligned_floats(v_buffer, static_cast<size_t>(36 * chunk * cp + cp_rows));
-  float* e = aligned_floats(e_buffer, static_cast<size_t>(36 * chunk * kp));
-  float* m = aligned_floats(m_buffer, static_cast<size_t>(36 * cp_rows * kp));
-  std::memset(m, 0, sizeof(float) * 36 * cp_rows * kp);
-  std::memset(v + 36 * chunk * cp, 0, sizeof(float) * cp_rows);
-  const int64_t v_stride = chunk * cp, e_stride = chunk * kp, m_stride = cp_rows * kp, panels = kp / 16;
+  Layer l{plane_of(a.x), plane_of(a.dy), 0, 0, 0, 0, 0};
+  l.cp = round_up(l.x.c, 8);
+  l.kp = round_up(l.dy.c, 16);
+  l.cp_rows = round_up(l.cp, kMicroRows);  // M's rows: whole 6-row slivers (the extra rows are dropped)
+  l.tiles_w = (l.dy.w + 3) / 4;
+  l.per_image = (l.dy.h + 3) / 4 * l.tiles_w;
+  const int64_t tiles = l.dy.n * l.per_image, m_size = 36 * l.cp_rows * l.kp;
+  const int64_t tile_floats = 36 * (l.cp + l.kp), forced = forced_chunk();
+  // Narrow layers (M of 4 MiB or less, many tiles): each thread sums its own tiles into its own M, chunk by chunk
+  // (V and E of a chunk in ~384 KiB of L2), without barriers; output_filters adds the copies. Wide layers (few
+  // tiles): the threads share one M and split each chunk's tiles, then its 36 GEMMs by ξ (one writer per M[ξ]).
+  const bool per_thread = threads == 1 || m_size * 4 <= (int64_t{4} << 20);
+  const int copies = per_thread ? threads : 1;
+  const int64_t chunk = std::min(tiles, forced > 0 ? forced
+                                        : per_thread ? std::max<int64_t>(24, (384 << 10) / (4 * tile_floats))
+                                                     : std::max<int64_t>(64, (24 << 20) / (4 * tile_floats)));
+  // V rows run cp_rows channels deep for the last 6-row sliver's reads: cp_rows - cp extra floats, zeros.
+  const int64_t v_size = 36 * chunk * l.cp + l.cp_rows, e_size = 36 * chunk * l.kp;
+  thread_local std::vector<float> m_buffer, shared_v, shared_e;
+  float* m = aligned_floats(m_buffer, static_cast<size_t>(m_size * copies));
+  float* sv = per_thread ? nullptr : aligned_floats(shared_v, static_cast<size_t>(v_size));
+  float* se = per_thread ? nullptr : aligned_floats(shared_e, static_cast<size_t>(e_size));
+  if (sv) std::memset(sv + 36 * chunk * l.cp, 0, sizeof(float) * l.cp_rows);
 #pragma omp parallel num_threads(threads) if (threads > 1)
-  for (int64_t t_begin = 0; t_begin < tiles; t_begin += chunk) {
-    const int64_t count = std::min(chunk, tiles - t_begin);
+  {
+    const int id = omp_get_thread_num(), team = omp_get_num_threads();
+    if (per_thread) {
+      float* mine = m + id * m_size;
+      std::memset(mine, 0, sizeof(float) * m_size);
+      thread_local std::vector<float> v_buffer, e_buffer;
+      float* v = aligned_floats(v_buffer, static_cast<size_t>(v_size));
+      float* e = aligned_floats(e_buffer, static_cast<size_t>(e_size));
+      std::memset(v + 36 * chunk * l.cp, 0, sizeof(float) * l.cp_rows);
+      const int64_t begin = tiles * id / team, end = tiles * (id + 1) / team;
+      for (int64_t t0 = begin; t0 < end; t0 += chunk) {
+        const int64_t count = std::min(chunk, end - t0);
+        transform_tiles(l, t0, count, v, chunk * l.cp, e, chunk * l.kp);
+        accumulate_products(l, 0, 36, count, v, chunk * l.cp, e, chunk * l.kp, mine);
+      }
+    } else {
 #pragma omp for schedule(static)
-    for (int64_t t = 0; t < count; ++t) {
-      const int64_t tile = t_begin + t, n = tile / per_image, i = tile % per_image / tiles_w, j = tile % tiles_w;
-      for (int64_t cb = 0; cb < cp / 8; ++cb)
-        input_tile(x.data + n * x.sn + cb * x.sc, x.sh, 4 * i - 1, 4 * j - 1, x.h, x.w, v + t * cp + cb * 8,
-                   v_stride);
-      for (int64_t kb = 0; kb < kp / 8; ++kb) {
-        float* et = e + t * kp + kb * 8;
-        if (kb * 8 >= dy.c) {  // the 16-column panel's padding block
-          for (int xi = 0; xi < 36; ++xi) _mm256_store_ps(et + xi * e_stride, _mm256_setzero_ps());
-          continue;
-        }
-        gradient_tile(dy.data + n * dy.sn + kb * dy.sc, dy.sh, 4 * i, 4 * j, dy.h, dy.w, et, e_stride);
+      for (int64_t i = 0; i < m_size; ++i) m[i] = 0.0f;
+      for (int64_t t0 = 0; t0 < tiles; t0 += chunk) {
+        const int64_t count = std::min(chunk, tiles - t0);
+        const int64_t begin = count * id / team, end = count * (id + 1) / team;
+        transform_tiles(l, t0 + begin, end - begin, sv + begin * l.cp, chunk * l.cp, se + begin * l.kp, chunk * l.kp);
+#pragma omp barrier
+        accumulate_products(l, 36 * id / team, 36 * (id + 1) / team, count, sv, chunk * l.cp, se, chunk * l.kp, m);
+#pragma omp barrier
       }
     }
-    // M[ξ] (Cp x Kp) += V[ξ]ᵀ E[ξ]: rows c of V[ξ]ᵀ are columns of V[ξ] (a_row 1, a_depth Cp).
-#pragma omp for schedule(static)
-    for (int64_t xi = 0; xi < 36; ++xi)
-      for (int64_t pj = 0; pj < panels; ++pj)
-        for (int64_t c0 = 0; c0 < cp; c0 += kMicroRows)
-          micro_kernel(count, v + xi * v_stride + c0, 1, cp, e + xi * e_stride + pj * 16, kp,
-                       m + xi * m_stride + c0 * kp + pj * 16, kp, /*accumulate=*/true);
   }
-  output_filters(m, cp, kp, a.dw, a.mode == GradMode::kAccumulate, threads);
-  if (a.db.defined()) bias_gradient(dy, a.db.data_as<float>(), a.mode == GradMode::kAccumulate);
+  output_filters(m, copies, m_size, l.cp, l.kp, a.dw, a.mode == GradMode::kAccumulate, threads);
+  if (a.db.defined()) bias_gradient(l.dy, a.db.data_as<float>(), a.mode == GradMode::kAccumulate);
 }
 
 }  // namespace sprint::cpu
