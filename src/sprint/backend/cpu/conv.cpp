@@ -1,5 +1,6 @@
 // conv.cpp (CPU): Conv2d forward / backward-data / backward-weight. The reference loops (double accumulation,
-// any strides, groups, dilation) are the oracle; f32 calls go to the oneDNN fast path (onednn_conv.cpp).
+// any strides, groups, dilation) are the oracle; f32 calls go to the oneDNN fast path (onednn_conv.cpp), or for
+// 3x3 stride-1 layers with enough channels to sprint's Winograd kernels (winograd_conv.h; rule below).
 #include "sprint/backend/api/conv.h"
 
 #include <algorithm>
@@ -170,7 +171,7 @@ void conv2d_backward_weight(const Conv2dBackwardWeightArgs& args) {
 }  // namespace ref
 
 // ------------------------------------------------------------------------------------------------------------
-// Dispatch: oneDNN for f32, the reference otherwise
+// Dispatch: Winograd or oneDNN for f32, the reference otherwise
 // ------------------------------------------------------------------------------------------------------------
 MemoryFormat preferred_activation_format(const Stream& stream, DType dtype) {
   if (use_reference(stream, dtype)) return MemoryFormat::kContiguous;
@@ -189,12 +190,13 @@ MemoryFormat preferred_weight_format(const Stream& stream, DType dtype, MemoryFo
 namespace {
 enum class ConvPass { kForward, kBackwardData, kBackwardWeight };
 
-/// Where Winograd F(4x4, 3x3) beats oneDNN's direct kernels: see the measurements below.
-bool winograd_profitable(ConvPass pass, int64_t c, int64_t k, int64_t h, int64_t w) {
-  (void)pass;
-  (void)h;
-  (void)w;
-  return c >= 32 && k >= 32;
+/// Where Winograd F(4x4, 3x3) beats oneDNN's direct kernels (both with the context's threads): at least 64 input
+/// and output channels on planes of at least 4x4. Measured per pass on resnet18's layers (batch 64, 2 Zen 3
+/// cores; docs/benchmarks.md, "Winograd convolutions, AVX2"): 64 channels at 32x32 up to 512 at 4x4 win in all
+/// three passes; 16 and 32 channels at 32x32 lose or tie (the transforms cost as much as the products saved), and a
+/// plane under 4x4 pays a whole 6x6 tile for fewer outputs.
+bool winograd_profitable(int64_t c, int64_t k, int64_t h, int64_t w) {
+  return c >= 64 && k >= 64 && h >= 4 && w >= 4;
 }
 
 /// `in` is the pass's input side (x, or dy for backward-data), `out` its output (y, dx).
@@ -203,7 +205,7 @@ bool use_winograd(ConvPass pass, const Tensor& in, const Tensor& w, const Tensor
   if (mode == WinogradMode::kOff || !winograd_supported(in, w, out, p)) return false;
   if (mode == WinogradMode::kOn) return true;
   const Tensor& x = pass == ConvPass::kBackwardData ? out : in;
-  return winograd_profitable(pass, x.dim(1), w.dim(0), x.dim(2), x.dim(3));
+  return winograd_profitable(x.dim(1), w.dim(0), x.dim(2), x.dim(3));
 }
 }  // namespace
 

@@ -25,6 +25,12 @@ inline int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 /// A 64-byte aligned view of `buffer` with room for n floats (grows it; steady-state calls allocate nothing).
 float* aligned_floats(std::vector<float>& buffer, size_t n);
 
+/// Per-thread scratch, shared by the three passes (a thread runs one at a time), so that the largest layer's
+/// buffers are held once: kFilters (U, or the weight gradient's M), kSharedV / kSharedE (the weight gradient's
+/// shared chunk), kBias on the calling thread; kTileV / kTileM (a block's V and M, or V and E) on every worker.
+enum class Scratch { kFilters, kSharedV, kSharedE, kBias, kTileV, kTileM, kCount };
+float* scratch(Scratch slot, size_t n);
+
 /// Tiles per block (a multiple of kMicroRows) for `tiles` tiles of depth cp and width kp over `threads`.
 /// SPRINT_WINOGRAD_TILES overrides it (benchmarking).
 int64_t tile_block(int64_t tiles, int64_t cp, int64_t kp, int threads);

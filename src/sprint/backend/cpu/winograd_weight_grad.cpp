@@ -179,10 +179,9 @@ void winograd_conv2d_backward_weight(const Stream& stream, const Conv2dBackwardW
                                                      : std::max<int64_t>(64, (24 << 20) / (4 * tile_floats)));
   // V rows run cp_rows channels deep for the last 6-row sliver's reads: cp_rows - cp extra floats, zeros.
   const int64_t v_size = 36 * chunk * l.cp + l.cp_rows, e_size = 36 * chunk * l.kp;
-  thread_local std::vector<float> m_buffer, shared_v, shared_e;
-  float* m = aligned_floats(m_buffer, static_cast<size_t>(m_size * copies));
-  float* sv = per_thread ? nullptr : aligned_floats(shared_v, static_cast<size_t>(v_size));
-  float* se = per_thread ? nullptr : aligned_floats(shared_e, static_cast<size_t>(e_size));
+  float* m = scratch(Scratch::kFilters, static_cast<size_t>(m_size * copies));
+  float* sv = per_thread ? nullptr : scratch(Scratch::kSharedV, static_cast<size_t>(v_size));
+  float* se = per_thread ? nullptr : scratch(Scratch::kSharedE, static_cast<size_t>(e_size));
   if (sv) std::memset(sv + 36 * chunk * l.cp, 0, sizeof(float) * l.cp_rows);
 #pragma omp parallel num_threads(threads) if (threads > 1)
   {
@@ -190,9 +189,8 @@ void winograd_conv2d_backward_weight(const Stream& stream, const Conv2dBackwardW
     if (per_thread) {
       float* mine = m + id * m_size;
       std::memset(mine, 0, sizeof(float) * m_size);
-      thread_local std::vector<float> v_buffer, e_buffer;
-      float* v = aligned_floats(v_buffer, static_cast<size_t>(v_size));
-      float* e = aligned_floats(e_buffer, static_cast<size_t>(e_size));
+      float* v = scratch(Scratch::kTileV, static_cast<size_t>(v_size));
+      float* e = scratch(Scratch::kTileM, static_cast<size_t>(e_size));
       std::memset(v + 36 * chunk * l.cp, 0, sizeof(float) * l.cp_rows);
       const int64_t begin = tiles * id / team, end = tiles * (id + 1) / team;
       for (int64_t t0 = begin; t0 < end; t0 += chunk) {
