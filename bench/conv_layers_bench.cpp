@@ -1,7 +1,8 @@
-// conv_layers_bench.cpp: times the CPU 3x3 stride-1 convolutions of resnet18 (CIFAR, nChw8c activations, blocked
-// weights) forward, backward-data and backward-weight with oneDNN's direct kernels (SPRINT_WINOGRAD off) and with
-// sprint's Winograd F(4x4, 3x3) kernels (on); the data behind conv.cpp's dispatch rule. Prints one JSON object:
-// median ms per layer, pass and path. Usage: sprint_bench_conv_layers [--threads 2] [--reps 7] [--batch 64]
+// conv_layers_bench.cpp: times the CPU 3x3 stride-1 convolutions of resnet18 (CIFAR, nChw8c activations,
+// blocked weights) forward, backward-data and backward-weight with oneDNN's direct kernels (SPRINT_WINOGRAD
+// off) and with sprint's Winograd F(4x4, 3x3) kernels (on); the data behind conv.cpp's dispatch rule. Prints
+// one JSON object: median ms per layer, pass and path. Usage: sprint_bench_conv_layers [--threads 2] [--reps
+// 7] [--batch 64]
 // [--channels C] (one layer)
 #include <algorithm>
 #include <chrono>
@@ -52,16 +53,21 @@ int main(int argc, char** argv) {
   int64_t batch = 64, only_c = 0;
   for (int i = 1; i + 1 < argc; i += 2) {
     const std::string k = argv[i];
-    if (k == "--threads") threads = std::stoi(argv[i + 1]);
-    else if (k == "--reps") reps = std::stoi(argv[i + 1]);
-    else if (k == "--batch") batch = std::stoll(argv[i + 1]);
-    else if (k == "--channels") only_c = std::stoll(argv[i + 1]);
+    if (k == "--threads")
+      threads = std::stoi(argv[i + 1]);
+    else if (k == "--reps")
+      reps = std::stoi(argv[i + 1]);
+    else if (k == "--batch")
+      batch = std::stoll(argv[i + 1]);
+    else if (k == "--channels")
+      only_c = std::stoll(argv[i + 1]);
   }
   cpu_context().set_num_threads(threads);
   const Stream s = cpu_context().compute_stream();
   std::mt19937 rng(1);
   const Conv2dParams params{.padding = 1};
-  const std::vector<Layer> layers{{64, 64, 32}, {128, 128, 16}, {256, 256, 8}, {512, 512, 4}, {16, 16, 32}, {32, 32, 32}};
+  const std::vector<Layer> layers{{64, 64, 32},  {128, 128, 16}, {256, 256, 8},
+                                  {512, 512, 4}, {16, 16, 32},   {32, 32, 32}};
   nlohmann::json out = nlohmann::json::array();
   for (const Layer& l : layers) {
     if (only_c != 0 && l.c != only_c) continue;
@@ -74,13 +80,15 @@ int main(int argc, char** argv) {
     Tensor dx = Tensor::empty(x.shape(), DType::kF32, cpu_allocator(), af);
     Tensor dw = Tensor::empty(w.shape(), DType::kF32, cpu_allocator(), wf);
     nlohmann::json row{{"c", l.c}, {"k", l.k}, {"hw", l.hw}};
-    for (const auto& [name, mode] : {std::pair{"onednn", cpu::WinogradMode::kOff}, std::pair{"winograd", cpu::WinogradMode::kOn}}) {
+    for (const auto& [name, mode] :
+         {std::pair{"onednn", cpu::WinogradMode::kOff}, std::pair{"winograd", cpu::WinogradMode::kOn}}) {
       cpu::set_winograd_mode(mode);
       row[name]["forward_ms"] = median_ms(reps, [&] {
-        ops::conv2d_forward(s, {.x = x, .w = w, .b = b, .y = y, .params = params, .activation = Activation::kReLU});
+        ops::conv2d_forward(
+            s, {.x = x, .w = w, .b = b, .y = y, .params = params, .activation = Activation::kReLU});
       });
-      row[name]["backward_data_ms"] =
-          median_ms(reps, [&] { ops::conv2d_backward_data(s, {.dy = dy, .w = w, .dx = dx, .params = params}); });
+      row[name]["backward_data_ms"] = median_ms(
+          reps, [&] { ops::conv2d_backward_data(s, {.dy = dy, .w = w, .dx = dx, .params = params}); });
       row[name]["backward_weight_ms"] = median_ms(reps, [&] {
         ops::conv2d_backward_weight(s, {.dy = dy, .x = x, .dw = dw, .db = kNoTensor, .params = params});
       });

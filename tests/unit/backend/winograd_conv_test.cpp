@@ -1,12 +1,13 @@
 // winograd_conv_test.cpp: the Winograd F(4x4, 3x3) convolutions (backend/cpu/winograd_conv.h) against the
 // reference loops: forward with and without the bias + ReLU epilogue, backward-data overwrite and accumulate,
-// backward-weight (with and without db, overwrite and accumulate), on nChw8c activations with blocked (OIhw8i8o)
-// and contiguous KCRS weights; planes whose sides are not multiples of 4 (tiles clipped at the edge) down to 1x1,
-// channel counts that are and are not multiples of 8 (padding channels must come out 0), batch 1 and 3, one and two
-// threads, and small tile blocks (SPRINT_WINOGRAD_TILES) so that blocks and chunks end mid-image.
-// Tolerance: Winograd is exact in real arithmetic but its transforms scale values by up to ~100 (Bᵀ's 4s and 5s,
-// Aᵀ's 8s) before they cancel, so in f32 its error is ~1e-5 - 1e-4 of the result's norm, not the ~1e-7 of a direct
-// sum. The check is norm-relative, ‖got - ref‖ / ‖ref‖ <= 2e-4, plus an element-wise bound at 2e-3 · max |ref|.
+// backward-weight (with and without db, overwrite and accumulate), on nChw8c activations with blocked
+// (OIhw8i8o) and contiguous KCRS weights; planes whose sides are not multiples of 4 (tiles clipped at the
+// edge) down to 1x1, channel counts that are and are not multiples of 8 (padding channels must come out 0),
+// batch 1 and 3, one and two threads, and small tile blocks (SPRINT_WINOGRAD_TILES) so that blocks and chunks
+// end mid-image. Tolerance: Winograd is exact in real arithmetic but its transforms scale values by up to
+// ~100 (Bᵀ's 4s and 5s, Aᵀ's 8s) before they cancel, so in f32 its error is ~1e-5 - 1e-4 of the result's
+// norm, not the ~1e-7 of a direct sum. The check is norm-relative, ‖got - ref‖ / ‖ref‖ <= 2e-4, plus an
+// element-wise bound at 2e-3 · max |ref|.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -63,8 +64,9 @@ struct ModeGuard {
 };
 
 void run_case(const Case& cc, MemoryFormat weight_format, int threads) {
-  SCOPED_TRACE(::testing::Message() << "n " << cc.n << " c " << cc.c << " k " << cc.k << " " << cc.h << "x" << cc.w
-                                    << " weights " << memory_format_name(weight_format) << " threads " << threads);
+  SCOPED_TRACE(::testing::Message() << "n " << cc.n << " c " << cc.c << " k " << cc.k << " " << cc.h << "x"
+                                    << cc.w << " weights " << memory_format_name(weight_format) << " threads "
+                                    << threads);
   CpuContext& ctx = cpu_context();
   const int previous_threads = ctx.num_threads();
   ctx.set_num_threads(threads);
@@ -72,17 +74,21 @@ void run_case(const Case& cc, MemoryFormat weight_format, int threads) {
   Generator rng(static_cast<uint64_t>(cc.n * 1000 + cc.c * 37 + cc.k * 11 + cc.h * 3 + cc.w));
   const MemoryFormat af = MemoryFormat::kChannelsBlocked8;
   const Conv2dParams params{.padding = 1};
-  const Tensor x = ops::cast_to(s, testing::random_tensor({cc.n, cc.c, cc.h, cc.w}, DType::kF32, rng), DType::kF32, af);
+  const Tensor x =
+      ops::cast_to(s, testing::random_tensor({cc.n, cc.c, cc.h, cc.w}, DType::kF32, rng), DType::kF32, af);
   const Tensor w = ops::cast_to(s, testing::random_tensor({cc.k, cc.c, 3, 3}, DType::kF32, rng), DType::kF32,
                                 weight_format);
   const Tensor b = testing::random_tensor({cc.k}, DType::kF32, rng);
-  const Tensor dy = ops::cast_to(s, testing::random_tensor({cc.n, cc.k, cc.h, cc.w}, DType::kF32, rng), DType::kF32, af);
+  const Tensor dy =
+      ops::cast_to(s, testing::random_tensor({cc.n, cc.k, cc.h, cc.w}, DType::kF32, rng), DType::kF32, af);
   const Tensor dx0 = ops::cast_to(s, testing::random_tensor(x.shape(), DType::kF32, rng), DType::kF32, af);
-  const Tensor dw0 = ops::cast_to(s, testing::random_tensor(w.shape(), DType::kF32, rng), DType::kF32, weight_format);
+  const Tensor dw0 =
+      ops::cast_to(s, testing::random_tensor(w.shape(), DType::kF32, rng), DType::kF32, weight_format);
   const Tensor db0 = testing::random_tensor({cc.k}, DType::kF32, rng);
   ASSERT_TRUE(winograd_supported(x, w, dy, params));
 
-  // Outputs of every pass: y (no epilogue), y (bias + ReLU), dx, dx accumulated, dw + db, dw + db accumulated.
+  // Outputs of every pass: y (no epilogue), y (bias + ReLU), dx, dx accumulated, dw + db, dw + db
+  // accumulated.
   auto run = [&](bool reference) {
     testing::ReferenceModeGuard guard(reference);
     ModeGuard mode(WinogradMode::kOn);
@@ -109,8 +115,15 @@ void run_case(const Case& cc, MemoryFormat weight_format, int threads) {
     return out;
   };
   const std::vector<Tensor> got = run(false), ref = run(true);
-  const char* names[] = {"y", "y (bias, relu)", "dx", "dw", "db", "dx (accumulate)", "dw (accumulate)",
-                         "db (accumulate)", "dw (no db)"};
+  const char* names[] = {"y",
+                         "y (bias, relu)",
+                         "dx",
+                         "dw",
+                         "db",
+                         "dx (accumulate)",
+                         "dw (accumulate)",
+                         "db (accumulate)",
+                         "dw (no db)"};
   for (size_t i = 0; i < got.size(); ++i) {
     expect_close(got[i], ref[i], names[i]);
     if (got[i].is_blocked()) expect_zero_padding(got[i], names[i]);
@@ -123,7 +136,7 @@ void run_case(const Case& cc, MemoryFormat weight_format, int threads) {
 }
 
 const Case kCases[] = {
-    {1, 8, 8, 1, 1},   {3, 8, 16, 4, 4},   {1, 13, 11, 5, 9},  {3, 16, 24, 7, 7},
+    {1, 8, 8, 1, 1},     {3, 8, 16, 4, 4},   {1, 13, 11, 5, 9},  {3, 16, 24, 7, 7},
     {1, 16, 16, 32, 32}, {3, 32, 40, 6, 10}, {2, 264, 24, 4, 4}, {1, 3, 64, 8, 8},
 };
 

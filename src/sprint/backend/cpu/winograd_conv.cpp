@@ -2,15 +2,16 @@
 // channel-blocked nChw8c planes; winograd_weight_grad.cpp holds the weight gradient.
 //
 // An output plane (P, Q) = (H, W) is cut into 4x4 tiles (the last row / column of tiles may stick out and is
-// clipped); tile (i, j) reads the 6x6 input window at rows 4i-1 .. 4i+4, columns 4j-1 .. 4j+4 (zeros outside the
-// plane: the padding). Per block of Tb tiles, all of one thread's:
-//   V[ξ][t][c]  (36, Tb, Cp)     = (Bᵀ d B)[ξ] of tile t, channel c (the input transform, 8 channels a vector)
-//   M[ξ][t][k]  (36, Tb, Kp)     = Σ_c V[ξ][t][c] · U[ξ][c][k]   (36 GEMMs, one per point ξ of the 6x6 domain)
-//   y[t][k]     (4x4 per tile)   = act((Aᵀ M A)[t][k] + b[k])    (the output transform with the epilogue fused)
-// with U[ξ][c][k] = (G g Gᵀ)[ξ] of filter (k, c), transformed once per call (the weights change every step) and
-// shared by the threads. Cp = C rounded up to 8, Kp = K rounded up to 16 (the GEMM's column panels); padding
-// channels have zero weights, so they add nothing and write zeros. The block size keeps V and M (36·Tb·(Cp + Kp)
-// floats) inside a core's L2 where C and K allow (winograd_tile_block).
+// clipped); tile (i, j) reads the 6x6 input window at rows 4i-1 .. 4i+4, columns 4j-1 .. 4j+4 (zeros outside
+// the plane: the padding). Per block of Tb tiles, all of one thread's:
+//   V[ξ][t][c]  (36, Tb, Cp)     = (Bᵀ d B)[ξ] of tile t, channel c (the input transform, 8 channels a
+//   vector) M[ξ][t][k]  (36, Tb, Kp)     = Σ_c V[ξ][t][c] · U[ξ][c][k]   (36 GEMMs, one per point ξ of the
+//   6x6 domain) y[t][k]     (4x4 per tile)   = act((Aᵀ M A)[t][k] + b[k])    (the output transform with the
+//   epilogue fused)
+// with U[ξ][c][k] = (G g Gᵀ)[ξ] of filter (k, c), transformed once per call (the weights change every step)
+// and shared by the threads. Cp = C rounded up to 8, Kp = K rounded up to 16 (the GEMM's column panels);
+// padding channels have zero weights, so they add nothing and write zeros. The block size keeps V and M
+// (36·Tb·(Cp + Kp) floats) inside a core's L2 where C and K allow (tile_block).
 #include "sprint/backend/cpu/winograd_conv.h"
 
 #include <omp.h>
@@ -44,7 +45,8 @@ float* scratch(Scratch slot, size_t n) {
 
 Plane plane_of(const Tensor& t) {
   SPRINT_ASSERT(t.channel_block() == 8 && t.strides()[3] == 8, "winograd: {} is not nChw8c", t.description());
-  return {t.data_as<float>(), t.strides()[0], t.strides()[1], t.strides()[2], t.dim(0), t.dim(1), t.dim(2), t.dim(3)};
+  return {t.data_as<float>(), t.strides()[0], t.strides()[1], t.strides()[2],
+          t.dim(0),           t.dim(1),       t.dim(2),       t.dim(3)};
 }
 
 int64_t tile_block(int64_t tiles, int64_t cp, int64_t kp, int threads) {
@@ -52,10 +54,10 @@ int64_t tile_block(int64_t tiles, int64_t cp, int64_t kp, int threads) {
     const int64_t forced = std::atoll(env);
     if (forced > 0) return round_up(forced, kMicroRows);
   }
-  // V + M of a block in ~384 KiB of the 512 KiB L2, at least 18 tiles (each U panel is reused over Tb / 6 micro
-  // tiles). Where U itself is large (over 4 MiB: 256 channels and up), every block streams all of it from L3 or
-  // memory, so blocks grow to one per thread (at most 66 tiles; V and M then live in L3): measured on resnet18's
-  // 256- and 512-channel layers, 2 threads, 20-30% faster than 18-tile blocks.
+  // V + M of a block in ~384 KiB of the 512 KiB L2, at least 18 tiles (each U panel is reused over Tb / 6
+  // micro tiles). Where U itself is large (over 4 MiB: 256 channels and up), every block streams all of it
+  // from L3 or memory, so blocks grow to one per thread (at most 66 tiles; V and M then live in L3): measured
+  // on resnet18's 256- and 512-channel layers, 2 threads, 20-30% faster than 18-tile blocks.
   int64_t tb = std::max<int64_t>(18, (384 << 10) / (36 * 4 * (cp + kp)) / kMicroRows * kMicroRows);
   if (36 * 4 * cp * kp > (int64_t{4} << 20)) tb = std::min<int64_t>(66, (tiles + threads - 1) / threads);
   int64_t blocks = (tiles + tb - 1) / tb;
@@ -63,11 +65,11 @@ int64_t tile_block(int64_t tiles, int64_t cp, int64_t kp, int threads) {
   return round_up(std::max<int64_t>(1, (tiles + blocks - 1) / blocks), kMicroRows);
 }
 
-__attribute__((target("avx2,fma"))) void micro_kernel(int64_t kc, const float* a, int64_t a_row, int64_t a_depth,
-                                                       const float* b, int64_t ldb, float* c, int64_t ldc,
-                                                       bool accumulate) {
-  __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00, c31 = c00,
-         c40 = c00, c41 = c00, c50 = c00, c51 = c00;
+__attribute__((target("avx2,fma"))) void micro_kernel(int64_t kc, const float* a, int64_t a_row,
+                                                      int64_t a_depth, const float* b, int64_t ldb, float* c,
+                                                      int64_t ldc, bool accumulate) {
+  __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00, c30 = c00,
+         c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
   const float *a0 = a, *a1 = a + a_row, *a2 = a + 2 * a_row, *a3 = a + 3 * a_row, *a4 = a + 4 * a_row,
               *a5 = a + 5 * a_row;
   for (int64_t p = 0, o = 0; p < kc; ++p, o += a_depth) {
@@ -111,13 +113,15 @@ namespace {
 using namespace winograd;
 
 // ------------------------------------------------------------------------------------------------------------
-// Weights: U[ξ][k / 16][c][k % 16] (36, Kp / 16, Cp, 16), each ξ a (Cp x Kp) matrix packed in 16-column panels
+// Weights: U[ξ][k / 16][c][k % 16] (36, Kp / 16, Cp, 16), each ξ a (Cp x Kp) matrix packed in 16-column
+// panels
 // ------------------------------------------------------------------------------------------------------------
 
-/// Where filter (o, d) of the GEMM (o: its output channel, d: its depth channel) sits in a weight tensor w (K, C,
-/// 3, 3), contiguous or blocked by 8, without divisions in the inner loops: the 8 output channels of a vector
-/// are lane_stride apart from (o0, d)'s tap (r, s) at base(o0 / 8, d) + r·sr + s·ss. The backward-data GEMM reads
-/// w with o = c and d = k, and its taps rotated by 180° (rotated: tap (r, s) is w's (2 - r, 2 - s)).
+/// Where filter (o, d) of the GEMM (o: its output channel, d: its depth channel) sits in a weight tensor w
+/// (K, C, 3, 3), contiguous or blocked by 8, without divisions in the inner loops: the 8 output channels of a
+/// vector are lane_stride apart from (o0, d)'s tap (r, s) at base(o0 / 8, d) + r·sr + s·ss. The backward-data
+/// GEMM reads w with o = c and d = k, and its taps rotated by 180° (rotated: tap (r, s) is w's (2 - r, 2 -
+/// s)).
 struct FilterView {
   const float* w;
   int64_t n_out, n_depth;
@@ -134,8 +138,16 @@ struct FilterView {
 
 FilterView filter_view(const Tensor& w, bool backward_data) {
   const int64_t s0 = w.strides()[0], s1 = w.strides()[1];
-  FilterView v{w.data_as<float>(), backward_data ? w.dim(1) : w.dim(0), backward_data ? w.dim(0) : w.dim(1),
-               backward_data, w.strides()[2], w.strides()[3], 0, 0, 0, 0};
+  FilterView v{w.data_as<float>(),
+               backward_data ? w.dim(1) : w.dim(0),
+               backward_data ? w.dim(0) : w.dim(1),
+               backward_data,
+               w.strides()[2],
+               w.strides()[3],
+               0,
+               0,
+               0,
+               0};
   if (w.weight_block() == 8) {  // (k, c) at (k / 8)·s0 + (c / 8)·s1 + (c % 8)·8 + k % 8
     v.block_o = backward_data ? s1 : s0;
     v.block_d = backward_data ? s0 : s1;
@@ -150,8 +162,8 @@ FilterView filter_view(const Tensor& w, bool backward_data) {
 }
 
 /// U from the filters of `f`; zeros for padding channels.
-__attribute__((target("avx2,fma"))) void transform_filters(const FilterView& f, int64_t cp, int64_t kp, float* u,
-                                                           int threads) {
+__attribute__((target("avx2,fma"))) void transform_filters(const FilterView& f, int64_t cp, int64_t kp,
+                                                           float* u, int threads) {
   const int64_t out_blocks = kp / 8, panels = kp / 16;
 #pragma omp parallel for num_threads(threads) schedule(static) collapse(2) if (threads > 1)
   for (int64_t ob = 0; ob < out_blocks; ++ob)
@@ -195,14 +207,16 @@ __attribute__((target("avx2,fma"))) void transform_filters(const FilterView& f, 
 
 namespace winograd {
 __attribute__((target("avx2,fma"))) void input_tile(const float* src, int64_t sh, int64_t h0, int64_t w0,
-                                                     int64_t height, int64_t width, float* v, int64_t xi_stride) {
+                                                    int64_t height, int64_t width, float* v,
+                                                    int64_t xi_stride) {
   __m256 d[6][6];
   const bool inside = h0 >= 0 && w0 >= 0 && h0 + 6 <= height && w0 + 6 <= width;
   for (int i = 0; i < 6; ++i)
     for (int j = 0; j < 6; ++j) {
       const int64_t h = h0 + i, w = w0 + j;
-      d[i][j] = inside || (h >= 0 && h < height && w >= 0 && w < width) ? _mm256_loadu_ps(src + h * sh + w * 8)
-                                                                          : _mm256_setzero_ps();
+      d[i][j] = inside || (h >= 0 && h < height && w >= 0 && w < width)
+                    ? _mm256_loadu_ps(src + h * sh + w * 8)
+                    : _mm256_setzero_ps();
     }
   __m256 t[6][6];
   for (int j = 0; j < 6; ++j) {
@@ -223,9 +237,9 @@ namespace {
 
 /// The 4x4 outputs of one tile and channel block from M[ξ][t][kb·8 .. +8]: act(Aᵀ M A + bias), clipped to the
 /// plane; added to what dst holds when accumulating.
-__attribute__((target("avx2,fma"))) void output_tile(const float* m, int64_t xi_stride, __m256 bias, bool relu,
-                                                      bool accumulate, float* dst, int64_t sh, int64_t h0,
-                                                      int64_t w0, int64_t height, int64_t width) {
+__attribute__((target("avx2,fma"))) void output_tile(const float* m, int64_t xi_stride, __m256 bias,
+                                                     bool relu, bool accumulate, float* dst, int64_t sh,
+                                                     int64_t h0, int64_t w0, int64_t height, int64_t width) {
   __m256 t[4][6];
   for (int j = 0; j < 6; ++j) {
     __m256 col[6];
@@ -250,24 +264,25 @@ __attribute__((target("avx2,fma"))) void output_tile(const float* m, int64_t xi_
 
 struct TileJob {
   Plane in, out;
-  const float* u;      // (36, Kp / 16, Cp, 16)
-  int64_t cp, kp;      // depth channels rounded up to 8, output channels rounded up to 16
-  const float* bias;   // (Kp) or null
+  const float* u;     // (36, Kp / 16, Cp, 16)
+  int64_t cp, kp;     // depth channels rounded up to 8, output channels rounded up to 16
+  const float* bias;  // (Kp) or null
   bool relu = false, accumulate = false;
 };
 
 /// Input transform, 36 GEMMs and output transform of tiles [t_begin, t_begin + count) (count <= tb).
-__attribute__((target("avx2,fma"))) void run_block(const TileJob& job, int64_t t_begin, int64_t count, int64_t tb,
-                                                   float* v, float* m) {
+__attribute__((target("avx2,fma"))) void run_block(const TileJob& job, int64_t t_begin, int64_t count,
+                                                   int64_t tb, float* v, float* m) {
   const int64_t tiles_h = (job.out.h + 3) / 4, tiles_w = (job.out.w + 3) / 4, per_image = tiles_h * tiles_w;
   const int64_t cp = job.cp, kp = job.kp, in_blocks = cp / 8, out_blocks = (job.out.c + 7) / 8;
   const int64_t v_stride = tb * cp, m_stride = tb * kp;
   for (int64_t t = 0; t < count; ++t) {
-    const int64_t tile = t_begin + t, n = tile / per_image, i = tile % per_image / tiles_w, j = tile % tiles_w;
+    const int64_t tile = t_begin + t, n = tile / per_image, i = tile % per_image / tiles_w,
+                  j = tile % tiles_w;
     const float* src = job.in.data + n * job.in.sn;
     for (int64_t cb = 0; cb < in_blocks; ++cb)
-      input_tile(src + cb * job.in.sc, job.in.sh, 4 * i - 1, 4 * j - 1, job.in.h, job.in.w, v + t * cp + cb * 8,
-                 v_stride);
+      input_tile(src + cb * job.in.sc, job.in.sh, 4 * i - 1, 4 * j - 1, job.in.h, job.in.w,
+                 v + t * cp + cb * 8, v_stride);
   }
   // Rows past the last tile of a short block: zeros, so the GEMM reads finite values (results are dropped).
   for (int64_t xi = 0; xi < 36; ++xi)
@@ -287,12 +302,13 @@ __attribute__((target("avx2,fma"))) void run_block(const TileJob& job, int64_t t
     }
   }
   for (int64_t t = 0; t < count; ++t) {
-    const int64_t tile = t_begin + t, n = tile / per_image, i = tile % per_image / tiles_w, j = tile % tiles_w;
+    const int64_t tile = t_begin + t, n = tile / per_image, i = tile % per_image / tiles_w,
+                  j = tile % tiles_w;
     float* dst = job.out.data + n * job.out.sn;
     for (int64_t kb = 0; kb < out_blocks; ++kb) {
       const __m256 bias = job.bias ? _mm256_loadu_ps(job.bias + kb * 8) : _mm256_setzero_ps();
-      output_tile(m + t * kp + kb * 8, m_stride, bias, job.relu, job.accumulate, dst + kb * job.out.sc, job.out.sh,
-                  4 * i, 4 * j, job.out.h, job.out.w);
+      output_tile(m + t * kp + kb * 8, m_stride, bias, job.relu, job.accumulate, dst + kb * job.out.sc,
+                  job.out.sh, 4 * i, 4 * j, job.out.h, job.out.w);
     }
   }
 }
@@ -331,13 +347,15 @@ WinogradMode winograd_mode() {
   return from_env;
 }
 
-void set_winograd_mode(WinogradMode mode) { mode_override.store(static_cast<int>(mode)); }
+void set_winograd_mode(WinogradMode mode) {
+  mode_override.store(static_cast<int>(mode));
+}
 
 bool winograd_supported(const Tensor& in, const Tensor& w, const Tensor& out, const Conv2dParams& p) {
   return sgemm_avx2_supported() && in.dtype() == DType::kF32 && w.ndim() == 4 && w.dim(2) == 3 &&
          w.dim(3) == 3 && p.stride == 1 && p.padding == 1 && p.dilation == 1 && p.groups == 1 &&
-         in.channel_block() == 8 && out.channel_block() == 8 && in.strides()[3] == 8 && out.strides()[3] == 8 &&
-         (w.is_contiguous() || w.weight_block() == 8);
+         in.channel_block() == 8 && out.channel_block() == 8 && in.strides()[3] == 8 &&
+         out.strides()[3] == 8 && (w.is_contiguous() || w.weight_block() == 8);
 }
 
 void winograd_conv2d_forward(const Stream& stream, const Conv2dForwardArgs& a) {
@@ -359,12 +377,13 @@ void winograd_conv2d_forward(const Stream& stream, const Conv2dForwardArgs& a) {
 void winograd_conv2d_backward_data(const Stream& stream, const Conv2dBackwardDataArgs& a) {
   const int threads = sync_threads(stream);
   const int64_t c = a.dx.dim(1), k = a.dy.dim(1);
-  // dx[c, h, w] = Σ_k,r',s' dy[k, h - 1 + r', w - 1 + s'] · w[k, c, 2 - r', 2 - s']: the forward kernel over dy
-  // with filters (c, k) rotated by 180°; depth K, output channels C.
+  // dx[c, h, w] = Σ_k,r',s' dy[k, h - 1 + r', w - 1 + s'] · w[k, c, 2 - r', 2 - s']: the forward kernel over
+  // dy with filters (c, k) rotated by 180°; depth K, output channels C.
   const int64_t cp = round_up(k, 8), kp = round_up(c, 16);
   float* u = scratch(Scratch::kFilters, static_cast<size_t>(36 * cp * kp));
   transform_filters(filter_view(a.w, /*backward_data=*/true), cp, kp, u, threads);
-  const TileJob job{plane_of(a.dy), plane_of(a.dx), u, cp, kp, nullptr, false, a.mode == GradMode::kAccumulate};
+  const TileJob job{
+      plane_of(a.dy), plane_of(a.dx), u, cp, kp, nullptr, false, a.mode == GradMode::kAccumulate};
   run_tiles(job, threads);
 }
 

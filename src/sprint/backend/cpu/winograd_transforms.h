@@ -1,16 +1,16 @@
-// winograd_transforms.h: the 1-D transforms of Winograd F(4, 3) on the points 0, 1, -1, 2, -2, ∞ (Lavin & Gray,
-// "Fast Algorithms for Convolutional Neural Networks", 2015), on AVX2 vectors of 8 channels. A 3-tap correlation of
-// 6 inputs d with filter g, y_i = Σ_r d_{i+r}·g_r (i < 4), is y = Aᵀ[(G g) ⊙ (Bᵀ d)], and in 2-D on a 6x6 tile
-// Y (4x4) = Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A. With
+// winograd_transforms.h: the 1-D transforms of Winograd F(4, 3) on the points 0, 1, -1, 2, -2, ∞ (Lavin &
+// Gray, "Fast Algorithms for Convolutional Neural Networks", 2015), on AVX2 vectors of 8 channels. A 3-tap
+// correlation of 6 inputs d with filter g, y_i = Σ_r d_{i+r}·g_r (i < 4), is y = Aᵀ[(G g) ⊙ (Bᵀ d)], and in
+// 2-D on a 6x6 tile Y (4x4) = Aᵀ[(G g Gᵀ) ⊙ (Bᵀ d B)]A. With
 //   Bᵀ = [4  0 -5  0 1 0]   G = [ 1/4     0     0 ]   Aᵀ = [1 1  1 1  1 0]
 //        [0 -4 -4  1 1 0]       [-1/6  -1/6  -1/6 ]        [0 1 -1 2 -2 0]
 //        [0  4 -4 -1 1 0]       [-1/6   1/6  -1/6 ]        [0 1  1 4  4 0]
 //        [0 -2 -1  2 1 0]       [ 1/24  1/12  1/6 ]        [0 1 -1 8 -8 1]
 //        [0  2 -1 -2 1 0]       [ 1/24 -1/12  1/6 ]
 //        [0  4  0 -5 0 1]       [ 0     0     1   ]
-// The same trilinear form read with the 4-tap side as the filter gives F(3, 4), z_r = Σ_i d_{i+r}·e_i (r < 3):
-// z = Gᵀ[(A e) ⊙ (Bᵀ d)] (the weight gradient's transforms: A e takes 4 values to 6, Gᵀ takes 6 back to 3).
-// Each function maps one line of vectors; the 2-D transforms apply it to columns, then to rows.
+// The same trilinear form read with the 4-tap side as the filter gives F(3, 4), z_r = Σ_i d_{i+r}·e_i (r <
+// 3): z = Gᵀ[(A e) ⊙ (Bᵀ d)] (the weight gradient's transforms: A e takes 4 values to 6, Gᵀ takes 6 back to
+// 3). Each function maps one line of vectors; the 2-D transforms apply it to columns, then to rows.
 #pragma once
 
 #include <immintrin.h>
@@ -69,7 +69,8 @@ SPRINT_WINOGRAD_TARGET void gradient_line(const __m256 e[4], __m256 u[6]) {
   u[1] = _mm256_add_ps(p02, p13);
   u[2] = _mm256_sub_ps(p02, p13);
   // u3 = e0 + 2 e1 + 4 e2 + 8 e3, u4 = e0 - 2 e1 + 4 e2 - 8 e3
-  const __m256 even = _mm256_fmadd_ps(four, e[2], e[0]), odd = _mm256_fmadd_ps(eight, e[3], _mm256_mul_ps(two, e[1]));
+  const __m256 even = _mm256_fmadd_ps(four, e[2], e[0]),
+               odd = _mm256_fmadd_ps(eight, e[3], _mm256_mul_ps(two, e[1]));
   u[3] = _mm256_add_ps(even, odd);
   u[4] = _mm256_sub_ps(even, odd);
   u[5] = e[3];
@@ -83,8 +84,9 @@ SPRINT_WINOGRAD_TARGET void filter_gradient_line(const __m256 m[6], __m256 z[3])
   const __m256 p12 = _mm256_add_ps(m[1], m[2]), n21 = _mm256_sub_ps(m[2], m[1]);
   const __m256 p34 = _mm256_add_ps(m[3], m[4]), n34 = _mm256_sub_ps(m[3], m[4]);
   const __m256 sixth = _mm256_set1_ps(1.0f / 6.0f);
-  z[0] = _mm256_fmadd_ps(_mm256_set1_ps(0.25f), m[0],
-                         _mm256_fmadd_ps(_mm256_set1_ps(1.0f / 24.0f), p34, _mm256_mul_ps(_mm256_set1_ps(-1.0f / 6.0f), p12)));
+  z[0] = _mm256_fmadd_ps(
+      _mm256_set1_ps(0.25f), m[0],
+      _mm256_fmadd_ps(_mm256_set1_ps(1.0f / 24.0f), p34, _mm256_mul_ps(_mm256_set1_ps(-1.0f / 6.0f), p12)));
   z[1] = _mm256_fmadd_ps(sixth, n21, _mm256_mul_ps(_mm256_set1_ps(1.0f / 12.0f), n34));
   z[2] = _mm256_add_ps(_mm256_mul_ps(sixth, _mm256_sub_ps(p34, p12)), m[5]);
 }

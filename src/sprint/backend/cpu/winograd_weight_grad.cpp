@@ -1,8 +1,8 @@
-// winograd_weight_grad.cpp: the weight gradient of a 3x3, stride-1, padding-1 convolution by Winograd F(3x3, 4x4)
-// (see winograd_transforms.h). dw[k, c, r, s] = Σ_n,p,q dy[n, k, p, q] · x[n, c, p + r - 1, q + s - 1]; cut dy's
-// plane into 4x4 tiles (zeros past its edge) and each tile's share is a 3x3 correlation of the 6x6 window of x at
-// (4i - 1, 4j - 1) with the 4x4 tile of dy: Gᵀ[(A e Aᵀ) ⊙ (Bᵀ d B)]G. Summing over tiles in the transformed
-// domain leaves one GEMM per point ξ of the 6x6 domain:
+// winograd_weight_grad.cpp: the weight gradient of a 3x3, stride-1, padding-1 convolution by Winograd F(3x3,
+// 4x4) (see winograd_transforms.h). dw[k, c, r, s] = Σ_n,p,q dy[n, k, p, q] · x[n, c, p + r - 1, q + s - 1];
+// cut dy's plane into 4x4 tiles (zeros past its edge) and each tile's share is a 3x3 correlation of the 6x6
+// window of x at (4i - 1, 4j - 1) with the 4x4 tile of dy: Gᵀ[(A e Aᵀ) ⊙ (Bᵀ d B)]G. Summing over tiles in
+// the transformed domain leaves one GEMM per point ξ of the 6x6 domain:
 //   V[ξ][t][c]  (36, T, Cp)   = (Bᵀ d B)[ξ] of tile t, channel c     (the forward pass's input transform)
 //   E[ξ][t][k]  (36, T, Kp)   = (A e Aᵀ)[ξ] of tile t, channel k
 //   M[ξ][c][k]  (36, Cp, Kp) += Σ_t V[ξ][t][c] · E[ξ][t][k]
@@ -25,10 +25,11 @@ namespace sprint::cpu {
 namespace {
 using namespace winograd;
 
-/// E[ξ][t][kb·8 .. +8] (ξ xi_stride floats apart) = A e Aᵀ of the 4x4 tile of one channel block of dy at (h0, w0)
-/// (zeros past the plane's edge).
+/// E[ξ][t][kb·8 .. +8] (ξ xi_stride floats apart) = A e Aᵀ of the 4x4 tile of one channel block of dy at (h0,
+/// w0) (zeros past the plane's edge).
 __attribute__((target("avx2,fma"))) void gradient_tile(const float* src, int64_t sh, int64_t h0, int64_t w0,
-                                                        int64_t height, int64_t width, float* e, int64_t xi_stride) {
+                                                       int64_t height, int64_t width, float* e,
+                                                       int64_t xi_stride) {
   __m256 d[4][4];
   for (int i = 0; i < 4; ++i)
     for (int j = 0; j < 4; ++j)
@@ -60,27 +61,29 @@ struct Layer {
 };
 
 /// V (36, ·, Cp) and E (36, ·, Kp) rows [0, count) for tiles [t_begin, t_begin + count).
-__attribute__((target("avx2,fma"))) void transform_tiles(const Layer& l, int64_t t_begin, int64_t count, float* v,
-                                                          int64_t v_stride, float* e, int64_t e_stride) {
+__attribute__((target("avx2,fma"))) void transform_tiles(const Layer& l, int64_t t_begin, int64_t count,
+                                                         float* v, int64_t v_stride, float* e,
+                                                         int64_t e_stride) {
   for (int64_t t = 0; t < count; ++t) {
     const int64_t tile = t_begin + t, n = tile / l.per_image, i = tile % l.per_image / l.tiles_w,
                   j = tile % l.tiles_w;
     for (int64_t cb = 0; cb < l.cp / 8; ++cb)
-      input_tile(l.x.data + n * l.x.sn + cb * l.x.sc, l.x.sh, 4 * i - 1, 4 * j - 1, l.x.h, l.x.w, v + t * l.cp + cb * 8,
-                 v_stride);
+      input_tile(l.x.data + n * l.x.sn + cb * l.x.sc, l.x.sh, 4 * i - 1, 4 * j - 1, l.x.h, l.x.w,
+                 v + t * l.cp + cb * 8, v_stride);
     for (int64_t kb = 0; kb < l.kp / 8; ++kb) {
       float* et = e + t * l.kp + kb * 8;
       if (kb * 8 >= l.dy.c) {  // the 16-column panel's padding block
         for (int xi = 0; xi < 36; ++xi) _mm256_store_ps(et + xi * e_stride, _mm256_setzero_ps());
         continue;
       }
-      gradient_tile(l.dy.data + n * l.dy.sn + kb * l.dy.sc, l.dy.sh, 4 * i, 4 * j, l.dy.h, l.dy.w, et, e_stride);
+      gradient_tile(l.dy.data + n * l.dy.sn + kb * l.dy.sc, l.dy.sh, 4 * i, 4 * j, l.dy.h, l.dy.w, et,
+                    e_stride);
     }
   }
 }
 
-/// M[ξ] (Cp x Kp) += V[ξ]ᵀ E[ξ] over `count` tiles for ξ in [xi_begin, xi_end): rows c of V[ξ]ᵀ are columns of
-/// V[ξ] (a_row 1, a_depth Cp).
+/// M[ξ] (Cp x Kp) += V[ξ]ᵀ E[ξ] over `count` tiles for ξ in [xi_begin, xi_end): rows c of V[ξ]ᵀ are columns
+/// of V[ξ] (a_row 1, a_depth Cp).
 void accumulate_products(const Layer& l, int64_t xi_begin, int64_t xi_end, int64_t count, const float* v,
                          int64_t v_stride, const float* e, int64_t e_stride, float* m) {
   const int64_t m_stride = l.cp_rows * l.kp;
@@ -95,8 +98,8 @@ void accumulate_products(const Layer& l, int64_t xi_begin, int64_t xi_end, int64
 /// (overwrite) or left as they are (accumulate).
 /// M is the sum of `copies` arrays copy_stride floats apart (one per thread that accumulated its own).
 __attribute__((target("avx2,fma"))) void output_filters(const float* m, int64_t copies, int64_t copy_stride,
-                                                         int64_t cp, int64_t kp, const Tensor& dw, bool accumulate,
-                                                         int threads) {
+                                                        int64_t cp, int64_t kp, const Tensor& dw,
+                                                        bool accumulate, int threads) {
   const int64_t n_out = dw.dim(0), n_in = dw.dim(1), out_blocks = (n_out + 7) / 8;
   const int64_t xi_stride = round_up(cp, kMicroRows) * kp;
   float* w = dw.data_as<float>();
@@ -135,7 +138,8 @@ __attribute__((target("avx2,fma"))) void output_filters(const float* m, int64_t 
           if (c >= n_in) continue;
           alignas(32) float lane_values[8];
           _mm256_store_ps(lane_values, v);
-          for (int i = 0; i < 8 && kb * 8 + i < n_out; ++i) store(w[wo(kb * 8 + i, c, r, q)], lane_values[i], accumulate);
+          for (int i = 0; i < 8 && kb * 8 + i < n_out; ++i)
+            store(w[wo(kb * 8 + i, c, r, q)], lane_values[i], accumulate);
         }
       }
     }
@@ -169,12 +173,13 @@ void winograd_conv2d_backward_weight(const Stream& stream, const Conv2dBackwardW
   l.per_image = (l.dy.h + 3) / 4 * l.tiles_w;
   const int64_t tiles = l.dy.n * l.per_image, m_size = 36 * l.cp_rows * l.kp;
   const int64_t tile_floats = 36 * (l.cp + l.kp), forced = forced_chunk();
-  // Narrow layers (M of 4 MiB or less, many tiles): each thread sums its own tiles into its own M, chunk by chunk
-  // (V and E of a chunk in ~384 KiB of L2), without barriers; output_filters adds the copies. Wide layers (few
-  // tiles): the threads share one M and split each chunk's tiles, then its 36 GEMMs by ξ (one writer per M[ξ]).
+  // Narrow layers (M of 4 MiB or less, many tiles): each thread sums its own tiles into its own M, chunk by
+  // chunk (V and E of a chunk in ~384 KiB of L2), without barriers; output_filters adds the copies. Wide
+  // layers (few tiles): the threads share one M and split each chunk's tiles, then its 36 GEMMs by ξ (one
+  // writer per M[ξ]).
   const bool per_thread = threads == 1 || m_size * 4 <= (int64_t{4} << 20);
   const int copies = per_thread ? threads : 1;
-  const int64_t chunk = std::min(tiles, forced > 0 ? forced
+  const int64_t chunk = std::min(tiles, forced > 0   ? forced
                                         : per_thread ? std::max<int64_t>(24, (384 << 10) / (4 * tile_floats))
                                                      : std::max<int64_t>(64, (24 << 20) / (4 * tile_floats)));
   // V rows run cp_rows channels deep for the last 6-row sliver's reads: cp_rows - cp extra floats, zeros.
@@ -204,9 +209,11 @@ void winograd_conv2d_backward_weight(const Stream& stream, const Conv2dBackwardW
       for (int64_t t0 = 0; t0 < tiles; t0 += chunk) {
         const int64_t count = std::min(chunk, tiles - t0);
         const int64_t begin = count * id / team, end = count * (id + 1) / team;
-        transform_tiles(l, t0 + begin, end - begin, sv + begin * l.cp, chunk * l.cp, se + begin * l.kp, chunk * l.kp);
+        transform_tiles(l, t0 + begin, end - begin, sv + begin * l.cp, chunk * l.cp, se + begin * l.kp,
+                        chunk * l.kp);
 #pragma omp barrier
-        accumulate_products(l, 36 * id / team, 36 * (id + 1) / team, count, sv, chunk * l.cp, se, chunk * l.kp, m);
+        accumulate_products(l, 36 * id / team, 36 * (id + 1) / team, count, sv, chunk * l.cp, se,
+                            chunk * l.kp, m);
 #pragma omp barrier
       }
     }
