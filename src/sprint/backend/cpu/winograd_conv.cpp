@@ -161,11 +161,12 @@ FilterView filter_view(const Tensor& w, bool backward_data) {
   return v;
 }
 
-/// U from the filters of `f`; zeros for padding channels.
+/// U from the filters of `f`; zeros for padding channels. Called by every thread of a parallel region (or
+/// outside one), which share the work.
 __attribute__((target("avx2,fma"))) void transform_filters(const FilterView& f, int64_t cp, int64_t kp,
-                                                           float* u, int threads) {
+                                                           float* u) {
   const int64_t out_blocks = kp / 8, panels = kp / 16;
-#pragma omp parallel for num_threads(threads) schedule(static) collapse(2) if (threads > 1)
+#pragma omp for schedule(static) collapse(2)
   for (int64_t ob = 0; ob < out_blocks; ++ob)
     for (int64_t d = 0; d < cp; ++d) {
       alignas(32) float g[3][3][8] = {};
@@ -264,7 +265,7 @@ __attribute__((target("avx2,fma"))) void output_tile(const float* m, int64_t xi_
 
 struct TileJob {
   Plane in, out;
-  const float* u;     // (36, Kp / 16, Cp, 16)
+  float* u;           // (36, Kp / 16, Cp, 16), filled by run_tiles
   int64_t cp, kp;     // depth channels rounded up to 8, output channels rounded up to 16
   const float* bias;  // (Kp) or null
   bool relu = false, accumulate = false;
@@ -313,13 +314,15 @@ __attribute__((target("avx2,fma"))) void run_block(const TileJob& job, int64_t t
   }
 }
 
-void run_tiles(const TileJob& job, int threads) {
+/// U from `filters`, then every block of tiles: one parallel region (each fork and join costs, most of all on
+/// a busy machine, where a descheduled thread holds up the barrier).
+void run_tiles(const TileJob& job, const FilterView& filters, int threads) {
   const int64_t tiles = job.out.n * ((job.out.h + 3) / 4) * ((job.out.w + 3) / 4);
   const int64_t tb = tile_block(tiles, job.cp, job.kp, threads);
   const int64_t blocks = (tiles + tb - 1) / tb;
-  const int used = static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, blocks)));
-#pragma omp parallel num_threads(used) if (used > 1)
+#pragma omp parallel num_threads(threads) if (threads > 1)
   {
+    transform_filters(filters, job.cp, job.kp, job.u);  // ends with a barrier
     float* v = scratch(Scratch::kTileV, static_cast<size_t>(36 * tb * job.cp));
     float* m = scratch(Scratch::kTileM, static_cast<size_t>(36 * tb * job.kp));
 #pragma omp for schedule(static)
@@ -363,7 +366,6 @@ void winograd_conv2d_forward(const Stream& stream, const Conv2dForwardArgs& a) {
   const int64_t c = a.x.dim(1), k = a.y.dim(1);
   const int64_t cp = round_up(c, 8), kp = round_up(k, 16);
   float* u = scratch(Scratch::kFilters, static_cast<size_t>(36 * cp * kp));
-  transform_filters(filter_view(a.w, /*backward_data=*/false), cp, kp, u, threads);
   TileJob job{plane_of(a.x), plane_of(a.y), u, cp, kp, nullptr, a.activation == Activation::kReLU, false};
   if (a.b.defined()) {
     float* b = scratch(Scratch::kBias, static_cast<size_t>(kp));
@@ -371,7 +373,7 @@ void winograd_conv2d_forward(const Stream& stream, const Conv2dForwardArgs& a) {
     std::memcpy(b, a.b.data_as<float>(), sizeof(float) * k);
     job.bias = b;
   }
-  run_tiles(job, threads);
+  run_tiles(job, filter_view(a.w, /*backward_data=*/false), threads);
 }
 
 void winograd_conv2d_backward_data(const Stream& stream, const Conv2dBackwardDataArgs& a) {
@@ -381,10 +383,9 @@ void winograd_conv2d_backward_data(const Stream& stream, const Conv2dBackwardDat
   // dy with filters (c, k) rotated by 180°; depth K, output channels C.
   const int64_t cp = round_up(k, 8), kp = round_up(c, 16);
   float* u = scratch(Scratch::kFilters, static_cast<size_t>(36 * cp * kp));
-  transform_filters(filter_view(a.w, /*backward_data=*/true), cp, kp, u, threads);
   const TileJob job{
       plane_of(a.dy), plane_of(a.dx), u, cp, kp, nullptr, false, a.mode == GradMode::kAccumulate};
-  run_tiles(job, threads);
+  run_tiles(job, filter_view(a.w, /*backward_data=*/true), threads);
 }
 
 }  // namespace sprint::cpu
