@@ -96,16 +96,17 @@ void accumulate_products(const Layer& l, int64_t xi_begin, int64_t xi_end, int64
 
 /// dw (K, C, 3, 3) (=|+=) Gᵀ M G. Padding entries of blocked weights (k >= K or c >= C) are written as 0
 /// (overwrite) or left as they are (accumulate).
-/// M is the sum of `copies` arrays copy_stride floats apart (one per thread that accumulated its own).
+/// M is the sum of `copies` arrays copy_stride floats apart (one per thread that accumulated its own). Called
+/// by every thread of a parallel region (or outside one), which share the work.
 __attribute__((target("avx2,fma"))) void output_filters(const float* m, int64_t copies, int64_t copy_stride,
                                                         int64_t cp, int64_t kp, const Tensor& dw,
-                                                        bool accumulate, int threads) {
+                                                        bool accumulate) {
   const int64_t n_out = dw.dim(0), n_in = dw.dim(1), out_blocks = (n_out + 7) / 8;
   const int64_t xi_stride = round_up(cp, kMicroRows) * kp;
   float* w = dw.data_as<float>();
   const Offsets4d wo = offsets4d(dw);
   const bool blocked8 = dw.weight_block() == 8;
-#pragma omp parallel for num_threads(threads) schedule(static) collapse(2) if (threads > 1)
+#pragma omp for schedule(static) collapse(2)
   for (int64_t kb = 0; kb < out_blocks; ++kb)
     for (int64_t c = 0; c < cp; ++c) {
       __m256 s[3][6];
@@ -178,13 +179,12 @@ void winograd_conv2d_backward_weight(const Stream& stream, const Conv2dBackwardW
   // layers (few tiles): the threads share one M and split each chunk's tiles, then its 36 GEMMs by ξ (one
   // writer per M[ξ]).
   const bool per_thread = threads == 1 || m_size * 4 <= (int64_t{4} << 20);
-  const int copies = per_thread ? threads : 1;
   const int64_t chunk = std::min(tiles, forced > 0   ? forced
                                         : per_thread ? std::max<int64_t>(24, (384 << 10) / (4 * tile_floats))
                                                      : std::max<int64_t>(64, (24 << 20) / (4 * tile_floats)));
   // V rows run cp_rows channels deep for the last 6-row sliver's reads: cp_rows - cp extra floats, zeros.
   const int64_t v_size = 36 * chunk * l.cp + l.cp_rows, e_size = 36 * chunk * l.kp;
-  float* m = scratch(Scratch::kFilters, static_cast<size_t>(m_size * copies));
+  float* m = scratch(Scratch::kFilters, static_cast<size_t>(m_size * (per_thread ? threads : 1)));
   float* sv = per_thread ? nullptr : scratch(Scratch::kSharedV, static_cast<size_t>(v_size));
   float* se = per_thread ? nullptr : scratch(Scratch::kSharedE, static_cast<size_t>(e_size));
   if (sv) std::memset(sv + 36 * chunk * l.cp, 0, sizeof(float) * l.cp_rows);
@@ -217,8 +217,11 @@ void winograd_conv2d_backward_weight(const Stream& stream, const Conv2dBackwardW
 #pragma omp barrier
       }
     }
+    if (per_thread) {
+#pragma omp barrier
+    }
+    output_filters(m, per_thread ? team : 1, m_size, l.cp, l.kp, a.dw, a.mode == GradMode::kAccumulate);
   }
-  output_filters(m, copies, m_size, l.cp, l.kp, a.dw, a.mode == GradMode::kAccumulate, threads);
   if (a.db.defined()) bias_gradient(l.dy, a.db.data_as<float>(), a.mode == GradMode::kAccumulate);
 }
 
