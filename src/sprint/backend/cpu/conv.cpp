@@ -190,35 +190,38 @@ MemoryFormat preferred_weight_format(const Stream& stream, DType dtype, MemoryFo
 namespace {
 enum class ConvPass { kForward, kBackwardData, kBackwardWeight };
 
-/// Where Winograd F(4x4, 3x3) beats oneDNN's direct kernels (both with the context's threads): at least 64 input
-/// and output channels on planes of at least 4x4. Measured per pass on resnet18's layers (batch 64, 2 Zen 3
-/// cores; docs/benchmarks.md, "Winograd convolutions, AVX2"): 64 channels at 32x32 up to 512 at 4x4 win in all
-/// three passes; 16 and 32 channels at 32x32 lose or tie (the transforms cost as much as the products saved), and a
-/// plane under 4x4 pays a whole 6x6 tile for fewer outputs.
-bool winograd_profitable(int64_t c, int64_t k, int64_t h, int64_t w) {
-  return c >= 64 && k >= 64 && h >= 4 && w >= 4;
+/// Where Winograd F(4x4, 3x3) beats oneDNN's direct kernels, measured per pass with bench/conv_layers_bench.cpp
+/// (batch 64, Zen 3; docs/benchmarks.md, "Winograd convolutions, AVX2"): planes of at least 4x4 (a smaller one
+/// pays a whole 6x6 tile for fewer outputs) and, with 2 or more threads, at least 64 input and output channels
+/// (resnet18's 64 at 32x32 up to 512 at 4x4: 1.5-2.8x faster in every pass; below 64 the two threads' share of
+/// the products is too small to hide the transforms and barriers, and a busy machine made it a loss), on one
+/// thread at least 16 (16 to 64 channels at 14x14 and 32x32: 1.1-2x faster).
+bool winograd_profitable(int threads, int64_t c, int64_t k, int64_t h, int64_t w) {
+  const int64_t min_channels = threads == 1 ? 16 : 64;
+  return c >= min_channels && k >= min_channels && h >= 4 && w >= 4;
 }
 
 /// `in` is the pass's input side (x, or dy for backward-data), `out` its output (y, dx).
-bool use_winograd(ConvPass pass, const Tensor& in, const Tensor& w, const Tensor& out, const Conv2dParams& p) {
+bool use_winograd(const Stream& stream, ConvPass pass, const Tensor& in, const Tensor& w, const Tensor& out,
+                  const Conv2dParams& p) {
   const WinogradMode mode = winograd_mode();
   if (mode == WinogradMode::kOff || !winograd_supported(in, w, out, p)) return false;
   if (mode == WinogradMode::kOn) return true;
   const Tensor& x = pass == ConvPass::kBackwardData ? out : in;
-  return winograd_profitable(x.dim(1), w.dim(0), x.dim(2), x.dim(3));
+  return winograd_profitable(context_of(stream).num_threads(), x.dim(1), w.dim(0), x.dim(2), x.dim(3));
 }
 }  // namespace
 
 void conv2d_forward(const Stream& stream, const Conv2dForwardArgs& args) {
   if (use_reference(stream, args.x.dtype())) return ref::conv2d_forward(args);
-  if (use_winograd(ConvPass::kForward, args.x, args.w, args.y, args.params))
+  if (use_winograd(stream, ConvPass::kForward, args.x, args.w, args.y, args.params))
     return winograd_conv2d_forward(stream, args);
   onednn::conv2d_forward(stream, args);
 }
 
 void conv2d_backward_data(const Stream& stream, const Conv2dBackwardDataArgs& args) {
   if (use_reference(stream, args.dy.dtype())) return ref::conv2d_backward_data(args);
-  if (use_winograd(ConvPass::kBackwardData, args.dy, args.w, args.dx, args.params))
+  if (use_winograd(stream, ConvPass::kBackwardData, args.dy, args.w, args.dx, args.params))
     return winograd_conv2d_backward_data(stream, args);
   onednn::conv2d_backward_data(stream, args);
 }
@@ -228,7 +231,7 @@ void conv2d_backward_weight(const Stream& stream, const Conv2dBackwardWeightArgs
   if (!args.dw.defined() && !args.db.defined()) return;
   // A frozen weight with a trainable bias is rare: the loops compute the bias gradient alone.
   if (!args.dw.defined()) return ref::conv2d_backward_weight(args);
-  if (use_winograd(ConvPass::kBackwardWeight, args.x, args.dw, args.dy, args.params))
+  if (use_winograd(stream, ConvPass::kBackwardWeight, args.x, args.dw, args.dy, args.params))
     return winograd_conv2d_backward_weight(stream, args);
   onednn::conv2d_backward_weight(stream, args);
 }
