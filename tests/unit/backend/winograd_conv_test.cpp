@@ -3,11 +3,12 @@
 // backward-weight (with and without db, overwrite and accumulate), on nChw8c activations with blocked
 // (OIhw8i8o) and contiguous KCRS weights; planes whose sides are not multiples of 4 (tiles clipped at the
 // edge) down to 1x1, channel counts that are and are not multiples of 8 (padding channels must come out 0),
-// batch 1 and 3, one and two threads, and small tile blocks (SPRINT_WINOGRAD_TILES) so that blocks and chunks
-// end mid-image. Tolerance: Winograd is exact in real arithmetic but its transforms scale values by up to
-// ~100 (Bᵀ's 4s and 5s, Aᵀ's 8s) before they cancel, so in f32 its error is ~1e-5 - 1e-4 of the result's
-// norm, not the ~1e-7 of a direct sum. The check is norm-relative, ‖got - ref‖ / ‖ref‖ <= 2e-4, plus an
-// element-wise bound at 2e-3 · max |ref|.
+// batch 1, 2 and 3, one and two threads, wide layers (the large-U and shared-M paths), and small tile blocks
+// (SPRINT_WINOGRAD_TILES) so that blocks and chunks end mid-image. Tolerance: Winograd is exact in real
+// arithmetic, but its transforms scale values by up to ~100 (Bᵀ's 4s and 5s, Aᵀ's 8s, G's 1/24) before they
+// cancel, so its f32 rounding error is well above a direct sum's (measured on these cases: up to 5e-6 of the
+// result's norm; published F(4x4, 3x3) figures reach 1e-4 on real networks' data). The check is therefore
+// norm-relative, ‖got - ref‖ / ‖ref‖ <= 2e-4, plus an element-wise bound at 2e-3 · max |ref|.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -145,6 +146,13 @@ TEST(WinogradConv, BlockedWeights) {
   std::printf("worst norm-relative error so far: %.3g\n", worst_norm_error);
 }
 
+// 176 channels: U over 4 MiB (forward and backward-data take one tile block per thread) and M over 4 MiB (the
+// weight gradient's threads share one M and split its 36 GEMMs).
+TEST(WinogradConv, WideLayers) {
+  run_case({2, 176, 176, 4, 4}, MemoryFormat::kWeightsBlocked8, 2);
+  run_case({3, 176, 168, 5, 7}, MemoryFormat::kContiguous, 2);
+}
+
 TEST(WinogradConv, ContiguousWeightsOneThread) {
   for (const Case& c : kCases) run_case(c, MemoryFormat::kContiguous, 1);
   std::printf("worst norm-relative error so far: %.3g\n", worst_norm_error);
@@ -155,6 +163,7 @@ TEST(WinogradConv, SmallTileBlocks) {
   setenv("SPRINT_WINOGRAD_TILES", "6", 1);
   run_case({3, 16, 24, 7, 7}, MemoryFormat::kWeightsBlocked8, 2);
   run_case({2, 8, 8, 9, 13}, MemoryFormat::kWeightsBlocked8, 1);
+  run_case({3, 176, 176, 8, 8}, MemoryFormat::kWeightsBlocked8, 2);  // shared M, two chunks
   unsetenv("SPRINT_WINOGRAD_TILES");
 }
 
