@@ -1,5 +1,6 @@
 // conv.cpp (CPU): Conv2d forward / backward-data / backward-weight. The reference loops (double accumulation,
-// any strides, groups, dilation) are the oracle; f32 calls go to the oneDNN fast path (onednn_conv.cpp).
+// any strides, groups, dilation) are the oracle; f32 calls go to the oneDNN fast path (onednn_conv.cpp), or for
+// 3x3 stride-1 layers with enough channels to sprint's Winograd kernels (winograd_conv.h; rule below).
 #include "sprint/backend/api/conv.h"
 
 #include <algorithm>
@@ -8,6 +9,7 @@
 #include "sprint/backend/cpu/cpu_common.h"
 #include "sprint/backend/cpu/layout4d.h"
 #include "sprint/backend/cpu/onednn_ops.h"
+#include "sprint/backend/cpu/winograd_conv.h"
 
 namespace sprint::cpu {
 
@@ -169,7 +171,7 @@ void conv2d_backward_weight(const Conv2dBackwardWeightArgs& args) {
 }  // namespace ref
 
 // ------------------------------------------------------------------------------------------------------------
-// Dispatch: oneDNN for f32, the reference otherwise
+// Dispatch: Winograd or oneDNN for f32, the reference otherwise
 // ------------------------------------------------------------------------------------------------------------
 MemoryFormat preferred_activation_format(const Stream& stream, DType dtype) {
   if (use_reference(stream, dtype)) return MemoryFormat::kContiguous;
@@ -185,13 +187,42 @@ MemoryFormat preferred_weight_format(const Stream& stream, DType dtype, MemoryFo
   }
 }
 
+namespace {
+enum class ConvPass { kForward, kBackwardData, kBackwardWeight };
+
+/// Where Winograd F(4x4, 3x3) beats oneDNN's direct kernels, measured per pass with bench/conv_layers_bench.cpp
+/// (batch 64, Zen 3; docs/benchmarks.md, "Winograd convolutions, AVX2"): planes of at least 4x4 (a smaller one
+/// pays a whole 6x6 tile for fewer outputs) and, with 2 or more threads, at least 64 input and output channels
+/// (resnet18's 64 at 32x32 up to 512 at 4x4: 1.5-2.8x faster in every pass; below 64 the two threads' share of
+/// the products is too small to hide the transforms and barriers, and a busy machine made it a loss), on one
+/// thread at least 16 (16 to 64 channels at 14x14 and 32x32: 1.1-2x faster).
+bool winograd_profitable(int threads, int64_t c, int64_t k, int64_t h, int64_t w) {
+  const int64_t min_channels = threads == 1 ? 16 : 64;
+  return c >= min_channels && k >= min_channels && h >= 4 && w >= 4;
+}
+
+/// `in` is the pass's input side (x, or dy for backward-data), `out` its output (y, dx).
+bool use_winograd(const Stream& stream, ConvPass pass, const Tensor& in, const Tensor& w, const Tensor& out,
+                  const Conv2dParams& p) {
+  const WinogradMode mode = winograd_mode();
+  if (mode == WinogradMode::kOff || !winograd_supported(in, w, out, p)) return false;
+  if (mode == WinogradMode::kOn) return true;
+  const Tensor& x = pass == ConvPass::kBackwardData ? out : in;
+  return winograd_profitable(context_of(stream).num_threads(), x.dim(1), w.dim(0), x.dim(2), x.dim(3));
+}
+}  // namespace
+
 void conv2d_forward(const Stream& stream, const Conv2dForwardArgs& args) {
   if (use_reference(stream, args.x.dtype())) return ref::conv2d_forward(args);
+  if (use_winograd(stream, ConvPass::kForward, args.x, args.w, args.y, args.params))
+    return winograd_conv2d_forward(stream, args);
   onednn::conv2d_forward(stream, args);
 }
 
 void conv2d_backward_data(const Stream& stream, const Conv2dBackwardDataArgs& args) {
   if (use_reference(stream, args.dy.dtype())) return ref::conv2d_backward_data(args);
+  if (use_winograd(stream, ConvPass::kBackwardData, args.dy, args.w, args.dx, args.params))
+    return winograd_conv2d_backward_data(stream, args);
   onednn::conv2d_backward_data(stream, args);
 }
 
@@ -200,6 +231,8 @@ void conv2d_backward_weight(const Stream& stream, const Conv2dBackwardWeightArgs
   if (!args.dw.defined() && !args.db.defined()) return;
   // A frozen weight with a trainable bias is rare: the loops compute the bias gradient alone.
   if (!args.dw.defined()) return ref::conv2d_backward_weight(args);
+  if (use_winograd(stream, ConvPass::kBackwardWeight, args.x, args.dw, args.dy, args.params))
+    return winograd_conv2d_backward_weight(stream, args);
   onednn::conv2d_backward_weight(stream, args);
 }
 
