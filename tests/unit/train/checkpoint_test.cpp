@@ -21,24 +21,12 @@
 #include "sprint/runtime/device_registry.h"
 #include "sprint/train/checkpoint.h"
 #include "support/test_util.h"
+#include "train_test_data.h"
 
 namespace sprint::train {
 namespace {
 
-data::Dataset images(int64_t n, uint64_t seed) {
-  data::Dataset d;
-  d.name = "tiny-images";
-  d.inputs = Tensor::empty({n, 2, 6, 6}, DType::kU8);
-  d.labels = Tensor::empty({n}, DType::kI32);
-  d.num_classes = 3;
-  d.class_names = {"a", "b", "c"};
-  d.mean = {0.5f, 0.4f};
-  d.std = {0.25f, 0.3f};
-  Generator g(seed);
-  for (int64_t i = 0; i < d.inputs.numel(); ++i) d.inputs.data_as<uint8_t>()[i] = static_cast<uint8_t>(g.below(256));
-  for (int64_t i = 0; i < n; ++i) d.labels.data_as<int32_t>()[i] = static_cast<int32_t>(g.below(3));
-  return d;
-}
+data::Dataset images(int64_t n, uint64_t seed) { return test_data::random_images(n, 6, 6, seed); }
 
 nn::Model make_model() {
   Generator rng(11);

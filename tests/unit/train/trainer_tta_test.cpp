@@ -13,23 +13,12 @@
 #include "sprint/optim/sgd.h"
 #include "sprint/runtime/device_registry.h"
 #include "sprint/train/trainer.h"
+#include "train_test_data.h"
 
 namespace sprint::train {
 namespace {
 
-data::Dataset images(int64_t n, uint64_t seed) {
-  data::Dataset d;
-  d.name = "images";
-  d.inputs = Tensor::empty({n, 2, 5, 6}, DType::kU8);
-  d.labels = Tensor::empty({n}, DType::kI32);
-  Generator rng(seed);
-  for (int64_t i = 0; i < d.inputs.numel(); ++i) d.inputs.data_as<uint8_t>()[i] = static_cast<uint8_t>(rng.below(256));
-  for (int64_t i = 0; i < n; ++i) d.labels.data_as<int32_t>()[i] = static_cast<int32_t>(rng.below(3));
-  d.num_classes = 3;
-  d.mean = {0.5f, 0.4f};
-  d.std = {0.25f, 0.3f};
-  return d;
-}
+data::Dataset images(int64_t n, uint64_t seed) { return test_data::random_images(n, 5, 6, seed); }
 
 struct View {
   int shift;
