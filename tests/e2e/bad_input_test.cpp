@@ -6,10 +6,12 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <csignal>
+#include <cstdlib>
 #include <sstream>
 #include <thread>
 #include <filesystem>
@@ -168,6 +170,34 @@ TEST(BadInput, ReportPathsBehaveAsUsersExpect) {
   // No temporary file is left behind anywhere in the directory.
   for (const auto& f : fs::directory_iterator(tmp.path()))
     EXPECT_EQ(f.path().filename().string().find(".tmp"), std::string::npos) << f.path();
+}
+
+TEST(BadInput, OptionsThatWouldDoNothingAreErrors) {
+  const std::pair<std::vector<std::string>, std::string> cases[] = {
+      {{"train", "--model", "mlp", "--dataset", "random", "--label-smoothing", "0.1"}, "has no label smoothing"},
+      {{"train", "--model", "mlp", "--dataset", "random", "--hidden", "64,32"}, "model mlp takes 1 hidden widths"},
+      {{"train", "--model", "cnn", "--dataset", "fashion-mnist", "--hidden", "64"}, "cnn has a fixed architecture"},
+      {{"train", "--model", "mlp", "--dataset", "fashion-mnist", "--samples", "500"},
+       "--samples describes the random data set"},
+  };
+  for (const auto& [args, says] : cases) {
+    CommandResult r = run_sprint(args);
+    EXPECT_EQ(r.exit_code, 2) << args[1];
+    EXPECT_EQ(count_lines(r.err), 1) << r.err;
+    EXPECT_NE(r.err.find(says), std::string::npos) << r.err;
+  }
+  CommandResult r = run_sprint(tiny({"--epochs", "1", "--resident-data", "on", "--workers", "3"}));
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("--workers 3 has no effect with resident data"), std::string::npos) << r.err;
+}
+
+TEST(BadInput, AFullStdoutIsAnError) {
+  if (!fs::exists("/dev/full")) GTEST_SKIP() << "no /dev/full";
+  // Standard output redirected to /dev/full: every write fails with ENOSPC.
+  const std::string cmd = std::string(SPRINT_BINARY) + " train --dataset random --model mlp2 --samples 50 --progress off > /dev/full";
+  const int status = std::system(cmd.c_str());
+  EXPECT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 4);
 }
 
 }  // namespace

@@ -13,6 +13,8 @@ struct TrainArgs {
   std::optional<std::string> recipe;  ///< the --recipe given (its settings are merged in before parsing)
   /// Every option's value after parsing (command line, recipe, defaults), for the report.
   std::vector<std::pair<std::string, std::string>> resolved;
+  /// The long names of the options the command line (or recipe) gave, e.g. "--samples".
+  std::vector<std::string> given;
   std::string model = "mlp";
   std::string dataset = "fashion-mnist";
   double epochs = 3;  ///< may be fractional: ceil(epochs) epochs, the last cut at epochs · steps per epoch

@@ -407,6 +407,7 @@ int main(int argc, char** argv) {
           for (const std::string& r : opt->results()) value += (value.empty() ? "" : ",") + r;
         }
         p.train_args.resolved.emplace_back(opt->get_lnames().front(), value);
+        if (opt->count() > 0) p.train_args.given.push_back("--" + opt->get_lnames().front());
       }
       // The command a checkpoint stores: this one, without --resume and the options of `sprint` itself.
       const auto train_at = std::find(args.begin(), args.end(), "train");

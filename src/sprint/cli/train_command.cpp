@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cerrno>
+#include <cstring>
 #include <charconv>
 #include <chrono>
 #include <cmath>
@@ -218,7 +220,14 @@ int run_train(const TrainArgs& a) {
   SPRINT_CHECK(a.tta >= 0 && a.tta <= 2, "--tta {}: expected 0 (off), 1 (mirror) or 2 (mirror and translations)",
                a.tta);
   const data::AugmentOptions augment = augment_options(a);  // bad values fail before any data is loaded
+  const auto given = [&](const char* name) { return std::find(a.given.begin(), a.given.end(), name) != a.given.end(); };
+  if (a.dataset != "random")
+    for (const char* name : {"--samples", "--features", "--classes"})
+      SPRINT_CHECK(!given(name), "{} describes the random data set; --dataset {} has its own size", name, a.dataset);
   const Device device = parse_device(a.device);
+  const bool resident = a.resident == "on" || (a.resident == "auto" && device.is_cuda());
+  if (resident && given("--workers"))
+    log_warn("--workers {} has no effect with resident data (batches are gathered on the device)", a.workers);
   DeviceContext& context = device_context(device);  // throws a clear error when CUDA is unavailable
   context.set_numerics({.allow_tf32 = a.tf32 == "on", .deterministic = a.deterministic == "on"});
   cpu_context().set_num_threads(threads);
@@ -270,7 +279,7 @@ int run_train(const TrainArgs& a) {
   options.seed = a.seed;
   options.num_workers = a.workers;
   options.device = device;
-  options.resident_data = a.resident == "on" || (a.resident == "auto" && device.is_cuda());
+  options.resident_data = resident;
   options.cuda_graph = a.cuda_graph;
   options.schedule = schedule;
   options.drop_last = a.drop_last;
@@ -400,6 +409,8 @@ int run_train(const TrainArgs& a) {
   const AllocatorStats mem = context.allocator().stats();
   std::printf("memory (%s): peak %s reserved, %s allocated\n", device_name(device).c_str(),
               format_bytes(mem.peak_reserved_bytes).c_str(), format_bytes(mem.peak_allocated_bytes).c_str());
+  if (std::fflush(stdout) != 0 || std::ferror(stdout))
+    SPRINT_THROW(IoError, "cannot write the results to standard output: {}", std::strerror(errno));
   return 0;
 }
 

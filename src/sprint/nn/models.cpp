@@ -67,9 +67,14 @@ Model build_model(std::string_view name, const Shape& sample_shape, int64_t num_
   Model m;
   m.name = std::string(name);
   const int64_t in = flat_features(sample_shape);
+  SPRINT_CHECK(o.hidden.empty() || name == "mlp" || name == "mlp2" || name == "fc",
+               "--hidden sets the widths of mlp, mlp2 and fc; {} has a fixed architecture", name);
   if (auto cifar = build_cifar_model(name, sample_shape, num_classes, rng, o)) return std::move(*cifar);
   if (name == "mlp") {
-    m.net = make_mlp(in, widths_or(o, {128}, 0, name), num_classes, rng, o.dtype);
+    SPRINT_CHECK(o.label_smoothing == 0.0,
+                 "mlp is trained with LogSoftmax + NLL loss, which has no label smoothing (--label-smoothing {}): use "
+                 "mlp2 or fc for cross-entropy with smoothing", o.label_smoothing);
+    m.net = make_mlp(in, widths_or(o, {128}, 1, name), num_classes, rng, o.dtype);
     m.net->emplace<LogSoftmax>();
     m.loss = std::make_unique<NllLoss>();
     return m;
@@ -77,7 +82,7 @@ Model build_model(std::string_view name, const Shape& sample_shape, int64_t num_
   if (name == "mlp2") {
     m.net = make_mlp(in, widths_or(o, {128, 64}, 2, name), num_classes, rng, o.dtype);
   } else if (name == "fc") {
-    m.net = make_mlp(in, widths_or(o, {512, 256}, 0, name), num_classes, rng, o.dtype);
+    m.net = make_mlp(in, widths_or(o, {512, 256}, 2, name), num_classes, rng, o.dtype);
   } else if (name == "cnn" || name == "resnet10" || name == "resnet18") {
     m.net = build_conv_model(name, sample_shape, num_classes, rng, o);
   } else {
