@@ -200,5 +200,29 @@ TEST(BadInput, AFullStdoutIsAnError) {
   EXPECT_EQ(WEXITSTATUS(status), 4);
 }
 
+TEST(BadInput, DataFetchRepairsACorruptDataDirectory) {
+  const std::string installed = fashion_mnist_data_dir();
+  if (installed.empty()) GTEST_SKIP() << "FashionMNIST not installed (sprint data fetch fashion-mnist)";
+  TempDir tmp;
+  const fs::path dir = tmp.path() / "fashion-mnist";
+  fs::create_directories(dir);
+  for (const char* f : {"train-images-idx3-ubyte.gz", "train-labels-idx1-ubyte.gz", "t10k-images-idx3-ubyte.gz",
+                        "t10k-labels-idx1-ubyte.gz"}) {
+    const fs::path src = fs::path(installed) / "fashion-mnist" / f;
+    if (!fs::exists(src)) GTEST_SKIP() << "FashionMNIST is installed without .gz files";
+    fs::copy_file(src, dir / f);
+  }
+  std::ofstream(dir / "train-labels-idx1-ubyte", std::ios::binary) << "not an IDX file";  // shadows the .gz
+  CommandResult list = run_sprint({"data", "list", "--data-dir", tmp.path().string()});
+  ASSERT_EQ(list.exit_code, 0) << list.err;
+  EXPECT_NE(list.out.find("fashion-mnist  corrupt: "), std::string::npos) << list.out;
+  CommandResult fetch = run_sprint({"data", "fetch", "fashion-mnist", "--data-dir", tmp.path().string()});
+  ASSERT_EQ(fetch.exit_code, 0) << fetch.err;
+  EXPECT_NE(fetch.err.find("removing"), std::string::npos) << fetch.err;
+  EXPECT_FALSE(fs::exists(dir / "train-labels-idx1-ubyte"));
+  list = run_sprint({"data", "list", "--data-dir", tmp.path().string()});
+  EXPECT_NE(list.out.find("60000 train / 10000 test"), std::string::npos) << list.out;
+}
+
 }  // namespace
 }  // namespace sprint::testing

@@ -37,8 +37,10 @@ int run_data_list(const std::optional<std::string>& flag) {
       const data::Dataset train = data::load_dataset(name, data::Split::kTrain, dir);
       const data::Dataset test = data::load_dataset(name, data::Split::kTest, dir);
       status = std::to_string(train.size()) + " train / " + std::to_string(test.size()) + " test";
-    } catch (const Error& e) {
+    } catch (const IoError&) {
       status = "not installed (sprint data fetch " + name + ")";
+    } catch (const Error& e) {
+      status = std::string("corrupt: ") + e.what() + " (sprint data fetch " + name + " repairs it)";
     }
     std::printf("  %-14s %s\n", name.c_str(), status.c_str());
   }

@@ -315,6 +315,27 @@ std::vector<ExpectedFile> find_unverified(const fs::path& dir, std::span<const E
   return bad;
 }
 
+namespace {
+// The loaders prefer an uncompressed IDX file over its .gz (dataset.cpp): an uncompressed copy that differs from
+// the verified .gz would shadow it, so it goes (the .gz holds the data).
+void remove_stale_raw_copies(const fs::path& dir, std::span<const ExpectedFile> files, const Logger& log) {
+  for (const ExpectedFile& f : files) {
+    if (!f.name.ends_with(".gz")) continue;
+    const fs::path gz = dir / f.name, raw = dir / f.name.substr(0, f.name.size() - 3);
+    if (!fs::is_regular_file(raw) || !fs::is_regular_file(gz)) continue;
+    bool same = false;
+    try {
+      same = read_file_bytes(raw) == gunzip(read_file_bytes(gz), gz.string());
+    } catch (const Error&) {
+    }
+    if (!same) {
+      log("removing {}: it differs from the verified {} and the loader would read it first", raw.string(), f.name);
+      remove_quietly(raw);
+    }
+  }
+}
+}  // namespace
+
 FetchResult fetch_dataset(std::string_view name, const fs::path& data_dir, const FetchOptions& options) {
   const std::vector<ExpectedFile> files = expected_files(name);
   const Logger log(options.log);
@@ -326,6 +347,7 @@ FetchResult fetch_dataset(std::string_view name, const fs::path& data_dir, const
   if (ec) SPRINT_THROW(IoError, "cannot create {}: {}", result.dir.string(), ec.message());
 
   if (!options.force && find_unverified(result.dir, files, options.log).empty()) {
+    remove_stale_raw_copies(result.dir, files, log);
     result.already_present = true;
     return result;
   }
@@ -337,6 +359,7 @@ FetchResult fetch_dataset(std::string_view name, const fs::path& data_dir, const
   } else {
     fetch_cifar10(result.dir, work.path(), log);
   }
+  remove_stale_raw_copies(result.dir, files, log);
   return result;
 }
 
