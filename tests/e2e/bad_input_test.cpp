@@ -116,12 +116,7 @@ TEST(BadInput, InterruptSavesAndTheRunResumes) {
   EXPECT_EQ(j["epochs"].size(), 3u);
 }
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+std::string slurp(const fs::path& p) { return read_text_file(p.string()); }
 
 TEST(BadInput, ReportPathsBehaveAsUsersExpect) {
   TempDir tmp;

@@ -20,12 +20,7 @@ namespace sprint::testing {
 namespace {
 namespace fs = std::filesystem;
 
-std::string slurp(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
+std::string slurp(const fs::path& p) { return read_text_file(p.string()); }
 
 // A few seconds of training on the seeded random data set: 2 epochs of 100 steps, momentum SGD with a schedule.
 std::vector<std::string> run_args(const fs::path& dir) {

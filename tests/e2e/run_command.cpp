@@ -19,13 +19,15 @@ extern char** environ;
 
 namespace sprint::testing {
 namespace {
-std::string slurp(const std::filesystem::path& p) {
+std::string read_text_file_impl(const std::filesystem::path& p) {
   std::ifstream in(p, std::ios::binary);
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
 }
 }  // namespace
+
+std::string read_text_file(const std::string& path) { return read_text_file_impl(path); }
 
 int count_lines(const std::string& s) {
   int n = 0;
@@ -61,8 +63,8 @@ CommandResult run_sprint(const std::vector<std::string>& args, const std::vector
     r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
   }
   posix_spawn_file_actions_destroy(&actions);
-  r.out = slurp(out_path);
-  r.err = slurp(err_path);
+  r.out = read_text_file_impl(out_path);
+  r.err = read_text_file_impl(err_path);
   std::filesystem::remove(out_path);
   std::filesystem::remove(err_path);
   return r;

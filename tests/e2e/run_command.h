@@ -24,6 +24,9 @@ bool run_sprint_and_kill(const std::vector<std::string>& args, const std::functi
 int run_sprint_and_signal(const std::vector<std::string>& args, const std::function<bool()>& ready, int delay_ms,
                           int sig);
 
+/// The whole content of a file ("" when it cannot be read).
+std::string read_text_file(const std::string& path);
+
 /// Number of '\n' in `s` (the CLI's errors are one line).
 int count_lines(const std::string& s);
 

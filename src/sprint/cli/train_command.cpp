@@ -320,19 +320,14 @@ int run_train(const TrainArgs& a) {
     const auto start = std::chrono::steady_clock::now();
     const train::LoadedCheckpoint c = train::load_checkpoint(*a.resume);
     train::load_model_state(stream, *model.net, c.weights, true);
-    const auto finder = [&c](const std::string& prefix) {
-      return [&c, prefix](const std::string& name) {
-        const data::SafetensorsFile::Entry* e = c.state.find(prefix + name);
-        return e ? c.state.tensor(*e) : Tensor();
-      };
-    };
-    const std::vector<std::string> loaded = optimizer.load_state(stream, paths, finder("optimizer."));
+    const std::vector<std::string> loaded =
+        optimizer.load_state(stream, paths, train::tensors_with_prefix(c.state, "optimizer."));
     size_t saved = 0;
     for (const auto& e : c.state.entries()) saved += e.name.starts_with("optimizer.") ? 1 : 0;
     SPRINT_CHECK(loaded.size() == saved, "{}: {} optimizer tensors saved, {} belong to this optimizer",
                  c.state.source(), saved, loaded.size());
     optimizer.restore_progress(c.run.optimizer);
-    trainer.restore(c.run.trainer, finder("lookahead."));
+    trainer.restore(c.run.trainer, train::tensors_with_prefix(c.state, "lookahead."));
     report.epochs = train::parse_epochs_json(c.run.report_epochs);
     first_epoch = c.run.trainer.epoch;
     log_info("checkpoint {} loaded in {:.3f} s", c.weights_path.string(),

@@ -219,6 +219,13 @@ fs::path save_checkpoint(const fs::path& dir, const Stream& stream, nn::Module& 
   return weights;
 }
 
+std::function<Tensor(const std::string&)> tensors_with_prefix(const data::SafetensorsFile& file, std::string prefix) {
+  return [&file, prefix = std::move(prefix)](const std::string& name) {
+    const data::SafetensorsFile::Entry* e = file.find(prefix + name);
+    return e ? file.tensor(*e) : Tensor();
+  };
+}
+
 LoadedCheckpoint load_checkpoint(const fs::path& dir) {
   std::error_code ec;
   if (!fs::is_directory(dir, ec))

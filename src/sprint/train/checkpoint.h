@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <string>
 #include <vector>
@@ -73,6 +74,10 @@ struct LoadedCheckpoint {
   int64_t step = 0;
   RunState run;  ///< optimizer_state and trainer.lookahead left empty: take them from `state` (tensor())
 };
+
+/// Looks up the tensors of `file` named `prefix` + name ("optimizer.", "lookahead."), as Optimizer::load_state and
+/// Trainer::restore take them: a new host tensor, or undefined when absent. `file` must outlive the function.
+std::function<Tensor(const std::string&)> tensors_with_prefix(const data::SafetensorsFile& file, std::string prefix);
 
 /// Reads `dir`'s latest save. IoError / FormatError naming the file when it is missing, broken or inconsistent.
 LoadedCheckpoint load_checkpoint(const std::filesystem::path& dir);

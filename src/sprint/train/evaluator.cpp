@@ -10,9 +10,7 @@
 #include "sprint/runtime/device_context.h"
 
 namespace sprint::train {
-namespace {
 double read_scalar(const Stream& stream, const Tensor& t) { return ops::to_host(stream, t).to_vector<double>()[0]; }
-}  // namespace
 
 double loss_weight(const nn::Loss& loss, int64_t batch_size) {
   switch (loss.reduction()) {

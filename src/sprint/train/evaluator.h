@@ -15,6 +15,9 @@ struct EvalStats {
   int64_t samples = 0;
 };
 
+/// The value of a 0-d tensor on any device, as a double (synchronises the stream when it is a GPU's).
+double read_scalar(const Stream& stream, const Tensor& t);
+
 /// Weight of a batch's loss in a per-sample sum: the batch size for a mean loss, 1 for a summed one.
 double loss_weight(const nn::Loss& loss, int64_t batch_size);
 

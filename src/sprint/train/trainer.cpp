@@ -45,7 +45,6 @@ std::unique_ptr<data::BatchSource> make_source(const data::Dataset& set, const d
 
 constexpr int kEvalSlot = 1;
 
-double read_scalar(const Stream& stream, const Tensor& t) { return ops::to_host(stream, t).to_vector<double>()[0]; }
 
 }  // namespace
 
@@ -229,7 +228,8 @@ EpochStats Trainer::run_epoch(int64_t epoch, int64_t n_epochs) {
     }
     if (options_.on_step && (step % options_.accumulate_steps == 0 || step == steps))
       options_.on_step(epoch, step, steps);
-    if (options_.stop_on_nonfinite && stream_.device().is_cpu() && !std::isfinite(read_scalar(stream_, loss_sum_)))
+    // On the CPU the f32 accumulator is host memory: read in place, every step (no allocation, no wait).
+    if (options_.stop_on_nonfinite && stream_.device().is_cpu() && !std::isfinite(loss_sum_.data_as<float>()[0]))
       throw TrainingDiverged(fmt::format("the training loss became non-finite at epoch {}, step {} of {} (lower the "
                                          "learning rate; --on-nonfinite continue trains on regardless)",
                                          epoch, step, steps));

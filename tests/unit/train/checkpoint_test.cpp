@@ -179,15 +179,12 @@ TEST(Checkpoint, ResumedRunIsBitIdenticalToTheUninterruptedOne) {
   EXPECT_EQ(c.run.command, (std::vector<std::string>{"train", "--test"}));
   TrainingRun resumed(train, test, 0);
   load_model_state(s, *resumed.model.net, c.weights, true);
-  const auto finder = [&c](const std::string& prefix) {
-    return [&c, prefix](const std::string& name) {
-      const data::SafetensorsFile::Entry* e = c.state.find(prefix + name);
-      return e ? c.state.tensor(*e) : Tensor();
-    };
-  };
-  EXPECT_EQ(resumed.adam->load_state(s, optim::parameter_paths(*resumed.model.net), finder("optimizer.")).size(), 12u);
+  EXPECT_EQ(resumed.adam
+                ->load_state(s, optim::parameter_paths(*resumed.model.net), tensors_with_prefix(c.state, "optimizer."))
+                .size(),
+            12u);
   resumed.adam->restore_progress(c.run.optimizer);
-  resumed.trainer->restore(c.run.trainer, finder("lookahead."));
+  resumed.trainer->restore(c.run.trainer, tensors_with_prefix(c.state, "lookahead."));
   const EpochStats partial = resumed.trainer->run_epoch(2, 3);
   EXPECT_EQ(partial.train_samples, 90) << "the resumed epoch counts the samples before the save";
   resumed.trainer->run_epoch(3, 3);
