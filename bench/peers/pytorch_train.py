@@ -103,29 +103,53 @@ class Block(nn.Module):
         return F.relu(y + (x if self.downsample is None else self.downsample(x)))
 
 
-class ResNet18(nn.Module):
-    """torchvision's resnet18(num_classes=10) with conv1 a 3x3 stride-1 conv and no max-pool (the CIFAR variant);
-    state_dict names equal torchvision's and sprint's (conv1, bn1, layer1.0.conv1, ..., fc)."""
+class ResNet(nn.Module):
+    """torchvision's ResNet with BasicBlocks (same module names: conv1, bn1, layer1.0.conv1, ..., fc).
+    stem "cifar": conv1 a 3x3 stride-1 conv and no max-pool; "imagenet": torchvision's 7x7 stride-2 conv and
+    3x3 stride-2 max-pool. share: layer1.0.conv2 uses layer1.0.conv1's weight (seed 001's weight sharing; the
+    state_dict then holds that tensor under both names, parameters() once)."""
 
-    def __init__(self, channels, classes=10):
+    def __init__(self, channels, classes=10, blocks=(2, 2, 2, 2), stem="cifar", share=False):
         super().__init__()
-        self.conv1 = nn.Conv2d(channels, 64, 3, 1, 1, bias=False)
+        if stem == "cifar":
+            self.conv1 = nn.Conv2d(channels, 64, 3, 1, 1, bias=False)
+        else:
+            self.conv1 = nn.Conv2d(channels, 64, 7, 2, 3, bias=False)
         self.bn1 = nn.BatchNorm2d(64)
         self.relu = nn.ReLU()
+        self.maxpool = nn.MaxPool2d(3, 2, 1) if stem == "imagenet" else nn.Identity()
         cin = 64
         for stage, width in enumerate((64, 128, 256, 512)):
-            blocks = []
-            for b in range(2):
-                blocks.append(Block(cin, width, 2 if stage > 0 and b == 0 else 1))
+            layer = []
+            for b in range(blocks[stage]):
+                layer.append(Block(cin, width, 2 if stage > 0 and b == 0 else 1))
                 cin = width
-            setattr(self, f"layer{stage + 1}", nn.Sequential(*blocks))
+            setattr(self, f"layer{stage + 1}", nn.Sequential(*layer))
+        if share:
+            self.layer1[0].conv2.weight = self.layer1[0].conv1.weight
         self.avgpool = nn.AdaptiveAvgPool2d(1)
         self.fc = nn.Linear(512, classes)
 
     def forward(self, x):
-        x = self.relu(self.bn1(self.conv1(x)))
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
         x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
         return self.fc(self.avgpool(x).flatten(1))
+
+
+def ResNet18(channels, classes=10):
+    """torchvision's resnet18(num_classes=10) with conv1 a 3x3 stride-1 conv and no max-pool (the CIFAR variant);
+    state_dict names equal torchvision's and sprint's."""
+    return ResNet(channels, classes)
+
+
+def ResNet10(channels, classes=10, share=False):
+    """ResNet-10: one BasicBlock per stage, CIFAR stem (seed 001)."""
+    return ResNet(channels, classes, blocks=(1, 1, 1, 1), share=share)
+
+
+def ResNet18ImageNet(channels, classes=10):
+    """torchvision's resnet18(num_classes=classes) exactly."""
+    return ResNet(channels, classes, stem="imagenet")
 
 
 class Cnn(nn.Module):

@@ -29,7 +29,8 @@ TEST(Recipes, ShippedRecipesParse) {
                            "resnet18-adam"}) {
     CommandResult r = run_sprint({"train", "--recipe", name, "--dataset", "random", "--model", "mlp2", "--epochs",
                                   "1", "--batch-size", "16", "--eval-batch-size", "16", "--workers", "0",
-                                  "--crop-pad", "0", "--flip", "none", "--cutout", "0", "--tta", "0"});
+                                  "--crop-pad", "0", "--flip", "none", "--cutout", "0", "--tta", "0",
+                                  "--share-weights=false"});
     EXPECT_EQ(r.exit_code, 0) << name << ": " << r.err;
     EXPECT_NE(r.out.find(std::string("recipe ") + name), std::string::npos) << r.out;
   }

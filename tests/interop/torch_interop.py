@@ -105,26 +105,32 @@ def main():
         ("fc", lambda: pytorch_train.Fc(3072), (3, 3, 32, 32), ()),
         ("cnn", lambda: pytorch_train.Cnn(1, 28), (4, 1, 28, 28), ()),
         ("resnet18", lambda: pytorch_train.ResNet18(3), (2, 3, 32, 32), ()),
+        ("resnet10", lambda: pytorch_train.ResNet10(3), (2, 3, 32, 32), ()),
+        ("resnet10", lambda: pytorch_train.ResNet10(3, share=True), (2, 3, 32, 32), ("--share-weights",)),
+        ("resnet18-imagenet", lambda: pytorch_train.ResNet18ImageNet(3), (2, 3, 64, 64), ()),
         ("airbench94", cifar_models.Airbench94, (3, 3, 32, 32), ()),
         ("resnet9", cifar_models.ResNet9, (2, 3, 32, 32), ()),
         ("vgg16", cifar_models.VGG16, (2, 3, 32, 32), ()),
     ]
     for model, make, shape, extra in twins:
+        label = " ".join([model, *extra])
         net = randomise(make(), seed=len(model))
-        weights = os.path.join(work, f"{model}-torch.safetensors")
+        weights = os.path.join(work, f"{model}{len(extra)}-torch.safetensors")
         save_safetensors(weights, net.state_dict())
         x = torch.randn(shape)
         with torch.no_grad():
             want = net(x)
-        ok &= compare(f"{model}: PyTorch weights in sprint", sprint_logits(sprint, work, model, weights, x, extra),
+        ok &= compare(f"{label}: PyTorch weights in sprint", sprint_logits(sprint, work, model, weights, x, extra),
                       want)
     # sprint -> PyTorch: a checkpoint sprint trained (a few steps, so BatchNorm statistics moved) into the twin.
     if data_dir:
-        for model, make in [("cnn", lambda: pytorch_train.Cnn(1, 28)), ("resnet18", lambda: pytorch_train.ResNet18(1))]:
+        trained = [("cnn", lambda: pytorch_train.Cnn(1, 28), ()), ("resnet18", lambda: pytorch_train.ResNet18(1), ()),
+                   ("resnet10", lambda: pytorch_train.ResNet10(1, share=True), ("--share-weights",))]
+        for model, make, extra in trained:
             run = os.path.join(work, f"{model}-run")
             cmd = [sprint, "train", "--model", model, "--dataset", "fashion-mnist", "--data-dir", data_dir,
                    "--limit-train", "128", "--limit-test", "64", "--batch-size", "32", "--max-steps", "3",
-                   "--threads", "2", "--progress", "off", "--checkpoint-dir", run]
+                   "--threads", "2", "--progress", "off", "--checkpoint-dir", run, *extra]
             r = subprocess.run(cmd, capture_output=True, text=True)
             if r.returncode != 0:
                 raise SystemExit(f"FAIL {' '.join(cmd)}\n{r.stderr}")
@@ -134,7 +140,8 @@ def main():
             x = torch.randn(3, 1, 28, 28)
             with torch.no_grad():
                 want = net(x)
-            ok &= compare(f"{model}: sprint checkpoint in PyTorch", sprint_logits(sprint, work, model, run, x), want)
+            ok &= compare(f"{' '.join([model, *extra])}: sprint checkpoint in PyTorch",
+                          sprint_logits(sprint, work, model, run, x, extra), want)
     else:
         print("sprint -> PyTorch part skipped: no FashionMNIST directory given")
     sys.exit(0 if ok else 1)

@@ -34,6 +34,16 @@ Conv2d::Conv2d(const ConvOptions& o, Generator& rng) : options_(o) {
   }
 }
 
+void Conv2d::share_weight(const Conv2d& source) {
+  const Tensor& mine = weight_->value();
+  const Tensor& theirs = source.weight_->value();
+  SPRINT_CHECK(mine.shape() == theirs.shape() && mine.dtype() == theirs.dtype(),
+               "Conv2d can share a weight of its own shape and dtype only: {} is {}, this layer's {}",
+               source.describe(), theirs.description(), mine.description());
+  replace_parameter(weight_, source.weight_);
+  weight_ = source.weight_;
+}
+
 std::string Conv2d::describe() const {
   const ConvOptions& o = options_;
   std::string extra;

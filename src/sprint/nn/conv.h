@@ -44,6 +44,9 @@ class Conv2d final : public Module {
   Shape output_shape(const Shape& input) const override;
 
   const ParameterPtr& weight() const { return weight_; }
+  /// Uses `source`'s weight from now on (weight sharing): both layers read one value and add their weight
+  /// gradients into one (summed over the uses). Throws InvalidArgument unless the weights have one shape and dtype.
+  void share_weight(const Conv2d& source);
   const ParameterPtr& bias() const { return bias_; }
   const ConvOptions& options() const { return options_; }
 

@@ -20,6 +20,9 @@ struct ModelOptions {
   double label_smoothing = 0.0;  ///< for models trained with cross-entropy
   Reduction loss_reduction = Reduction::kMean;  ///< cross-entropy models: mean or sum over the batch
   DType dtype = DType::kF32;
+  /// resnet10/resnet18/resnet18-imagenet: layer1.0.conv2 uses layer1.0.conv1's weight (seed 001's weight
+  /// sharing in an early layer; the shared weight's gradient is the sum over both uses).
+  bool share_weights = false;
 };
 
 struct Model {

@@ -1,6 +1,7 @@
 // module.cpp: parameter/buffer traversal and device moves shared by every module.
 #include "sprint/nn/module.h"
 
+#include <algorithm>
 #include <unordered_set>
 
 #include "sprint/ops/elementwise.h"
@@ -14,19 +15,30 @@ ParameterPtr Module::add_parameter(ParameterPtr parameter) {
 
 void Module::add_buffer(std::string name, Tensor* value) { own_buffers_.emplace_back(std::move(name), value); }
 
-std::vector<std::pair<std::string, ParameterPtr>> Module::named_parameters() {
+void Module::replace_parameter(const ParameterPtr& current, ParameterPtr shared) {
+  SPRINT_CHECK(shared && current, "replace_parameter needs two parameters");
+  SPRINT_CHECK(shared->name() == current->name(), "cannot share parameter {} as {}", shared->name(),
+               current->name());
+  const auto it = std::find(own_parameters_.begin(), own_parameters_.end(), current);
+  SPRINT_CHECK(it != own_parameters_.end(), "{} does not own the parameter {} it should share", describe(),
+               current->name());
+  *it = std::move(shared);
+}
+
+std::vector<std::pair<std::string, ParameterPtr>> Module::named_parameters(SharedPaths shared) {
   std::vector<std::pair<std::string, ParameterPtr>> out;
   std::unordered_set<const Parameter*> seen;
   struct Walker {
     std::vector<std::pair<std::string, ParameterPtr>>& out;
     std::unordered_set<const Parameter*>& seen;
+    SharedPaths shared;
     void operator()(Module& m, const std::string& prefix) {
       for (const ParameterPtr& p : m.own_parameters_)
-        if (seen.insert(p.get()).second) out.emplace_back(prefix + p->name(), p);
+        if (seen.insert(p.get()).second || shared == SharedPaths::kEvery) out.emplace_back(prefix + p->name(), p);
       for (auto& [name, child] : m.children()) (*this)(*child, prefix + name + ".");
     }
   };
-  Walker{out, seen}(*this, "");
+  Walker{out, seen, shared}(*this, "");
   return out;
 }
 

@@ -55,6 +55,10 @@ struct NamedCounter {
   int64_t* value;
 };
 
+/// How named_parameters() lists a parameter that several modules share: once, under its first path (as
+/// PyTorch's named_parameters(): optimizers, counts), or under every path (as PyTorch's state_dict(): checkpoints).
+enum class SharedPaths { kFirst, kEvery };
+
 class Module {
  public:
   virtual ~Module() = default;
@@ -83,8 +87,8 @@ class Module {
   virtual void set_needs_input_grad(bool on) { needs_input_grad_ = on; }
 
   /// Every parameter with its dotted path ("0.weight", "block1.conv.weight"); a parameter shared by several
-  /// modules appears once, under its first path.
-  std::vector<std::pair<std::string, ParameterPtr>> named_parameters();
+  /// modules appears once, under its first path, or under each of its paths (SharedPaths::kEvery).
+  std::vector<std::pair<std::string, ParameterPtr>> named_parameters(SharedPaths shared = SharedPaths::kFirst);
   std::vector<ParameterPtr> parameters();
   /// Every buffer (running statistics) with its dotted path.
   std::vector<NamedBuffer> named_buffers();
@@ -96,6 +100,9 @@ class Module {
  protected:
   /// Registers a parameter owned by this module under a local name ("weight").
   ParameterPtr add_parameter(ParameterPtr parameter);
+  /// Replaces the registered `current` by `shared` (another module's parameter, same name): both modules then
+  /// read one value and add their gradients into one gradient (weight sharing).
+  void replace_parameter(const ParameterPtr& current, ParameterPtr shared);
   /// Registers a buffer; `value` is shared (the module keeps its own handle to update it).
   void add_buffer(std::string name, Tensor* value);
   /// Registers a counter the module keeps in `*value`.

@@ -114,5 +114,10 @@ TEST(ModelKernels, Resnet18RunsFastKernelsWithoutActivationReorders) {
   expect_fast_kernels("resnet18", {3, 32, 32}, /*blocked=*/true);
 }
 
+// The 7x7 stride-2 stem and the padded 3x3 stride-2 max-pool.
+TEST(ModelKernels, Resnet18ImagenetRunsFastKernelsWithoutActivationReorders) {
+  expect_fast_kernels("resnet18-imagenet", {3, 64, 64}, /*blocked=*/true, /*tiny_plane_exemption=*/true);
+}
+
 }  // namespace
 }  // namespace sprint::nn
