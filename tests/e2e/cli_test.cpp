@@ -63,10 +63,23 @@ TEST(Cli, UsageErrorsExitNonZeroWithAMessage) {
     EXPECT_EQ(bad.exit_code, 2) << knots;
     EXPECT_EQ(count_lines(bad.err), 1) << knots << ": " << bad.err;
   }
+  // A schedule goes with --cuda-graph (planned on the device); the graph itself needs CUDA, and loss scaling (a host
+  // decision every step) does not combine with it.
   CommandResult graph = run_sprint({"train", "--dataset", "random", "--schedule", "cosine", "--cuda-graph"});
   EXPECT_EQ(graph.exit_code, 2);
   EXPECT_EQ(count_lines(graph.err), 1) << graph.err;
-  EXPECT_NE(graph.err.find("constant schedule"), std::string::npos) << graph.err;
+  EXPECT_NE(graph.err.find("CUDA graphs need a CUDA device"), std::string::npos) << graph.err;
+  CommandResult scaled_graph = run_sprint({"train", "--dataset", "random", "--loss-scale", "dynamic", "--cuda-graph"});
+  EXPECT_EQ(scaled_graph.exit_code, 2);
+  EXPECT_NE(scaled_graph.err.find("does not combine with --cuda-graph"), std::string::npos) << scaled_graph.err;
+  // Mixed precision needs half-precision kernels: CUDA.
+  CommandResult amp = run_sprint({"train", "--dataset", "random", "--amp", "bf16"});
+  EXPECT_EQ(amp.exit_code, 2);
+  EXPECT_EQ(count_lines(amp.err), 1) << amp.err;
+  EXPECT_NE(amp.err.find("--amp bf16 needs --device cuda"), std::string::npos) << amp.err;
+  CommandResult init_alone = run_sprint({"train", "--dataset", "random", "--loss-scale-init", "1024"});
+  EXPECT_EQ(init_alone.exit_code, 2);
+  EXPECT_NE(init_alone.err.find("dynamic loss scaling, which is off"), std::string::npos) << init_alone.err;
   // The numerics flags are accepted everywhere (the CPU backend has no TF32 and is deterministic either way).
   EXPECT_EQ(run_sprint({"train", "--dataset", "random", "--epochs", "1", "--tf32", "on", "--deterministic", "off"})
                 .exit_code,

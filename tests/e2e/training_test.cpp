@@ -65,5 +65,32 @@ TEST(Training, CnnTrainsTheSameInEveryMemoryFormat) {
   EXPECT_LT(loss, 2.0);  // learned something (chance: ln 10 = 2.30)
 }
 
+// Dynamic loss scaling on the CPU (f32): the report carries each epoch's scale and skipped steps; on clean steps
+// a power-of-two scale changes nothing, so the losses equal an unscaled run's.
+TEST(Training, LossScalingIsReportedAndExactOnCleanSteps) {
+  TempDir tmp;
+  auto run = [&](const std::vector<std::string>& extra) {
+    const auto report = tmp.path() / "run.json";
+    std::vector<std::string> args = {"train", "--dataset", "random", "--epochs", "2", "--progress", "off",
+                                     "--report", report.string()};
+    args.insert(args.end(), extra.begin(), extra.end());
+    CommandResult r = run_sprint(args);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    std::ifstream in(report);
+    return nlohmann::json::parse(in);
+  };
+  const nlohmann::json scaled = run({"--loss-scale", "dynamic", "--loss-scale-init", "256", "--loss-scale-interval",
+                                     "2"});
+  const nlohmann::json plain = run({});
+  ASSERT_EQ(scaled["epochs"].size(), 2u);
+  for (size_t e = 0; e < 2; ++e) {
+    EXPECT_EQ(scaled["epochs"][e]["skipped_steps"].get<int64_t>(), 0);
+    EXPECT_EQ(scaled["epochs"][e]["train_loss"], plain["epochs"][e]["train_loss"]);
+    EXPECT_FALSE(plain["epochs"][e].contains("loss_scale"));
+  }
+  EXPECT_GT(scaled["epochs"][1]["loss_scale"].get<double>(), 256.0);  // clean steps grew it
+  EXPECT_EQ(scaled["config"]["loss-scale"], "dynamic");
+}
+
 }  // namespace
 }  // namespace sprint::testing

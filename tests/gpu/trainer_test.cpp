@@ -18,7 +18,9 @@
 #include "sprint/nn/dropout.h"
 #include "sprint/nn/flatten.h"
 #include "sprint/nn/linear.h"
+#include "sprint/nn/mixed_precision.h"
 #include "sprint/nn/pool.h"
+#include "sprint/optim/adam.h"
 #include "sprint/optim/sgd.h"
 #include "sprint/train/trainer.h"
 #include "support/test_util.h"
@@ -87,13 +89,23 @@ struct RunResult {
 };
 
 RunResult run(const ModelFactory& make, const data::Dataset& train_set, const data::Dataset& test_set, Device device,
-              bool resident, bool graph, const data::AugmentOptions& augment = {}, int tta = 0) {
+              bool resident, bool graph, const data::AugmentOptions& augment = {}, int tta = 0,
+              bool adam_one_cycle = false, DType amp = DType::kF32) {
   Generator init(7);  // the same initial parameters in every run
   nn::Model model = make(init);
   const Stream s = device_context(device).compute_stream();
   model.net->to_device(s);
-  optim::SGD sgd(optim::single_group(*model.net), optim::SGDOptions(0.05).with_momentum(0.9));
+  if (amp != DType::kF32) nn::use_mixed_precision(model, amp, s);
+  std::unique_ptr<optim::Optimizer> optimizer;
+  if (adam_one_cycle)
+    optimizer = std::make_unique<optim::Adam>(optim::single_group(*model.net),
+                                              optim::AdamOptions(1e-3).decoupled().with_weight_decay(5e-4));
+  else
+    optimizer = std::make_unique<optim::SGD>(optim::single_group(*model.net), optim::SGDOptions(0.05).with_momentum(0.9));
   train::TrainerOptions o;
+  if (amp == DType::kF16) o.loss_scaling = optim::LossScalerOptions{};
+  if (adam_one_cycle)  // 9 steps per epoch: lr, beta1 and Adam's step count change on every replay
+    o.schedule = optim::one_cycle_schedule({.max_lr = 3e-3, .total_steps = 9 * kEpochs, .pct_start = 0.25});
   o.batch_size = 32;
   o.eval_batch_size = 64;
   o.seed = 11;
@@ -104,10 +116,10 @@ RunResult run(const ModelFactory& make, const data::Dataset& train_set, const da
   o.augment = augment;
   o.tta = tta;
   o.tta_every_epoch = tta > 0;  // compare the augmented evaluation epoch by epoch
-  train::Trainer trainer(model, sgd, train_set, test_set, o);
+  train::Trainer trainer(model, *optimizer, train_set, test_set, o);
   RunResult r;
   for (int64_t e = 1; e <= kEpochs; ++e) r.epochs.push_back(trainer.run_epoch(e, kEpochs));
-  for (const nn::ParameterPtr& p : model.net->parameters()) r.params.push_back(ops::to_host(s, p->value()));
+  for (const nn::ParameterPtr& p : model.net->parameters()) r.params.push_back(ops::to_host(s, p->master_value()));
   return r;
 }
 
@@ -164,6 +176,42 @@ TEST_F(TrainerTest, CnnWithAugmentationAndTtaEqualsTheCpu) {
   expect_same_run(graph, eager, 1e-5, "CUDA graph vs eager CUDA, augmented");
   expect_same_run(loader, eager, 1e-5, "host DataLoader vs resident data, augmented");
   expect_same_run(eager, cpu, 1e-3, "eager CUDA vs CPU, augmented");
+}
+
+// A schedule under a CUDA graph: AdamW with OneCycle (lr and beta1 change every step, and Adam's bias correction
+// with the step count) replayed from one captured step equals the eager run, which equals the CPU's.
+TEST_F(TrainerTest, OneCycleAdamGraphEqualsEagerAndCpu) {
+  const data::Dataset all = images(kTrain + kTest);
+  const data::Dataset train_set = data::subset(all, 0, kTrain), test_set = data::subset(all, kTrain, kTest);
+  const Device gpu = cuda_device(0);
+  const RunResult cpu = run(small_cnn, train_set, test_set, kCPU, false, false, {}, 0, true);
+  const RunResult eager = run(small_cnn, train_set, test_set, gpu, true, false, {}, 0, true);
+  const RunResult graph = run(small_cnn, train_set, test_set, gpu, true, true, {}, 0, true);
+  expect_same_run(graph, eager, 1e-5, "CUDA graph vs eager CUDA, AdamW + OneCycle");
+  expect_same_run(eager, cpu, 1e-3, "eager CUDA vs CPU, AdamW + OneCycle");
+}
+
+// Mixed precision: bf16, and f16 with dynamic loss scaling (65536 at first: no step of this small CNN overflows),
+// from f32 masters; each run close to the f32 one (half-precision rounding over 27 steps), graph or not for bf16.
+TEST_F(TrainerTest, MixedPrecisionTrainsCloseToF32) {
+  const data::Dataset all = images(kTrain + kTest);
+  const data::Dataset train_set = data::subset(all, 0, kTrain), test_set = data::subset(all, kTrain, kTest);
+  const Device gpu = cuda_device(0);
+  const RunResult f32 = run(small_cnn, train_set, test_set, gpu, true, false);
+  for (DType amp : {DType::kBF16, DType::kF16}) {
+    const RunResult mixed = run(small_cnn, train_set, test_set, gpu, true, false, {}, 0, false, amp);
+    for (const train::EpochStats& e : mixed.epochs) {
+      EXPECT_TRUE(std::isfinite(e.train_loss)) << dtype_name(amp) << " epoch " << e.epoch;
+      if (amp == DType::kF16) {
+        EXPECT_EQ(e.skipped_steps, 0) << "epoch " << e.epoch;
+      }
+    }
+    for (const Tensor& p : mixed.params) EXPECT_EQ(p.dtype(), DType::kF32);
+    expect_same_run(mixed, f32, amp == DType::kBF16 ? 5e-2 : 1e-2, std::string(dtype_name(amp)) + " vs f32");
+  }
+  const RunResult bf16_graph = run(small_cnn, train_set, test_set, gpu, true, true, {}, 0, false, DType::kBF16);
+  const RunResult bf16_eager = run(small_cnn, train_set, test_set, gpu, true, false, {}, 0, false, DType::kBF16);
+  expect_same_run(bf16_graph, bf16_eager, 1e-5, "bf16: CUDA graph vs eager");
 }
 
 }  // namespace

@@ -31,6 +31,11 @@ struct TrainArgs {
   double weight_decay = 0.0;
   bool nesterov = false;
   double label_smoothing = 0.0;
+  bool share_weights = false;  ///< resnets: layer1.0.conv2 uses layer1.0.conv1's weight
+  std::string amp = "off";                ///< mixed precision: off | bf16 | f16
+  std::string loss_scale = "auto";        ///< auto (dynamic with --amp f16) | dynamic | off
+  double loss_scale_init = 65536.0;
+  int64_t loss_scale_interval = 2000;
   std::string loss_reduction = "mean";  ///< cross-entropy models: mean | sum over the batch
   int64_t max_steps = 0;                ///< 0: no limit
   bool drop_last = false;
@@ -86,6 +91,7 @@ struct EvalArgs {
   std::string input_shape;               ///< --inputs without a dataset: "CxHxW" or "F" (default: from the array)
   int64_t num_classes = 10;
   std::vector<int64_t> hidden;
+  bool share_weights = false;
   int64_t batch_size = 1000;
   int64_t limit_test = 0;
   int tta = 0;

@@ -95,6 +95,7 @@ int run_eval(const EvalArgs& a) {
   Generator rng(0);
   nn::ModelOptions model_options;
   model_options.hidden = a.hidden;
+  model_options.share_weights = a.share_weights;
   nn::Model model = nn::build_model(a.model, sample_shape, classes, rng, model_options);
   model.net->to_device(stream);
   train::load_model_state(stream, *model.net, weights, true);

@@ -78,6 +78,8 @@ void add_train(CLI::App& app, sprint::cli::TrainArgs& a) {
                 "every N optimizer steps average the weights and BatchNorm statistics (decay 0.95^5 (t/T)^3) and reset "
                 "them to the average, which they also take after the last step (airbench94: 5; 0 = off)")
       ->check(sprint::cli::StrictRange(int64_t{0}, int64_t{1} << 30))->capture_default_str();
+  t->add_flag("--share-weights", a.share_weights,
+              "resnet10/resnet18/resnet18-imagenet: layer1.0.conv2 shares layer1.0.conv1's weight (gradients summed)");
   t->add_option("--label-smoothing", a.label_smoothing, "label smoothing for cross-entropy models")
       ->check(sprint::cli::StrictRange(0.0, 0.999))->capture_default_str();
   t->add_option("--loss-reduction", a.loss_reduction,
@@ -99,8 +101,21 @@ void add_train(CLI::App& app, sprint::cli::TrainArgs& a) {
   t->add_option("--resident-data", a.resident,
                  "keep the data set on the device and gather batches there: auto (on for cuda) | on | off")
       ->check(CLI::IsMember({"auto", "on", "off"}))->capture_default_str();
+  t->add_option("--amp", a.amp,
+                 "mixed precision: convolutions and linear layers in bf16 or f16 from f32 master weights (cuda): "
+                 "off | bf16 | f16")
+      ->check(CLI::IsMember({"off", "bf16", "f16"}))->capture_default_str();
+  t->add_option("--loss-scale", a.loss_scale,
+                "dynamic loss scaling as PyTorch's GradScaler (x2 after --loss-scale-interval clean steps, x0.5 and "
+                "the step skipped on inf/NaN gradients): auto (on with --amp f16) | dynamic | off")
+      ->check(CLI::IsMember({"auto", "dynamic", "off"}))->capture_default_str();
+  t->add_option("--loss-scale-init", a.loss_scale_init, "initial loss scale")
+      ->check(sprint::cli::StrictRange(1e-30, 3e38))->capture_default_str();
+  t->add_option("--loss-scale-interval", a.loss_scale_interval, "clean steps before the loss scale doubles")
+      ->check(sprint::cli::StrictRange(int64_t{1}, int64_t{1} << 40))->capture_default_str();
   t->add_flag("--cuda-graph", a.cuda_graph,
-              "capture the training step in a CUDA graph and replay it (cuda; needs resident data, no --accumulate)");
+              "capture the training step in a CUDA graph and replay it, schedules included (cuda; needs resident data, "
+              "no --accumulate, no loss scaling)");
   t->add_option("--tf32", a.tf32, "cuda: f32 matrix products and convolutions on TF32 tensor cores: on | off")
       ->check(CLI::IsMember({"on", "off"}))->capture_default_str();
   t->add_option("--deterministic", a.deterministic,
@@ -186,6 +201,7 @@ void add_eval(CLI::App& app, sprint::cli::EvalArgs& a) {
       ->check(sprint::cli::StrictRange(int64_t{2}, int64_t{1} << 20))->capture_default_str();
   e->add_option("--hidden", a.hidden, "hidden layer widths of mlp / mlp2 / fc, as trained")
       ->delimiter(',')->check(sprint::cli::StrictRange(int64_t{1}, int64_t{1} << 24));
+  e->add_flag("--share-weights", a.share_weights, "the resnet was trained with --share-weights");
   e->add_option("--tta", a.tta, "--dataset: test-time augmentation 0 | 1 | 2 (as sprint train --tta)")
       ->capture_default_str();
   e->add_option("--batch-size", a.batch_size, "evaluation batch size")->check(sprint::cli::StrictRange(1, 1 << 20))->capture_default_str();

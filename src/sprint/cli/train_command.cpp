@@ -20,6 +20,7 @@
 #include "sprint/data/dataset.h"
 #include "sprint/data/fetch.h"
 #include "sprint/data/output_file.h"
+#include "sprint/nn/mixed_precision.h"
 #include "sprint/nn/models.h"
 #include "sprint/optim/adam.h"
 #include "sprint/optim/sgd.h"
@@ -238,10 +239,22 @@ int run_train(const TrainArgs& a) {
   nn::ModelOptions model_options;
   model_options.hidden = a.hidden;
   model_options.label_smoothing = a.label_smoothing;
+  model_options.share_weights = a.share_weights;
   model_options.loss_reduction = a.loss_reduction == "sum" ? Reduction::kSum : Reduction::kMean;
   nn::Model model = nn::build_model(a.model, data.train.sample_shape(), data.train.num_classes, init_rng, model_options);
   if (model.init_from_data) model.init_from_data(data::normalized_images(data.train, model.init_samples));
   model.net->to_device(stream);
+  if (a.amp != "off") {
+    SPRINT_CHECK(device.is_cuda(), "--amp {} needs --device cuda: the CPU backend has f32 kernels only", a.amp);
+    nn::use_mixed_precision(model, a.amp == "bf16" ? DType::kBF16 : DType::kF16, stream);
+  }
+  const bool loss_scaling = a.loss_scale == "dynamic" || (a.loss_scale == "auto" && a.amp == "f16");
+  SPRINT_CHECK(loss_scaling || (!given("--loss-scale-init") && !given("--loss-scale-interval")),
+               "--loss-scale-init and --loss-scale-interval set dynamic loss scaling, which is off (--loss-scale {}{})",
+               a.loss_scale, a.loss_scale == "auto" ? ", without --amp f16" : "");
+  SPRINT_CHECK(!(loss_scaling && a.cuda_graph),
+               "dynamic loss scaling decides on the host whether each step runs: it does not combine with --cuda-graph "
+               "(use --amp bf16, which needs no loss scaling)");
   SPRINT_CHECK(!(a.init && a.resume), "--init and --resume exclude each other (a resumed run has its own weights)");
   SPRINT_CHECK(!a.init_partial || a.init, "--init-partial needs --init FILE");
   SPRINT_CHECK(a.keep >= 1, "--keep {}: expected a whole number >= 1", a.keep);
@@ -285,6 +298,9 @@ int run_train(const TrainArgs& a) {
   options.drop_last = a.drop_last;
   options.max_steps = max_steps;
   options.lookahead.every = a.lookahead;
+  if (loss_scaling)
+    options.loss_scaling = optim::LossScalerOptions{.init_scale = a.loss_scale_init,
+                                                    .growth_interval = a.loss_scale_interval};
   const train::Layouts layout = train::choose_layouts(a.memory_format, nn::has_convolutions(a.model), stream);
   options.format = layout.input;
   options.activation_format = layout.activations;

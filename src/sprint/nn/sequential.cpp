@@ -1,6 +1,8 @@
 // sequential.cpp: Sequential container.
 #include "sprint/nn/sequential.h"
 
+#include <algorithm>
+
 namespace sprint::nn {
 
 Sequential::Sequential(std::vector<ModulePtr> modules) {
@@ -13,6 +15,17 @@ Sequential& Sequential::add(ModulePtr module, std::string name) {
   module->set_training(training());
   modules_.push_back(std::move(module));
   names_.push_back(std::move(name));
+  update_gradient_flow();
+  return *this;
+}
+
+Sequential& Sequential::insert_front(ModulePtr module, std::string name) {
+  SPRINT_CHECK(module != nullptr, "Sequential::insert_front: null module");
+  SPRINT_CHECK(!name.empty() && std::find(names_.begin(), names_.end(), name) == names_.end(),
+               "Sequential::insert_front: the name '{}' is empty or taken", name);
+  module->set_training(training());
+  modules_.insert(modules_.begin(), std::move(module));
+  names_.insert(names_.begin(), std::move(name));
   update_gradient_flow();
   return *this;
 }

@@ -15,6 +15,9 @@ class Sequential : public Module {
 
   /// Appends a module; its name is its index unless given.
   Sequential& add(ModulePtr module, std::string name = "");
+  /// Puts a module in front of the others, named `name` (the others keep their names, so their parameters keep
+  /// their paths).
+  Sequential& insert_front(ModulePtr module, std::string name);
   template <class M, class... Args>
   M& emplace(Args&&... args) {
     auto m = std::make_shared<M>(std::forward<Args>(args)...);

@@ -7,6 +7,8 @@ const BackendTable<void (*)(const Stream&, const SgdUpdateArgs&)> kSgd{"sgd_upda
                                                                        SPRINT_CUDA_IMPL(cuda::sgd_update)};
 const BackendTable<void (*)(const Stream&, const AdamUpdateArgs&)> kAdam{"adam_update", &cpu::adam_update,
                                                                          SPRINT_CUDA_IMPL(cuda::adam_update)};
+const BackendTable<void (*)(const Stream&, const StepValuesSelectArgs&)> kSelect{
+    "step_values_select", &cpu::step_values_select, SPRINT_CUDA_IMPL(cuda::step_values_select)};
 
 void check_lists(const Stream& s, std::span<const Tensor> params, std::span<const Tensor> other, const char* what,
                  const char* op) {
@@ -24,6 +26,27 @@ void check_lists(const Stream& s, std::span<const Tensor> params, std::span<cons
                  p.description());
   }
 }
+// Mixed precision: an f32 parameter beside a half gradient, and its compute copy (the gradient's dtype).
+void check_dtypes(const Stream& s, std::span<const Tensor> params, std::span<const Tensor> grads,
+                  std::span<const Tensor> copies, const char* op) {
+  SPRINT_CHECK(copies.empty() || copies.size() == params.size(), "{}: {} compute copies for {} parameters", op,
+               copies.size(), params.size());
+  for (size_t i = 0; i < params.size(); ++i) {
+    const bool mixed = params[i].dtype() != grads[i].dtype();
+    SPRINT_CHECK(!mixed || params[i].dtype() == DType::kF32, "{}: parameter {} is {} with a {} gradient (mixed precision "
+                 "needs an f32 master)", op, i, dtype_name(params[i].dtype()), dtype_name(grads[i].dtype()));
+    if (copies.empty() || !copies[i].defined()) continue;
+    const Tensor& c = copies[i];
+    SPRINT_CHECK(mixed && c.dtype() == grads[i].dtype(),
+                 "{}: compute copy {} is {}; it goes with an f32 parameter and a gradient of its dtype ({} and {})", op,
+                 i, dtype_name(c.dtype()), dtype_name(params[i].dtype()), dtype_name(grads[i].dtype()));
+    SPRINT_CHECK(c.shape() == params[i].shape() && c.is_contiguous() == params[i].is_contiguous() &&
+                     c.weight_block() == params[i].weight_block(),
+                 "{}: compute copy {} is {}, its parameter {}", op, i, c.description(), params[i].description());
+    check_on_stream_device(s, {&params[i], &c}, op);
+  }
+}
+
 void check_step_values(const Stream& s, const Tensor& t, const char* op) {
   if (!t.defined()) return;
   SPRINT_CHECK(t.dtype() == DType::kF64 && t.ndim() == 1 && t.dim(0) == kStepValueCount && t.is_contiguous(),
@@ -34,6 +57,7 @@ void check_step_values(const Stream& s, const Tensor& t, const char* op) {
 
 void sgd_update(const Stream& s, const SgdUpdateArgs& a) {
   check_lists(s, a.params, a.grads, "gradients", "sgd_update");
+  check_dtypes(s, a.params, a.grads, a.compute_copies, "sgd_update");
   if (a.hyper.momentum != 0.0) check_lists(s, a.params, a.momentum_buffers, "momentum buffers", "sgd_update");
   SPRINT_CHECK(a.hyper.lr >= 0.0 && a.hyper.momentum >= 0.0 && a.hyper.weight_decay >= 0.0,
                "sgd_update: lr, momentum and weight decay must be >= 0");
@@ -47,12 +71,27 @@ void sgd_update(const Stream& s, const SgdUpdateArgs& a) {
 
 void adam_update(const Stream& s, const AdamUpdateArgs& a) {
   check_lists(s, a.params, a.grads, "gradients", "adam_update");
+  check_dtypes(s, a.params, a.grads, a.compute_copies, "adam_update");
   check_lists(s, a.params, a.exp_avg, "first moments", "adam_update");
   check_lists(s, a.params, a.exp_avg_sq, "second moments", "adam_update");
   SPRINT_CHECK(a.step >= 1, "adam_update: step must be >= 1, got {}", a.step);
   check_step_values(s, a.step_values, "adam_update");
   if (a.params.empty()) return;
   kAdam.select(s.device())(s, a);
+}
+
+void step_values_select(const Stream& s, const StepValuesSelectArgs& a) {
+  constexpr const char* op = "step_values_select";
+  SPRINT_CHECK(a.table.dtype() == DType::kF64 && a.table.ndim() == 2 && a.table.dim(0) >= 1 &&
+                   a.table.dim(1) == kStepValueCount && a.table.is_contiguous(),
+               "{}: the table must be a contiguous f64 (T >= 1, {}) tensor, got {}", op, kStepValueCount,
+               a.table.description());
+  SPRINT_CHECK(a.cursor.dtype() == DType::kI64 && a.cursor.shape() == Shape{1},
+               "{}: the cursor must be an i64 (1) tensor, got {}", op, a.cursor.description());
+  check_step_values(s, a.out, op);
+  SPRINT_CHECK(a.out.defined(), "{}: no output tensor", op);
+  check_on_stream_device(s, {&a.table, &a.cursor}, op);
+  kSelect.select(s.device())(s, a);
 }
 
 }  // namespace sprint::ops

@@ -8,5 +8,6 @@ namespace sprint::ops {
 
 void sgd_update(const Stream& stream, const SgdUpdateArgs& args);
 void adam_update(const Stream& stream, const AdamUpdateArgs& args);
+void step_values_select(const Stream& stream, const StepValuesSelectArgs& args);
 
 }  // namespace sprint::ops

@@ -22,7 +22,7 @@ Adam::Adam(std::vector<ParamGroup> groups, const AdamOptions& options)
     exp_avg_sq_[b].resize(buckets_[b].params.size());
     largest = std::max(largest, buckets_[b].params.size());
   }
-  for (auto* v : {&values_, &grads_, &m_, &v_}) v->reserve(largest);
+  for (auto* v : {&values_, &grads_, &m_, &v_, &copies_}) v->reserve(largest);
 }
 
 std::string Adam::describe() const {
@@ -34,19 +34,21 @@ std::string Adam::describe() const {
 void Adam::update_bucket(const Stream& stream, size_t b, const std::vector<size_t>& active,
                          const Tensor& step_values) {
   const Bucket& bucket = buckets_[b];
-  for (auto* v : {&values_, &grads_, &m_, &v_}) v->clear();
+  for (auto* v : {&values_, &grads_, &m_, &v_, &copies_}) v->clear();
   for (size_t i : active) {
     const nn::Parameter& p = *bucket.params[i];
-    const MemoryFormat format = p.value().memory_format();
+    const Tensor& value = p.master_value();  // the f32 master under mixed precision
+    const MemoryFormat format = value.memory_format();
     for (Tensor* state : {&exp_avg_[b][i], &exp_avg_sq_[b][i]}) {
       if (!state->defined()) {
-        *state = ops::full(stream, p.value().shape(), p.value().dtype(), 0.0, format);
+        *state = ops::full(stream, value.shape(), value.dtype(), 0.0, format);
       } else if (state->memory_format() != format) {  // the layer changed its weights' layout
         *state = ops::cast_to(stream, *state, state->dtype(), format);
       }
     }
-    values_.push_back(p.value());
+    values_.push_back(value);
     grads_.push_back(p.grad());
+    copies_.push_back(p.has_master() ? p.value() : Tensor());
     m_.push_back(exp_avg_[b][i]);
     v_.push_back(exp_avg_sq_[b][i]);
   }
@@ -63,6 +65,7 @@ void Adam::update_bucket(const Stream& stream, size_t b, const std::vector<size_
                             .grads = grads_,
                             .exp_avg = m_,
                             .exp_avg_sq = v_,
+                            .compute_copies = copies_,
                             .hyper = hyper,
                             .step = step_count_,
                             .step_values = step_values});

@@ -39,7 +39,7 @@ class Adam final : public Optimizer {
 
   AdamOptions options_;
   std::vector<std::vector<Tensor>> exp_avg_, exp_avg_sq_;  // [bucket][param]; undefined until first update
-  std::vector<Tensor> values_, grads_, m_, v_;              // reused every step
+  std::vector<Tensor> values_, grads_, m_, v_, copies_;    // reused every step (copies_: mixed precision)
 };
 
 }  // namespace sprint::optim

@@ -6,6 +6,7 @@
 #include "sprint/backend/api/optimizer.h"
 #include "sprint/nn/batch_norm.h"
 #include "sprint/ops/elementwise.h"
+#include "sprint/ops/optimizer.h"
 #include "sprint/runtime/device_context.h"
 
 namespace sprint::optim {
@@ -91,9 +92,55 @@ const Tensor& Optimizer::write_step_values(const Stream& stream, double grad_sca
   return device_step_values_;
 }
 
-void Optimizer::step(const Stream& stream, double grad_scale) {
+void Optimizer::plan_steps(const Stream& stream, const std::vector<PlannedStep>& plan) {
+  SPRINT_CHECK(!plan.empty(), "a step plan needs at least one step");
+  Tensor host = Tensor::empty({static_cast<int64_t>(plan.size()), kStepValueCount}, DType::kF64);
+  double* v = host.data_as<double>();
+  for (size_t t = 0; t < plan.size(); ++t) {
+    const PlannedStep& p = plan[t];
+    SPRINT_CHECK(p.lr >= 0.0, "planned step {}: learning rate must be >= 0, got {}", t + 1, p.lr);
+    double* row = v + t * kStepValueCount;
+    row[static_cast<int>(StepValue::kLr)] = p.lr;
+    row[static_cast<int>(StepValue::kMomentum)] = p.momentum.value_or(momentum_.value_or(step_momentum()));
+    row[static_cast<int>(StepValue::kGradScale)] = p.grad_scale;
+    row[static_cast<int>(StepValue::kStep)] = static_cast<double>(t + 1);
+  }
+  host_plan_ = host;
+  plan_ = ops::to_stream_device(stream, host);
+  plan_cursor_ = ops::to_stream_device(stream, Tensor::from_values(std::vector<int64_t>{0}, {1}));
+  host_cursor_ = Tensor::from_values(std::vector<int64_t>{0}, {1});
+  if (!device_step_values_.defined() || device_step_values_.device() != stream.device())
+    device_step_values_ = Tensor::empty({kStepValueCount}, DType::kF64, stream.context().allocator());
+}
+
+void Optimizer::count_replayed_step() {
   ++step_count_;
-  const Tensor& step_values = write_step_values(stream, grad_scale);
+  if (plan_.defined() && step_count_ <= plan_.dim(0))
+    lr_ = host_plan_.data_as<double>()[(step_count_ - 1) * kStepValueCount + static_cast<int>(StepValue::kLr)];
+}
+
+void Optimizer::check_planned_step(int64_t step, double grad_scale) const {
+  SPRINT_CHECK(step <= plan_.dim(0), "optimizer step {} is past the planned {} steps", step, plan_.dim(0));
+  const double planned =
+      host_plan_.data_as<double>()[(step - 1) * kStepValueCount + static_cast<int>(StepValue::kGradScale)];
+  SPRINT_CHECK(planned == grad_scale, "optimizer step {}: gradient scale {} differs from the planned {}", step,
+               grad_scale, planned);
+}
+
+const Tensor& Optimizer::select_planned_values(const Stream& stream) {
+  lr_ = host_plan_.data_as<double>()[(step_count_ - 1) * kStepValueCount + static_cast<int>(StepValue::kLr)];
+  if (!stream.context().is_capturing(stream)) {  // the host knows which step this is: set the cursor
+    host_cursor_.data_as<int64_t>()[0] = step_count_ - 1;
+    ops::copy(stream, host_cursor_, plan_cursor_);
+  }
+  ops::step_values_select(stream, {.table = plan_, .cursor = plan_cursor_, .out = device_step_values_});
+  return device_step_values_;
+}
+
+void Optimizer::step(const Stream& stream, double grad_scale) {
+  if (plan_.defined()) check_planned_step(step_count_ + 1, grad_scale);
+  ++step_count_;
+  const Tensor& step_values = plan_.defined() ? select_planned_values(stream) : write_step_values(stream, grad_scale);
   for (size_t b = 0; b < buckets_.size(); ++b) {
     active_.clear();
     const Bucket& bucket = buckets_[b];
@@ -131,7 +178,7 @@ std::vector<std::string> Optimizer::load_state(const Stream& stream, const Param
     const std::string name = path_of(paths, s.param) + "." + s.kind;
     const Tensor src = find(name);
     if (!src.defined()) continue;
-    const Tensor& value = s.param->value();
+    const Tensor& value = s.param->master_value();
     if (src.shape() != value.shape())
       SPRINT_THROW(FormatError, "optimizer state {} is {}, its parameter is {}", name, src.shape().to_string(),
                    value.shape().to_string());

@@ -44,6 +44,13 @@ struct StateSlot {
   Tensor* tensor;
 };
 
+/// One optimizer step of a planned schedule (Optimizer::plan_steps).
+struct PlannedStep {
+  double lr = 0.0;
+  std::optional<double> momentum;  ///< SGD momentum / Adam beta1; unset: the optimizer's own
+  double grad_scale = 1.0;
+};
+
 /// The optimizer's counters for checkpoints.
 struct OptimizerProgress {
   int64_t step_count = 0;
@@ -68,6 +75,15 @@ class Optimizer {
   /// nullopt returns to the optimizer's own.
   void set_momentum(std::optional<double> momentum);
   int64_t step_count() const { return step_count_; }
+
+  /// Puts the values of steps 1..plan.size() on the device: from then on each step() selects its row there (one
+  /// queued kernel, ops::step_values_select) instead of taking lr, momentum and grad_scale from the host, so a CUDA
+  /// graph captured around step() replays the whole schedule. step() throws InvalidArgument past the plan's end
+  /// or when its grad_scale differs from the planned one.
+  void plan_steps(const Stream& stream, const std::vector<PlannedStep>& plan);
+  bool has_plan() const { return plan_.defined(); }
+  /// Counts a step that a CUDA graph replayed (the captured step() ran on the device, not on the host).
+  void count_replayed_step();
 
   /// Every state slot of every parameter, made or not.
   virtual std::vector<StateSlot> state_slots() = 0;
@@ -111,9 +127,17 @@ class Optimizer {
   /// reads the values the last eager step left on the device (the trainer refuses schedules with CUDA graphs).
   const Tensor& write_step_values(const Stream& stream, double grad_scale);
 
+  /// With a plan: the step's values selected on the device (the cursor first set from the host when the step is not
+  /// being captured, so eager steps and replays agree).
+  const Tensor& select_planned_values(const Stream& stream);
+  /// InvalidArgument unless the plan has step `step` (1-based) with this gradient scale.
+  void check_planned_step(int64_t step, double grad_scale) const;
+
   std::vector<size_t> active_;  // reused every step
   std::optional<double> momentum_;
   Tensor host_step_values_, device_step_values_;
+  Tensor plan_, host_plan_;             // f64 (T, kStepValueCount) on the parameters' device, and on the host
+  Tensor plan_cursor_, host_cursor_;    // i64 (1): device cursor, and its host staging copy
 };
 
 }  // namespace sprint::optim

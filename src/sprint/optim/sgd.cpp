@@ -21,7 +21,9 @@ SGD::SGD(std::vector<ParamGroup> groups, const SGDOptions& options)
     momentum_[b].resize(buckets_[b].params.size());
     largest = std::max(largest, buckets_[b].params.size());
   }
-  for (auto* v : {&values_, &grads_, &buffers_, &fresh_values_, &fresh_grads_, &fresh_buffers_}) v->reserve(largest);
+  for (auto* v :
+       {&values_, &grads_, &buffers_, &fresh_values_, &fresh_grads_, &fresh_buffers_, &copies_, &fresh_copies_})
+    v->reserve(largest);
 }
 
 std::string SGD::describe() const {
@@ -33,19 +35,22 @@ void SGD::update_bucket(const Stream& stream, size_t b, const std::vector<size_t
                         const Tensor& step_values) {
   const Bucket& bucket = buckets_[b];
   const bool with_momentum = options_.momentum != 0.0;
-  for (auto* v : {&values_, &grads_, &buffers_, &fresh_values_, &fresh_grads_, &fresh_buffers_}) v->clear();
+  for (auto* v : {&values_, &grads_, &buffers_, &fresh_values_, &fresh_grads_, &fresh_buffers_, &copies_,
+                  &fresh_copies_})
+    v->clear();
   for (size_t i : active) {
     const nn::Parameter& p = *bucket.params[i];
+    const Tensor& value = p.master_value();  // the f32 master under mixed precision
     Tensor& buf = momentum_[b][i];
     const bool fresh = with_momentum && !buf.defined();
     if (fresh) {
-      buf = Tensor::empty(p.value().shape(), p.value().dtype(), stream.context().allocator(),
-                          p.value().memory_format());
-    } else if (with_momentum && buf.memory_format() != p.value().memory_format()) {
-      buf = ops::cast_to(stream, buf, buf.dtype(), p.value().memory_format());  // the layer changed its layout
+      buf = Tensor::empty(value.shape(), value.dtype(), stream.context().allocator(), value.memory_format());
+    } else if (with_momentum && buf.memory_format() != value.memory_format()) {
+      buf = ops::cast_to(stream, buf, buf.dtype(), value.memory_format());  // the layer changed its layout
     }
-    (fresh ? fresh_values_ : values_).push_back(p.value());
+    (fresh ? fresh_values_ : values_).push_back(value);
     (fresh ? fresh_grads_ : grads_).push_back(p.grad());
+    (fresh ? fresh_copies_ : copies_).push_back(p.has_master() ? p.value() : Tensor());
     if (with_momentum) (fresh ? fresh_buffers_ : buffers_).push_back(buf);
   }
   // lr, momentum and the gradient scale come from step_values; the rest is fixed for the bucket.
@@ -58,10 +63,12 @@ void SGD::update_bucket(const Stream& stream, size_t b, const std::vector<size_t
                  .lr_scale = bucket.lr_scale};
   if (!fresh_values_.empty())
     ops::sgd_update(stream, {.params = fresh_values_, .grads = fresh_grads_, .momentum_buffers = fresh_buffers_,
-                             .hyper = hyper, .first_step = true, .step_values = step_values});
+                             .compute_copies = fresh_copies_, .hyper = hyper, .first_step = true,
+                             .step_values = step_values});
   if (!values_.empty())
-    ops::sgd_update(stream, {.params = values_, .grads = grads_, .momentum_buffers = buffers_, .hyper = hyper,
-                             .first_step = false, .step_values = step_values});
+    ops::sgd_update(stream, {.params = values_, .grads = grads_, .momentum_buffers = buffers_,
+                             .compute_copies = copies_, .hyper = hyper, .first_step = false,
+                             .step_values = step_values});
 }
 
 std::vector<StateSlot> SGD::state_slots() {

@@ -34,6 +34,7 @@ class SGD final : public Optimizer {
   SGDOptions options_;
   std::vector<std::vector<Tensor>> momentum_;  // [bucket][param]; undefined until first update
   std::vector<Tensor> values_, grads_, buffers_, fresh_values_, fresh_grads_, fresh_buffers_;  // reused
+  std::vector<Tensor> copies_, fresh_copies_;  // mixed precision: compute copies (undefined: none)
 };
 
 }  // namespace sprint::optim

@@ -10,6 +10,7 @@
 #include <charconv>
 #include <functional>
 #include <optional>
+#include <unordered_map>
 
 #include <nlohmann/json.hpp>
 
@@ -29,17 +30,23 @@ Tensor host_logical(const Stream& stream, const Tensor& t) {
   return ops::to_host(stream, contiguous);
 }
 
-// One tensor of the model's state: where loading puts it.
+// One tensor of the model's state: where loading puts it. A parameter shared by several modules is one target
+// per path (as PyTorch's state_dict); the later ones name the first in alias_of.
 struct Target {
   std::string name;
   Shape shape;
   std::function<void(const Tensor&)> load;
+  std::string alias_of = {};
 };
 
 std::vector<Target> targets(const Stream& stream, nn::Module& net) {
   std::vector<Target> out;
-  for (auto& [name, p] : net.named_parameters())
-    out.push_back({name, p->value().shape(), [&stream, p](const Tensor& t) { p->load_value(stream, t); }});
+  std::unordered_map<const nn::Parameter*, std::string> first_path;
+  for (auto& [name, p] : net.named_parameters(nn::SharedPaths::kEvery)) {
+    const auto [it, first] = first_path.emplace(p.get(), name);
+    out.push_back({name, p->value().shape(), [&stream, p](const Tensor& t) { p->load_value(stream, t); },
+                   first ? std::string() : it->second});
+  }
   for (const nn::NamedBuffer& b : net.named_buffers()) {
     const Tensor dst = b.value;
     out.push_back({b.name, dst.shape(), [&stream, dst](const Tensor& t) {
@@ -102,7 +109,8 @@ T meta_number(const data::SafetensorsFile& f, const std::string& key) {
 
 std::vector<data::NamedTensor> model_state_dict(const Stream& stream, nn::Module& net) {
   std::vector<data::NamedTensor> out;
-  for (auto& [name, p] : net.named_parameters()) out.push_back({name, host_logical(stream, p->value())});
+  for (auto& [name, p] : net.named_parameters(nn::SharedPaths::kEvery))
+    out.push_back({name, host_logical(stream, p->master_value())});
   for (const nn::NamedBuffer& b : net.named_buffers()) out.push_back({b.name, host_logical(stream, b.value)});
   for (const nn::NamedCounter& c : net.named_counters())
     out.push_back({c.name, Tensor::from_values(std::vector<int64_t>{*c.value}, {})});
@@ -135,7 +143,14 @@ LoadResult load_model_state(const Stream& stream, nn::Module& net, const data::S
     SPRINT_THROW(FormatError, "{} does not fit the model{}", file.source(), why);
   }
   for (const auto& [target, entry] : matched) {
-    target->load(file.tensor(*entry));
+    const data::SafetensorsFile::Entry* first = target->alias_of.empty() ? nullptr : file.find(target->alias_of);
+    if (first) {  // a second path of a shared parameter: the file must hold the same values under both
+      if (file.tensor(*first).to_vector<double>() != file.tensor(*entry).to_vector<double>())
+        SPRINT_THROW(FormatError, "{}: {} and {} are one shared weight in this model but differ in the file",
+                     file.source(), target->alias_of, target->name);
+    } else {
+      target->load(file.tensor(*entry));
+    }
     r.loaded.push_back(target->name);
   }
   return r;
@@ -178,7 +193,8 @@ fs::path save_checkpoint(const fs::path& dir, const Stream& stream, nn::Module& 
   for (const nn::NamedBuffer& b : s.trainer.lookahead)
     tensors.push_back({"lookahead." + b.name, host_logical(stream, b.value)});
   tensors.push_back({"trainer.loss_sum", s.trainer.loss_sum});
-  const std::map<std::string, std::string> metadata = {
+  if (s.trainer.loss_scale.defined()) tensors.push_back({"trainer.loss_scale", s.trainer.loss_scale});
+  std::map<std::string, std::string> metadata = {
       {"kind", kStateKind},
       {"weights", base + ".safetensors"},
       {"step", std::to_string(step)},
@@ -193,6 +209,7 @@ fs::path save_checkpoint(const fs::path& dir, const Stream& stream, nn::Module& 
       {"command", nlohmann::json(s.command).dump()},
       {"report_epochs", s.report_epochs},
   };
+  if (s.trainer.loss_scale.defined()) metadata["skipped_steps"] = std::to_string(s.trainer.skipped_steps);
   data::write_safetensors(dir / (base + ".state.safetensors"), tensors, metadata);
   const fs::path weights = dir / (base + ".safetensors");
   save_weights(weights, stream, net, model, step, {{"state", base + ".state.safetensors"}});
@@ -251,6 +268,10 @@ LoadedCheckpoint load_checkpoint(const fs::path& dir) {
   r.trainer.samples = meta_number<int64_t>(c.state, "samples");
   r.trainer.rng = {meta_number<uint64_t>(c.state, "rng_seed"), meta_number<uint64_t>(c.state, "rng_offset")};
   r.trainer.loss_sum = c.state.tensor("trainer.loss_sum");
+  if (const data::SafetensorsFile::Entry* e = c.state.find("trainer.loss_scale")) {
+    r.trainer.loss_scale = c.state.tensor(*e);
+    r.trainer.skipped_steps = meta_number<int64_t>(c.state, "skipped_steps");
+  }
   r.optimizer.step_count = meta_number<int64_t>(c.state, "optimizer_step");
   r.optimizer.lr = meta_number<double>(c.state, "optimizer_lr");
   r.buckets = meta(c.state, "optimizer_groups");

@@ -1,6 +1,7 @@
 // lookahead.cpp: the weight average of lookahead.h, element-wise over each tensor's storage (blocked weights
 // included: the average is taken in the layout the kernels keep them in, padding stays 0).
-// Parameters that change layout after the average began take their average with them (logical copy).
+// Parameters that change layout after the average began take their average with them (logical copy). Under mixed
+// precision the average follows the f32 masters, and the compute copies are refreshed from them.
 #include "sprint/train/lookahead.h"
 
 #include "sprint/ops/elementwise.h"
@@ -30,7 +31,7 @@ Lookahead::Lookahead(const Stream& stream, nn::Module& net) : net_(net) {
 
 std::vector<nn::NamedBuffer> Lookahead::state() const {
   std::vector<nn::NamedBuffer> out;
-  for (const auto& [name, p] : net_.named_parameters()) out.push_back({name, p->value()});
+  for (const auto& [name, p] : net_.named_parameters()) out.push_back({name, p->master_value()});
   for (const nn::NamedBuffer& b : net_.named_buffers())
     if (is_floating(b.value.dtype())) out.push_back(b);
   return out;
@@ -88,6 +89,7 @@ void Lookahead::update(const Stream& stream, double decay) {
     ops::axpby(stream, {.a = ema, .b = value, .out = ema, .alpha = decay, .beta = 1.0 - decay});
     ops::copy(stream, ema, value);
   }
+  for (const nn::ParameterPtr& p : net_.parameters()) p->refresh_compute_copy(stream);  // mixed precision
 }
 
 }  // namespace sprint::train

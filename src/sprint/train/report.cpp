@@ -20,6 +20,10 @@ nlohmann::ordered_json epoch_row(const EpochStats& e) {
   row["test_accuracy"] = e.test.accuracy;
   row["train_seconds"] = e.train_seconds;
   row["samples_per_second"] = e.samples_per_second;
+  if (e.loss_scale > 0.0) {  // dynamic loss scaling
+    row["loss_scale"] = e.loss_scale;
+    row["skipped_steps"] = e.skipped_steps;
+  }
   return row;
 }
 }  // namespace
@@ -49,6 +53,10 @@ std::vector<EpochStats> parse_epochs_json(const std::string& text) {
       e.test.samples = row.at("test_samples").get<int64_t>();
       e.train_seconds = row.at("train_seconds").get<double>();
       e.samples_per_second = row.at("samples_per_second").get<double>();
+      if (row.contains("loss_scale")) {
+        e.loss_scale = row.at("loss_scale").get<double>();
+        e.skipped_steps = row.at("skipped_steps").get<int64_t>();
+      }
       out.push_back(e);
     }
   } catch (const nlohmann::json::exception& e) {

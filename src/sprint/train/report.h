@@ -1,6 +1,6 @@
 // report.h: what a training run reports: the per-epoch table printed by `sprint train` and the --report JSON
 // {"model","dataset","device","status","requested_epochs","config":{option: value},"epochs":[{"epoch","train_loss","train_samples",
-// "test_loss","test_accuracy","train_seconds","samples_per_second"}],"final":{"test_accuracy",
+// "test_loss","test_accuracy","train_seconds","samples_per_second"[,"loss_scale","skipped_steps"]}],"final":{"test_accuracy",
 // "train_seconds_total"[, "tta_level", "tta_test_accuracy", "tta_test_loss"]}} (accuracy as a fraction in [0, 1];
 // config: every setting the run resolved, as text; the tta_ keys when a final evaluation with test-time
 // augmentation ran).

@@ -83,14 +83,12 @@ Trainer::Trainer(nn::Model& model, optim::Optimizer& optimizer, const data::Data
                "drop_last with batch {} leaves no batch of the {} training samples", options.batch_size,
                train_set.size());
   if (options.cuda_graph) {
-    SPRINT_CHECK(!options.schedule || !options.schedule->varies(),
-                 "CUDA graphs replay the learning rate of their warm-up step; the schedule ({}) changes it: use a "
-                 "constant schedule with CUDA graphs",
-                 options.schedule ? options.schedule->describe() : std::string());
     SPRINT_CHECK(options.device.is_cuda(), "CUDA graphs need a CUDA device (got {})", device_name(options.device));
     SPRINT_CHECK(options.resident_data, "CUDA graphs need the device-resident data path (fixed batch addresses)");
     SPRINT_CHECK(options.accumulate_steps == 1, "CUDA graphs do not combine with gradient accumulation");
     SPRINT_CHECK(!options.on_step, "CUDA graphs bake scalars such as the learning rate into the graph: no on_step hook");
+    SPRINT_CHECK(!options.loss_scaling,
+                 "dynamic loss scaling decides on the host whether each step runs: it does not combine with CUDA graphs");
 
     graph_ = std::make_unique<GraphState>();
   }
@@ -108,6 +106,7 @@ Trainer::Trainer(nn::Model& model, optim::Optimizer& optimizer, const data::Data
   test_loader_ = make_source(test_set, loader_options(options, options.eval_batch_size, false, 0, {}),
                              options.resident_data);
   loss_sum_ = ops::zeros(stream_, {}, DType::kF32);
+  if (options.loss_scaling) scaler_ = std::make_unique<optim::LossScaler>(stream_, *options.loss_scaling);
   // The network's input is data: no gradient needed for it.
   model_.net->set_needs_input_grad(false);
 }
@@ -134,17 +133,28 @@ bool Trainer::train_step(nn::RunContext& ctx, const data::Batch& batch, int64_t 
   if (step % k == 0) optimizer_.zero_grad();
   const Tensor logits = model_.net->forward(ctx, batch.inputs);
   const Tensor batch_loss = model_.loss->forward(ctx, logits, batch.labels);
-  model_.net->backward(ctx, model_.loss->backward(ctx));
+  const Tensor dlogits = model_.loss->backward(ctx);
+  if (scaler_) scaler_->scale_gradient(stream_, dlogits);
+  model_.net->backward(ctx, dlogits);
   const int64_t done = step + 1;
   const bool stepped = done % k == 0 || done == steps;
   if (stepped) {
     const int64_t in_window = done % k == 0 ? k : done % k;
+    bool skip = false;
+    if (scaler_) {  // unscale the gradients; an inf or NaN among them skips this step's update
+      scaled_grads_.clear();
+      for (const nn::ParameterPtr& p : model_.net->parameters())
+        if (p->trainable() && p->has_grad()) scaled_grads_.push_back(p->grad());
+      skip = scaler_->unscale_and_update(stream_, scaled_grads_);
+      if (skip) ++skipped_in_epoch_;
+    }
+    // The schedule follows the run's steps (skipped ones included, as a scheduler stepped every iteration).
     if (options_.schedule) {
-      const int64_t t = optimizer_.step_count();
+      const int64_t t = steps_done_;
       optimizer_.set_lr(options_.schedule->lr(t));
       optimizer_.set_momentum(options_.schedule->momentum(t));
     }
-    optimizer_.step(stream_, 1.0 / static_cast<double>(in_window));
+    if (!skip) optimizer_.step(stream_, 1.0 / static_cast<double>(in_window));
   }
   // loss_sum += the batch's summed loss (stays on the device).
   ops::axpby(stream_, {.a = batch_loss, .b = loss_sum_, .out = loss_sum_,
@@ -180,6 +190,7 @@ bool Trainer::graph_step(nn::RunContext& ctx, const data::Batch& batch, int64_t 
   // The capture reserved the first replay's words on the host; every later replay consumes as many again.
   if (g.n_replays++ > 0) rng_.set_state({rng_.seed(), rng_.state().offset + g.words_per_step});
   g.graph.replay(stream_);
+  optimizer_.count_replayed_step();
   return true;
 #else
   (void)ctx, (void)batch, (void)step, (void)steps;
@@ -194,6 +205,17 @@ EpochStats Trainer::run_epoch(int64_t epoch, int64_t n_epochs) {
   model_.net->set_needs_input_grad(false);
   model_.net->train();
   const int64_t total = total_steps(n_epochs);
+  // Under CUDA graphs the optimizer selects each step's lr, momentum and Adam step count on the device from a plan
+  // of the whole run, so the one captured step replays every step of the schedule.
+  if (graph_ && !optimizer_.has_plan()) {
+    std::vector<optim::PlannedStep> plan(static_cast<size_t>(total));
+    for (int64_t t = 0; t < total; ++t) {
+      optim::PlannedStep& p = plan[static_cast<size_t>(t)];
+      p.lr = options_.schedule ? options_.schedule->lr(t) : optimizer_.lr();
+      p.momentum = options_.schedule ? options_.schedule->momentum(t) : std::nullopt;
+    }
+    optimizer_.plan_steps(stream_, plan);
+  }
   // The average starts from the weights before the first step (airbench's LookaheadState(model)).
   if (options_.lookahead.every > 0 && !lookahead_) lookahead_ = std::make_unique<Lookahead>(stream_, *model_.net);
   int64_t step = 0, samples = 0;
@@ -205,6 +227,7 @@ EpochStats Trainer::run_epoch(int64_t epoch, int64_t n_epochs) {
     ops::fill(stream_, loss_sum_, 0.0);
   }
   resume_.reset();
+  skipped_in_epoch_ = 0;
   train_loader_->start_epoch(epoch - 1, step);
   const int64_t steps = train_loader_->batches_per_epoch();
   progress_.begin(fmt::format("epoch {}/{}", epoch, n_epochs), steps);
@@ -251,6 +274,10 @@ EpochStats Trainer::run_epoch(int64_t epoch, int64_t n_epochs) {
 
   EpochStats stats;
   stats.epoch = epoch;
+  if (scaler_) {
+    stats.loss_scale = scaler_->scale(stream_);
+    stats.skipped_steps = skipped_in_epoch_;
+  }
   stats.train_samples = samples;
   stats.train_seconds = seconds;
   stats.samples_per_second = seconds > 0 ? static_cast<double>(samples) / seconds : 0.0;
@@ -273,6 +300,10 @@ TrainerState Trainer::state() {
   s.loss_sum = batch_ > 0 ? ops::to_host(stream_, ops::cast_to(stream_, loss_sum_, DType::kF32))
                           : Tensor::from_values(std::vector<float>{0.0f}, {});
   if (lookahead_) s.lookahead = lookahead_->named_averages();
+  if (scaler_) {
+    s.loss_scale = scaler_->state(stream_);
+    s.skipped_steps = scaler_->skipped_steps();
+  }
   return s;
 }
 
@@ -284,6 +315,8 @@ void Trainer::restore(const TrainerState& s, const std::function<Tensor(const st
   SPRINT_CHECK(s.loss_sum.defined() && s.loss_sum.numel() == 1, "resume: the epoch's loss sum is missing");
   steps_done_ = s.steps_done;
   rng_.set_state(s.rng);
+  SPRINT_CHECK(!scaler_ || s.loss_scale.defined(), "resume: the run scales its loss but the checkpoint has no loss scale");
+  if (scaler_) scaler_->load_state(stream_, s.loss_scale, s.skipped_steps);
   epoch_ = s.epoch;
   batch_ = s.batch;
   samples_ = s.samples;

@@ -14,6 +14,7 @@
 #include "sprint/data/dataset.h"
 #include "sprint/nn/models.h"
 #include "sprint/optim/optimizer.h"
+#include "sprint/optim/loss_scaler.h"
 #include "sprint/optim/schedule.h"
 #include "sprint/train/evaluator.h"
 #include "sprint/train/lookahead.h"
@@ -39,13 +40,17 @@ struct TrainerOptions {
   bool resident_data = false;
   /// CUDA only: capture one full training step (forward, loss, backward, optimizer, loss accumulation) into a
   /// CUDA graph after one eager warm-up step and replay it for every full batch. Needs resident_data (fixed
-  /// batch addresses), accumulate_steps == 1 and no on_step hook (scalars are baked into the graph). Dropout
-  /// masks still change every step (the graph advances their Philox state on the device) and equal eager ones.
+  /// batch addresses), accumulate_steps == 1 and no on_step hook (the host does not run replayed steps). Dropout
+  /// masks still change every step (the graph advances their Philox state on the device) and equal eager ones, and
+  /// so do the schedule's values (selected on the device from the run's plan).
   bool cuda_graph = false;
   /// Learning rate (and momentum) of every optimizer step t, set on the optimizer before the step; null: the
-  /// optimizer's own. A CUDA graph replays the step values of its warm-up step, so cuda_graph needs a schedule
-  /// that does not vary.
+  /// optimizer's own. With cuda_graph the whole run's values are planned on the device (Optimizer::plan_steps) and
+  /// each replay of the captured step selects its own.
   std::shared_ptr<const optim::Schedule> schedule;
+  /// Dynamic loss scaling (GradScaler's semantics: optim/loss_scaler.h) for half-precision gradients; unset: off.
+  /// Not with cuda_graph (the skip decision reads a flag on the host every step).
+  std::optional<optim::LossScalerOptions> loss_scaling;
   /// Training batches: drop the short last batch of each epoch (airbench: 48 steps of 1024).
   bool drop_last = false;
   /// Stop after this many optimizer steps in all (0: no limit); the epoch that reaches it ends there.
@@ -89,6 +94,9 @@ struct TrainerState {
   Tensor loss_sum;         ///< the epoch's running sum of losses: f32 0-d host tensor
   /// The weight averages (lookahead), named as the state they average; empty without lookahead.
   std::vector<nn::NamedBuffer> lookahead;
+  /// Dynamic loss scaling: the scaler's f32 (3) host state and its count of skipped steps; undefined without.
+  Tensor loss_scale;
+  int64_t skipped_steps = 0;
 };
 
 struct EpochStats {
@@ -98,6 +106,9 @@ struct EpochStats {
   double samples_per_second = 0.0;
   int64_t train_samples = 0;
   EvalStats test;
+  /// Dynamic loss scaling (0 without): the scale at the epoch's end, and the steps it skipped (inf/NaN gradients).
+  double loss_scale = 0.0;
+  int64_t skipped_steps = 0;
 };
 
 class Trainer {
@@ -149,6 +160,9 @@ class Trainer {
   int64_t epoch_ = 1, batch_ = 0, samples_ = 0;     // position: the batch the next step starts from
   bool interrupted_ = false;
   std::optional<TrainerState> resume_;              // where the next run_epoch continues (restore())
+  std::unique_ptr<optim::LossScaler> scaler_;       // dynamic loss scaling, when on
+  std::vector<Tensor> scaled_grads_;                // this step's gradients for the scaler (capacity reused)
+  int64_t skipped_in_epoch_ = 0;
 
   /// After an optimizer step: lookahead averaging when due (`last`: the run's final step).
   void after_optimizer_step(int64_t total, bool last);

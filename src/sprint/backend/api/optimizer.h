@@ -1,5 +1,8 @@
 // optimizer.h (backend interface): fused parameter updates over many tensors at once (one launch on CUDA).
 // Each list holds one entry per parameter tensor; entry i of every list has the same shape and device.
+// Dtypes: parameter, gradient and state all alike (f32, f16 or bf16; math in f32 at least), or mixed precision: an
+// f32 parameter (the master) and f32 state with an f16/bf16 gradient, and then compute_copies[i], in the
+// gradient's dtype, receives the updated master rounded to it in the same pass. CPU and CUDA follow these rules.
 #pragma once
 
 #include <span>
@@ -36,6 +39,8 @@ struct SgdUpdateArgs {
   std::span<const Tensor> params;            ///< updated in place
   std::span<const Tensor> grads;
   std::span<const Tensor> momentum_buffers;  ///< empty span when momentum == 0
+  /// Empty span, or one per parameter: undefined, or the half-precision copy written from the f32 parameter.
+  std::span<const Tensor> compute_copies = {};
   SgdHyper hyper;
   bool first_step = false;  ///< initialise momentum buffers from the gradient
   /// Optional f64 (kStepValueCount) on the op's device, read when the update runs: then lr =
@@ -61,6 +66,8 @@ struct AdamUpdateArgs {
   std::span<const Tensor> grads;
   std::span<const Tensor> exp_avg;     ///< m
   std::span<const Tensor> exp_avg_sq;  ///< v
+  /// Empty span, or one per parameter: undefined, or the half-precision copy written from the f32 parameter.
+  std::span<const Tensor> compute_copies = {};
   AdamHyper hyper;
   int64_t step = 1;  ///< t, 1-based, for bias correction
   /// Optional f64 (kStepValueCount) on the op's device, read when the update runs: lr = step_values[kLr]·lr_scale,
@@ -70,14 +77,26 @@ struct AdamUpdateArgs {
   Tensor step_values = {};
 };
 
+/// A planned schedule on the device: out = table[cursor[0]], then cursor[0] += 1, queued on the stream. Row t of
+/// the table holds optimizer step t + 1's StepValues; a cursor past the last row repeats it (the host checks the
+/// plan's length). Captured in a CUDA graph, each replay selects the next step's values: one graph follows any
+/// schedule.
+struct StepValuesSelectArgs {
+  const Tensor& table;   ///< f64 (T, kStepValueCount), contiguous
+  const Tensor& cursor;  ///< i64 (1): the row to select next
+  const Tensor& out;     ///< f64 (kStepValueCount), contiguous
+};
+
 namespace cpu {
 void sgd_update(const Stream& stream, const SgdUpdateArgs& args);
 void adam_update(const Stream& stream, const AdamUpdateArgs& args);
+void step_values_select(const Stream& stream, const StepValuesSelectArgs& args);
 }  // namespace cpu
 
 namespace cuda {
 void sgd_update(const Stream& stream, const SgdUpdateArgs& args);
 void adam_update(const Stream& stream, const AdamUpdateArgs& args);
+void step_values_select(const Stream& stream, const StepValuesSelectArgs& args);
 }  // namespace cuda
 
 }  // namespace sprint

@@ -1,60 +1,103 @@
 // optimizer.cpp (CPU): fused SGD (momentum, Nesterov, weight decay) and Adam/AdamW updates, one pass per tensor
-// (SGD split over the context's threads for large tensors).
+// (SGD split over the context's threads for large tensors); with mixed precision the pass reads the f16/bf16
+// gradient, updates the f32 master and state, and writes the rounded compute copy.
 #include "sprint/backend/api/optimizer.h"
 
+#include <algorithm>
 #include <cmath>
+#include <type_traits>
 
 #include "sprint/backend/cpu/cpu_common.h"
 
 namespace sprint::cpu {
 namespace {
 
-template <class T>
-void sgd_one(const Tensor& param, const Tensor& grad, const Tensor* buffer, const SgdHyper& h, bool first,
-             const Stream& stream) {
-  T* p = param.data_as<T>();
-  const T* g = grad.data_as<T>();
-  T* buf = buffer ? buffer->data_as<T>() : nullptr;
+// Gradient and compute-copy elements: the parameter's own type, or f16/bf16 beside an f32 master.
+template <class P, class G>
+inline P load_grad(G g) {
+  if constexpr (std::is_same_v<G, f16>) return f16_to_float(g);
+  else if constexpr (std::is_same_v<G, bf16>) return bf16_to_float(g);
+  else return static_cast<P>(g);
+}
+template <class G, class P>
+inline G round_to(P v) {
+  if constexpr (std::is_same_v<G, f16>) return f16_from_float(static_cast<float>(v));
+  else if constexpr (std::is_same_v<G, bf16>) return bf16_from_float(static_cast<float>(v));
+  else return static_cast<G>(v);
+}
+
+// P: parameter and state type; G: gradient type (P, or a half type with an f32 master); copy: optional G output.
+template <class P, class G>
+void sgd_one(const Tensor& param, const Tensor& grad, const Tensor* buffer, const Tensor* copy_t, const SgdHyper& h,
+             bool first, const Stream& stream) {
+  P* p = param.data_as<P>();
+  const G* g = grad.data_as<G>();
+  P* buf = buffer ? buffer->data_as<P>() : nullptr;
+  G* copy = copy_t ? copy_t->data_as<G>() : nullptr;
   const int64_t n = param.storage_numel();  // blocked weights: padding too (it stays 0)
-  const T lr = static_cast<T>(h.lr), wd = static_cast<T>(h.weight_decay), m = static_cast<T>(h.momentum);
-  const T damp = static_cast<T>(1.0 - h.dampening), gs = static_cast<T>(h.grad_scale);
+  const P lr = static_cast<P>(h.lr), wd = static_cast<P>(h.weight_decay), m = static_cast<P>(h.momentum);
+  const P damp = static_cast<P>(1.0 - h.dampening), gs = static_cast<P>(h.grad_scale);
   const int threads = elementwise_threads(stream, n);
   if (!buf) {
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-    for (int64_t i = 0; i < n; ++i) p[i] -= lr * (gs * g[i] + wd * p[i]);
+    for (int64_t i = 0; i < n; ++i) {
+      p[i] -= lr * (gs * load_grad<P>(g[i]) + wd * p[i]);
+      if (copy) copy[i] = round_to<G>(p[i]);
+    }
     return;
   }
   const bool nesterov = h.nesterov;
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
   for (int64_t i = 0; i < n; ++i) {
-    const T d = gs * g[i] + wd * p[i];
-    const T b = first ? d : m * buf[i] + damp * d;
+    const P d = gs * load_grad<P>(g[i]) + wd * p[i];
+    const P b = first ? d : m * buf[i] + damp * d;
     buf[i] = b;
     p[i] -= lr * (nesterov ? d + m * b : b);
+    if (copy) copy[i] = round_to<G>(p[i]);
   }
 }
 
-template <class T>
-void adam_one(const Tensor& param, const Tensor& grad, const Tensor& m_t, const Tensor& v_t, const AdamHyper& h,
-              int64_t step) {
-  T* p = param.data_as<T>();
-  const T* g = grad.data_as<T>();
-  T* m = m_t.data_as<T>();
-  T* v = v_t.data_as<T>();
+template <class P, class G>
+void adam_one(const Tensor& param, const Tensor& grad, const Tensor& m_t, const Tensor& v_t, const Tensor* copy_t,
+              const AdamHyper& h, int64_t step) {
+  P* p = param.data_as<P>();
+  const G* g = grad.data_as<G>();
+  P* m = m_t.data_as<P>();
+  P* v = v_t.data_as<P>();
+  G* copy = copy_t ? copy_t->data_as<G>() : nullptr;
   const int64_t n = param.storage_numel();  // blocked weights: padding too (it stays 0)
   const double bc1 = 1.0 - std::pow(h.beta1, static_cast<double>(step));
   const double bc2 = 1.0 - std::pow(h.beta2, static_cast<double>(step));
-  const T b1 = static_cast<T>(h.beta1), b2 = static_cast<T>(h.beta2), gs = static_cast<T>(h.grad_scale);
-  const T step_size = static_cast<T>(h.lr / bc1), inv_sqrt_bc2 = static_cast<T>(1.0 / std::sqrt(bc2));
-  const T eps = static_cast<T>(h.eps), wd = static_cast<T>(h.weight_decay), lr = static_cast<T>(h.lr);
+  const P b1 = static_cast<P>(h.beta1), b2 = static_cast<P>(h.beta2), gs = static_cast<P>(h.grad_scale);
+  const P step_size = static_cast<P>(h.lr / bc1), inv_sqrt_bc2 = static_cast<P>(1.0 / std::sqrt(bc2));
+  const P eps = static_cast<P>(h.eps), wd = static_cast<P>(h.weight_decay), lr = static_cast<P>(h.lr);
   for (int64_t i = 0; i < n; ++i) {
-    T gi = gs * g[i];
+    P gi = gs * load_grad<P>(g[i]);
     if (h.decoupled_weight_decay) p[i] -= lr * wd * p[i];
     else gi += wd * p[i];
-    m[i] = b1 * m[i] + (T(1) - b1) * gi;
-    v[i] = b2 * v[i] + (T(1) - b2) * gi * gi;
+    m[i] = b1 * m[i] + (P(1) - b1) * gi;
+    v[i] = b2 * v[i] + (P(1) - b2) * gi * gi;
     p[i] -= step_size * m[i] / (std::sqrt(v[i]) * inv_sqrt_bc2 + eps);
+    if (copy) copy[i] = round_to<G>(p[i]);
   }
+}
+
+// Calls f(P{}, G{}) for the parameter / gradient dtype pair: equal f32 or f64, or an f32 master with f16/bf16
+// gradients.
+template <class F>
+void dispatch_update(DType param, DType grad, const char* op, F&& f) {
+  if (param == grad) return dispatch_floating(param, op, [&](auto t) { f(t, t); });
+  SPRINT_CHECK(param == DType::kF32, "{}: a {} gradient needs an f32 master parameter, got {}", op, dtype_name(grad),
+               dtype_name(param));
+  switch (grad) {
+    case DType::kF16: return f(float{}, f16{});
+    case DType::kBF16: return f(float{}, bf16{});
+    default: SPRINT_THROW(Unsupported, "{}: an f32 parameter with a {} gradient", op, dtype_name(grad));
+  }
+}
+
+const Tensor* copy_of(std::span<const Tensor> copies, size_t i) {
+  return copies.empty() || !copies[i].defined() ? nullptr : &copies[i];
 }
 
 /// The hyperparameters of this update: per-step values from the step tensor when one is given, lr scaled.
@@ -93,9 +136,9 @@ void sgd_update(const Stream& stream, const SgdUpdateArgs& a) {
   SPRINT_CHECK(!with_momentum || a.momentum_buffers.size() == a.params.size(),
                "sgd_update: {} momentum buffers for {} parameters", a.momentum_buffers.size(), a.params.size());
   for (size_t i = 0; i < a.params.size(); ++i) {
-    dispatch_floating(a.params[i].dtype(), "sgd_update", [&](auto tag) {
-      sgd_one<decltype(tag)>(a.params[i], a.grads[i], with_momentum ? &a.momentum_buffers[i] : nullptr, hyper,
-                             a.first_step, stream);
+    dispatch_update(a.params[i].dtype(), a.grads[i].dtype(), "sgd_update", [&](auto p, auto g) {
+      sgd_one<decltype(p), decltype(g)>(a.params[i], a.grads[i], with_momentum ? &a.momentum_buffers[i] : nullptr,
+                                        copy_of(a.compute_copies, i), hyper, a.first_step, stream);
     });
   }
 }
@@ -104,10 +147,19 @@ void adam_update(const Stream&, const AdamUpdateArgs& a) {
   int64_t step = 1;
   const AdamHyper hyper = effective(a, &step);
   for (size_t i = 0; i < a.params.size(); ++i) {
-    dispatch_floating(a.params[i].dtype(), "adam_update", [&](auto tag) {
-      adam_one<decltype(tag)>(a.params[i], a.grads[i], a.exp_avg[i], a.exp_avg_sq[i], hyper, step);
+    dispatch_update(a.params[i].dtype(), a.grads[i].dtype(), "adam_update", [&](auto p, auto g) {
+      adam_one<decltype(p), decltype(g)>(a.params[i], a.grads[i], a.exp_avg[i], a.exp_avg_sq[i],
+                                         copy_of(a.compute_copies, i), hyper, step);
     });
   }
+}
+
+void step_values_select(const Stream&, const StepValuesSelectArgs& a) {
+  const int64_t rows = a.table.dim(0);
+  int64_t* cursor = a.cursor.data_as<int64_t>();
+  const int64_t row = std::clamp<int64_t>(*cursor, 0, rows - 1);
+  std::copy_n(a.table.data_as<double>() + row * kStepValueCount, kStepValueCount, a.out.data_as<double>());
+  ++*cursor;
 }
 
 }  // namespace sprint::cpu

@@ -4,18 +4,20 @@
 // limit, read in place through __grid_constant__), so there is no host synchronisation and no device buffer
 // to upload, and the launch can be captured in a CUDA graph. Each block processes one kChunk-element chunk of
 // one tensor; the block finds its tensor by binary search over the chunk offsets in the pack. Each tensor may
-// be f32, f16 or bf16 independently for parameter, gradient and state (math in float).
+// be f32, f16 or bf16 independently for parameter, gradient and state (math in float); a mixed-precision entry
+// also writes its updated f32 parameter, rounded, into its compute copy.
 #include "sprint/backend/api/optimizer.h"
 
 #include <cmath>
 #include <limits>
+#include <span>
 
 #include "sprint/backend/cuda/common.cuh"
 
 namespace sprint::cuda {
 namespace {
 
-constexpr int kMaxTensors = 80;
+constexpr int kMaxTensors = 64;
 constexpr int kChunk = 4096;  // elements per block
 constexpr int kOptThreads = 256;
 
@@ -28,14 +30,15 @@ struct TensorEntry {
   const void* grad;
   void* state1;  // SGD: momentum buffer (or null); Adam: exp_avg
   void* state2;  // Adam: exp_avg_sq
+  void* copy;    // mixed precision: the compute copy written from the updated f32 parameter, or null
   int64_t n;
   int32_t first_chunk;  // index of this tensor's first chunk in the launch
   uint8_t param_dtype;
   uint8_t grad_dtype;
   uint8_t state_dtype;
-  uint8_t unused;
+  uint8_t copy_dtype;
 };
-static_assert(sizeof(TensorEntry) == 48, "TensorEntry layout");
+static_assert(sizeof(TensorEntry) == 56, "TensorEntry layout");
 
 // `step` (optional, device f64 (kStepValueCount)): read when the kernel runs and then replaces lr, momentum,
 // grad_scale (and Adam's step size and bias correction), so that a captured graph follows a changing schedule.
@@ -133,6 +136,7 @@ __global__ void __launch_bounds__(kOptThreads)
     }
     p -= st.lr * step;
     store_any(e.param, i, e.param_dtype, p);
+    if (e.copy != nullptr) store_any(e.copy, i, e.copy_dtype, p);
   }
 }
 
@@ -156,12 +160,25 @@ __global__ void __launch_bounds__(kOptThreads)
     store_any(e.state2, i, e.state_dtype, v);
     p -= st.step_size * m / (sqrtf(v) * st.inv_sqrt_bias_correction2 + h.eps);
     store_any(e.param, i, e.param_dtype, p);
+    if (e.copy != nullptr) store_any(e.copy, i, e.copy_dtype, p);
   }
 }
 
 // ------------------------------------------------------------------------------------------------------------
 // Launchers
 // ------------------------------------------------------------------------------------------------------------
+
+// Entry i's compute copy (mixed precision), if any.
+void set_copy(TensorEntry& e, std::span<const Tensor> copies, size_t i, const char* op) {
+  e.copy = nullptr;
+  e.copy_dtype = static_cast<uint8_t>(DType::kF32);
+  if (copies.empty() || !copies[i].defined()) return;
+  const Tensor& c = copies[i];
+  SPRINT_CHECK(c.is_contiguous() && c.numel() == e.n && is_cuda_floating(c.dtype()),
+               "{}: compute copy {} is {}, its parameter has {} elements", op, i, c.description(), e.n);
+  e.copy = c.data();
+  e.copy_dtype = static_cast<uint8_t>(c.dtype());
+}
 
 uint8_t checked_dtype(const Tensor& t, const char* what, const char* op) {
   SPRINT_CHECK(t.defined() && t.is_contiguous(), "{}: {} must be a defined contiguous tensor", op, what);
@@ -203,6 +220,14 @@ class PackBuilder {
   MultiTensorPack<Hyper> pack_{};
   Launch launch_;
 };
+
+__global__ void step_values_select_kernel(const double* table, int64_t rows, int64_t* cursor, double* out) {
+  const int64_t c = *cursor;
+  const int64_t row = c < 0 ? 0 : (c >= rows ? rows - 1 : c);
+  if (threadIdx.x < kStepValueCount) out[threadIdx.x] = table[row * kStepValueCount + threadIdx.x];
+  __syncthreads();
+  if (threadIdx.x == 0) *cursor = c + 1;
+}
 
 }  // namespace
 
@@ -257,6 +282,7 @@ void sgd_update(const Stream& s, const SgdUpdateArgs& a) {
       e.state_dtype = static_cast<uint8_t>(DType::kF32);
     }
     e.state2 = nullptr;
+    set_copy(e, a.compute_copies, i, "sgd_update");
     builder.add(e);
   }
   builder.flush();
@@ -308,9 +334,17 @@ void adam_update(const Stream& s, const AdamUpdateArgs& a) {
                  "adam_update: both moments of parameter {} must have one dtype", i);
     SPRINT_CHECK(g.numel() == e.n && m.numel() == e.n && v.numel() == e.n,
                  "adam_update: gradient/moments of parameter {} do not match its {} elements", i, e.n);
+    set_copy(e, a.compute_copies, i, "adam_update");
     builder.add(e);
   }
   builder.flush();
+}
+
+void step_values_select(const Stream& s, const StepValuesSelectArgs& a) {
+  OpScope scope(s, "cuda.step_values_select");
+  step_values_select_kernel<<<1, 32, 0, scope.stream()>>>(a.table.data_as<double>(), a.table.dim(0),
+                                                          a.cursor.data_as<int64_t>(), a.out.data_as<double>());
+  SPRINT_CUDA_CHECK_LAUNCH("step_values_select_kernel");
 }
 
 }  // namespace sprint::cuda
