@@ -48,6 +48,7 @@ struct TrainArgs {
   std::string deterministic = "on";   ///< deterministic library algorithms only (cuda): on | off
   std::optional<std::string> data_dir;
   std::optional<std::string> report;
+  std::optional<std::string> tensorboard;  ///< write TensorBoard scalars (event file) into this directory
   std::string progress = "auto";  ///< auto | on | off
   int64_t limit_train = 0;        ///< 0 = the whole training set
   int64_t limit_test = 0;

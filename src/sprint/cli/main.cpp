@@ -114,6 +114,10 @@ void add_train(CLI::App& app, sprint::cli::TrainArgs& a) {
       ->capture_default_str();
   t->add_option("--data-dir", a.data_dir, "data directory (default: $SPRINT_DATA, else ~/.cache/sprint)");
   t->add_option("--report", a.report, "write a JSON report of the run to this file");
+  t->add_option("--tensorboard", a.tensorboard,
+                "write TensorBoard scalars to an event file in this directory (created when missing) at every epoch "
+                "end: train/loss, test/loss, test/accuracy, train/samples_per_second, lr, and final/tta_accuracy; "
+                "step = optimizer steps");
   t->add_option("--progress", a.progress, "live progress line on stderr: auto (when a terminal) | on | off")
       ->check(CLI::IsMember({"auto", "on", "off"}))->capture_default_str();
   t->add_option("--limit-train", a.limit_train, "use only the first N training samples (0 = all)")
@@ -149,7 +153,7 @@ void add_train(CLI::App& app, sprint::cli::TrainArgs& a) {
       ->check(sprint::cli::StrictRange<int>(1, 1 << 20))->capture_default_str();
   t->add_option("--resume", a.resume,
                 "continue the run saved in this checkpoint directory, bit for bit, with its stored configuration "
-                "(only --report, --progress and --log-level may be given with it)");
+                "(only --report, --tensorboard, --progress and --log-level may be given with it)");
   t->add_option("--init", a.init,
                 "start from the weights in this .safetensors file or checkpoint directory (PyTorch state_dict names)");
   t->add_flag("--init-partial", a.init_partial,
@@ -312,10 +316,10 @@ std::optional<std::vector<std::string>> with_resume(const std::vector<std::strin
   }
   if (!dir) return std::nullopt;
   for (const auto& [key, value] : overrides)
-    if (key != "--report" && key != "--progress" && key != "--log-level")
+    if (key != "--report" && key != "--tensorboard" && key != "--progress" && key != "--log-level")
       SPRINT_THROW(sprint::InvalidArgument,
-                   "--resume continues the stored configuration; {} cannot be changed (only --report, --progress and "
-                   "--log-level may be given with --resume)",
+                   "--resume continues the stored configuration; {} cannot be changed (only --report, --tensorboard, "
+                   "--progress and --log-level may be given with --resume)",
                    key);
   overrides.emplace_back("--checkpoint-dir", *dir);  // the run goes on saving where it is resumed from
   const std::vector<std::string> stored = sprint::train::load_checkpoint(*dir).run.command;
