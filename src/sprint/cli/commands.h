@@ -99,6 +99,12 @@ struct CheckpointInfoArgs {
   std::string path;  ///< a .safetensors file or a checkpoint directory
 };
 
+struct PlotArgs {
+  std::vector<std::string> reports;  ///< sprint train --report files, one series each
+  std::string out;                   ///< the directory for loss.png / accuracy.png (created when missing)
+  std::string format = "png";        ///< png | svg | both
+};
+
 struct DataFetchArgs {
   std::vector<std::string> names;
   std::optional<std::string> data_dir;
@@ -119,6 +125,7 @@ int resolve_threads(const std::string& value, const std::string& model, int avai
 int run_train(const TrainArgs& args);
 int run_eval(const EvalArgs& args);
 int run_checkpoint_info(const CheckpointInfoArgs& args);
+int run_plot(const PlotArgs& args);
 int run_data_fetch(const DataFetchArgs& args);
 int run_data_list(const std::optional<std::string>& data_dir);
 int run_info();

@@ -174,6 +174,16 @@ void add_train(CLI::App& app, sprint::cli::TrainArgs& a) {
       "  sprint train --dataset random --model mlp2 --samples 100 --features 10");
 }
 
+void add_plot(CLI::App& app, sprint::cli::PlotArgs& a) {
+  auto* p = app.add_subcommand("plot", "Draw loss and test accuracy per epoch of saved --report files (gnuplot)");
+  p->add_option("reports", a.reports, "JSON files written by sprint train --report; one series each")->required();
+  p->add_option("--out", a.out, "directory for loss.png and accuracy.png (or .svg); created when missing")
+      ->required();
+  p->add_option("--format", a.format, "png | svg | both")->check(CLI::IsMember({"png", "svg", "both"}))
+      ->capture_default_str();
+  p->footer("Example:\n  sprint plot runs/sgd.json runs/adam.json --out plots --format both");
+}
+
 void add_eval(CLI::App& app, sprint::cli::EvalArgs& a) {
   auto* e = app.add_subcommand("eval", "Evaluate saved weights on a data set, or write the logits of an array");
   std::vector<std::string> models;
@@ -213,6 +223,7 @@ struct Parsed {
   sprint::cli::CheckpointInfoArgs info_args;
   sprint::cli::TrainArgs train_args;
   sprint::cli::DataFetchArgs fetch_args;
+  sprint::cli::PlotArgs plot_args;
   std::optional<std::string> list_dir;
   std::string log_level = "warn";
   CLI::App* train = nullptr;
@@ -222,6 +233,7 @@ struct Parsed {
   CLI::App* list = nullptr;
   CLI::App* info = nullptr;
   CLI::App* recipes = nullptr;
+  CLI::App* plot = nullptr;
 };
 
 void build_app(CLI::App& app, Parsed& p) {
@@ -255,6 +267,8 @@ void build_app(CLI::App& app, Parsed& p) {
   p.list = data->add_subcommand("list", "Show which data sets are installed");
   p.list->add_option("--data-dir", p.list_dir, "data directory (default: $SPRINT_DATA, else ~/.cache/sprint)");
 
+  add_plot(app, p.plot_args);
+  p.plot = app.get_subcommand("plot");
   p.info = app.add_subcommand("info", "Show the build configuration, CPU threads and CUDA devices");
   p.recipes = app.add_subcommand("recipes", "List the training recipes (sprint train --recipe NAME)");
 }
@@ -430,6 +444,7 @@ int main(int argc, char** argv) {
     if (p.checkpoint_info->parsed()) return sprint::cli::run_checkpoint_info(p.info_args);
     if (p.fetch->parsed()) return sprint::cli::run_data_fetch(p.fetch_args);
     if (p.list->parsed()) return sprint::cli::run_data_list(p.list_dir);
+    if (p.plot->parsed()) return sprint::cli::run_plot(p.plot_args);
     if (p.info->parsed()) return sprint::cli::run_info();
     if (p.recipes->parsed()) return sprint::cli::run_recipes();
   } catch (const std::exception& e) {
