@@ -8,7 +8,8 @@ packages=(
   libdnnl-dev libopenblas-dev libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
   libpng-dev zlib1g-dev libopenmpi-dev openmpi-bin
   libgtest-dev libgmock-dev libbenchmark-dev
-  gnuplot-nox
+  gnuplot-nox        # sprint plot and the profile plots
+  protobuf-compiler  # tests check TensorBoard event files with protoc --decode_raw
   dataset-fashion-mnist
 )
 # npm: Debian's package conflicts with a nodejs that already bundles npm (e.g. NodeSource builds),

@@ -7,7 +7,6 @@
 
 #include <gtest/gtest.h>
 
-#include "data_test_util.h"
 #include "run_command.h"
 #include "sprint/backend/cpu/cpu_info.h"
 #include "support/test_util.h"
@@ -65,21 +64,6 @@ TEST(CliThreads, AnythingElseIsOneClearErrorLine) {
   EXPECT_EQ(r.err, "sprint: error: --threads -3: expected auto or a whole number from 1 to 1024\n");
   // No value at all is CLI11's usage error, like any option left without its value.
   EXPECT_NE(train_random({"--threads="}).exit_code, 0);
-}
-
-// The cnn needs 28x28 images: a FashionMNIST stand-in of blank images (full-size files, as the loader checks the
-// counts; gzip keeps them small), of which only a few are used.
-std::filesystem::path write_blank_fashion_mnist(const std::filesystem::path& root) {
-  const auto dir = root / "fashion-mnist";
-  std::filesystem::create_directories(dir);
-  auto blank = [](uint32_t, uint32_t) -> uint8_t { return 0; };
-  for (auto [prefix, n] : {std::pair<std::string, uint32_t>{"train", 60000}, {"t10k", 10000}}) {
-    write_file(dir / (prefix + "-images-idx3-ubyte.gz"), gzip(idx_images(n, 28, 28, blank)));
-    std::vector<uint8_t> labels(n);
-    for (uint32_t i = 0; i < n; ++i) labels[i] = static_cast<uint8_t>(i % 10);
-    write_file(dir / (prefix + "-labels-idx1-ubyte.gz"), gzip(idx_labels(labels)));
-  }
-  return root;
 }
 
 TEST(CliThreads, AutoGivesConvModelsTheAvailableCores) {

@@ -15,6 +15,9 @@
 #include <fstream>
 #include <sstream>
 
+#include "data_test_util.h"
+#include "support/test_util.h"
+
 extern char** environ;
 
 namespace sprint::testing {
@@ -116,6 +119,19 @@ std::string fashion_mnist_data_dir() {
         std::filesystem::exists(c / "fashion-mnist" / "train-images-idx3-ubyte"))
       return c.string();
   return "";
+}
+
+std::filesystem::path write_blank_fashion_mnist(const std::filesystem::path& root) {
+  const auto dir = root / "fashion-mnist";
+  std::filesystem::create_directories(dir);
+  auto blank = [](uint32_t, uint32_t) -> uint8_t { return 0; };
+  for (auto [prefix, n] : {std::pair<std::string, uint32_t>{"train", 60000}, {"t10k", 10000}}) {
+    write_file(dir / (prefix + "-images-idx3-ubyte.gz"), gzip(idx_images(n, 28, 28, blank)));
+    std::vector<uint8_t> labels(n);
+    for (uint32_t i = 0; i < n; ++i) labels[i] = static_cast<uint8_t>(i % 10);
+    write_file(dir / (prefix + "-labels-idx1-ubyte.gz"), gzip(idx_labels(labels)));
+  }
+  return root;
 }
 
 }  // namespace sprint::testing

@@ -1,6 +1,8 @@
-// run_command.h: runs the sprint binary in a child process and captures exit code, stdout and stderr.
+// run_command.h: runs the sprint binary in a child process and captures exit code, stdout and stderr; plus the
+// files the e2e tests share (a file reader, a blank FashionMNIST stand-in).
 #pragma once
 
+#include <filesystem>
 #include <functional>
 #include <string>
 #include <vector>
@@ -29,6 +31,11 @@ std::string read_text_file(const std::string& path);
 
 /// Number of '\n' in `s` (the CLI's errors are one line).
 int count_lines(const std::string& s);
+
+/// A FashionMNIST stand-in of blank 28x28 images under root/fashion-mnist (full-size files, as the loader checks
+/// the counts; gzip keeps them small), for runs that need image data but not real images. Returns `root`, the
+/// --data-dir to pass.
+std::filesystem::path write_blank_fashion_mnist(const std::filesystem::path& root);
 
 /// Real-data tests: the FashionMNIST directory, or "" when absent (tests then skip, or fail when
 /// SPRINT_REQUIRE_DATA=1, as `make test` sets).

@@ -53,6 +53,7 @@ struct TrainArgs {
   std::string deterministic = "on";   ///< deterministic library algorithms only (cuda): on | off
   std::optional<std::string> data_dir;
   std::optional<std::string> report;
+  std::optional<std::string> tensorboard;  ///< write TensorBoard scalars (event file) into this directory
   std::string progress = "auto";  ///< auto | on | off
   int64_t limit_train = 0;        ///< 0 = the whole training set
   int64_t limit_test = 0;
@@ -104,6 +105,12 @@ struct CheckpointInfoArgs {
   std::string path;  ///< a .safetensors file or a checkpoint directory
 };
 
+struct PlotArgs {
+  std::vector<std::string> reports;  ///< sprint train --report files, one series each
+  std::string out;                   ///< the directory for loss.png / accuracy.png (created when missing)
+  std::string format = "png";        ///< png | svg | both
+};
+
 struct DataFetchArgs {
   std::vector<std::string> names;
   std::optional<std::string> data_dir;
@@ -124,6 +131,7 @@ int resolve_threads(const std::string& value, const std::string& model, int avai
 int run_train(const TrainArgs& args);
 int run_eval(const EvalArgs& args);
 int run_checkpoint_info(const CheckpointInfoArgs& args);
+int run_plot(const PlotArgs& args);
 int run_data_fetch(const DataFetchArgs& args);
 int run_data_list(const std::optional<std::string>& data_dir);
 int run_info();

@@ -129,6 +129,10 @@ void add_train(CLI::App& app, sprint::cli::TrainArgs& a) {
       ->capture_default_str();
   t->add_option("--data-dir", a.data_dir, "data directory (default: $SPRINT_DATA, else ~/.cache/sprint)");
   t->add_option("--report", a.report, "write a JSON report of the run to this file");
+  t->add_option("--tensorboard", a.tensorboard,
+                "write TensorBoard scalars to an event file in this directory (created when missing) at every epoch "
+                "end: train/loss, test/loss, test/accuracy, train/samples_per_second, lr, and final/tta_accuracy; "
+                "step = optimizer steps");
   t->add_option("--progress", a.progress, "live progress line on stderr: auto (when a terminal) | on | off")
       ->check(CLI::IsMember({"auto", "on", "off"}))->capture_default_str();
   t->add_option("--limit-train", a.limit_train, "use only the first N training samples (0 = all)")
@@ -164,7 +168,7 @@ void add_train(CLI::App& app, sprint::cli::TrainArgs& a) {
       ->check(sprint::cli::StrictRange<int>(1, 1 << 20))->capture_default_str();
   t->add_option("--resume", a.resume,
                 "continue the run saved in this checkpoint directory, bit for bit, with its stored configuration "
-                "(only --report, --progress and --log-level may be given with it)");
+                "(only --report, --tensorboard, --progress and --log-level may be given with it)");
   t->add_option("--init", a.init,
                 "start from the weights in this .safetensors file or checkpoint directory (PyTorch state_dict names)");
   t->add_flag("--init-partial", a.init_partial,
@@ -183,6 +187,16 @@ void add_train(CLI::App& app, sprint::cli::TrainArgs& a) {
       "  sprint train                                   # MLP on FashionMNIST, 3 epochs, SGD lr 0.01 momentum 0.9\n"
       "  sprint train --model cnn --epochs 1 --report run.json\n"
       "  sprint train --dataset random --model mlp2 --samples 100 --features 10");
+}
+
+void add_plot(CLI::App& app, sprint::cli::PlotArgs& a) {
+  auto* p = app.add_subcommand("plot", "Draw loss and test accuracy per epoch of saved --report files (gnuplot)");
+  p->add_option("reports", a.reports, "JSON files written by sprint train --report; one series each")->required();
+  p->add_option("--out", a.out, "directory for loss.png and accuracy.png (or .svg); created when missing")
+      ->required();
+  p->add_option("--format", a.format, "png | svg | both")->check(CLI::IsMember({"png", "svg", "both"}))
+      ->capture_default_str();
+  p->footer("Example:\n  sprint plot runs/sgd.json runs/adam.json --out plots --format both");
 }
 
 void add_eval(CLI::App& app, sprint::cli::EvalArgs& a) {
@@ -225,6 +239,7 @@ struct Parsed {
   sprint::cli::CheckpointInfoArgs info_args;
   sprint::cli::TrainArgs train_args;
   sprint::cli::DataFetchArgs fetch_args;
+  sprint::cli::PlotArgs plot_args;
   std::optional<std::string> list_dir;
   std::string log_level = "warn";
   CLI::App* train = nullptr;
@@ -234,6 +249,7 @@ struct Parsed {
   CLI::App* list = nullptr;
   CLI::App* info = nullptr;
   CLI::App* recipes = nullptr;
+  CLI::App* plot = nullptr;
 };
 
 void build_app(CLI::App& app, Parsed& p) {
@@ -267,6 +283,8 @@ void build_app(CLI::App& app, Parsed& p) {
   p.list = data->add_subcommand("list", "Show which data sets are installed");
   p.list->add_option("--data-dir", p.list_dir, "data directory (default: $SPRINT_DATA, else ~/.cache/sprint)");
 
+  add_plot(app, p.plot_args);
+  p.plot = app.get_subcommand("plot");
   p.info = app.add_subcommand("info", "Show the build configuration, CPU threads and CUDA devices");
   p.recipes = app.add_subcommand("recipes", "List the training recipes (sprint train --recipe NAME)");
 }
@@ -328,10 +346,10 @@ std::optional<std::vector<std::string>> with_resume(const std::vector<std::strin
   }
   if (!dir) return std::nullopt;
   for (const auto& [key, value] : overrides)
-    if (key != "--report" && key != "--progress" && key != "--log-level")
+    if (key != "--report" && key != "--tensorboard" && key != "--progress" && key != "--log-level")
       SPRINT_THROW(sprint::InvalidArgument,
-                   "--resume continues the stored configuration; {} cannot be changed (only --report, --progress and "
-                   "--log-level may be given with --resume)",
+                   "--resume continues the stored configuration; {} cannot be changed (only --report, --tensorboard, "
+                   "--progress and --log-level may be given with --resume)",
                    key);
   overrides.emplace_back("--checkpoint-dir", *dir);  // the run goes on saving where it is resumed from
   const std::vector<std::string> stored = sprint::train::load_checkpoint(*dir).run.command;
@@ -442,6 +460,7 @@ int main(int argc, char** argv) {
     if (p.checkpoint_info->parsed()) return sprint::cli::run_checkpoint_info(p.info_args);
     if (p.fetch->parsed()) return sprint::cli::run_data_fetch(p.fetch_args);
     if (p.list->parsed()) return sprint::cli::run_data_list(p.list_dir);
+    if (p.plot->parsed()) return sprint::cli::run_plot(p.plot_args);
     if (p.info->parsed()) return sprint::cli::run_info();
     if (p.recipes->parsed()) return sprint::cli::run_recipes();
   } catch (const std::exception& e) {

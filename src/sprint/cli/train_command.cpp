@@ -1,5 +1,5 @@
 // train_command.cpp: `sprint train`: load data, build the model and optimizer, run the epochs, print the table,
-// write the JSON report.
+// write the JSON report and the TensorBoard scalars.
 #include <signal.h>
 
 #include <algorithm>
@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstdio>
+#include <optional>
 
 #include "sprint/backend/cpu/cpu_info.h"
 #include "sprint/cli/commands.h"
@@ -24,6 +25,7 @@
 #include "sprint/nn/models.h"
 #include "sprint/optim/adam.h"
 #include "sprint/optim/sgd.h"
+#include "sprint/profile/event_writer.h"
 #include "sprint/runtime/device_registry.h"
 #include "sprint/train/checkpoint.h"
 #include "sprint/train/layouts.h"
@@ -107,6 +109,16 @@ class StopOnSignals {
 
 /// Exit code of a run ended by SIGINT/SIGTERM after it saved its state (128 + SIGINT, as shells report it).
 constexpr int kInterruptedExitCode = 130;
+
+/// The TensorBoard scalars of one epoch, at step = optimizer steps done, written out at once.
+void write_epoch_scalars(profile::EventWriter& events, const train::EpochStats& e, double lr, int64_t step) {
+  events.add_scalar("train/loss", e.train_loss, step);
+  events.add_scalar("test/loss", e.test.loss, step);
+  events.add_scalar("test/accuracy", e.test.accuracy, step);
+  events.add_scalar("train/samples_per_second", e.samples_per_second, step);
+  events.add_scalar("lr", lr, step);
+  events.flush();
+}
 
 bool progress_enabled(const std::string& mode) {
   if (mode == "on") return true;
@@ -218,6 +230,7 @@ int run_train(const TrainArgs& a) {
   // Output paths that cannot be written fail before any work starts, not after the first epoch.
   if (a.report) data::check_output_path(*a.report, "--report");
   if (a.checkpoint_dir) data::prepare_output_directory(*a.checkpoint_dir, "--checkpoint-dir");
+  if (a.tensorboard) data::prepare_output_directory(*a.tensorboard, "--tensorboard");
   SPRINT_CHECK(a.tta >= 0 && a.tta <= 2, "--tta {}: expected 0 (off), 1 (mirror) or 2 (mirror and translations)",
                a.tta);
   const data::AugmentOptions augment = augment_options(a);  // bad values fail before any data is loaded
@@ -373,6 +386,9 @@ int run_train(const TrainArgs& a) {
   std::fflush(stdout);
 
   for (const train::EpochStats& e : report.epochs) std::printf("%s\n", train::epoch_table_row(e).c_str());
+  // A new event file per run (a resumed run too: TensorBoard reads every file of the directory).
+  std::optional<profile::EventWriter> events;
+  if (a.tensorboard) events.emplace(*a.tensorboard, "--tensorboard");
   for (int64_t epoch = first_epoch; epoch <= n_epochs && !trainer.finished(); ++epoch) {
     train::EpochStats stats;
     try {
@@ -391,6 +407,7 @@ int run_train(const TrainArgs& a) {
     std::fflush(stdout);
     if (a.checkpoint_dir) save_checkpoint();
     if (a.report) train::write_report(*a.report, report);  // kept current: an interrupted run keeps its epochs
+    if (events) write_epoch_scalars(*events, report.epochs.back(), optimizer.lr(), trainer.steps_done());
   }
   if (trainer.interrupted()) {
     report.status = "interrupted";
@@ -412,6 +429,10 @@ int run_train(const TrainArgs& a) {
                 100.0 * report.tta->accuracy, report.tta->loss,
                 std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count());
     if (a.report) train::write_report(*a.report, report);
+    if (events) {
+      events->add_scalar("final/tta_accuracy", report.tta->accuracy, trainer.steps_done());
+      events->flush();
+    }
   }
   if (a.report) train::write_report(*a.report, report);  // also when a resumed run had nothing left to do
   double total = 0.0;

@@ -86,7 +86,8 @@ void run_program(const ProgramRun& run) {
   const std::string log = run.log_path.string();
   const std::string cwd = run.cwd.string();
   FileActions actions;
-  posix_spawn_file_actions_addopen(actions.get(), 0, "/dev/null", O_RDONLY, 0);
+  const std::string input = run.stdin_path.empty() ? std::string("/dev/null") : run.stdin_path.string();
+  posix_spawn_file_actions_addopen(actions.get(), 0, input.c_str(), O_RDONLY, 0);
   posix_spawn_file_actions_addopen(actions.get(), 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   posix_spawn_file_actions_adddup2(actions.get(), 1, 2);
   if (!cwd.empty()) posix_spawn_file_actions_addchdir_np(actions.get(), cwd.c_str());

@@ -1,4 +1,4 @@
-// process.h: running the external programs the fetcher relies on (apt-get, dpkg-deb, npm, tar) with
+// process.h: running external programs (the fetcher's apt-get, dpkg-deb, npm, tar; the plots' gnuplot) with
 // posix_spawnp and an argument vector, never a shell string; plus a self-removing temporary directory.
 // Output (stdout + stderr) goes to a log file whose tail is quoted in error messages.
 #pragma once
@@ -11,16 +11,17 @@
 namespace sprint::data {
 
 struct ProgramRun {
-  std::vector<std::string> argv;      ///< argv[0] is looked up on PATH
-  std::filesystem::path cwd;          ///< working directory of the child
-  std::filesystem::path log_path;     ///< receives the child's stdout and stderr (truncated first)
-  std::vector<std::string> env = {};  ///< extra "NAME=value" entries, overriding the inherited environment
-  std::string install_hint = {};      ///< shown when argv[0] is not found, e.g. "apt-get install npm"
+  std::vector<std::string> argv;          ///< argv[0] is looked up on PATH
+  std::filesystem::path cwd;              ///< working directory of the child
+  std::filesystem::path log_path;         ///< receives the child's stdout and stderr (truncated first)
+  std::vector<std::string> env = {};      ///< extra "NAME=value" entries, overriding the inherited environment
+  std::string install_hint = {};          ///< shown when argv[0] is not found, e.g. "apt-get install npm"
+  std::filesystem::path stdin_path = {};  ///< the child's stdin (opened read-only); empty: /dev/null
 };
 
-/// Runs the program and waits for it. stdin is /dev/null. Throws IoError when the program cannot be started
-/// ("npm not found on PATH: install it (apt-get install npm)") or does not exit with status 0 (the message
-/// holds the command line, the status and the last lines of its output).
+/// Runs the program and waits for it; stdin is run.stdin_path, else /dev/null. Throws IoError when the program
+/// cannot be started ("npm not found on PATH: install it (apt-get install npm)") or does not exit with status 0
+/// (the message holds the command line, the status and the last lines of its output).
 void run_program(const ProgramRun& run);
 
 /// The last `max_lines` lines (at most 4 KiB) of a text file, or "" when it cannot be read.

@@ -2,6 +2,7 @@
 #include "sprint/train/report.h"
 
 #include <fstream>
+#include <limits>
 
 #include <nlohmann/json.hpp>
 
@@ -38,31 +39,75 @@ std::string epochs_json(const std::vector<EpochStats>& epochs) {
   return j.dump();
 }
 
+namespace {
+// A number of a row; null (how nlohmann writes NaN and infinities) reads as NaN.
+double number_at(const nlohmann::json& row, const char* key) {
+  const nlohmann::json& v = row.at(key);
+  return v.is_null() ? std::numeric_limits<double>::quiet_NaN() : v.get<double>();
+}
+
+// One row of epoch_row() (plus test_samples when `with_test_samples`); throws nlohmann's exceptions.
+EpochStats epoch_from_json(const nlohmann::json& row, bool with_test_samples) {
+  EpochStats e;
+  e.epoch = row.at("epoch").get<int64_t>();
+  e.train_loss = number_at(row, "train_loss");
+  e.train_samples = row.at("train_samples").get<int64_t>();
+  e.test.loss = number_at(row, "test_loss");
+  e.test.accuracy = number_at(row, "test_accuracy");
+  if (with_test_samples) e.test.samples = row.at("test_samples").get<int64_t>();
+  e.train_seconds = number_at(row, "train_seconds");
+  e.samples_per_second = number_at(row, "samples_per_second");
+  if (row.contains("loss_scale")) {  // dynamic loss scaling
+    e.loss_scale = number_at(row, "loss_scale");
+    e.skipped_steps = row.at("skipped_steps").get<int64_t>();
+  }
+  return e;
+}
+}  // namespace
+
 std::vector<EpochStats> parse_epochs_json(const std::string& text) {
   std::vector<EpochStats> out;
   try {
     const nlohmann::json j = nlohmann::json::parse(text);
     SPRINT_CHECK(j.is_array(), "expected a JSON array of epochs");
-    for (const nlohmann::json& row : j) {
-      EpochStats e;
-      e.epoch = row.at("epoch").get<int64_t>();
-      e.train_loss = row.at("train_loss").get<double>();
-      e.train_samples = row.at("train_samples").get<int64_t>();
-      e.test.loss = row.at("test_loss").get<double>();
-      e.test.accuracy = row.at("test_accuracy").get<double>();
-      e.test.samples = row.at("test_samples").get<int64_t>();
-      e.train_seconds = row.at("train_seconds").get<double>();
-      e.samples_per_second = row.at("samples_per_second").get<double>();
-      if (row.contains("loss_scale")) {
-        e.loss_scale = row.at("loss_scale").get<double>();
-        e.skipped_steps = row.at("skipped_steps").get<int64_t>();
-      }
-      out.push_back(e);
-    }
+    for (const nlohmann::json& row : j) out.push_back(epoch_from_json(row, true));
   } catch (const nlohmann::json::exception& e) {
     SPRINT_THROW(FormatError, "the saved epochs are not valid ({})", e.what());
   }
   return out;
+}
+
+RunReport parse_report_json(const std::string& text, const std::string& source) {
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::exception& e) {
+    SPRINT_THROW(FormatError, "{}: not a JSON document ({})", source, e.what());
+  }
+  if (!j.is_object() || !j.contains("epochs") || !j["epochs"].is_array())
+    SPRINT_THROW(FormatError, "{}: not a sprint train report (no \"epochs\" array)", source);
+  RunReport r;
+  try {
+    r.model = j.value("model", std::string());
+    r.dataset = j.value("dataset", std::string());
+    r.device = j.value("device", std::string());
+    r.status = j.value("status", r.status);
+    r.requested_epochs = j.value("requested_epochs", 0.0);
+    if (j.contains("config") && j["config"].is_object())
+      for (const auto& [key, value] : j["config"].items())
+        r.config.emplace_back(key, value.is_string() ? value.get<std::string>() : value.dump());
+    for (const nlohmann::json& row : j["epochs"]) r.epochs.push_back(epoch_from_json(row, false));
+    if (j.contains("final") && j["final"].contains("tta_test_accuracy")) {
+      const nlohmann::json& f = j["final"];
+      r.tta = EvalStats{};
+      r.tta->accuracy = number_at(f, "tta_test_accuracy");
+      r.tta->loss = f.contains("tta_test_loss") ? number_at(f, "tta_test_loss") : 0.0;
+      r.tta_level = f.value("tta_level", 0);
+    }
+  } catch (const nlohmann::json::exception& e) {
+    SPRINT_THROW(FormatError, "{}: not a valid sprint train report ({})", source, e.what());
+  }
+  return r;
 }
 
 std::string report_json(const RunReport& r) {
