@@ -86,6 +86,7 @@ data::Dataset images(int64_t n) {
 struct RunResult {
   std::vector<train::EpochStats> epochs;
   std::vector<Tensor> params;  // host copies, in named_parameters() order
+  std::vector<int64_t> counters;  // BatchNorm's num_batches_tracked (a CUDA graph's replays advance them too)
 };
 
 RunResult run(const ModelFactory& make, const data::Dataset& train_set, const data::Dataset& test_set, Device device,
@@ -120,6 +121,7 @@ RunResult run(const ModelFactory& make, const data::Dataset& train_set, const da
   RunResult r;
   for (int64_t e = 1; e <= kEpochs; ++e) r.epochs.push_back(trainer.run_epoch(e, kEpochs));
   for (const nn::ParameterPtr& p : model.net->parameters()) r.params.push_back(ops::to_host(s, p->master_value()));
+  for (const nn::NamedCounter& c : model.net->named_counters()) r.counters.push_back(*c.value);
   return r;
 }
 
@@ -133,6 +135,7 @@ void expect_same_run(const RunResult& got, const RunResult& want, double rtol, c
     EXPECT_NEAR(g.test.loss, w.test.loss, rtol * std::abs(w.test.loss)) << "epoch " << e + 1;
     EXPECT_EQ(g.test.samples, w.test.samples);
   }
+  EXPECT_EQ(got.counters, want.counters);
   ASSERT_EQ(got.params.size(), want.params.size());
   for (size_t i = 0; i < want.params.size(); ++i)
     EXPECT_TRUE(all_close(got.params[i], want.params[i], rtol, rtol * 0.1)) << "parameter " << i;

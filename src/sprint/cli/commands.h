@@ -111,6 +111,19 @@ struct PlotArgs {
   std::string format = "png";        ///< png | svg | both
 };
 
+struct BenchArgs {
+  std::string name;                ///< cpu-vs-gpu | optimizations
+  std::optional<std::string> out;  ///< directory for RESULTS.md, plots and each run's report and log
+  bool list = false;
+  bool quick = false;
+  int repeats = 3;
+  std::string device = "auto";  ///< auto (cuda when present) | cpu | cuda, for benches whose rows name no device
+  std::optional<double> epochs;
+  std::optional<int64_t> limit_train, limit_test;
+  std::optional<std::string> dataset, data_dir;
+  std::vector<std::string> given;  ///< the bench's own arguments as given, for RESULTS.md
+};
+
 struct DataFetchArgs {
   std::vector<std::string> names;
   std::optional<std::string> data_dir;
@@ -132,6 +145,7 @@ int run_train(const TrainArgs& args);
 int run_eval(const EvalArgs& args);
 int run_checkpoint_info(const CheckpointInfoArgs& args);
 int run_plot(const PlotArgs& args);
+int run_bench(const BenchArgs& args);
 int run_data_fetch(const DataFetchArgs& args);
 int run_data_list(const std::optional<std::string>& data_dir);
 int run_info();

@@ -189,6 +189,28 @@ void add_train(CLI::App& app, sprint::cli::TrainArgs& a) {
       "  sprint train --dataset random --model mlp2 --samples 100 --features 10");
 }
 
+void add_bench(CLI::App& app, sprint::cli::BenchArgs& a) {
+  auto* b = app.add_subcommand("bench", "Run a seed's comparison and write RESULTS.md with its table and plots");
+  b->add_option("name", a.name, "cpu-vs-gpu | optimizations (--list describes them)");
+  b->add_flag("--list", a.list, "list the benchmarks");
+  b->add_option("--out", a.out, "directory for RESULTS.md, the plots and every run's report and log");
+  b->add_flag("--quick", a.quick, "the small variant: 1 epoch on a subset (cpu-vs-gpu: 10000 samples; "
+                                  "optimizations: 2048 CIFAR-10 images)");
+  b->add_option("--repeats", a.repeats, "runs of each configuration (median and spread)")
+      ->check(sprint::cli::StrictRange(1, 1000))->capture_default_str();
+  b->add_option("--device", a.device, "auto | cpu | cuda: where rows that name no device run")
+      ->check(CLI::IsMember({"auto", "cpu", "cuda"}))->capture_default_str();
+  b->add_option("--epochs", a.epochs, "override every run's epochs")->check(sprint::cli::StrictRange(1e-3, 1e6));
+  b->add_option("--limit-train", a.limit_train, "override: the first N training samples")
+      ->check(sprint::cli::StrictRange(int64_t{1}, int64_t{1} << 40));
+  b->add_option("--limit-test", a.limit_test, "override: the first N test samples")
+      ->check(sprint::cli::StrictRange(int64_t{1}, int64_t{1} << 40));
+  b->add_option("--dataset", a.dataset, "override the data set (cpu-vs-gpu on fashion-mnist, say)")
+      ->check(CLI::IsMember({"fashion-mnist", "mnist", "cifar10"}));
+  b->add_option("--data-dir", a.data_dir, "data directory (default: $SPRINT_DATA, else ~/.cache/sprint)");
+  b->footer("Examples:\n  sprint bench --list\n  sprint bench optimizations --quick --repeats 3 --out bench/opt");
+}
+
 void add_plot(CLI::App& app, sprint::cli::PlotArgs& a) {
   auto* p = app.add_subcommand("plot", "Draw loss and test accuracy per epoch of saved --report files (gnuplot)");
   p->add_option("reports", a.reports, "JSON files written by sprint train --report; one series each")->required();
@@ -240,6 +262,7 @@ struct Parsed {
   sprint::cli::TrainArgs train_args;
   sprint::cli::DataFetchArgs fetch_args;
   sprint::cli::PlotArgs plot_args;
+  sprint::cli::BenchArgs bench_args;
   std::optional<std::string> list_dir;
   std::string log_level = "warn";
   CLI::App* train = nullptr;
@@ -250,6 +273,7 @@ struct Parsed {
   CLI::App* info = nullptr;
   CLI::App* recipes = nullptr;
   CLI::App* plot = nullptr;
+  CLI::App* bench = nullptr;
 };
 
 void build_app(CLI::App& app, Parsed& p) {
@@ -285,6 +309,8 @@ void build_app(CLI::App& app, Parsed& p) {
 
   add_plot(app, p.plot_args);
   p.plot = app.get_subcommand("plot");
+  add_bench(app, p.bench_args);
+  p.bench = app.get_subcommand("bench");
   p.info = app.add_subcommand("info", "Show the build configuration, CPU threads and CUDA devices");
   p.recipes = app.add_subcommand("recipes", "List the training recipes (sprint train --recipe NAME)");
 }
@@ -461,6 +487,11 @@ int main(int argc, char** argv) {
     if (p.fetch->parsed()) return sprint::cli::run_data_fetch(p.fetch_args);
     if (p.list->parsed()) return sprint::cli::run_data_list(p.list_dir);
     if (p.plot->parsed()) return sprint::cli::run_plot(p.plot_args);
+    if (p.bench->parsed()) {
+      const auto bench_at = std::find(args.begin(), args.end(), "bench");
+      if (bench_at != args.end()) p.bench_args.given.assign(std::next(bench_at), args.end());
+      return sprint::cli::run_bench(p.bench_args);
+    }
     if (p.info->parsed()) return sprint::cli::run_info();
     if (p.recipes->parsed()) return sprint::cli::run_recipes();
   } catch (const std::exception& e) {

@@ -59,6 +59,9 @@ struct Trainer::GraphState {
   Tensor philox;
   uint64_t words_per_step = 0;
   int64_t n_replays = 0;
+  // Host counters a step advances (BatchNorm's num_batches_tracked): by how much the captured step moved each.
+  std::vector<nn::NamedCounter> counters;
+  std::vector<int64_t> counter_steps;
 };
 #else
 struct Trainer::GraphState {};
@@ -177,6 +180,9 @@ bool Trainer::graph_step(nn::RunContext& ctx, const data::Batch& batch, int64_t 
     g.philox = ops::to_stream_device(
         stream_, Tensor::from_values(std::vector<int64_t>{static_cast<int64_t>(before.seed), 0}, {2}));
     ctx.philox_state = g.philox;
+    g.counters = model_.net->named_counters();
+    std::vector<int64_t> counters_before;
+    for (const nn::NamedCounter& c : g.counters) counters_before.push_back(*c.value);
     {
       cuda::GraphCapture capture = g.graph.capture(stream_);
       (void)train_step(ctx, batch, step, steps);
@@ -184,13 +190,19 @@ bool Trainer::graph_step(nn::RunContext& ctx, const data::Batch& batch, int64_t 
       ops::philox_state_advance(stream_, {.state = g.philox, .n_words = g.words_per_step});  // no node if 0
       capture.finish();
     }
+    for (size_t i = 0; i < g.counters.size(); ++i)
+      g.counter_steps.push_back(*g.counters[i].value - counters_before[i]);
     ctx.philox_state = Tensor();  // eager steps (the short last batch) take their offsets from the host
   }
   SPRINT_ASSERT(batch.inputs.data() == g.input_address, "the batch moved: the CUDA graph reads a fixed buffer");
-  // The capture reserved the first replay's words on the host; every later replay consumes as many again.
-  if (g.n_replays++ > 0) rng_.set_state({rng_.seed(), rng_.state().offset + g.words_per_step});
+  // The capture ran the first replay's host side (its Philox words, optimizer step count and counters); every later
+  // replay advances them as much again.
+  if (g.n_replays++ > 0) {
+    rng_.set_state({rng_.seed(), rng_.state().offset + g.words_per_step});
+    optimizer_.count_replayed_step();
+    for (size_t i = 0; i < g.counters.size(); ++i) *g.counters[i].value += g.counter_steps[i];
+  }
   g.graph.replay(stream_);
-  optimizer_.count_replayed_step();
   return true;
 #else
   (void)ctx, (void)batch, (void)step, (void)steps;

@@ -1,5 +1,5 @@
 // cpu_info.cpp: host CPU description from /proc/cpuinfo, sched_getaffinity + /sys topology, and oneDNN's
-// dnnl_get_effective_cpu_isa (the only oneDNN call here; the CLI reaches it through cpu_info()).
+// dnnl_get_effective_cpu_isa and dnnl_version (the only oneDNN calls here; the CLI reaches it through cpu_info()).
 #include "sprint/backend/cpu/cpu_info.h"
 
 #include <sched.h>
@@ -81,6 +81,8 @@ CpuInfo cpu_info() {
   info.isa_name = isa_display_name(dnnl_get_effective_cpu_isa());
   info.hardware_threads = hardware_threads();
   info.available_cores = available_cores();
+  const dnnl_version_t* v = dnnl_version();
+  info.onednn_version = fmt::format("{}.{}.{}", v->major, v->minor, v->patch);
   return info;
 }
 

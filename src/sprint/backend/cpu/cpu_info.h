@@ -12,6 +12,7 @@ struct CpuInfo {
   std::string isa_name;      ///< oneDNN's effective ISA, readable: "AVX2", "AVX-512 (avx512_core)", ...
   int hardware_threads = 1;  ///< logical CPUs of the machine (std::thread::hardware_concurrency), >= 1
   int available_cores = 1;   ///< see available_cores(), >= 1
+  std::string onednn_version;  ///< "2.6.3" (dnnl_version)
 };
 
 /// Reads the description above (a few small files; not for hot paths).

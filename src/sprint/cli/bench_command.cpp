@@ -1,0 +1,259 @@
+// bench_command.cpp: `sprint bench NAME --out DIR`: runs every configuration of a comparison (bench_plan.h)
+// as a `sprint train` child process, --repeats times each, reads their --report files, and writes
+// DIR/RESULTS.md (the table of medians and spreads, each row's exact command, the machine and library
+// versions) with its plots (time per configuration, test accuracy and training loss per epoch). Every number
+// comes from these runs.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <filesystem>
+#include <map>
+#include <span>
+#include <string>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "sprint/backend/cpu/cpu_info.h"
+#include "sprint/cli/bench_plan.h"
+#include "sprint/cli/commands.h"
+#include "sprint/config.h"
+#include "sprint/core/error.h"
+#include "sprint/data/file_io.h"
+#include "sprint/data/output_file.h"
+#include "sprint/data/process.h"
+#include "sprint/profile/plot.h"
+#include "sprint/runtime/device_registry.h"
+#include "sprint/train/report.h"
+
+namespace sprint::cli {
+namespace {
+namespace fs = std::filesystem;
+
+struct RunResult {
+  double seconds = 0.0;   ///< the training loops' time (the report's train_seconds_total)
+  double accuracy = 0.0;  ///< final test accuracy, a fraction
+  std::vector<train::EpochStats> epochs;
+};
+
+struct Row {
+  const BenchConfig* config = nullptr;
+  std::vector<std::string> command;  ///< the `sprint train` arguments it ran with
+  std::vector<RunResult> runs;
+  std::string skipped;  ///< why it did not run, or ""
+};
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  const size_t n = v.size();
+  return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+std::vector<double> seconds_of(const Row& r) {
+  std::vector<double> out;
+  for (const RunResult& x : r.runs) out.push_back(x.seconds);
+  return out;
+}
+
+std::string slug(const std::string& label) {
+  std::string out;
+  for (char c : label)
+    if (std::isalnum(static_cast<unsigned char>(c)))
+      out += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    else if (!out.empty() && out.back() != '-')
+      out += '-';
+  while (!out.empty() && out.back() == '-') out.pop_back();
+  return out.empty() ? "run" : out;
+}
+
+std::string shell_words(const std::vector<std::string>& args) {
+  std::string out = "sprint train";
+  for (const std::string& a : args) {
+    const bool plain = !a.empty() && a.find_first_of(" \t'\"\\$`") == std::string::npos;
+    out += " " + (plain ? a : "'" + a + "'");
+  }
+  return out;
+}
+
+RunResult read_run(const fs::path& report) {
+  const std::vector<uint8_t> bytes = data::read_file_bytes(report);
+  const train::RunReport r =
+      train::parse_report_json(std::string(bytes.begin(), bytes.end()), report.string());
+  SPRINT_CHECK(!r.epochs.empty(), "{} holds no epoch", report.string());
+  RunResult out;
+  for (const train::EpochStats& e : r.epochs) out.seconds += e.train_seconds;
+  out.accuracy = r.tta ? r.tta->accuracy : r.epochs.back().test.accuracy;
+  out.epochs = r.epochs;
+  return out;
+}
+
+std::string machine_text(bool has_cuda) {
+  const cpu::CpuInfo cpu = cpu::cpu_info();
+  std::string text = fmt::format("- CPU: {}, {} (oneDNN's ISA), {} cores available, {} hardware threads\n",
+                                 cpu.cpu_model, cpu.isa_name, cpu.available_cores, cpu.hardware_threads);
+  text += has_cuda ? fmt::format("- CUDA devices: {}\n", cuda_device_count())
+                   : fmt::format("- CUDA devices: none ({})\n", cuda_unavailable_reason());
+  text += fmt::format("- sprint {} (CUDA backend {}), oneDNN {}\n", SPRINT_VERSION,
+                      SPRINT_HAS_CUDA ? "built" : "not built", cpu.onednn_version);
+  return text;
+}
+
+std::string results_markdown(const BenchPlan& plan, const std::vector<Row>& rows, const std::string& command,
+                             bool has_cuda, const std::vector<std::string>& plot_notes) {
+  std::string md = fmt::format("# sprint bench {}: {}\n\n{}\n\nCommand: `{}`\n\nMachine:\n{}\n", plan.name,
+                               plan.title, plan.description, command, machine_text(has_cuda));
+  const Row* base = nullptr;
+  for (const Row& r : rows)
+    if (r.config->label == plan.baseline && !r.runs.empty()) base = &r;
+  const double base_time = base ? median(seconds_of(*base)) : 0.0;
+  const Row* last = nullptr;
+  for (const Row& r : rows)
+    if (!r.runs.empty()) last = &r;
+  const double total_gain = base && last ? std::log(base_time / median(seconds_of(*last))) : 0.0;
+  md += "| configuration | runs | training time, median (s) | spread (min to max) | speed-up vs " +
+        plan.baseline + (plan.ablation ? " | share of the speed-up" : "") + " | test accuracy, median |\n";
+  md += std::string("|---|---:|---:|---|---:|") + (plan.ablation ? "---:|" : "") + "---:|\n";
+  const Row* previous = nullptr;
+  for (const Row& r : rows) {
+    if (!r.skipped.empty()) {
+      md += fmt::format("| {} | 0 | skipped: {} | | |{} |\n", r.config->label, r.skipped,
+                        plan.ablation ? " |" : "");
+      continue;
+    }
+    const std::vector<double> t = seconds_of(r);
+    std::vector<double> acc;
+    for (const RunResult& x : r.runs) acc.push_back(x.accuracy);
+    const double med = median(t);
+    std::string share;
+    if (plan.ablation) {
+      share = "-";
+      if (previous && total_gain != 0.0)
+        share = fmt::format("{:.0f}%", 100.0 * std::log(median(seconds_of(*previous)) / med) / total_gain);
+      share = " | " + share;
+    }
+    md += fmt::format(
+        "| {} | {} | {:.2f} | {:.2f} to {:.2f} | {} {}| {:.2f}% |\n", r.config->label, r.runs.size(), med,
+        *std::min_element(t.begin(), t.end()), *std::max_element(t.begin(), t.end()),
+        base ? fmt::format("{:.2f}x", base_time / med) : std::string("-"), share, 100.0 * median(acc));
+    previous = &r;
+  }
+  md +=
+      "\nTraining time is the training loops' wall time (the report's `train_seconds_total`: no evaluation, "
+      "no "
+      "start-up); accuracy is the final test accuracy.";
+  if (plan.ablation)
+    md +=
+        " A row's share is log(time of the row above / its time) over log(baseline time / last row's time): "
+        "rows that slow training down have negative shares.";
+  md += "\n\nConfigurations (each row's exact command):\n\n";
+  for (const Row& r : rows)
+    md += fmt::format("- {}{}: `{}`\n", r.config->label,
+                      r.config->note.empty() ? "" : " (" + r.config->note + ")", shell_words(r.command));
+  md +=
+      "\nPlots: `time.png` (median training time per configuration, bars from min to max), `accuracy.png` "
+      "and "
+      "`loss.png` (test accuracy and training loss per epoch, first run of each configuration).\n";
+  for (const std::string& note : plot_notes) md += "\n" + note + "\n";
+  return md;
+}
+
+std::vector<std::string> draw_plots(const BenchPlan& plan, const std::vector<Row>& rows,
+                                    const fs::path& out) {
+  profile::BarChart bars{.title = plan.title, .y_label = "training time (s)", .bars = {}};
+  profile::LineChart accuracy{.title = plan.title,
+                              .x_label = "epoch",
+                              .y_label = "test accuracy (%)",
+                              .series = {},
+                              .integer_x = true};
+  profile::LineChart loss{
+      .title = plan.title, .x_label = "epoch", .y_label = "training loss", .series = {}, .integer_x = true};
+  for (const Row& r : rows) {
+    if (r.runs.empty()) continue;
+    const std::vector<double> t = seconds_of(r);
+    const double lo = *std::min_element(t.begin(), t.end()), hi = *std::max_element(t.begin(), t.end());
+    bars.bars.push_back({.label = r.config->label, .value = median(t), .error = 0.5 * (hi - lo)});
+    profile::Series a{.name = r.config->label, .x = {}, .y = {}},
+        l{.name = r.config->label, .x = {}, .y = {}};
+    for (const train::EpochStats& e : r.runs.front().epochs) {
+      a.x.push_back(static_cast<double>(e.epoch));
+      a.y.push_back(100.0 * e.test.accuracy);
+      l.x.push_back(static_cast<double>(e.epoch));
+      l.y.push_back(e.train_loss);
+    }
+    accuracy.series.push_back(a);
+    loss.series.push_back(l);
+  }
+  if (bars.bars.empty()) return {"No configuration ran: no plots."};
+  try {
+    profile::plot_bars(bars, out / "time.png");
+    profile::plot_lines(accuracy, out / "accuracy.png");
+    profile::plot_lines(loss, out / "loss.png");
+  } catch (const IoError& e) {
+    return {fmt::format("The plots were not drawn: {}", e.what())};
+  }
+  return {};
+}
+
+}  // namespace
+
+int run_bench(const BenchArgs& a) {
+  if (a.list) {
+    for (const auto& [name, what] : bench_names()) std::printf("  %-14s %s\n", name.c_str(), what.c_str());
+    return 0;
+  }
+  SPRINT_CHECK(!a.name.empty(), "sprint bench needs a benchmark name (sprint bench --list shows them)");
+  SPRINT_CHECK(a.out.has_value(), "sprint bench needs --out DIR for RESULTS.md and its plots");
+  SPRINT_CHECK(a.repeats >= 1, "--repeats {}: expected a whole number >= 1", a.repeats);
+  const BenchPlan plan = bench_plan(a.name, {.quick = a.quick,
+                                             .epochs = a.epochs,
+                                             .limit_train = a.limit_train,
+                                             .limit_test = a.limit_test,
+                                             .dataset = a.dataset});
+  const fs::path out = *a.out;
+  data::prepare_output_directory(out, "--out");
+  fs::create_directories(out / "runs");
+  const bool has_cuda = cuda_device_count() > 0;
+  const bool on_cuda = a.device == "cuda" || (a.device == "auto" && has_cuda);
+  SPRINT_CHECK(!on_cuda || has_cuda, "--device cuda: no CUDA device ({})", cuda_unavailable_reason());
+  const fs::path exe = fs::read_symlink("/proc/self/exe");
+
+  std::vector<Row> rows;
+  int done = 0;
+  int planned = 0;
+  for (const BenchConfig& c : plan.configs) planned += (c.needs_cuda && !has_cuda) ? 0 : a.repeats;
+  for (const BenchConfig& c : plan.configs) {
+    Row row{.config = &c, .command = c.args, .runs = {}, .skipped = {}};
+    const bool cuda_row = plan.own_devices ? c.needs_cuda : on_cuda;
+    if (c.needs_cuda && !has_cuda) {
+      row.skipped = "needs a CUDA device (" + cuda_unavailable_reason() + ")";
+    } else if (c.needs_cuda && !cuda_row) {
+      row.skipped = "needs CUDA (the bench runs on --device cpu)";
+    } else {
+      if (cuda_row) row.command.insert(row.command.end(), c.cuda_args.begin(), c.cuda_args.end());
+      if (!plan.own_devices) row.command.insert(row.command.end(), {"--device", on_cuda ? "cuda" : "cpu"});
+      if (a.data_dir) row.command.insert(row.command.end(), {"--data-dir", *a.data_dir});
+      for (int r = 1; r <= a.repeats; ++r) {
+        const fs::path report = out / "runs" / fmt::format("{}-{}.json", slug(c.label), r);
+        std::vector<std::string> argv = {exe.string(), "train"};
+        argv.insert(argv.end(), row.command.begin(), row.command.end());
+        argv.insert(argv.end(), {"--report", report.string(), "--progress", "off"});
+        data::run_program({.argv = argv, .cwd = fs::current_path(), .log_path = report.string() + ".log"});
+        row.runs.push_back(read_run(report));
+        std::printf("[%d/%d] %s, run %d: %.2f s, test accuracy %.2f%%\n", ++done, planned, c.label.c_str(), r,
+                    row.runs.back().seconds, 100.0 * row.runs.back().accuracy);
+        std::fflush(stdout);
+      }
+    }
+    rows.push_back(std::move(row));
+  }
+  std::string command = "sprint bench";
+  for (const std::string& arg : a.given) command += " " + arg;
+  const std::vector<std::string> notes = draw_plots(plan, rows, out);
+  const std::string md = results_markdown(plan, rows, command, has_cuda, notes);
+  data::write_output_file(out / "RESULTS.md",
+                          std::span(reinterpret_cast<const uint8_t*>(md.data()), md.size()));
+  std::printf("%s", md.c_str());
+  return 0;
+}
+
+}  // namespace sprint::cli

@@ -1,0 +1,48 @@
+// bench_plan.h: the comparisons `sprint bench NAME` runs, one per seed project: each a list of
+// configurations, every one a `sprint train` command line (recipe plus options) that the bench runs as a
+// child process. A configuration that needs a device this machine lacks is kept in the plan and reported as
+// skipped, with why.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace sprint::cli {
+
+struct BenchConfig {
+  std::string label;              ///< a row of the results table ("+ AdamW")
+  std::vector<std::string> args;  ///< `sprint train` arguments (no --report, --progress)
+  /// Added when the row runs on CUDA (mixed precision: the CPU backend has f32 kernels only).
+  std::vector<std::string> cuda_args = {};
+  bool needs_cuda = false;  ///< skipped without a CUDA device
+  std::string note = {};    ///< what the row adds, for RESULTS.md
+};
+
+struct BenchPlan {
+  std::string name;         ///< "optimizations"
+  std::string title;        ///< the results' heading
+  std::string description;  ///< a paragraph: what is compared, which seed it reproduces
+  std::vector<BenchConfig> configs;
+  /// Speed-ups are against this row; "share" rows (an ablation adding one technique at a time) also get each
+  /// step's share of the total speed-up.
+  std::string baseline;
+  bool ablation = false;
+  /// The configurations name their device (cpu-vs-gpu); otherwise the bench runs them on its --device.
+  bool own_devices = false;
+};
+
+/// Options that shrink every run (smoke runs, CI): applied to every configuration when set.
+struct BenchSize {
+  bool quick = false;  ///< the documented small variant (a subset, fewer epochs)
+  std::optional<double> epochs;
+  std::optional<int64_t> limit_train, limit_test;
+  std::optional<std::string> dataset;  ///< e.g. fashion-mnist for cpu-vs-gpu where MNIST is not installed
+};
+
+/// The names `sprint bench` knows, with one line each.
+std::vector<std::pair<std::string, std::string>> bench_names();
+/// Throws InvalidArgument for an unknown name (listing the known ones).
+BenchPlan bench_plan(const std::string& name, const BenchSize& size);
+
+}  // namespace sprint::cli

