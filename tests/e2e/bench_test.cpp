@@ -73,6 +73,25 @@ TEST(Bench, OptimizationsAblationOnATinySubset) {
   EXPECT_NE(md.find("--share-weights"), std::string::npos) << md;
 }
 
+TEST(Bench, SpeedrunRepeatsOverSeeds) {
+  const std::string data_dir = fashion_mnist_data_dir();
+  if (data_dir.empty() || !fs::exists(fs::path(data_dir) / "cifar10" / "data_batch_1.bin"))
+    GTEST_SKIP() << "CIFAR-10 not installed (sprint data fetch cifar10)";
+  TempDir tmp;
+  const fs::path out = tmp.path() / "speed";
+  const CommandResult r = run_sprint({"bench", "speedrun", "--repeats", "2", "--epochs", "1", "--limit-train", "1024",
+                                      "--limit-test", "200", "--data-dir", data_dir, "--out", out.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  const std::string md = read_text_file((out / "RESULTS.md").string());
+  EXPECT_TRUE(has_line_starting(md, "| airbench94 | 2 | ")) << md;
+  EXPECT_TRUE(has_line_starting(md, "| cifar10-fast | 2 | ")) << md;
+  EXPECT_NE(md.find("Run r uses `--seed r-1`"), std::string::npos) << md;
+  // The two airbench94 runs had seeds 0 and 1.
+  for (const char* run : {"airbench94-1.json", "airbench94-2.json"}) EXPECT_TRUE(fs::exists(out / "runs" / run));
+  const std::string second = read_text_file((out / "runs" / "airbench94-2.json").string());
+  EXPECT_NE(second.find("\"seed\": \"1\""), std::string::npos) << second.substr(0, 2000);
+}
+
 TEST(Bench, BadInputIsOneLineAndAUsageError) {
   TempDir tmp;
   const CommandResult unknown = run_sprint({"bench", "nope", "--out", (tmp.path() / "x").string()});

@@ -58,6 +58,10 @@ TEST(Cli, UsageErrorsExitNonZeroWithAMessage) {
       {"train", "--dataset", "random", "--epochs", "2", "--schedule", "piecewise", "--lr-knots", "0:0,1:0.05,2:0"});
   EXPECT_EQ(piecewise.exit_code, 0) << piecewise.err;
   EXPECT_NE(piecewise.out.find("piecewise-linear lr 0@0, 0.05@"), std::string::npos) << piecewise.out;
+  // A percentage knot that floors onto the knot before it in a short run (23% of 2 steps: step 0) replaces it.
+  CommandResult short_run = run_sprint({"train", "--dataset", "random", "--max-steps", "2", "--schedule", "piecewise",
+                                        "--lr-knots", "0:0.2x,23%:1x,100%:0.07x"});
+  EXPECT_EQ(short_run.exit_code, 0) << short_run.err;
   for (const char* knots : {"0-1", "0:0,0:1", "a:0.1", "0:x", ""}) {
     CommandResult bad = run_sprint({"train", "--dataset", "random", "--schedule", "piecewise", "--lr-knots", knots});
     EXPECT_EQ(bad.exit_code, 2) << knots;

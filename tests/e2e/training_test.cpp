@@ -1,5 +1,6 @@
 // training_test.cpp: real-data training through the CLI. The MLP must reach >= 80% on FashionMNIST after one
 // epoch (the acceptance test; PyTorch's same recipe reaches 84.2%).
+#include <cmath>
 #include <cstdlib>
 #include <fstream>
 
@@ -90,6 +91,25 @@ TEST(Training, LossScalingIsReportedAndExactOnCleanSteps) {
   }
   EXPECT_GT(scaled["epochs"][1]["loss_scale"].get<double>(), 256.0);  // clean steps grew it
   EXPECT_EQ(scaled["config"]["loss-scale"], "dynamic");
+}
+
+// --cpu-kernels reference runs the plain loops every fast path is tested against: the same training to float
+// rounding (the bench's "what the libraries buy" compares the two).
+TEST(Training, ReferenceKernelsTrainLikeTheFastOnes) {
+  TempDir tmp;
+  auto loss = [&](const std::string& kernels) {
+    const auto report = tmp.path() / (kernels + ".json");
+    CommandResult r = run_sprint({"train", "--dataset", "random", "--model", "mlp2", "--epochs", "2", "--progress",
+                                  "off", "--cpu-kernels", kernels, "--report", report.string()});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    std::ifstream in(report);
+    const nlohmann::json j = nlohmann::json::parse(in);
+    EXPECT_EQ(j["config"]["cpu-kernels"], kernels);
+    return j["epochs"][1]["train_loss"].get<double>();
+  };
+  const double fast = loss("fast"), reference = loss("reference");
+  EXPECT_NEAR(reference, fast, 1e-4 * std::abs(fast));
+  EXPECT_EQ(run_sprint({"train", "--dataset", "random", "--cpu-kernels", "slow"}).exit_code, 2);
 }
 
 }  // namespace

@@ -137,10 +137,10 @@ std::string results_markdown(const BenchPlan& plan, const std::vector<Row>& rows
         base ? fmt::format("{:.2f}x", base_time / med) : std::string("-"), share, 100.0 * median(acc));
     previous = &r;
   }
+  if (plan.vary_seed) md += "\nRun r uses `--seed r-1`: the spread is over seeds.\n";
   md +=
-      "\nTraining time is the training loops' wall time (the report's `train_seconds_total`: no evaluation, "
-      "no "
-      "start-up); accuracy is the final test accuracy.";
+      "\nTraining time is the training loops' wall time (the report's `train_seconds_total`: no evaluation, no "
+      "start-up); accuracy is the final test accuracy (with test-time augmentation where the recipe has it).";
   if (plan.ablation)
     md +=
         " A row's share is log(time of the row above / its time) over log(baseline time / last row's time): "
@@ -237,6 +237,7 @@ int run_bench(const BenchArgs& a) {
         std::vector<std::string> argv = {exe.string(), "train"};
         argv.insert(argv.end(), row.command.begin(), row.command.end());
         argv.insert(argv.end(), {"--report", report.string(), "--progress", "off"});
+        if (plan.vary_seed) argv.insert(argv.end(), {"--seed", std::to_string(r - 1)});
         data::run_program({.argv = argv, .cwd = fs::current_path(), .log_path = report.string() + ".log"});
         row.runs.push_back(read_run(report));
         std::printf("[%d/%d] %s, run %d: %.2f s, test accuracy %.2f%%\n", ++done, planned, c.label.c_str(), r,

@@ -30,6 +30,9 @@ struct BenchPlan {
   bool ablation = false;
   /// The configurations name their device (cpu-vs-gpu); otherwise the bench runs them on its --device.
   bool own_devices = false;
+  /// Repeat r (1-based) runs with --seed r - 1: accuracy over seeds (speedrun); otherwise every repeat has the
+  /// configuration's own seed (time spread of one run).
+  bool vary_seed = false;
 };
 
 /// Options that shrink every run (smoke runs, CI): applied to every configuration when set.

@@ -33,6 +33,7 @@ struct TrainArgs {
   double label_smoothing = 0.0;
   bool share_weights = false;  ///< resnets: layer1.0.conv2 uses layer1.0.conv1's weight
   std::string amp = "off";                ///< mixed precision: off | bf16 | f16
+  std::string cpu_kernels = "fast";       ///< fast (oneDNN, Winograd, AVX2 GEMM) | reference (the plain loops)
   std::string loss_scale = "auto";        ///< auto (dynamic with --amp f16) | dynamic | off
   double loss_scale_init = 65536.0;
   int64_t loss_scale_interval = 2000;

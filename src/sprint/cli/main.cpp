@@ -101,6 +101,10 @@ void add_train(CLI::App& app, sprint::cli::TrainArgs& a) {
   t->add_option("--resident-data", a.resident,
                  "keep the data set on the device and gather batches there: auto (on for cuda) | on | off")
       ->check(CLI::IsMember({"auto", "on", "off"}))->capture_default_str();
+  t->add_option("--cpu-kernels", a.cpu_kernels,
+                 "CPU ops: fast (oneDNN, sprint's Winograd and AVX2 kernels) | reference (the plain loops every fast "
+                 "path is tested against: what the libraries buy)")
+      ->check(CLI::IsMember({"fast", "reference"}))->capture_default_str();
   t->add_option("--amp", a.amp,
                  "mixed precision: convolutions and linear layers in bf16 or f16 from f32 master weights (cuda): "
                  "off | bf16 | f16")
@@ -191,11 +195,11 @@ void add_train(CLI::App& app, sprint::cli::TrainArgs& a) {
 
 void add_bench(CLI::App& app, sprint::cli::BenchArgs& a) {
   auto* b = app.add_subcommand("bench", "Run a seed's comparison and write RESULTS.md with its table and plots");
-  b->add_option("name", a.name, "cpu-vs-gpu | optimizations (--list describes them)");
+  b->add_option("name", a.name, "cpu-vs-gpu | optimizations | speedrun (--list describes them)");
   b->add_flag("--list", a.list, "list the benchmarks");
   b->add_option("--out", a.out, "directory for RESULTS.md, the plots and every run's report and log");
   b->add_flag("--quick", a.quick, "the small variant: 1 epoch on a subset (cpu-vs-gpu: 10000 samples; "
-                                  "optimizations: 2048 CIFAR-10 images)");
+                                  "optimizations: 1024 CIFAR-10 images; speedrun: 2048)");
   b->add_option("--repeats", a.repeats, "runs of each configuration (median and spread)")
       ->check(sprint::cli::StrictRange(1, 1000))->capture_default_str();
   b->add_option("--device", a.device, "auto | cpu | cuda: where rows that name no device run")

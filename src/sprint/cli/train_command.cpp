@@ -215,8 +215,17 @@ std::shared_ptr<const optim::Schedule> make_schedule(const TrainArgs& a, double 
       const std::string knot = a.lr_knots.substr(start, comma - start);
       const size_t colon = knot.find(':');
       SPRINT_CHECK(colon != std::string::npos, "--lr-knots: '{}' is not epoch:lr", knot);
-      steps.push_back(knot_step(knot.substr(0, colon), steps_per_epoch, total));
-      values.push_back(knot_value(knot.substr(colon + 1), lr));
+      const std::string position = knot.substr(0, colon);
+      const double step = knot_step(position, steps_per_epoch, total);
+      const double value = knot_value(knot.substr(colon + 1), lr);
+      // In a run of a few steps a percentage may floor onto the knot before it (23% of 2 steps is step 0): the later
+      // knot then takes its place, as np.interp keeps the last of equal positions.
+      if (position.ends_with('%') && !steps.empty() && steps.back() == step) {
+        values.back() = value;
+      } else {
+        steps.push_back(step);
+        values.push_back(value);
+      }
       start = comma + 1;
     }
     return optim::piecewise_linear_schedule(std::move(steps), std::move(values));
@@ -245,6 +254,7 @@ int run_train(const TrainArgs& a) {
   DeviceContext& context = device_context(device);  // throws a clear error when CUDA is unavailable
   context.set_numerics({.allow_tf32 = a.tf32 == "on", .deterministic = a.deterministic == "on"});
   cpu_context().set_num_threads(threads);
+  cpu_context().set_reference_only(a.cpu_kernels == "reference");
   const Stream stream = context.compute_stream();
 
   const Datasets data = load_datasets(a);

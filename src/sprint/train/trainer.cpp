@@ -109,7 +109,11 @@ Trainer::Trainer(nn::Model& model, optim::Optimizer& optimizer, const data::Data
   test_loader_ = make_source(test_set, loader_options(options, options.eval_batch_size, false, 0, {}),
                              options.resident_data);
   loss_sum_ = ops::zeros(stream_, {}, DType::kF32);
-  if (options.loss_scaling) scaler_ = std::make_unique<optim::LossScaler>(stream_, *options.loss_scaling);
+  if (options.loss_scaling) {
+    scaler_ = std::make_unique<optim::LossScaler>(stream_, *options.loss_scaling);
+    scaled_params_ = model_.net->parameters();  // steps then allocate nothing
+    scaled_grads_.reserve(scaled_params_.size());
+  }
   // The network's input is data: no gradient needed for it.
   model_.net->set_needs_input_grad(false);
 }
@@ -146,7 +150,7 @@ bool Trainer::train_step(nn::RunContext& ctx, const data::Batch& batch, int64_t 
     bool skip = false;
     if (scaler_) {  // unscale the gradients; an inf or NaN among them skips this step's update
       scaled_grads_.clear();
-      for (const nn::ParameterPtr& p : model_.net->parameters())
+      for (const nn::ParameterPtr& p : scaled_params_)
         if (p->trainable() && p->has_grad()) scaled_grads_.push_back(p->grad());
       skip = scaler_->unscale_and_update(stream_, scaled_grads_);
       if (skip) ++skipped_in_epoch_;

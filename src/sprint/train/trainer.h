@@ -161,6 +161,7 @@ class Trainer {
   bool interrupted_ = false;
   std::optional<TrainerState> resume_;              // where the next run_epoch continues (restore())
   std::unique_ptr<optim::LossScaler> scaler_;       // dynamic loss scaling, when on
+  std::vector<nn::ParameterPtr> scaled_params_;     // the model's parameters, for the scaler
   std::vector<Tensor> scaled_grads_;                // this step's gradients for the scaler (capacity reused)
   int64_t skipped_in_epoch_ = 0;
 

@@ -115,6 +115,23 @@ TEST(TrainerTta, ShortLastBatchUsesTheSameViews) {
   EXPECT_DOUBLE_EQ(one.accuracy, three.accuracy);
 }
 
+// A CPU evaluation batch larger than 256 runs in chunks of 256 (per-sample evaluation): the same views, loss and
+// accuracy as small batches (the layers' buffers are then sized for a chunk, not the batch).
+TEST(TrainerTta, LargeEvaluationBatchesRunInChunks) {
+  const data::Dataset train = images(16, 5), test = images(700, 6);
+  TrainSetup setup = make_setup(test, 2);
+  Trainer small(setup.model, *setup.sgd, train, test, cpu_options(2, 50));
+  const EvalStats in_batches_of_50 = small.evaluate();
+  Trainer large(setup.model, *setup.sgd, train, test, cpu_options(2, 700));  // 256 + 256 + 188
+  const EvalStats in_one_batch = large.evaluate();
+  EXPECT_EQ(in_one_batch.samples, 700);
+  EXPECT_NEAR(in_one_batch.loss, in_batches_of_50.loss, 1e-5);
+  EXPECT_DOUBLE_EQ(in_one_batch.accuracy, in_batches_of_50.accuracy);
+  EXPECT_EQ(in_one_batch.accuracy, by_hand(setup.model, test, {{0, false, 0.25}, {0, true, 0.25},
+                                                               {-1, false, 0.125}, {-1, true, 0.125},
+                                                               {1, false, 0.125}, {1, true, 0.125}}).accuracy);
+}
+
 TEST(TrainerTta, InvalidSettingsGiveClearErrors) {
   const data::Dataset train = images(8, 5), test = images(8, 6);
   TrainSetup images_setup = make_setup(test, 1);
