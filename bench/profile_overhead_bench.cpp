@@ -1,8 +1,8 @@
-// profile_overhead_bench.cpp: what the step profiler costs. Times training steps (forward, loss, backward, SGD with
-// momentum) of a zoo model on synthetic inputs, alternating blocks with the profiler off (null observer, as every
-// unprofiled step) and on (every step profiled: regions as the Trainer opens them, every layer through the
-// observer), and prints one JSON line with both medians and their ratio.
-// Usage: sprint_bench_profile_overhead [--model cnn] [--shape 1x28x28] [--classes 10] [--batch 64]
+// profile_overhead_bench.cpp: what the step profiler costs. Times training steps (forward, loss, backward,
+// SGD with momentum) of a zoo model on synthetic inputs, alternating blocks with the profiler off (null
+// observer, as every unprofiled step) and on (every step profiled: regions as the Trainer opens them, every
+// layer through the observer), and prints one JSON line with both medians and their ratio. Usage:
+// sprint_bench_profile_overhead [--model cnn] [--shape 1x28x28] [--classes 10] [--batch 64]
 //                                      [--threads 1] [--steps 20] [--warmup 3] [--device cpu|cuda]
 #include <algorithm>
 #include <chrono>
@@ -34,15 +34,24 @@ struct Args {
 Args parse(int argc, char** argv) {
   Args a;
   sprint::bench::parse_options(argc, argv, [&](const std::string& k, const std::string& v) {
-    if (k == "--model") a.model = v;
-    else if (k == "--shape") a.shape = v;
-    else if (k == "--device") a.device = v;
-    else if (k == "--classes") a.classes = std::stoll(v);
-    else if (k == "--batch") a.batch = std::stoll(v);
-    else if (k == "--steps") a.steps = std::stoll(v);
-    else if (k == "--warmup") a.warmup = std::stoll(v);
-    else if (k == "--threads") a.threads = std::stoi(v);
-    else return false;
+    if (k == "--model")
+      a.model = v;
+    else if (k == "--shape")
+      a.shape = v;
+    else if (k == "--device")
+      a.device = v;
+    else if (k == "--classes")
+      a.classes = std::stoll(v);
+    else if (k == "--batch")
+      a.batch = std::stoll(v);
+    else if (k == "--steps")
+      a.steps = std::stoll(v);
+    else if (k == "--warmup")
+      a.warmup = std::stoll(v);
+    else if (k == "--threads")
+      a.threads = std::stoi(v);
+    else
+      return false;
     return true;
   });
   if (a.batch < 1 || a.steps < 1 || a.warmup < 0 || a.threads < 1)
@@ -77,7 +86,8 @@ int main(int argc, char** argv) {
     const Stream stream = device_context(device).compute_stream();
     const Shape sample = parse_shape(a.shape);
     const bool image = sample.size() == 3;
-    const train::Layouts layouts = train::choose_layouts("auto", image && nn::has_convolutions(a.model), stream);
+    const train::Layouts layouts =
+        train::choose_layouts("auto", image && nn::has_convolutions(a.model), stream);
     Generator rng(0);
     nn::Model model = nn::build_model(a.model, sample, a.classes, rng);
     model.net->to_device(stream);
@@ -88,12 +98,14 @@ int main(int argc, char** argv) {
     for (int i = 0; i < sample.size(); ++i) dims.push_back(sample[i]);
     const Shape input_shape(dims.begin(), dims.end());
     Tensor logical = Tensor::empty(input_shape, DType::kF32);
-    for (int64_t i = 0; i < logical.numel(); ++i) logical.data_as<float>()[i] = static_cast<float>(rng.normal());
+    for (int64_t i = 0; i < logical.numel(); ++i)
+      logical.data_as<float>()[i] = static_cast<float>(rng.normal());
     Tensor x = Tensor::empty(input_shape, DType::kF32, stream.context().allocator(),
                              image ? layouts.input : MemoryFormat::kContiguous);
     ops::copy(stream, ops::to_stream_device(stream, logical), x);
     std::vector<int32_t> labels(static_cast<size_t>(a.batch));
-    for (int64_t i = 0; i < a.batch; ++i) labels[static_cast<size_t>(i)] = static_cast<int32_t>(i % a.classes);
+    for (int64_t i = 0; i < a.batch; ++i)
+      labels[static_cast<size_t>(i)] = static_cast<int32_t>(i % a.classes);
     const Tensor y = ops::to_stream_device(stream, Tensor::from_values(labels, {a.batch}));
 
     // Every "on" step is profiled (no warm-up inside the profiler: the bench's own warm-up runs first).

@@ -1,7 +1,7 @@
-// profile_test.cpp: `sprint train --profile` prints a table naming the model's layers, writes a Chrome trace that
-// parses and nests and puts "profile" in the report; `sprint profile` does the same for mlp2 on the random data
-// set and cnn on (blank) FashionMNIST images; bad profiling options are one error line with the documented exit
-// code before any training.
+// profile_test.cpp: `sprint train --profile` prints a table naming the model's layers, writes a Chrome trace
+// that parses and nests and puts "profile" in the report; `sprint profile` does the same for mlp2 on the
+// random data set and cnn on (blank) FashionMNIST images; bad profiling options are one error line with the
+// documented exit code before any training.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -29,9 +29,10 @@ bool has_row(const std::string& out, const std::string& name, const std::string&
 TEST(Profile, TrainPrintsTheTableWritesTheTraceAndReports) {
   TempDir tmp;
   const fs::path trace = tmp.path() / "t.json", report = tmp.path() / "r.json";
-  const CommandResult r = run_sprint({"train", "--dataset", "random", "--model", "mlp2", "--epochs", "3",
-                                      "--progress", "off", "--profile", "--profile-steps", "3", "--profile-warmup",
-                                      "1", "--trace", trace.string(), "--report", report.string()});
+  const CommandResult r =
+      run_sprint({"train", "--dataset", "random", "--model", "mlp2", "--epochs", "3", "--progress", "off",
+                  "--profile", "--profile-steps", "3", "--profile-warmup", "1", "--trace", trace.string(),
+                  "--report", report.string()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("profile: 3 steps after 1 warm-up on cpu"), std::string::npos) << r.out;
   for (const char* layer : {"fc1", "fc2"}) {
@@ -45,7 +46,8 @@ TEST(Profile, TrainPrintsTheTableWritesTheTraceAndReports) {
 
   size_t n_events = 0;
   EXPECT_TRUE(is_valid_chrome_trace(read_text_file(trace.string()), &n_events));
-  EXPECT_GT(n_events, 3u * 8u);  // 3 steps of data wait, model, loss, optimizer, fc1..fc3 forward and backward
+  EXPECT_GT(n_events,
+            3u * 8u);  // 3 steps of data wait, model, loss, optimizer, fc1..fc3 forward and backward
   const std::string trace_text = read_text_file(trace.string());
   EXPECT_NE(trace_text.find("\"name\":\"fc1\""), std::string::npos);
 
@@ -84,17 +86,19 @@ TEST(Profile, ProfileCommandOnRandomFeatureData) {
 TEST(Profile, ProfileCommandOnTheCnnWithImages) {
   TempDir tmp;
   const fs::path data_dir = write_blank_fashion_mnist(tmp.path() / "data");
-  const CommandResult r = run_sprint({"profile", "--model", "cnn", "--dataset", "fashion-mnist", "--data-dir",
-                                      data_dir.string(), "--steps", "2", "--warmup", "1", "--batch-size", "8",
-                                      "--threads", "1"});
+  const CommandResult r =
+      run_sprint({"profile", "--model", "cnn", "--dataset", "fashion-mnist", "--data-dir", data_dir.string(),
+                  "--steps", "2", "--warmup", "1", "--batch-size", "8", "--threads", "1"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  for (const char* layer : {"c1", "c2", "f1", "f2"}) EXPECT_TRUE(has_row(r.out, layer, "forward")) << layer << r.out;
+  for (const char* layer : {"c1", "c2", "f1", "f2"})
+    EXPECT_TRUE(has_row(r.out, layer, "forward")) << layer << r.out;
   EXPECT_TRUE(has_row(r.out, "c1", "backward")) << r.out;
 }
 
 TEST(Profile, BadOptionsAreOneErrorLineBeforeTraining) {
   TempDir tmp;
-  const std::vector<std::string> base = {"train", "--dataset", "random", "--model", "mlp2", "--progress", "off"};
+  const std::vector<std::string> base = {"train", "--dataset",  "random", "--model",
+                                         "mlp2",  "--progress", "off"};
   const auto run = [&](std::vector<std::string> extra) {
     std::vector<std::string> args = base;
     args.insert(args.end(), extra.begin(), extra.end());

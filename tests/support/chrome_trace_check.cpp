@@ -61,17 +61,19 @@ struct Complete {
   constexpr double kTolerance = 1e-3;  // 1 ns in microseconds
   for (auto& [track, events] : tracks) {
     if (!named_pids.count(track.first) || !named_threads.count(track))
-      return ::testing::AssertionFailure() << "track pid " << track.first << " tid " << track.second << " is unnamed";
+      return ::testing::AssertionFailure()
+             << "track pid " << track.first << " tid " << track.second << " is unnamed";
     std::stable_sort(events.begin(), events.end(), [](const Complete& a, const Complete& b) {
       return a.start != b.start ? a.start < b.start : a.end > b.end;
     });
     std::vector<const Complete*> open;
     for (const Complete& e : events) {
-      while (!open.empty() && open.back()->end <= e.start + kTolerance && open.back()->end < e.end) open.pop_back();
+      while (!open.empty() && open.back()->end <= e.start + kTolerance && open.back()->end < e.end)
+        open.pop_back();
       if (!open.empty() && e.end > open.back()->end + kTolerance)
-        return ::testing::AssertionFailure() << "'" << e.name << "' [" << e.start << ", " << e.end
-                                             << "] overlaps '" << open.back()->name << "' [" << open.back()->start
-                                             << ", " << open.back()->end << "] without nesting";
+        return ::testing::AssertionFailure()
+               << "'" << e.name << "' [" << e.start << ", " << e.end << "] overlaps '" << open.back()->name
+               << "' [" << open.back()->start << ", " << open.back()->end << "] without nesting";
       open.push_back(&e);
     }
     n += events.size();

@@ -43,9 +43,14 @@ int run_profile(const ProfileArgs& p) {
     t.random_features = p.random_features;
     t.random_classes = p.random_classes;
   }
-  t.resolved = {{"command", "profile"}, {"model", p.model}, {"dataset", p.dataset},
-                {"batch-size", std::to_string(p.batch_size)}, {"steps", std::to_string(p.steps)},
-                {"warmup", std::to_string(p.warmup)}, {"threads", p.threads}, {"device", p.device}};
+  t.resolved = {{"command", "profile"},
+                {"model", p.model},
+                {"dataset", p.dataset},
+                {"batch-size", std::to_string(p.batch_size)},
+                {"steps", std::to_string(p.steps)},
+                {"warmup", std::to_string(p.warmup)},
+                {"threads", p.threads},
+                {"device", p.device}};
   return run_train(t);
 }
 

@@ -1,7 +1,8 @@
-// layer_costs.cpp: Module::cost of the layers that can say what a pass costs, in one place so that the formulas
-// read side by side. FLOPs count a multiply-add as two; bytes are the minimum traffic (each tensor read or written
-// once: inputs, outputs, parameters, gradients), so achieved bytes/s is a lower bound of what the kernels moved.
-// Shape letters: x (N, C, H, W) -> y (N, K, P, Q), kernel R x S, G groups; Linear x (rows, I) -> y (rows, O).
+// layer_costs.cpp: Module::cost of the layers that can say what a pass costs, in one place so that the
+// formulas read side by side. FLOPs count a multiply-add as two; bytes are the minimum traffic (each tensor
+// read or written once: inputs, outputs, parameters, gradients), so achieved bytes/s is a lower bound of what
+// the kernels moved. Shape letters: x (N, C, H, W) -> y (N, K, P, Q), kernel R x S, G groups; Linear x (rows,
+// I) -> y (rows, O).
 #include "sprint/nn/activation.h"
 #include "sprint/nn/batch_norm.h"
 #include "sprint/nn/conv.h"
@@ -11,7 +12,9 @@
 namespace sprint::nn {
 namespace {
 
-int64_t element_size(DType dtype) { return static_cast<int64_t>(dtype_size(dtype)); }
+int64_t element_size(DType dtype) {
+  return static_cast<int64_t>(dtype_size(dtype));
+}
 
 // A pass that reads `reads` and writes `writes` tensors of n elements each, with `per_element` FLOPs each.
 LayerCost elementwise(int64_t n, DType dtype, int64_t per_element, int64_t reads, int64_t writes) {
@@ -20,9 +23,9 @@ LayerCost elementwise(int64_t n, DType dtype, int64_t per_element, int64_t reads
 
 }  // namespace
 
-// Conv2d. Forward: 2·N·K·(C/G)·R·S·P·Q (+ N·K·P·Q for the bias); x, w, y (+ bias). Backward: the weight gradient
-// costs as much as the forward (+ N·K·P·Q for the bias gradient), the data gradient as much again when the layer
-// computes it; dy, x, w, dw (+ dx).
+// Conv2d. Forward: 2·N·K·(C/G)·R·S·P·Q (+ N·K·P·Q for the bias); x, w, y (+ bias). Backward: the weight
+// gradient costs as much as the forward (+ N·K·P·Q for the bias gradient), the data gradient as much again
+// when the layer computes it; dy, x, w, dw (+ dx).
 LayerCost Conv2d::cost(const Shape& input, DType dtype, Phase phase) const {
   const Shape out = output_shape(input);
   const int64_t n = input[0], c = input[1], h = input[2], w = input[3];
@@ -43,8 +46,8 @@ LayerCost Conv2d::cost(const Shape& input, DType dtype, Phase phase) const {
   return {};
 }
 
-// Linear. Forward: 2·rows·I·O (+ rows·O for the bias); x, w, y (+ bias). Backward: dw (2·rows·I·O, + rows·O for
-// db), dx (2·rows·I·O) when computed; dy, x, w, dw (+ dx).
+// Linear. Forward: 2·rows·I·O (+ rows·O for the bias); x, w, y (+ bias). Backward: dw (2·rows·I·O, + rows·O
+// for db), dx (2·rows·I·O) when computed; dy, x, w, dw (+ dx).
 LayerCost Linear::cost(const Shape& input, DType dtype, Phase phase) const {
   const int64_t in = options_.in_features, out = options_.out_features;
   const int64_t rows = input.product() / in;
@@ -62,9 +65,9 @@ LayerCost Linear::cost(const Shape& input, DType dtype, Phase phase) const {
   return {};
 }
 
-// BatchNorm2d over n = N·C·H·W elements. Forward: batch statistics in training (4 per element: sum, difference,
-// square, sum) and the normalise-and-affine pass (4 per element); x, y. Backward: the two reductions (Σdy and
-// Σdy·x̂, 5 per element) and dx (5 per element); x, dy, dx.
+// BatchNorm2d over n = N·C·H·W elements. Forward: batch statistics in training (4 per element: sum,
+// difference, square, sum) and the normalise-and-affine pass (4 per element); x, y. Backward: the two
+// reductions (Σdy and Σdy·x̂, 5 per element) and dx (5 per element); x, dy, dx.
 LayerCost BatchNorm2d::cost(const Shape& input, DType dtype, Phase phase) const {
   const int64_t n = input.product();
   switch (phase) {
@@ -77,11 +80,11 @@ LayerCost BatchNorm2d::cost(const Shape& input, DType dtype, Phase phase) const 
 }
 
 namespace {
-// Windowed pooling: one operation per window tap and output (a comparison or an add), x and y forward; backward
-// one per tap for average pooling (the gradient spread over the window), one per output for max pooling (routed to
-// the argmax), dy and dx.
-LayerCost window_pool_cost(const Shape& input, const Shape& out, const Pool2dParams& p, DType dtype, Phase phase,
-                           bool average) {
+// Windowed pooling: one operation per window tap and output (a comparison or an add), x and y forward;
+// backward one per tap for average pooling (the gradient spread over the window), one per output for max
+// pooling (routed to the argmax), dy and dx.
+LayerCost window_pool_cost(const Shape& input, const Shape& out, const Pool2dParams& p, DType dtype,
+                           Phase phase, bool average) {
   const int64_t taps = p.kernel * p.kernel, y = out.product(), x = input.product(), b = element_size(dtype);
   switch (phase) {
     case Phase::kForward:
@@ -128,8 +131,8 @@ LayerCost ReLU::cost(const Shape& input, DType dtype, Phase phase) const {
   return {};
 }
 
-// GELU, x·Φ(x) with erf counted as one operation: 5 per element forward (x, y), 8 backward (Φ(x) + x·φ(x), times
-// dy; dy, x, dx).
+// GELU, x·Φ(x) with erf counted as one operation: 5 per element forward (x, y), 8 backward (Φ(x) + x·φ(x),
+// times dy; dy, x, dx).
 LayerCost GELU::cost(const Shape& input, DType dtype, Phase phase) const {
   switch (phase) {
     case Phase::kForward:

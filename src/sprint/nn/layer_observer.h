@@ -1,7 +1,7 @@
-// layer_observer.h: LayerObserver, what a container (Sequential, Residual) tells about each child it runs, and
-// forward_child / backward_child, the calls containers make instead of child.forward / child.backward. A profiler
-// (profile/profiler.h) implements the observer; nn/ never depends on it. With RunContext::observer null the
-// helpers are a plain virtual call: no timing, no string work.
+// layer_observer.h: LayerObserver, what a container (Sequential, Residual) tells about each child it runs,
+// and forward_child / backward_child, the calls containers make instead of child.forward / child.backward. A
+// profiler (profile/profiler.h) implements the observer; nn/ never depends on it. With RunContext::observer
+// null the helpers are a plain virtual call: no timing, no string work.
 #pragma once
 
 #include <string_view>

@@ -31,7 +31,9 @@ nlohmann::ordered_json metadata(const char* what, int pid, const std::string& na
 }
 
 // Microseconds with nanosecond precision.
-double us(int64_t ns) { return static_cast<double>(ns) / 1000.0; }
+double us(int64_t ns) {
+  return static_cast<double>(ns) / 1000.0;
+}
 
 }  // namespace
 

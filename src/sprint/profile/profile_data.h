@@ -1,7 +1,7 @@
-// profile_data.h: what the profiler records of the steps it profiles: timed spans (a layer's forward or backward,
-// the data wait, the optimizer step, ...) on the host and device tracks, and the memory statistics at the end.
-// Plain data: the summary (profile_summary.h) and the Chrome trace (chrome_trace.h) are functions of it, so tests
-// build it by hand.
+// profile_data.h: what the profiler records of the steps it profiles: timed spans (a layer's forward or
+// backward, the data wait, the optimizer step, ...) on the host and device tracks, and the memory statistics
+// at the end. Plain data: the summary (profile_summary.h) and the Chrome trace (chrome_trace.h) are functions
+// of it, so tests build it by hand.
 #pragma once
 
 #include <cstdint>
@@ -22,7 +22,8 @@ enum class Track { kHost, kDevice };
 
 /// One timed interval. Spans of one track nest: a span's children (depth + 1) lie inside it.
 struct Span {
-  int32_t name = 0;  ///< index into ProfileData::names: a layer path ("layer1.0.conv1") or a region ("optimizer")
+  /// Index into ProfileData::names: a layer path ("layer1.0.conv1") or a region ("optimizer").
+  int32_t name = 0;
   Category category = Category::kForward;
   Track track = Track::kHost;
   int32_t depth = 0;     ///< nesting level within the track (a host step span is 0)
@@ -43,7 +44,8 @@ struct ProfileData {
   bool device_timing = false;  ///< layer spans timed with CUDA events (Track::kDevice)
   int64_t warmup_steps = 0;    ///< steps run before the first profiled one
   std::vector<std::string> names;
-  /// Every profiled step's spans in the order they began; each step is one Category::kStep span on the host track.
+  /// Every profiled step's spans in the order they began; each step is one Category::kStep span on the host
+  /// track.
   std::vector<Span> spans;
   /// The allocators at the end of the last profiled step (current values and peaks).
   std::vector<MemorySample> memory;

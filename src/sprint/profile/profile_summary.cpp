@@ -1,4 +1,5 @@
-// profile_summary.cpp: spans -> key_averages-style rows (self time from the nesting), the text table, the JSON.
+// profile_summary.cpp: spans -> key_averages-style rows (self time from the nesting), the text table, the
+// JSON.
 #include "sprint/profile/profile_summary.h"
 
 #include <algorithm>
@@ -29,7 +30,8 @@ const char* category_name(Category category) {
 }
 
 int64_t ProfileData::n_steps() const {
-  return std::count_if(spans.begin(), spans.end(), [](const Span& s) { return s.category == Category::kStep; });
+  return std::count_if(spans.begin(), spans.end(),
+                       [](const Span& s) { return s.category == Category::kStep; });
 }
 
 namespace {
@@ -41,7 +43,8 @@ std::vector<int64_t> self_times(const ProfileData& data) {
   std::vector<size_t> open[2];
   for (size_t i = 0; i < data.spans.size(); ++i) {
     const Span& s = data.spans[i];
-    SPRINT_CHECK(s.name >= 0 && static_cast<size_t>(s.name) < data.names.size(), "profile span {} has no name", i);
+    SPRINT_CHECK(s.name >= 0 && static_cast<size_t>(s.name) < data.names.size(),
+                 "profile span {} has no name", i);
     SPRINT_CHECK(s.end_ns >= s.start_ns, "profile span '{}' ends before it starts", data.names[s.name]);
     self[i] = s.end_ns - s.start_ns;
     std::vector<size_t>& stack = open[s.track == Track::kHost ? 0 : 1];
@@ -51,8 +54,9 @@ std::vector<int64_t> self_times(const ProfileData& data) {
     if (!stack.empty()) {
       const Span& parent = data.spans[stack.back()];
       SPRINT_CHECK(s.start_ns >= parent.start_ns && s.end_ns <= parent.end_ns,
-                   "profile span '{}' [{}, {}] ns is not inside its parent '{}' [{}, {}] ns", data.names[s.name],
-                   s.start_ns, s.end_ns, data.names[parent.name], parent.start_ns, parent.end_ns);
+                   "profile span '{}' [{}, {}] ns is not inside its parent '{}' [{}, {}] ns",
+                   data.names[s.name], s.start_ns, s.end_ns, data.names[parent.name], parent.start_ns,
+                   parent.end_ns);
       self[stack.back()] -= s.end_ns - s.start_ns;
     }
     stack.push_back(i);
@@ -60,9 +64,15 @@ std::vector<int64_t> self_times(const ProfileData& data) {
   return self;
 }
 
-double ratio(double part, double whole) { return whole > 0.0 ? part / whole : 0.0; }
-double ms(int64_t ns) { return static_cast<double>(ns) * 1e-6; }
-double ms(double ns) { return ns * 1e-6; }
+double ratio(double part, double whole) {
+  return whole > 0.0 ? part / whole : 0.0;
+}
+double ms(int64_t ns) {
+  return static_cast<double>(ns) * 1e-6;
+}
+double ms(double ns) {
+  return ns * 1e-6;
+}
 
 // "12.3" for a rate in units of `unit` per second, "-" when unknown.
 std::string rate(double per_second, double unit) {
@@ -148,19 +158,21 @@ std::string format_profile_table(const ProfileSummary& s, size_t top_n) {
   }
   const double steps = static_cast<double>(s.steps);
   out += fmt::format(
-      "profile: {} steps after {} warm-up on {} ({}); mean step {:.3f} ms: data wait {:.3f} ms ({:.1f}%), compute "
+      "profile: {} steps after {} warm-up on {} ({}); mean step {:.3f} ms: data wait {:.3f} ms ({:.1f}%), "
+      "compute "
       "{:.3f} ms, optimizer {:.3f} ms ({:.1f}%)\n",
-      s.steps, s.warmup_steps, s.device, s.device_timing ? "CUDA events" : "host clock", ms(s.step_ns) / steps,
-      ms(s.data_ns) / steps, 100.0 * ratio(static_cast<double>(s.data_ns), static_cast<double>(s.step_ns)),
-      ms(s.compute_ns) / steps, ms(s.optimizer_ns) / steps,
+      s.steps, s.warmup_steps, s.device, s.device_timing ? "CUDA events" : "host clock",
+      ms(s.step_ns) / steps, ms(s.data_ns) / steps,
+      100.0 * ratio(static_cast<double>(s.data_ns), static_cast<double>(s.step_ns)), ms(s.compute_ns) / steps,
+      ms(s.optimizer_ns) / steps,
       100.0 * ratio(static_cast<double>(s.optimizer_ns), static_cast<double>(s.step_ns)));
   const size_t shown = std::min(top_n, s.rows.size());
   size_t width = 4;
   for (size_t i = 0; i < shown; ++i) width = std::max(width, s.rows[i].name.size());
   width = std::min<size_t>(width, 48);
-  const std::string header = fmt::format("{:<{}}  {:<9} {:>6} {:>11} {:>10} {:>7} {:>10} {:>7} {:>9} {:>8}",
-                                         "Name", width, "Phase", "Calls", "Total ms", "Mean ms", "Total%", "Self ms",
-                                         "Self%", "GFLOP/s", "GB/s");
+  const std::string header =
+      fmt::format("{:<{}}  {:<9} {:>6} {:>11} {:>10} {:>7} {:>10} {:>7} {:>9} {:>8}", "Name", width, "Phase",
+                  "Calls", "Total ms", "Mean ms", "Total%", "Self ms", "Self%", "GFLOP/s", "GB/s");
   out += header + "\n" + std::string(header.size(), '-') + "\n";
   for (size_t i = 0; i < shown; ++i) {
     const ProfileRow& r = s.rows[i];
@@ -169,7 +181,8 @@ std::string format_profile_table(const ProfileSummary& s, size_t top_n) {
                        ms(r.mean_ns()), 100.0 * r.share, ms(r.self_ns), 100.0 * r.self_share,
                        rate(r.flops_per_second, 1e9), rate(r.bytes_per_second, 1e9));
   }
-  if (shown < s.rows.size()) out += fmt::format("({} of {} rows; sorted by total time)\n", shown, s.rows.size());
+  if (shown < s.rows.size())
+    out += fmt::format("({} of {} rows; sorted by total time)\n", shown, s.rows.size());
   for (const MemorySample& m : s.memory) {
     out += fmt::format("memory {}: {} allocated (peak {}), {} reserved (peak {})\n", m.device,
                        format_bytes(m.stats.allocated_bytes), format_bytes(m.stats.peak_allocated_bytes),
@@ -204,8 +217,10 @@ std::string profile_json(const ProfileSummary& s) {
     row["self_share"] = r.self_share;
     row["flops"] = r.flops > 0 ? ordered_json(r.flops) : ordered_json(nullptr);
     row["bytes"] = r.bytes > 0 ? ordered_json(r.bytes) : ordered_json(nullptr);
-    row["flops_per_second"] = r.flops_per_second > 0 ? ordered_json(r.flops_per_second) : ordered_json(nullptr);
-    row["bytes_per_second"] = r.bytes_per_second > 0 ? ordered_json(r.bytes_per_second) : ordered_json(nullptr);
+    row["flops_per_second"] =
+        r.flops_per_second > 0 ? ordered_json(r.flops_per_second) : ordered_json(nullptr);
+    row["bytes_per_second"] =
+        r.bytes_per_second > 0 ? ordered_json(r.bytes_per_second) : ordered_json(nullptr);
     rows.push_back(std::move(row));
   }
   j["rows"] = std::move(rows);

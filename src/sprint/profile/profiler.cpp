@@ -23,7 +23,9 @@ Category category_of(nn::Phase phase) {
   return Category::kForward;
 }
 
-int track_index(Track track) { return track == Track::kHost ? 0 : 1; }
+int track_index(Track track) {
+  return track == Track::kHost ? 0 : 1;
+}
 
 }  // namespace
 
@@ -43,7 +45,8 @@ Profiler::Profiler(const Stream& stream, const ProfilerOptions& options)
 Profiler::~Profiler() = default;
 
 int64_t Profiler::now_ns() const {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - origin_).count();
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - origin_)
+      .count();
 }
 
 int32_t Profiler::name_index(const std::string& name) {
@@ -66,7 +69,8 @@ nn::LayerObserver* Profiler::begin_step() {
   const int64_t step = n_begun_++;
   recording_ = step >= options_.warmup_steps && n_recorded_ < options_.steps;
   if (!recording_) return nullptr;
-  // The step starts on an idle stream: event times measured from step_event_ then line up with the host clock.
+  // The step starts on an idle stream: event times measured from step_event_ then line up with the host
+  // clock.
   stream_.synchronize();
   open_.clear();
   pending_.clear();
@@ -87,7 +91,8 @@ nn::LayerObserver* Profiler::begin_step() {
 
 void Profiler::end_step() {
   if (!recording_) return;
-  SPRINT_CHECK(open_.empty(), "profiler: the step ended with {} region(s) or layer(s) still open", open_.size());
+  SPRINT_CHECK(open_.empty(), "profiler: the step ended with {} region(s) or layer(s) still open",
+               open_.size());
   if (device_timing_) {
     const int end = record_event();
     events_[static_cast<size_t>(end)].synchronize();
@@ -103,7 +108,8 @@ void Profiler::end_step() {
   }
   int64_t end_ns = now_ns();
   // The device's clock may run a little past the host's: the step span holds every span of the step.
-  for (size_t i = step_span_ + 1; i < data_.spans.size(); ++i) end_ns = std::max(end_ns, data_.spans[i].end_ns);
+  for (size_t i = step_span_ + 1; i < data_.spans.size(); ++i)
+    end_ns = std::max(end_ns, data_.spans[i].end_ns);
   data_.spans[step_span_].end_ns = end_ns;
   DeviceContext& context = stream_.context();
   data_.memory.clear();
@@ -120,7 +126,8 @@ void Profiler::discard_step() {
   recording_ = false;
 }
 
-void Profiler::open(int32_t name, Category category, Track track, const nn::LayerCost& cost, size_t path_length) {
+void Profiler::open(int32_t name, Category category, Track track, const nn::LayerCost& cost,
+                    size_t path_length) {
   SPRINT_CHECK(recording_, "profiler: a region or layer began outside a profiled step");
   int& depth = depth_[track_index(track)];
   const size_t span = data_.spans.size();
@@ -165,7 +172,9 @@ void Profiler::begin_region(std::string_view name, Category category) {
   open(name_index(std::string(name)), category, track, {}, path_.size());
 }
 
-void Profiler::end_region() { close(); }
+void Profiler::end_region() {
+  close();
+}
 
 void Profiler::layer_begin(const nn::RunContext& ctx, std::string_view name, const nn::Module& module,
                            nn::Phase phase, const Tensor& input) {

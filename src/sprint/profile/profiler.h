@@ -1,12 +1,13 @@
-// profiler.h: Profiler, which times N training steps after W warm-up steps, layer by layer. It is the nn::LayerObserver the
-// trainer puts in RunContext for a profiled step (containers report each child's forward and backward with its
-// name; the profiler keeps the path), plus named regions the trainer opens itself (data wait, model, loss,
-// optimizer). On the CPU spans are timed with the host's steady clock; on CUDA with timing events recorded on the
-// compute stream around each span (and NVTX ranges for Nsight), resolved once at the end of the step: no host
-// wait per layer. Steps that are not profiled get a null observer: nothing is called, nothing is timed.
+// profiler.h: Profiler, which times N training steps after W warm-up steps, layer by layer. It is the
+// nn::LayerObserver the trainer puts in RunContext for a profiled step (containers report each child's
+// forward and backward with its name; the profiler keeps the path), plus named regions the trainer opens
+// itself (data wait, model, loss, optimizer). On the CPU spans are timed with the host's steady clock; on
+// CUDA with timing events recorded on the compute stream around each span (and NVTX ranges for Nsight),
+// resolved once at the end of the step: no host wait per layer. Steps that are not profiled get a null
+// observer: nothing is called, nothing is timed.
 //
-// Stream semantics: one stream (the trainer's). A profiled step begins by waiting for that stream (so that the
-// device's event times and the host clock share a start) and ends by waiting for it once.
+// Stream semantics: one stream (the trainer's). A profiled step begins by waiting for that stream (so that
+// the device's event times and the host clock share a start) and ends by waiting for it once.
 #pragma once
 
 #include <chrono>
@@ -37,8 +38,8 @@ class Profiler final : public nn::LayerObserver {
   Profiler(const Profiler&) = delete;
   Profiler& operator=(const Profiler&) = delete;
 
-  /// Starts the next training step. Returns the observer for the step's RunContext: this while the step is one
-  /// of the profiled ones, else null.
+  /// Starts the next training step. Returns the observer for the step's RunContext: this while the step is
+  /// one of the profiled ones, else null.
   nn::LayerObserver* begin_step();
   /// Ends the step begun by begin_step (CUDA: waits for the stream once and resolves the step's events) and
   /// samples the allocators.
@@ -55,8 +56,8 @@ class Profiler final : public nn::LayerObserver {
   void begin_region(std::string_view name, Category category);
   void end_region();
 
-  void layer_begin(const nn::RunContext& ctx, std::string_view name, const nn::Module& module, nn::Phase phase,
-                   const Tensor& input) override;
+  void layer_begin(const nn::RunContext& ctx, std::string_view name, const nn::Module& module,
+                   nn::Phase phase, const Tensor& input) override;
   void layer_end(const nn::RunContext& ctx, std::string_view name, const nn::Module& module,
                  nn::Phase phase) override;
 
@@ -98,7 +99,7 @@ class Profiler final : public nn::LayerObserver {
   size_t step_span_ = 0;
   std::string path_;
   std::vector<Open> open_;
-  int depth_[2] = {0, 0};  // per Track
+  int depth_[2] = {0, 0};      // per Track
   std::vector<Event> events_;  // CUDA timing events, reused every step
   int n_events_ = 0;           // used in this step
   int step_event_ = -1;

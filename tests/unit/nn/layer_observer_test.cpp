@@ -1,7 +1,7 @@
-// layer_observer_test.cpp: containers report every child's forward and backward to RunContext::observer, nested,
-// with the child's local name: Sequential by its names, ResidualBlock by torchvision's paths (conv1 ... bn2,
-// downsample.0, downsample.1), Residual as body / shortcut; with no observer nothing is called and the results are
-// the same.
+// layer_observer_test.cpp: containers report every child's forward and backward to RunContext::observer,
+// nested, with the child's local name: Sequential by its names, ResidualBlock by torchvision's paths (conv1
+// ... bn2, downsample.0, downsample.1), Residual as body / shortcut; with no observer nothing is called and
+// the results are the same.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -21,7 +21,8 @@ namespace {
 // Records "+path:phase" / "-path:phase" for every call, building paths from the nesting.
 class RecordingObserver final : public LayerObserver {
  public:
-  void layer_begin(const RunContext&, std::string_view name, const Module&, Phase phase, const Tensor& input) override {
+  void layer_begin(const RunContext&, std::string_view name, const Module&, Phase phase,
+                   const Tensor& input) override {
     EXPECT_TRUE(input.defined());
     path_.push_back(path_.empty() ? std::string(name) : path_.back() + "." + std::string(name));
     calls.push_back("+" + path_.back() + ":" + phase_name(phase));
@@ -51,14 +52,16 @@ TEST(LayerObserver, SequentialReportsEachChildInOrderAndReverse) {
   const Tensor y = net.forward(ctx, x);
   const std::vector<float> observed(y.data_as<float>(), y.data_as<float>() + y.numel());
   (void)net.backward(ctx, dy);
-  const std::vector<std::string> expected = {"+fc1:forward", "-fc1:forward", "+1:forward", "-1:forward",
-                                             "+1:backward",  "-1:backward",  "+fc1:backward", "-fc1:backward"};
+  const std::vector<std::string> expected = {"+fc1:forward",  "-fc1:forward", "+1:forward",
+                                             "-1:forward",    "+1:backward",  "-1:backward",
+                                             "+fc1:backward", "-fc1:backward"};
   EXPECT_EQ(observer.calls, expected);
 
   // Off: nothing told, same output.
   RunContext plain{stream};
   const Tensor y_plain = net.forward(plain, x);
-  EXPECT_EQ(std::vector<float>(y_plain.data_as<float>(), y_plain.data_as<float>() + y_plain.numel()), observed);
+  EXPECT_EQ(std::vector<float>(y_plain.data_as<float>(), y_plain.data_as<float>() + y_plain.numel()),
+            observed);
   EXPECT_EQ(observer.calls.size(), expected.size());
 }
 
@@ -75,10 +78,15 @@ TEST(LayerObserver, ResidualBlockUsesTorchvisionPaths) {
   std::vector<std::string> begun;
   for (const std::string& c : observer.calls)
     if (c[0] == '+') begun.push_back(c.substr(1));
-  const std::vector<std::string> expected = {
-      "block:forward",       "block.conv1:forward",        "block.bn1:forward",
-      "block.relu:forward",  "block.conv2:forward",        "block.bn2:forward",
-      "block.downsample:forward", "block.downsample.0:forward", "block.downsample.1:forward"};
+  const std::vector<std::string> expected = {"block:forward",
+                                             "block.conv1:forward",
+                                             "block.bn1:forward",
+                                             "block.relu:forward",
+                                             "block.conv2:forward",
+                                             "block.bn2:forward",
+                                             "block.downsample:forward",
+                                             "block.downsample.0:forward",
+                                             "block.downsample.1:forward"};
   EXPECT_EQ(begun, expected);
 }
 
@@ -93,9 +101,9 @@ TEST(LayerObserver, ResidualNamesItsBranches) {
   RunContext ctx{stream};
   ctx.observer = &observer;
   (void)net.forward(ctx, testing::random_tensor({2, 3}, DType::kF32, rng));
-  const std::vector<std::string> expected = {"+res:forward",          "+res.body:forward",     "+res.body.fc:forward",
-                                             "-res.body.fc:forward",  "-res.body:forward",     "+res.shortcut:forward",
-                                             "-res.shortcut:forward", "-res:forward"};
+  const std::vector<std::string> expected = {
+      "+res:forward",      "+res.body:forward",     "+res.body.fc:forward",  "-res.body.fc:forward",
+      "-res.body:forward", "+res.shortcut:forward", "-res.shortcut:forward", "-res:forward"};
   EXPECT_EQ(observer.calls, expected);
 }
 

@@ -1,7 +1,8 @@
-// profiler_test.cpp: the profiler's aggregation (hand-made spans -> rows: calls, totals, self time, shares that
-// sum to 100% with the [other] row, rates, sorting, the table and JSON), rejected non-nesting spans, the Chrome
-// trace (schema, nesting, names, categories), and the Profiler driving a real Sequential on the CPU: warm-up steps
-// get no observer and record nothing, profiled steps record every layer's forward and backward by path.
+// profiler_test.cpp: the profiler's aggregation (hand-made spans -> rows: calls, totals, self time, shares
+// that sum to 100% with the [other] row, rates, sorting, the table and JSON), rejected non-nesting spans, the
+// Chrome trace (schema, nesting, names, categories), and the Profiler driving a real Sequential on the CPU:
+// warm-up steps get no observer and record nothing, profiled steps record every layer's forward and backward
+// by path.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -19,15 +20,18 @@
 namespace sprint::profile {
 namespace {
 
-// Two steps of 1000 ns: data wait 100, model forward 500 with fc1 300 (cost known) and fc2 100, optimizer 200.
+// Two steps of 1000 ns: data wait 100, model forward 500 with fc1 300 (cost known) and fc2 100, optimizer
+// 200.
 ProfileData two_steps() {
   ProfileData d;
   d.names = {"step 0", "step 1", "data wait", "model", "fc1", "fc2", "optimizer"};
   for (int step = 0; step < 2; ++step) {
     const int64_t t = 10'000 * step;
-    d.spans.push_back({.name = step, .category = Category::kStep, .depth = 0, .start_ns = t, .end_ns = t + 1000});
+    d.spans.push_back(
+        {.name = step, .category = Category::kStep, .depth = 0, .start_ns = t, .end_ns = t + 1000});
     d.spans.push_back({.name = 2, .category = Category::kData, .depth = 1, .start_ns = t, .end_ns = t + 100});
-    d.spans.push_back({.name = 3, .category = Category::kForward, .depth = 1, .start_ns = t + 100, .end_ns = t + 600});
+    d.spans.push_back(
+        {.name = 3, .category = Category::kForward, .depth = 1, .start_ns = t + 100, .end_ns = t + 600});
     d.spans.push_back({.name = 4,
                        .category = Category::kForward,
                        .depth = 2,
@@ -35,11 +39,16 @@ ProfileData two_steps() {
                        .end_ns = t + 450,
                        .flops = 3000,
                        .bytes = 600});
-    d.spans.push_back({.name = 5, .category = Category::kForward, .depth = 2, .start_ns = t + 450, .end_ns = t + 550});
-    d.spans.push_back({.name = 6, .category = Category::kOptimizer, .depth = 1, .start_ns = t + 700, .end_ns = t + 900});
+    d.spans.push_back(
+        {.name = 5, .category = Category::kForward, .depth = 2, .start_ns = t + 450, .end_ns = t + 550});
+    d.spans.push_back(
+        {.name = 6, .category = Category::kOptimizer, .depth = 1, .start_ns = t + 700, .end_ns = t + 900});
   }
-  d.memory = {{"cpu", {.allocated_bytes = 1024, .peak_allocated_bytes = 4096, .reserved_bytes = 1024,
-                       .peak_reserved_bytes = 4096}}};
+  d.memory = {{"cpu",
+               {.allocated_bytes = 1024,
+                .peak_allocated_bytes = 4096,
+                .reserved_bytes = 1024,
+                .peak_reserved_bytes = 4096}}};
   return d;
 }
 
