@@ -33,7 +33,7 @@ struct Span {
   int64_t bytes = 0;
 };
 
-/// One allocator's statistics, named by its device ("cpu", "cuda:0", "cpu (pinned host)").
+/// One allocator's statistics, named by its device ("cpu", "cuda:0", "cuda:0 pinned host").
 struct MemorySample {
   std::string device;
   AllocatorStats stats;

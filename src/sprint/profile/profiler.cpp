@@ -114,7 +114,10 @@ void Profiler::end_step() {
   DeviceContext& context = stream_.context();
   data_.memory.clear();
   data_.memory.push_back({data_.device, context.allocator().stats()});
-  if (!stream_.device().is_cpu()) data_.memory.push_back({"cpu (host)", cpu_allocator().stats()});
+  if (!stream_.device().is_cpu()) {
+    data_.memory.push_back({data_.device + " pinned host", context.host_allocator().stats()});
+    data_.memory.push_back({"cpu", cpu_allocator().stats()});
+  }
   recording_ = false;
   ++n_recorded_;
 }
