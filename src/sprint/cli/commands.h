@@ -55,6 +55,15 @@ struct TrainArgs {
   std::optional<std::string> data_dir;
   std::optional<std::string> report;
   std::optional<std::string> tensorboard;  ///< write TensorBoard scalars (event file) into this directory
+  // profiling (profile/profiler.h)
+  bool profile = false;                ///< time profile_steps steps after profile_warmup, print the table
+  int64_t profile_steps = 20;
+  int64_t profile_warmup = 5;
+  int64_t profile_rows = 25;           ///< rows of the printed table (the report keeps them all)
+  std::optional<std::string> trace;    ///< with profile: write the profiled steps as a Chrome trace (JSON)
+  /// Set by `sprint profile`: train profile_warmup + profile_steps steps, without evaluation, the epoch table or
+  /// the final accuracy; print the profile only.
+  bool profile_only = false;
   std::string progress = "auto";  ///< auto | on | off
   int64_t limit_train = 0;        ///< 0 = the whole training set
   int64_t limit_test = 0;
@@ -102,6 +111,26 @@ struct EvalArgs {
   std::string memory_format = "auto";
 };
 
+/// `sprint profile`: W + N training steps of a model, then the profile table (and a trace).
+struct ProfileArgs {
+  std::string model;
+  std::string dataset = "random";
+  std::optional<std::string> data_dir;
+  int64_t batch_size = 64;
+  int64_t steps = 20;
+  int64_t warmup = 5;
+  int64_t rows = 25;
+  std::string threads = "auto";
+  std::string device = "cpu";
+  std::string memory_format = "auto";
+  std::optional<std::string> trace;
+  std::optional<std::string> report;
+  std::vector<int64_t> hidden;
+  int64_t random_features = 10;  ///< the random data set: features and classes (samples follow the batch size)
+  int64_t random_classes = 2;
+  uint64_t seed = 0;
+};
+
 struct CheckpointInfoArgs {
   std::string path;  ///< a .safetensors file or a checkpoint directory
 };
@@ -143,6 +172,7 @@ int resolve_threads(const std::string& value, const std::string& model, int avai
 
 /// Each returns the process exit code; errors are thrown as sprint::Error and reported by main().
 int run_train(const TrainArgs& args);
+int run_profile(const ProfileArgs& args);
 int run_eval(const EvalArgs& args);
 int run_checkpoint_info(const CheckpointInfoArgs& args);
 int run_plot(const PlotArgs& args);

@@ -137,6 +137,17 @@ void add_train(CLI::App& app, sprint::cli::TrainArgs& a) {
                 "write TensorBoard scalars to an event file in this directory (created when missing) at every epoch "
                 "end: train/loss, test/loss, test/accuracy, train/samples_per_second, lr, and final/tta_accuracy; "
                 "step = optimizer steps");
+  t->add_flag("--profile", a.profile,
+              "time --profile-steps training steps after --profile-warmup ones, layer by layer (forward and backward), "
+              "with the data wait, optimizer and memory; print the table at the end (the report gets \"profile\")");
+  t->add_option("--profile-steps", a.profile_steps, "--profile: steps profiled")
+      ->check(sprint::cli::StrictRange(int64_t{1}, int64_t{1} << 20))->capture_default_str();
+  t->add_option("--profile-warmup", a.profile_warmup, "--profile: steps run before the profiled ones")
+      ->check(sprint::cli::StrictRange(int64_t{0}, int64_t{1} << 40))->capture_default_str();
+  t->add_option("--profile-rows", a.profile_rows, "--profile: rows of the printed table (longest total time first)")
+      ->check(sprint::cli::StrictRange(int64_t{1}, int64_t{1} << 20))->capture_default_str();
+  t->add_option("--trace", a.trace,
+                "--profile: write the profiled steps as a Chrome trace-event JSON file (Perfetto, chrome://tracing)");
   t->add_option("--progress", a.progress, "live progress line on stderr: auto (when a terminal) | on | off")
       ->check(CLI::IsMember({"auto", "on", "off"}))->capture_default_str();
   t->add_option("--limit-train", a.limit_train, "use only the first N training samples (0 = all)")
@@ -259,6 +270,41 @@ void add_eval(CLI::App& app, sprint::cli::EvalArgs& a) {
       "  sprint eval --model resnet18 --checkpoint w.safetensors --inputs x.npy --logits y.npy");
 }
 
+void add_profile(CLI::App& app, sprint::cli::ProfileArgs& a) {
+  auto* p = app.add_subcommand("profile", "Time training steps of a model layer by layer and print the table");
+  std::vector<std::string> models;
+  for (const auto& m : sprint::nn::model_catalog()) models.push_back(m.name);
+  p->add_option("-m,--model", a.model, "the model to profile (as sprint train --model)")
+      ->required()->check(CLI::IsMember(models));
+  p->add_option("-d,--dataset", a.dataset, "fashion-mnist | mnist | cifar10 | random (feature data: the MLPs)")
+      ->check(CLI::IsMember({"fashion-mnist", "mnist", "cifar10", "random"}))->capture_default_str();
+  p->add_option("--data-dir", a.data_dir, "data directory (default: $SPRINT_DATA, else ~/.cache/sprint)");
+  p->add_option("-b,--batch-size", a.batch_size, "training batch size")
+      ->check(sprint::cli::StrictRange(int64_t{1}, int64_t{1} << 20))->capture_default_str();
+  p->add_option("--steps", a.steps, "steps profiled")
+      ->check(sprint::cli::StrictRange(int64_t{1}, int64_t{1} << 20))->capture_default_str();
+  p->add_option("--warmup", a.warmup, "steps run before the profiled ones")
+      ->check(sprint::cli::StrictRange(int64_t{0}, int64_t{1} << 20))->capture_default_str();
+  p->add_option("--rows", a.rows, "rows of the printed table (longest total time first)")
+      ->check(sprint::cli::StrictRange(int64_t{1}, int64_t{1} << 20))->capture_default_str();
+  p->add_option("--hidden", a.hidden, "hidden layer widths of mlp / mlp2 / fc")
+      ->delimiter(',')->check(sprint::cli::StrictRange(int64_t{1}, int64_t{1} << 24));
+  p->add_option("--features", a.random_features, "random data set: features per sample")
+      ->check(sprint::cli::StrictRange(int64_t{1}, int64_t{1} << 20))->capture_default_str();
+  p->add_option("--classes", a.random_classes, "random data set: number of classes")
+      ->check(sprint::cli::StrictRange(int64_t{2}, int64_t{1} << 20))->capture_default_str();
+  p->add_option("-j,--threads", a.threads, "CPU compute threads: auto | N")->capture_default_str();
+  p->add_option("--device", a.device, "cpu | cuda | cuda:N")->capture_default_str();
+  p->add_option("--memory-format", a.memory_format, "activation layout: auto | nchw | nhwc | blocked")
+      ->check(CLI::IsMember({"auto", "nchw", "nhwc", "blocked"}))->capture_default_str();
+  p->add_option("--trace", a.trace, "also write the profiled steps as a Chrome trace-event JSON file");
+  p->add_option("--report", a.report, "also write a JSON report with the \"profile\" object");
+  p->footer(
+      "Examples:\n"
+      "  sprint profile --model mlp2 --dataset random --steps 50\n"
+      "  sprint profile --model cnn --dataset fashion-mnist --trace cnn.json   # open in https://ui.perfetto.dev");
+}
+
 /// Every subcommand's arguments, filled by one parse.
 struct Parsed {
   sprint::cli::EvalArgs eval_args;
@@ -267,6 +313,7 @@ struct Parsed {
   sprint::cli::DataFetchArgs fetch_args;
   sprint::cli::PlotArgs plot_args;
   sprint::cli::BenchArgs bench_args;
+  sprint::cli::ProfileArgs profile_args;
   std::optional<std::string> list_dir;
   std::string log_level = "warn";
   CLI::App* train = nullptr;
@@ -278,6 +325,7 @@ struct Parsed {
   CLI::App* recipes = nullptr;
   CLI::App* plot = nullptr;
   CLI::App* bench = nullptr;
+  CLI::App* profile = nullptr;
 };
 
 void build_app(CLI::App& app, Parsed& p) {
@@ -315,6 +363,8 @@ void build_app(CLI::App& app, Parsed& p) {
   p.plot = app.get_subcommand("plot");
   add_bench(app, p.bench_args);
   p.bench = app.get_subcommand("bench");
+  add_profile(app, p.profile_args);
+  p.profile = app.get_subcommand("profile");
   p.info = app.add_subcommand("info", "Show the build configuration, CPU threads and CUDA devices");
   p.recipes = app.add_subcommand("recipes", "List the training recipes (sprint train --recipe NAME)");
 }
@@ -496,6 +546,7 @@ int main(int argc, char** argv) {
       if (bench_at != args.end()) p.bench_args.given.assign(std::next(bench_at), args.end());
       return sprint::cli::run_bench(p.bench_args);
     }
+    if (p.profile->parsed()) return sprint::cli::run_profile(p.profile_args);
     if (p.info->parsed()) return sprint::cli::run_info();
     if (p.recipes->parsed()) return sprint::cli::run_recipes();
   } catch (const std::exception& e) {

@@ -1,5 +1,6 @@
 // train_command.cpp: `sprint train`: load data, build the model and optimizer, run the epochs, print the table,
-// write the JSON report and the TensorBoard scalars.
+// write the JSON report and the TensorBoard scalars; with --profile, the profile table and the trace (also what
+// `sprint profile` runs, profile_command.cpp).
 #include <signal.h>
 
 #include <algorithm>
@@ -25,7 +26,10 @@
 #include "sprint/nn/models.h"
 #include "sprint/optim/adam.h"
 #include "sprint/optim/sgd.h"
+#include "sprint/profile/chrome_trace.h"
 #include "sprint/profile/event_writer.h"
+#include "sprint/profile/profile_summary.h"
+#include "sprint/profile/profiler.h"
 #include "sprint/runtime/device_registry.h"
 #include "sprint/train/checkpoint.h"
 #include "sprint/train/layouts.h"
@@ -118,6 +122,15 @@ void write_epoch_scalars(profile::EventWriter& events, const train::EpochStats& 
   events.add_scalar("train/samples_per_second", e.samples_per_second, step);
   events.add_scalar("lr", lr, step);
   events.flush();
+}
+
+/// After the run: the profile table on stdout, the report's "profile", the --trace file.
+void finish_profile(const TrainArgs& a, const profile::Profiler& profiler, train::RunReport& report) {
+  const profile::ProfileSummary summary = profile::summarize(profiler.data());
+  std::printf("%s", profile::format_profile_table(summary, static_cast<size_t>(a.profile_rows)).c_str());
+  std::fflush(stdout);
+  report.profile = profile::profile_json(summary);
+  if (a.trace) profile::write_chrome_trace(*a.trace, profiler.data());
 }
 
 bool progress_enabled(const std::string& mode) {
@@ -247,6 +260,12 @@ int run_train(const TrainArgs& a) {
   if (a.dataset != "random")
     for (const char* name : {"--samples", "--features", "--classes"})
       SPRINT_CHECK(!given(name), "{} describes the random data set; --dataset {} has its own size", name, a.dataset);
+  for (const char* name : {"--profile-steps", "--profile-warmup", "--profile-rows"})
+    SPRINT_CHECK(a.profile || !given(name), "{} needs --profile", name);
+  SPRINT_CHECK(a.profile || !a.trace, "--trace needs --profile");
+  SPRINT_CHECK(!(a.profile && a.cuda_graph),
+               "--profile does not combine with --cuda-graph: replayed steps call no layer the profiler could time");
+  if (a.trace) data::check_output_path(*a.trace, "--trace");
   const Device device = parse_device(a.device);
   const bool resident = a.resident == "on" || (a.resident == "auto" && device.is_cuda());
   if (resident && given("--workers"))
@@ -256,6 +275,9 @@ int run_train(const TrainArgs& a) {
   cpu_context().set_num_threads(threads);
   cpu_context().set_reference_only(a.cpu_kernels == "reference");
   const Stream stream = context.compute_stream();
+  std::optional<profile::Profiler> profiler;
+  if (a.profile)
+    profiler.emplace(stream, profile::ProfilerOptions{.warmup_steps = a.profile_warmup, .steps = a.profile_steps});
 
   const Datasets data = load_datasets(a);
   Generator init_rng(a.seed);
@@ -352,6 +374,8 @@ int run_train(const TrainArgs& a) {
   options.stop_on_nonfinite = a.on_nonfinite == "stop";
   const StopOnSignals stop_signals;  // SIGINT / SIGTERM end the run after the current step
   options.stop_requested = &stop_signals.requested();
+  options.profiler = profiler ? &*profiler : nullptr;
+  options.evaluate_epochs = !a.profile_only;
   train::Trainer trainer(model, optimizer, data.train, data.test, options);
   trainer_ptr = &trainer;
   int64_t first_epoch = 1;
@@ -392,7 +416,7 @@ int run_train(const TrainArgs& a) {
                                   "non-deterministic one)"
                                 : "non-deterministic algorithms allowed");
   }
-  std::printf("%s\n", train::epoch_table_header().c_str());
+  if (!a.profile_only) std::printf("%s\n", train::epoch_table_header().c_str());
   std::fflush(stdout);
 
   for (const train::EpochStats& e : report.epochs) std::printf("%s\n", train::epoch_table_row(e).c_str());
@@ -413,12 +437,13 @@ int run_train(const TrainArgs& a) {
       break;
     }
     report.epochs.push_back(stats);
-    std::printf("%s\n", train::epoch_table_row(report.epochs.back()).c_str());
+    if (!a.profile_only) std::printf("%s\n", train::epoch_table_row(report.epochs.back()).c_str());
     std::fflush(stdout);
     if (a.checkpoint_dir) save_checkpoint();
     if (a.report) train::write_report(*a.report, report);  // kept current: an interrupted run keeps its epochs
     if (events) write_epoch_scalars(*events, report.epochs.back(), optimizer.lr(), trainer.steps_done());
   }
+  if (profiler) finish_profile(a, *profiler, report);
   if (trainer.interrupted()) {
     report.status = "interrupted";
     if (a.report) train::write_report(*a.report, report);
@@ -447,7 +472,9 @@ int run_train(const TrainArgs& a) {
   if (a.report) train::write_report(*a.report, report);  // also when a resumed run had nothing left to do
   double total = 0.0;
   for (const auto& e : report.epochs) total += e.train_seconds;
-  std::printf("final test accuracy %.2f%%, training time %.3f s\n", 100.0 * report.epochs.back().test.accuracy, total);
+  if (!a.profile_only)
+    std::printf("final test accuracy %.2f%%, training time %.3f s\n", 100.0 * report.epochs.back().test.accuracy,
+                total);
   const AllocatorStats mem = context.allocator().stats();
   std::printf("memory (%s): peak %s reserved, %s allocated\n", device_name(device).c_str(),
               format_bytes(mem.peak_reserved_bytes).c_str(), format_bytes(mem.peak_allocated_bytes).c_str());

@@ -13,6 +13,7 @@ class ReLU final : public Module {
   Tensor forward(RunContext& ctx, const Tensor& x) override;
   Tensor backward(RunContext& ctx, const Tensor& dy) override;
   Shape output_shape(const Shape& input) const override { return input; }
+  LayerCost cost(const Shape& input, DType dtype, Phase phase) const override;
 
  private:
   std::vector<Tensor> saved_y_;  // per slot
@@ -24,6 +25,7 @@ class GELU final : public Module {
   Tensor forward(RunContext& ctx, const Tensor& x) override;
   Tensor backward(RunContext& ctx, const Tensor& dy) override;
   Shape output_shape(const Shape& input) const override { return input; }
+  LayerCost cost(const Shape& input, DType dtype, Phase phase) const override;
 
  private:
   std::vector<Tensor> saved_x_;  // per slot

@@ -36,6 +36,7 @@ class BatchNorm2d final : public Module {
   Tensor forward(RunContext& ctx, const Tensor& x) override;
   Tensor backward(RunContext& ctx, const Tensor& dy) override;
   Shape output_shape(const Shape& input) const override;
+  LayerCost cost(const Shape& input, DType dtype, Phase phase) const override;
 
   const ParameterPtr& weight() const { return gamma_; }  ///< null without a scale
   const ParameterPtr& bias() const { return beta_; }     ///< null when not affine

@@ -42,6 +42,7 @@ class Conv2d final : public Module {
   Tensor forward(RunContext& ctx, const Tensor& x) override;
   Tensor backward(RunContext& ctx, const Tensor& dy) override;
   Shape output_shape(const Shape& input) const override;
+  LayerCost cost(const Shape& input, DType dtype, Phase phase) const override;
 
   const ParameterPtr& weight() const { return weight_; }
   /// Uses `source`'s weight from now on (weight sharing): both layers read one value and add their weight

@@ -31,6 +31,7 @@ class Linear final : public Module {
   Tensor forward(RunContext& ctx, const Tensor& x) override;
   Tensor backward(RunContext& ctx, const Tensor& dy) override;
   Shape output_shape(const Shape& input) const override;
+  LayerCost cost(const Shape& input, DType dtype, Phase phase) const override;
 
   const ParameterPtr& weight() const { return weight_; }
   const ParameterPtr& bias() const { return bias_; }

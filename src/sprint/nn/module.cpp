@@ -8,6 +8,16 @@
 
 namespace sprint::nn {
 
+const char* phase_name(Phase phase) {
+  switch (phase) {
+    case Phase::kForward:
+      return "forward";
+    case Phase::kBackward:
+      return "backward";
+  }
+  return "unknown";
+}
+
 ParameterPtr Module::add_parameter(ParameterPtr parameter) {
   own_parameters_.push_back(parameter);
   return parameter;

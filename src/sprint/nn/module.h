@@ -25,6 +25,21 @@
 
 namespace sprint::nn {
 
+class LayerObserver;
+
+/// The two passes of a training step, as profilers and cost models name them.
+enum class Phase { kForward, kBackward };
+/// "forward" / "backward"
+const char* phase_name(Phase phase);
+
+/// What one pass of a layer costs, for achieved FLOP/s and bytes/s: floating-point operations (a multiply-add is
+/// two) and the minimum memory traffic (every input, output, parameter and gradient tensor read or written once).
+/// Zero: the layer does not say.
+struct LayerCost {
+  int64_t flops = 0;
+  int64_t bytes = 0;
+};
+
 struct RunContext {
   Stream stream;
   /// Random source for stochastic layers (dropout); required in training mode when such layers exist.
@@ -41,6 +56,8 @@ struct RunContext {
   /// their offsets from rng, but their kernels add the base and take the seed from this tensor when they run. A
   /// CUDA graph captured with it draws new masks on each replay once the base is advanced between replays.
   Tensor philox_state = {};
+  /// Told about every child module that containers run (nn/layer_observer.h); null: nothing is told, no cost.
+  LayerObserver* observer = nullptr;
 };
 
 /// A named tensor that is state but not trained (BatchNorm running statistics): saved in checkpoints.
@@ -72,6 +89,12 @@ class Module {
   virtual Tensor backward(RunContext& ctx, const Tensor& dy) = 0;
   /// Output shape for an input shape (batch dimension included); throws InvalidArgument on a mismatch.
   virtual Shape output_shape(const Shape& input) const = 0;
+  /// The cost of one `phase` pass over an input of `input` shape (batch included) with activations of `dtype`
+  /// (nn/layer_costs.cpp has the formulas); zero for layers that do not say.
+  virtual LayerCost cost(const Shape& input, DType dtype, Phase phase) const {
+    (void)input, (void)dtype, (void)phase;
+    return {};
+  }
 
   /// Direct sub-modules with their names ("0", "block1", ...); empty for leaf layers.
   virtual std::vector<std::pair<std::string, Module*>> children() { return {}; }

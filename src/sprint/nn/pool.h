@@ -32,6 +32,7 @@ class MaxPool2d final : public Module {
   Tensor forward(RunContext& ctx, const Tensor& x) override;
   Tensor backward(RunContext& ctx, const Tensor& dy) override;
   Shape output_shape(const Shape& input) const override;
+  LayerCost cost(const Shape& input, DType dtype, Phase phase) const override;
 
  private:
   struct Saved {
@@ -51,6 +52,7 @@ class AvgPool2d final : public Module {
   Tensor forward(RunContext& ctx, const Tensor& x) override;
   Tensor backward(RunContext& ctx, const Tensor& dy) override;
   Shape output_shape(const Shape& input) const override;
+  LayerCost cost(const Shape& input, DType dtype, Phase phase) const override;
 
  private:
   Pool2dParams params_;
@@ -63,6 +65,7 @@ class GlobalAvgPool2d final : public Module {
   Tensor forward(RunContext& ctx, const Tensor& x) override;
   Tensor backward(RunContext& ctx, const Tensor& dy) override;
   Shape output_shape(const Shape& input) const override;
+  LayerCost cost(const Shape& input, DType dtype, Phase phase) const override;
 
  private:
   PerSlot<Tensor> saved_x_;
@@ -74,6 +77,7 @@ class GlobalMaxPool2d final : public Module {
   Tensor forward(RunContext& ctx, const Tensor& x) override;
   Tensor backward(RunContext& ctx, const Tensor& dy) override;
   Shape output_shape(const Shape& input) const override;
+  LayerCost cost(const Shape& input, DType dtype, Phase phase) const override;
 
  private:
   struct Saved {

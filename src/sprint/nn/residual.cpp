@@ -5,6 +5,7 @@
 #include "sprint/nn/activation.h"
 #include "sprint/nn/batch_norm.h"
 #include "sprint/nn/conv.h"
+#include "sprint/nn/layer_observer.h"
 #include "sprint/ops/elementwise.h"
 
 namespace sprint::nn {
@@ -64,16 +65,16 @@ void Residual::set_needs_input_grad(bool on) {
 }
 
 Tensor Residual::forward(RunContext& ctx, const Tensor& x) {
-  const Tensor out = body_->forward(ctx, x);
-  const Tensor skip = shortcut_ ? shortcut_->forward(ctx, x) : x;
+  const Tensor out = body_name_.empty() ? body_->forward(ctx, x) : forward_child(ctx, body_name_, *body_, x);
+  const Tensor skip = shortcut_ ? forward_child(ctx, shortcut_name_, *shortcut_, x) : x;
   Tensor y = workspace_.get(ctx.stream, ctx.slot, kOutput, out.shape(), out.dtype(), format_of(out));
   add(ctx.stream, out, skip, y, "outputs");
   return y;
 }
 
 Tensor Residual::backward(RunContext& ctx, const Tensor& dy) {
-  const Tensor d_body = body_->backward(ctx, dy);
-  const Tensor d_skip = shortcut_ ? shortcut_->backward(ctx, dy) : dy;
+  const Tensor d_body = body_name_.empty() ? body_->backward(ctx, dy) : backward_child(ctx, body_name_, *body_, dy);
+  const Tensor d_skip = shortcut_ ? backward_child(ctx, shortcut_name_, *shortcut_, dy) : dy;
   if (!needs_input_grad()) return Tensor();
   SPRINT_CHECK(d_body.defined() && d_skip.defined(), "{}: a branch returned no input gradient", type_name());
   Tensor dx =
@@ -118,6 +119,10 @@ ResidualBlock::ResidualBlock(const ResidualBlockOptions& options, Generator& rng
 
 ResidualBlock::ResidualBlock(const ResidualBlockOptions& options, std::pair<ModulePtr, ModulePtr> branches)
     : Residual(std::move(branches.first), std::move(branches.second)), options_(options) {
+  // Observed paths follow children(): the body's layers sit directly under the block, the shortcut is
+  // torchvision's "downsample".
+  body_name_.clear();
+  shortcut_name_ = "downsample";
   SPRINT_CHECK(options.in_channels > 0 && options.out_channels > 0 && options.stride >= 1,
                "ResidualBlock needs positive channels and stride, got {} -> {}, stride {}",
                options.in_channels, options.out_channels, options.stride);

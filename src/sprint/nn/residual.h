@@ -26,6 +26,11 @@ class Residual : public Module {
   Module& body() const { return *body_; }
   Module* shortcut() const { return shortcut_.get(); }
 
+ protected:
+  /// The names a LayerObserver hears for the branches (children()'s); an empty body name runs the body
+  /// unobserved, so that its own children appear directly under this module.
+  std::string body_name_ = "body", shortcut_name_ = "shortcut";
+
  private:
   ModulePtr body_, shortcut_;
 };

@@ -1,7 +1,9 @@
-// sequential.cpp: Sequential container.
+// sequential.cpp: Sequential container; each child runs through forward_child / backward_child (observed).
 #include "sprint/nn/sequential.h"
 
 #include <algorithm>
+
+#include "sprint/nn/layer_observer.h"
 
 namespace sprint::nn {
 
@@ -38,14 +40,14 @@ std::string Sequential::describe() const {
 
 Tensor Sequential::forward(RunContext& ctx, const Tensor& x) {
   Tensor h = x;
-  for (auto& m : modules_) h = m->forward(ctx, h);
+  for (size_t i = 0; i < modules_.size(); ++i) h = forward_child(ctx, names_[i], *modules_[i], h);
   return h;
 }
 
 Tensor Sequential::backward(RunContext& ctx, const Tensor& dy) {
   Tensor g = dy;
   for (size_t i = modules_.size(); i-- > 0;) {
-    g = modules_[i]->backward(ctx, g);
+    g = backward_child(ctx, names_[i], *modules_[i], g);
     // No input gradient: nothing in front of module i is trained (update_gradient_flow), nothing left to do.
     if (!g.defined()) break;
   }

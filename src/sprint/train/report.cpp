@@ -132,6 +132,7 @@ std::string report_json(const RunReport& r) {
     j["final"]["tta_test_accuracy"] = r.tta->accuracy;
     j["final"]["tta_test_loss"] = r.tta->loss;
   }
+  if (!r.profile.empty()) j["profile"] = nlohmann::ordered_json::parse(r.profile);
   return j.dump(2) + "\n";
 }
 

@@ -3,7 +3,7 @@
 // "test_loss","test_accuracy","train_seconds","samples_per_second"[,"loss_scale","skipped_steps"]}],"final":{"test_accuracy",
 // "train_seconds_total"[, "tta_level", "tta_test_accuracy", "tta_test_loss"]}} (accuracy as a fraction in [0, 1];
 // config: every setting the run resolved, as text; the tta_ keys when a final evaluation with test-time
-// augmentation ran).
+// augmentation ran); plus "profile" (profile::profile_json's object) when the run was profiled.
 #pragma once
 
 #include <filesystem>
@@ -29,6 +29,8 @@ struct RunReport {
   /// (non-finite loss).
   std::string status = "running";
   double requested_epochs = 0;  ///< --epochs as given
+  /// The profile of the run (profile::profile_json), or empty: not profiled.
+  std::string profile;
 };
 
 /// The JSON document described above, pretty-printed.

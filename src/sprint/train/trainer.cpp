@@ -93,6 +93,8 @@ Trainer::Trainer(nn::Model& model, optim::Optimizer& optimizer, const data::Data
     SPRINT_CHECK(!options.loss_scaling,
                  "dynamic loss scaling decides on the host whether each step runs: it does not combine with CUDA graphs");
 
+    SPRINT_CHECK(options.profiler == nullptr,
+                 "the profiler does not combine with CUDA graphs: replayed steps call no layer it could time");
     graph_ = std::make_unique<GraphState>();
   }
   SPRINT_CHECK(options.tta >= 0 && options.tta <= 2, "test-time augmentation level must be 0, 1 or 2, got {}",
@@ -137,15 +139,27 @@ void Trainer::after_optimizer_step(int64_t total, bool last) {
 
 bool Trainer::train_step(nn::RunContext& ctx, const data::Batch& batch, int64_t step, int64_t steps) {
   const int k = options_.accumulate_steps;
+  profile::Profiler* const profiler = options_.profiler;
   if (step % k == 0) optimizer_.zero_grad();
-  const Tensor logits = model_.net->forward(ctx, batch.inputs);
-  const Tensor batch_loss = model_.loss->forward(ctx, logits, batch.labels);
-  const Tensor dlogits = model_.loss->backward(ctx);
-  if (scaler_) scaler_->scale_gradient(stream_, dlogits);
-  model_.net->backward(ctx, dlogits);
+  Tensor logits, batch_loss, dlogits;
+  {
+    const profile::ProfileRegion region(profiler, "model", profile::Category::kForward);
+    logits = model_.net->forward(ctx, batch.inputs);
+  }
+  {
+    const profile::ProfileRegion region(profiler, "loss", profile::Category::kLoss);
+    batch_loss = model_.loss->forward(ctx, logits, batch.labels);
+    dlogits = model_.loss->backward(ctx);
+    if (scaler_) scaler_->scale_gradient(stream_, dlogits);
+  }
+  {
+    const profile::ProfileRegion region(profiler, "model", profile::Category::kBackward);
+    model_.net->backward(ctx, dlogits);
+  }
   const int64_t done = step + 1;
   const bool stepped = done % k == 0 || done == steps;
   if (stepped) {
+    const profile::ProfileRegion region(profiler, "optimizer", profile::Category::kOptimizer);
     const int64_t in_window = done % k == 0 ? k : done % k;
     bool skip = false;
     if (scaler_) {  // unscale the gradients; an inf or NaN among them skips this step's update
@@ -253,11 +267,21 @@ EpochStats Trainer::run_epoch(int64_t epoch, int64_t n_epochs) {
 
   stream_.synchronize();
   const auto start = std::chrono::steady_clock::now();
+  profile::Profiler* const profiler = options_.profiler;
   while (!finished()) {
-    std::optional<data::Batch> batch = train_loader_->next();
-    if (!batch) break;
+    ctx.observer = profiler != nullptr ? profiler->begin_step() : nullptr;
+    std::optional<data::Batch> batch;
+    {
+      const profile::ProfileRegion region(profiler, "data wait", profile::Category::kData);
+      batch = train_loader_->next();
+    }
+    if (!batch) {
+      if (profiler != nullptr) profiler->discard_step();
+      break;
+    }
     // A graph step always ends with the optimizer (no accumulation with graphs).
     const bool stepped = graph_step(ctx, *batch, step, steps) || train_step(ctx, *batch, step, steps);
+    if (profiler != nullptr) profiler->end_step();
     if (stepped) after_optimizer_step(total, steps_done_ + 1 == total);
     ++step;
     samples += batch->size;
@@ -302,7 +326,7 @@ EpochStats Trainer::run_epoch(int64_t epoch, int64_t n_epochs) {
     throw TrainingDiverged(fmt::format("the training loss became non-finite in epoch {} (by step {} of {}; lower the "
                                        "learning rate; --on-nonfinite continue trains on regardless)",
                                        epoch, step, steps));
-  if (!interrupted_) stats.test = evaluate_with(options_.tta_every_epoch ? options_.tta : 0);
+  if (!interrupted_ && options_.evaluate_epochs) stats.test = evaluate_with(options_.tta_every_epoch ? options_.tta : 0);
   return stats;
 }
 

@@ -16,6 +16,7 @@
 #include "sprint/optim/optimizer.h"
 #include "sprint/optim/loss_scaler.h"
 #include "sprint/optim/schedule.h"
+#include "sprint/profile/profiler.h"
 #include "sprint/train/evaluator.h"
 #include "sprint/train/lookahead.h"
 #include "sprint/train/progress.h"
@@ -80,6 +81,13 @@ struct TrainerOptions {
   /// Set (e.g. by a SIGINT handler) to end the run after the current optimizer step; run_epoch then returns early
   /// and interrupted() is true.
   const std::atomic<bool>* stop_requested = nullptr;
+  /// Per-layer timing of some training steps (profile/profiler.h): every batch is a profiler step, its data wait,
+  /// model forward and backward, loss and optimizer timed as regions and the layers through the RunContext's
+  /// observer; null: off, nothing is timed. Must outlive the trainer and time the trainer's stream. Not with
+  /// cuda_graph (replayed steps call no layer).
+  profile::Profiler* profiler = nullptr;
+  /// Evaluate on the test set at the end of every epoch; false (`sprint profile`): EpochStats::test stays empty.
+  bool evaluate_epochs = true;
 };
 
 /// Where a run stands between two optimizer steps: with the model's and the optimizer's state, all a checkpoint

@@ -10,6 +10,7 @@
 #include "sprint/core/error.h"
 #include "sprint/runtime/cuda/cuda_check.h"
 #include "sprint/runtime/cuda/cuda_context.h"
+#include "sprint/runtime/cuda/nvtx.h"
 
 namespace sprint::cuda {
 namespace {
@@ -116,5 +117,9 @@ int driver_version() {
   }
   return v;
 }
+
+void nvtx_range_push(const char* name) noexcept { nvtxRangePushA(name); }
+
+void nvtx_range_pop() noexcept { nvtxRangePop(); }
 
 }  // namespace sprint::cuda
