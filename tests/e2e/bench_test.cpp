@@ -92,11 +92,34 @@ TEST(Bench, SpeedrunRepeatsOverSeeds) {
   EXPECT_NE(second.find("\"seed\": \"1\""), std::string::npos) << second.substr(0, 2000);
 }
 
+// libraries --quick on FashionMNIST (ResNet-18 takes 1x28x28 too): both profiled runs, the per-op comparison with a
+// speed-up for the convolutions, the layer profile, the memory peak, and the trace and TensorBoard files.
+TEST(Bench, LibrariesComparesTheKernelsPerOp) {
+  const std::string data_dir = fashion_mnist_data_dir();
+  if (data_dir.empty()) GTEST_SKIP() << "FashionMNIST not installed (sprint data fetch fashion-mnist)";
+  TempDir tmp;
+  const fs::path out = tmp.path() / "lib";
+  const CommandResult r = run_sprint({"bench", "libraries", "--quick", "--repeats", "1", "--dataset", "fashion-mnist",
+                                      "--data-dir", data_dir, "--out", out.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  const std::string md = read_text_file((out / "RESULTS.md").string());
+  EXPECT_TRUE(has_line_starting(md, "| fast kernels | 1 | ")) << md;
+  EXPECT_TRUE(has_line_starting(md, "| reference kernels | 1 | ")) << md;
+  EXPECT_NE(md.find("## What the libraries buy, per op"), std::string::npos) << md;
+  EXPECT_TRUE(has_line_starting(md, "| Conv2d | forward | ")) << md;
+  EXPECT_TRUE(has_line_starting(md, "| Conv2d | backward | ")) << md;
+  EXPECT_TRUE(has_line_starting(md, "| whole step | ")) << md;
+  EXPECT_NE(md.find("## Layer profile (fast kernels)"), std::string::npos) << md;
+  EXPECT_NE(md.find("- cpu: peak "), std::string::npos) << md;
+  EXPECT_TRUE(fs::exists(out / "trace.json"));
+  EXPECT_TRUE(fs::is_directory(out / "tensorboard"));
+}
+
 TEST(Bench, BadInputIsOneLineAndAUsageError) {
   TempDir tmp;
   const CommandResult unknown = run_sprint({"bench", "nope", "--out", (tmp.path() / "x").string()});
   EXPECT_EQ(unknown.exit_code, 2);
-  EXPECT_NE(unknown.err.find("unknown benchmark 'nope' (known: cpu-vs-gpu, optimizations)"),
+  EXPECT_NE(unknown.err.find("unknown benchmark 'nope' (known: cpu-vs-gpu, optimizations, speedrun, libraries)"),
             std::string::npos)
       << unknown.err;
   EXPECT_FALSE(fs::exists(tmp.path() / "x"));

@@ -13,10 +13,12 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <nlohmann/json.hpp>
 
 #include "sprint/backend/cpu/cpu_info.h"
 #include "sprint/cli/bench_plan.h"
 #include "sprint/cli/commands.h"
+#include "sprint/core/allocator.h"
 #include "sprint/config.h"
 #include "sprint/core/error.h"
 #include "sprint/data/file_io.h"
@@ -34,6 +36,7 @@ struct RunResult {
   double seconds = 0.0;   ///< the training loops' time (the report's train_seconds_total)
   double accuracy = 0.0;  ///< final test accuracy, a fraction
   std::vector<train::EpochStats> epochs;
+  nlohmann::json profile;  ///< the report's "profile" (--profile runs), else null
 };
 
 struct Row {
@@ -84,6 +87,8 @@ RunResult read_run(const fs::path& report) {
   for (const train::EpochStats& e : r.epochs) out.seconds += e.train_seconds;
   out.accuracy = r.tta ? r.tta->accuracy : r.epochs.back().test.accuracy;
   out.epochs = r.epochs;
+  const nlohmann::json j = nlohmann::json::parse(bytes.begin(), bytes.end());
+  if (j.contains("profile")) out.profile = j["profile"];
   return out;
 }
 
@@ -110,33 +115,50 @@ std::string results_markdown(const BenchPlan& plan, const std::vector<Row>& rows
   for (const Row& r : rows)
     if (!r.runs.empty()) last = &r;
   const double total_gain = base && last ? std::log(base_time / median(seconds_of(*last))) : 0.0;
-  md += "| configuration | runs | training time, median (s) | spread (min to max) | speed-up vs " +
-        plan.baseline + (plan.ablation ? " | share of the speed-up" : "") + " | test accuracy, median |\n";
-  md += std::string("|---|---:|---:|---|---:|") + (plan.ablation ? "---:|" : "") + "---:|\n";
+  // The shares only mean something when the whole ablation changed the time (here: by 5% or more).
+  const bool shares = plan.ablation && std::abs(total_gain) >= std::log(1.05);
+  auto line = [](const std::vector<std::string>& cells) {
+    std::string out = "|";
+    for (const std::string& c : cells) out += " " + c + " |";
+    return out + "\n";
+  };
+  std::vector<std::string> head = {"configuration", "runs", "training time, median (s)", "spread (min to max)",
+                                   "speed-up vs " + plan.baseline};
+  if (plan.ablation) head.push_back("share of the speed-up");
+  head.push_back("test accuracy, median");
+  md += line(head);
+  std::vector<std::string> rule = {"---", "---:", "---:", "---", "---:"};
+  if (plan.ablation) rule.push_back("---:");
+  rule.push_back("---:");
+  md += line(rule);
   const Row* previous = nullptr;
   for (const Row& r : rows) {
+    std::vector<std::string> cells = {r.config->label};
     if (!r.skipped.empty()) {
-      md += fmt::format("| {} | 0 | skipped: {} | | |{} |\n", r.config->label, r.skipped,
-                        plan.ablation ? " |" : "");
+      cells.insert(cells.end(), {"0", "skipped: " + r.skipped});
+      cells.resize(head.size());
+      md += line(cells);
       continue;
     }
     const std::vector<double> t = seconds_of(r);
     std::vector<double> acc;
     for (const RunResult& x : r.runs) acc.push_back(x.accuracy);
     const double med = median(t);
-    std::string share;
-    if (plan.ablation) {
-      share = "-";
-      if (previous && total_gain != 0.0)
-        share = fmt::format("{:.0f}%", 100.0 * std::log(median(seconds_of(*previous)) / med) / total_gain);
-      share = " | " + share;
-    }
-    md += fmt::format(
-        "| {} | {} | {:.2f} | {:.2f} to {:.2f} | {} {}| {:.2f}% |\n", r.config->label, r.runs.size(), med,
-        *std::min_element(t.begin(), t.end()), *std::max_element(t.begin(), t.end()),
-        base ? fmt::format("{:.2f}x", base_time / med) : std::string("-"), share, 100.0 * median(acc));
+    cells.push_back(std::to_string(r.runs.size()));
+    cells.push_back(fmt::format("{:.2f}", med));
+    cells.push_back(fmt::format("{:.2f} to {:.2f}", *std::min_element(t.begin(), t.end()),
+                                *std::max_element(t.begin(), t.end())));
+    cells.push_back(base ? fmt::format("{:.2f}x", base_time / med) : std::string("-"));
+    if (plan.ablation)
+      cells.push_back(shares && previous
+                          ? fmt::format("{:.0f}%", 100.0 * std::log(median(seconds_of(*previous)) / med) / total_gain)
+                          : std::string("-"));
+    cells.push_back(fmt::format("{:.2f}%", 100.0 * median(acc)));
+    md += line(cells);
     previous = &r;
   }
+  if (plan.ablation && !shares)
+    md += "\nThe last row's time is within 5% of the baseline's: no shares of a speed-up are given.\n";
   if (plan.vary_seed) md += "\nRun r uses `--seed r-1`: the spread is over seeds.\n";
   md +=
       "\nTraining time is the training loops' wall time (the report's `train_seconds_total`: no evaluation, no "
@@ -154,6 +176,69 @@ std::string results_markdown(const BenchPlan& plan, const std::vector<Row>& rows
       "and "
       "`loss.png` (test accuracy and training loss per epoch, first run of each configuration).\n";
   for (const std::string& note : plot_notes) md += "\n" + note + "\n";
+  return md;
+}
+
+// Per (layer type, phase): self milliseconds per profiled step of a --profile run.
+std::map<std::pair<std::string, std::string>, double> per_op_ms(const nlohmann::json& profile) {
+  std::map<std::pair<std::string, std::string>, double> out;
+  const double steps = std::max(1.0, profile.value("steps", 1.0));
+  for (const nlohmann::json& row : profile.at("rows")) {
+    std::string kind = row.value("kind", std::string());
+    if (kind.empty()) kind = row.at("name").get<std::string>();  // a region: data wait, loss, optimizer, [other]
+    out[{kind, row.at("phase").get<std::string>()}] += row.at("self_ms").get<double>() / steps;
+  }
+  return out;
+}
+
+// The per-op comparison of the first two rows (fast, reference) and the first row's layer profile and memory.
+std::string per_op_markdown(const std::vector<Row>& rows) {
+  if (rows.size() < 2 || rows[0].runs.empty() || rows[1].runs.empty() || rows[0].runs[0].profile.is_null() ||
+      rows[1].runs[0].profile.is_null())
+    return "\nNo per-op comparison: a profiled run is missing.\n";
+  const nlohmann::json& fast = rows[0].runs[0].profile;
+  const auto a = per_op_ms(fast), b = per_op_ms(rows[1].runs[0].profile);
+  std::vector<std::pair<std::pair<std::string, std::string>, double>> order(a.begin(), a.end());
+  std::sort(order.begin(), order.end(), [&](const auto& x, const auto& y) {
+    const auto bx = b.find(x.first), by = b.find(y.first);
+    return (bx == b.end() ? 0.0 : bx->second) > (by == b.end() ? 0.0 : by->second);
+  });
+  std::string md = fmt::format(
+      "\n## What the libraries buy, per op\n\nSelf time per profiled step (first run of each), summed over the layers "
+      "of each type; the speed-up is {} over {}.\n\n| op | phase | {} (ms) | {} (ms) | speed-up |\n|---|---|---:|---:|---:|\n",
+      rows[0].config->label, rows[1].config->label, rows[0].config->label, rows[1].config->label);
+  double total_a = 0.0, total_b = 0.0;
+  for (const auto& [key, fast_ms] : order) {
+    const auto it = b.find(key);
+    const double ref_ms = it == b.end() ? 0.0 : it->second;
+    total_a += fast_ms;
+    total_b += ref_ms;
+    md += fmt::format("| {} | {} | {:.2f} | {:.2f} | {} |\n", key.first, key.second, fast_ms, ref_ms,
+                      fast_ms > 0.0 && ref_ms > 0.0 ? fmt::format("{:.1f}x", ref_ms / fast_ms) : std::string("-"));
+  }
+  md += fmt::format("| whole step | | {:.2f} | {:.2f} | {:.1f}x |\n", total_a, total_b,
+                    total_a > 0.0 ? total_b / total_a : 0.0);
+  md += fmt::format("\n## Layer profile ({})\n\nMean step {:.2f} ms ({} steps after {} warm-up): data wait {:.2f} ms, "
+                    "compute {:.2f} ms, optimizer {:.2f} ms.\n\n| layer | type | phase | calls | total (ms) | self (ms) | "
+                    "share | GFLOP/s |\n|---|---|---|---:|---:|---:|---:|---:|\n",
+                    rows[0].config->label, fast.value("mean_step_ms", 0.0), fast.value("steps", 0),
+                    fast.value("warmup_steps", 0), fast.value("data_wait_ms", 0.0), fast.value("compute_ms", 0.0),
+                    fast.value("optimizer_ms", 0.0));
+  int shown = 0;
+  for (const nlohmann::json& row : fast.at("rows")) {
+    if (++shown > 20) break;
+    const nlohmann::json& rate = row.at("flops_per_second");
+    md += fmt::format("| {} | {} | {} | {} | {:.2f} | {:.2f} | {:.1f}% | {} |\n", row.at("name").get<std::string>(),
+                      row.value("kind", std::string()), row.at("phase").get<std::string>(),
+                      row.at("calls").get<int64_t>(), row.at("total_ms").get<double>(),
+                      row.at("self_ms").get<double>(), 100.0 * row.at("share").get<double>(),
+                      rate.is_null() ? std::string("-") : fmt::format("{:.1f}", rate.get<double>() / 1e9));
+  }
+  md += "\nMemory at the end of the profiled steps:\n\n";
+  for (const nlohmann::json& m : fast.at("memory"))
+    md += fmt::format("- {}: peak {} allocated, {} reserved\n", m.at("device").get<std::string>(),
+                      format_bytes(m.at("peak_allocated_bytes").get<int64_t>()),
+                      format_bytes(m.at("peak_reserved_bytes").get<int64_t>()));
   return md;
 }
 
@@ -230,6 +315,8 @@ int run_bench(const BenchArgs& a) {
       row.skipped = "needs CUDA (the bench runs on --device cpu)";
     } else {
       if (cuda_row) row.command.insert(row.command.end(), c.cuda_args.begin(), c.cuda_args.end());
+      for (std::string& arg : row.command)  // "{out}/trace.json" -> the output directory's file
+        if (const size_t at = arg.find("{out}"); at != std::string::npos) arg.replace(at, 5, out.string());
       if (!plan.own_devices) row.command.insert(row.command.end(), {"--device", on_cuda ? "cuda" : "cpu"});
       if (a.data_dir) row.command.insert(row.command.end(), {"--data-dir", *a.data_dir});
       for (int r = 1; r <= a.repeats; ++r) {
@@ -250,7 +337,8 @@ int run_bench(const BenchArgs& a) {
   std::string command = "sprint bench";
   for (const std::string& arg : a.given) command += " " + arg;
   const std::vector<std::string> notes = draw_plots(plan, rows, out);
-  const std::string md = results_markdown(plan, rows, command, has_cuda, notes);
+  std::string md = results_markdown(plan, rows, command, has_cuda, notes);
+  if (plan.per_op) md += per_op_markdown(rows);
   data::write_output_file(out / "RESULTS.md",
                           std::span(reinterpret_cast<const uint8_t*>(md.data()), md.size()));
   std::printf("%s", md.c_str());

@@ -3,13 +3,23 @@
 
 #include <fmt/format.h>
 
+#include <string>
+
 #include "sprint/core/error.h"
 
 namespace sprint::cli {
 namespace {
 
-std::string number(double v) {
-  return fmt::format("{}", v);
+std::string number(double v) { return fmt::format("{}", v); }
+
+// Sets `name value` in args: replaces the value when the option is there, else appends both.
+void set_option(std::vector<std::string>& args, const std::string& name, const std::string& value) {
+  for (size_t i = 0; i + 1 < args.size(); ++i)
+    if (args[i] == name) {
+      args[i + 1] = value;
+      return;
+    }
+  args.insert(args.end(), {name, value});
 }
 
 void apply_size(BenchPlan& plan, const BenchSize& size, double quick_epochs, int64_t quick_train,
@@ -22,10 +32,10 @@ void apply_size(BenchPlan& plan, const BenchSize& size, double quick_epochs, int
     if (!test) test = quick_test;
   }
   for (BenchConfig& c : plan.configs) {
-    if (epochs) c.args.insert(c.args.end(), {"--epochs", number(*epochs)});
-    if (train) c.args.insert(c.args.end(), {"--limit-train", std::to_string(*train)});
-    if (test) c.args.insert(c.args.end(), {"--limit-test", std::to_string(*test)});
-    if (size.dataset) c.args.insert(c.args.end(), {"--dataset", *size.dataset});
+    if (epochs) set_option(c.args, "--epochs", number(*epochs));
+    if (train) set_option(c.args, "--limit-train", std::to_string(*train));
+    if (test) set_option(c.args, "--limit-test", std::to_string(*test));
+    if (size.dataset) set_option(c.args, "--dataset", *size.dataset);
   }
 }
 
@@ -125,18 +135,57 @@ BenchPlan speedrun(const BenchSize& size) {
   return p;
 }
 
+// Seed 002: ResNet-18 profiled layer by layer, with its memory peak, Chrome trace and TensorBoard log; then the same
+// steps on sprint's plain reference kernels, so each op's time shows what the libraries (oneDNN, sprint's Winograd
+// and AVX2 GEMM kernels on the CPU) buy.
+BenchPlan libraries(const BenchSize& size) {
+  const int64_t batch = size.quick ? 4 : 64, warmup = size.quick ? 1 : 2, steps = size.quick ? 2 : 5;
+  std::vector<std::string> common = {"--recipe",        "resnet18-adam",         "--batch-size",
+                                     std::to_string(batch), "--profile",        "--profile-warmup",
+                                     std::to_string(warmup), "--profile-steps", std::to_string(steps),
+                                     "--profile-rows",  "15",                    "--max-steps",
+                                     std::to_string(warmup + steps), "--device", "cpu"};
+  std::vector<std::string> fast = common, reference = common;
+  fast.insert(fast.end(), {"--trace", "{out}/trace.json", "--tensorboard", "{out}/tensorboard"});
+  reference.insert(reference.end(), {"--cpu-kernels", "reference"});
+  BenchPlan p{.name = "libraries",
+              .title = "ResNet-18 profiled: what the kernel libraries buy, per op",
+              .description = fmt::format(
+                  "Seed 002: ResNet-18 (CIFAR variant) with the `resnet18-adam` recipe (Adam lr 1e-3) at batch {}, "
+                  "{} training steps profiled layer by layer after {} warm-up steps: the fast CPU kernels (oneDNN, "
+                  "sprint's Winograd and AVX2 GEMM), which also write a Chrome trace (`trace.json`, open it in "
+                  "Perfetto) and a TensorBoard log (`tensorboard/`); then the same steps on sprint's plain reference "
+                  "loops (`--cpu-kernels reference`), the oracle every fast path is tested against.",
+                  batch, steps, warmup),
+              .configs = {{.label = "fast kernels", .args = fast, .note = "oneDNN, Winograd, AVX2 GEMM"},
+                          {.label = "reference kernels", .args = reference, .note = "plain loops"}},
+              .baseline = "reference kernels",
+              .own_devices = true,
+              .per_op = true};
+  // The profile window fixes the steps; only the data set's size (and evaluation) follow the size options.
+  BenchSize data_only = size;
+  data_only.quick = false;
+  data_only.epochs.reset();
+  if (!data_only.limit_train) data_only.limit_train = batch * (warmup + steps);
+  if (!data_only.limit_test) data_only.limit_test = 64;
+  apply_size(p, data_only, 1, 0, 0);
+  return p;
+}
+
 }  // namespace
 
 std::vector<std::pair<std::string, std::string>> bench_names() {
   return {{"cpu-vs-gpu", "seed 003: the MNIST MLP, 5 epochs, on the CPU and on CUDA"},
           {"optimizations", "seed 001: ResNet-10 baseline against optimised, each technique added in turn"},
-          {"speedrun", "seed 004: the airbench94 and cifar10-fast recipes, accuracy over seeds and time"}};
+          {"speedrun", "seed 004: the airbench94 and cifar10-fast recipes, accuracy over seeds and time"},
+          {"libraries", "seed 002: ResNet-18 profiled per layer, fast kernels against the reference loops per op"}};
 }
 
 BenchPlan bench_plan(const std::string& name, const BenchSize& size) {
   if (name == "cpu-vs-gpu") return cpu_vs_gpu(size);
   if (name == "optimizations") return optimizations(size);
   if (name == "speedrun") return speedrun(size);
+  if (name == "libraries") return libraries(size);
   std::string known;
   for (const auto& [n, what] : bench_names()) known += (known.empty() ? "" : ", ") + n;
   SPRINT_THROW(InvalidArgument, "unknown benchmark '{}' (known: {})", name, known);

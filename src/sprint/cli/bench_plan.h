@@ -12,7 +12,7 @@ namespace sprint::cli {
 
 struct BenchConfig {
   std::string label;              ///< a row of the results table ("+ AdamW")
-  std::vector<std::string> args;  ///< `sprint train` arguments (no --report, --progress)
+  std::vector<std::string> args;  ///< `sprint train` arguments (no --report, --progress); "{out}" is --out
   /// Added when the row runs on CUDA (mixed precision: the CPU backend has f32 kernels only).
   std::vector<std::string> cuda_args = {};
   bool needs_cuda = false;  ///< skipped without a CUDA device
@@ -33,6 +33,10 @@ struct BenchPlan {
   /// Repeat r (1-based) runs with --seed r - 1: accuracy over seeds (speedrun); otherwise every repeat has the
   /// configuration's own seed (time spread of one run).
   bool vary_seed = false;
+  /// The first two configurations are the same profiled steps on two sets of kernels: RESULTS.md compares their
+  /// per-op times (the --report's "profile" rows summed by layer type and phase) and lists the first one's
+  /// per-layer profile and memory.
+  bool per_op = false;
 };
 
 /// Options that shrink every run (smoke runs, CI): applied to every configuration when set.

@@ -206,11 +206,11 @@ void add_train(CLI::App& app, sprint::cli::TrainArgs& a) {
 
 void add_bench(CLI::App& app, sprint::cli::BenchArgs& a) {
   auto* b = app.add_subcommand("bench", "Run a seed's comparison and write RESULTS.md with its table and plots");
-  b->add_option("name", a.name, "cpu-vs-gpu | optimizations | speedrun (--list describes them)");
+  b->add_option("name", a.name, "cpu-vs-gpu | optimizations | speedrun | libraries (--list describes them)");
   b->add_flag("--list", a.list, "list the benchmarks");
   b->add_option("--out", a.out, "directory for RESULTS.md, the plots and every run's report and log");
   b->add_flag("--quick", a.quick, "the small variant: 1 epoch on a subset (cpu-vs-gpu: 10000 samples; "
-                                  "optimizations: 1024 CIFAR-10 images; speedrun: 2048)");
+                                  "optimizations: 1024 CIFAR-10 images; speedrun: 2048; libraries: batch 4, 2 profiled steps)");
   b->add_option("--repeats", a.repeats, "runs of each configuration (median and spread)")
       ->check(sprint::cli::StrictRange(1, 1000))->capture_default_str();
   b->add_option("--device", a.device, "auto | cpu | cuda: where rows that name no device run")

@@ -44,6 +44,8 @@ struct ProfileData {
   bool device_timing = false;  ///< layer spans timed with CUDA events (Track::kDevice)
   int64_t warmup_steps = 0;    ///< steps run before the first profiled one
   std::vector<std::string> names;
+  /// Per name: the layer's type ("Conv2d", "BatchNorm2d"; Module::type_name), "" for regions.
+  std::vector<std::string> kinds;
   /// Every profiled step's spans in the order they began; each step is one Category::kStep span on the host
   /// track.
   std::vector<Span> spans;

@@ -105,7 +105,11 @@ ProfileSummary summarize(const ProfileData& data) {
       continue;
     }
     const auto [it, added] = index.try_emplace({s.name, s.category}, out.rows.size());
-    if (added) out.rows.push_back({.name = data.names[s.name], .category = s.category});
+    if (added) {
+      const auto n = static_cast<size_t>(s.name);
+      out.rows.push_back(
+          {.name = data.names[n], .kind = n < data.kinds.size() ? data.kinds[n] : std::string(), .category = s.category});
+    }
     ProfileRow& row = out.rows[it->second];
     ++row.calls;
     row.total_ns += duration;
@@ -208,6 +212,7 @@ std::string profile_json(const ProfileSummary& s) {
   for (const ProfileRow& r : s.rows) {
     ordered_json row;
     row["name"] = r.name;
+    row["kind"] = r.kind;
     row["phase"] = category_name(r.category);
     row["calls"] = r.calls;
     row["total_ms"] = ms(r.total_ns);

@@ -18,6 +18,7 @@ inline constexpr const char* kUnaccountedRow = "[other]";
 
 struct ProfileRow {
   std::string name;
+  std::string kind;  ///< the layer's type ("Conv2d"), "" for regions
   Category category = Category::kForward;
   int64_t calls = 0;
   int64_t total_ns = 0;  ///< inclusive: children's time included
@@ -57,7 +58,7 @@ std::string format_profile_table(const ProfileSummary& summary, size_t top_n);
 
 /// {"steps","warmup_steps","device","timing":"host clock"|"cuda
 /// events","step_ms","mean_step_ms","data_wait_ms",
-///  "compute_ms","optimizer_ms","rows":[{"name","phase","calls","total_ms","mean_ms","self_ms","share",
+///  "compute_ms","optimizer_ms","rows":[{"name","kind","phase","calls","total_ms","mean_ms","self_ms","share",
 ///  "self_share","flops","bytes","flops_per_second","bytes_per_second"}],"memory":[{"device","allocated_bytes",
 ///  "peak_allocated_bytes","reserved_bytes","peak_reserved_bytes"}]} (flops and rates null when unknown),
 ///  compact.

@@ -54,6 +54,7 @@ int32_t Profiler::name_index(const std::string& name) {
   if (found != index_.end()) return found->second;
   const auto index = static_cast<int32_t>(data_.names.size());
   data_.names.push_back(name);
+  data_.kinds.emplace_back();
   forward_inputs_.emplace_back();
   index_.emplace(name, index);
   return index;
@@ -186,6 +187,7 @@ void Profiler::layer_begin(const nn::RunContext& ctx, std::string_view name, con
   if (!path_.empty()) path_ += '.';
   path_ += name;
   const int32_t index = name_index(path_);
+  if (data_.kinds[static_cast<size_t>(index)].empty()) data_.kinds[static_cast<size_t>(index)] = module.type_name();
   ForwardInput& seen = forward_inputs_[static_cast<size_t>(index)];
   nn::LayerCost cost;
   switch (phase) {
