@@ -13,6 +13,8 @@
 #include <dnnl.h>
 #include <fmt/format.h>
 
+#include "sprint/backend/cpu/isa_policy.h"
+
 namespace sprint::cpu {
 namespace {
 
@@ -78,7 +80,9 @@ int available_cores() {
 CpuInfo cpu_info() {
   CpuInfo info;
   info.cpu_model = read_cpu_model();
+  const std::string& cap = apply_isa_policy();
   info.isa_name = isa_display_name(dnnl_get_effective_cpu_isa());
+  if (!cap.empty()) info.isa_name += " (capped: " + cap + ")";
   info.hardware_threads = hardware_threads();
   info.available_cores = available_cores();
   const dnnl_version_t* v = dnnl_version();

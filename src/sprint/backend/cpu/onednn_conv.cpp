@@ -3,6 +3,7 @@
 // blocked layout oneDNN picks and back at the op's edges. KCRS weights are reordered into the kernel's weight
 // layout on each call (a few KB to a few MB, small beside the activations).
 #include "sprint/backend/cpu/onednn_common.h"
+#include "sprint/backend/cpu/isa_policy.h"
 #include "sprint/backend/cpu/onednn_ops.h"
 
 namespace sprint::cpu::onednn {
@@ -114,6 +115,7 @@ struct BackwardWeightEntry : CachedPrimitive {
 // Entry points
 // ------------------------------------------------------------------------------------------------------------
 int64_t channel_block() {
+  apply_isa_policy();
   // oneDNN's ISA values are nested bit sets: every AVX-512 core ISA contains avx512_core's bits.
   const auto isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
   const auto avx512 = static_cast<unsigned>(dnnl::cpu_isa::avx512_core);

@@ -1,0 +1,68 @@
+// isa_policy.cpp: the oneDNN ISA cap of isa_policy.h.
+#include "sprint/backend/cpu/isa_policy.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+
+#include <dnnl.hpp>
+
+#include "sprint/core/log.h"
+
+namespace sprint::cpu {
+
+std::string avx2_cap_reason(const IsaFacts& f) {
+  if (!f.avx512f || f.onednn_env) return "";
+  if (f.winograd_env == "0" || f.winograd_env == "off") return "";
+  if (f.winograd_env == "1" || f.winograd_env == "on")
+    return "SPRINT_WINOGRAD=1: Winograd convolutions need 8-channel blocks";
+  if (f.amd && f.family == 0x19)
+    return "AMD Zen 4 runs AVX-512 on 256-bit units: the AVX2 Winograd convolutions are faster "
+           "(SPRINT_WINOGRAD=0 "
+           "keeps AVX-512)";
+  return "";
+}
+
+IsaFacts isa_facts() {
+  IsaFacts f;
+  std::ifstream in("/proc/cpuinfo");
+  std::string line;
+  bool seen_vendor = false, seen_family = false, seen_flags = false;
+  while (std::getline(in, line) && !(seen_vendor && seen_family && seen_flags)) {
+    const size_t colon = line.find(':');
+    if (colon == std::string::npos) continue;
+    const std::string value = line.substr(colon + 1);
+    if (!seen_vendor && line.starts_with("vendor_id")) {
+      f.amd = value.find("AuthenticAMD") != std::string::npos;
+      seen_vendor = true;
+    } else if (!seen_family && line.starts_with("cpu family")) {
+      f.family = std::atoi(value.c_str());
+      seen_family = true;
+    } else if (!seen_flags && line.starts_with("flags")) {
+      std::istringstream words(value);
+      std::string w;
+      while (words >> w) f.avx512f |= w == "avx512f";
+      seen_flags = true;
+    }
+  }
+  if (const char* w = std::getenv("SPRINT_WINOGRAD")) f.winograd_env = w;
+  f.onednn_env = std::getenv("ONEDNN_MAX_CPU_ISA") != nullptr || std::getenv("DNNL_MAX_CPU_ISA") != nullptr;
+  return f;
+}
+
+const std::string& apply_isa_policy() {
+  static std::string reason;
+  static std::once_flag once;
+  std::call_once(once, [] {
+    std::string why = avx2_cap_reason(isa_facts());
+    if (!why.empty() && dnnl::set_max_cpu_isa(dnnl::cpu_isa::avx2) != dnnl::status::success) {
+      log_warn("could not cap oneDNN at AVX2 ({}): it was used before the policy ran", why);
+      why.clear();
+    }
+    reason = std::move(why);
+  });
+  return reason;
+}
+
+}  // namespace sprint::cpu
