@@ -79,28 +79,31 @@ TEST(Bench, SpeedrunRepeatsOverSeeds) {
     GTEST_SKIP() << "CIFAR-10 not installed (sprint data fetch cifar10)";
   TempDir tmp;
   const fs::path out = tmp.path() / "speed";
-  const CommandResult r = run_sprint({"bench", "speedrun", "--repeats", "2", "--epochs", "1", "--limit-train", "1024",
-                                      "--limit-test", "200", "--data-dir", data_dir, "--out", out.string()});
+  const CommandResult r =
+      run_sprint({"bench", "speedrun", "--repeats", "2", "--epochs", "1", "--limit-train", "1024",
+                  "--limit-test", "200", "--data-dir", data_dir, "--out", out.string()});
   ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
   const std::string md = read_text_file((out / "RESULTS.md").string());
   EXPECT_TRUE(has_line_starting(md, "| airbench94 | 2 | ")) << md;
   EXPECT_TRUE(has_line_starting(md, "| cifar10-fast | 2 | ")) << md;
   EXPECT_NE(md.find("Run r uses `--seed r-1`"), std::string::npos) << md;
   // The two airbench94 runs had seeds 0 and 1.
-  for (const char* run : {"airbench94-1.json", "airbench94-2.json"}) EXPECT_TRUE(fs::exists(out / "runs" / run));
+  for (const char* run : {"airbench94-1.json", "airbench94-2.json"})
+    EXPECT_TRUE(fs::exists(out / "runs" / run));
   const std::string second = read_text_file((out / "runs" / "airbench94-2.json").string());
   EXPECT_NE(second.find("\"seed\": \"1\""), std::string::npos) << second.substr(0, 2000);
 }
 
-// libraries --quick on FashionMNIST (ResNet-18 takes 1x28x28 too): both profiled runs, the per-op comparison with a
-// speed-up for the convolutions, the layer profile, the memory peak, and the trace and TensorBoard files.
+// libraries --quick on FashionMNIST (ResNet-18 takes 1x28x28 too): both profiled runs, the per-op comparison
+// with a speed-up for the convolutions, the layer profile, the memory peak, and the trace and TensorBoard
+// files.
 TEST(Bench, LibrariesComparesTheKernelsPerOp) {
   const std::string data_dir = fashion_mnist_data_dir();
   if (data_dir.empty()) GTEST_SKIP() << "FashionMNIST not installed (sprint data fetch fashion-mnist)";
   TempDir tmp;
   const fs::path out = tmp.path() / "lib";
-  const CommandResult r = run_sprint({"bench", "libraries", "--quick", "--repeats", "1", "--dataset", "fashion-mnist",
-                                      "--data-dir", data_dir, "--out", out.string()});
+  const CommandResult r = run_sprint({"bench", "libraries", "--quick", "--repeats", "1", "--dataset",
+                                      "fashion-mnist", "--data-dir", data_dir, "--out", out.string()});
   ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
   const std::string md = read_text_file((out / "RESULTS.md").string());
   EXPECT_TRUE(has_line_starting(md, "| fast kernels | 1 | ")) << md;
@@ -119,8 +122,9 @@ TEST(Bench, BadInputIsOneLineAndAUsageError) {
   TempDir tmp;
   const CommandResult unknown = run_sprint({"bench", "nope", "--out", (tmp.path() / "x").string()});
   EXPECT_EQ(unknown.exit_code, 2);
-  EXPECT_NE(unknown.err.find("unknown benchmark 'nope' (known: cpu-vs-gpu, optimizations, speedrun, libraries)"),
-            std::string::npos)
+  EXPECT_NE(
+      unknown.err.find("unknown benchmark 'nope' (known: cpu-vs-gpu, optimizations, speedrun, libraries)"),
+      std::string::npos)
       << unknown.err;
   EXPECT_FALSE(fs::exists(tmp.path() / "x"));
   const CommandResult no_out = run_sprint({"bench", "cpu-vs-gpu"});

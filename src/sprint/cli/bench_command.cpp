@@ -18,8 +18,8 @@
 #include "sprint/backend/cpu/cpu_info.h"
 #include "sprint/cli/bench_plan.h"
 #include "sprint/cli/commands.h"
-#include "sprint/core/allocator.h"
 #include "sprint/config.h"
+#include "sprint/core/allocator.h"
 #include "sprint/core/error.h"
 #include "sprint/data/file_io.h"
 #include "sprint/data/output_file.h"
@@ -122,8 +122,8 @@ std::string results_markdown(const BenchPlan& plan, const std::vector<Row>& rows
     for (const std::string& c : cells) out += " " + c + " |";
     return out + "\n";
   };
-  std::vector<std::string> head = {"configuration", "runs", "training time, median (s)", "spread (min to max)",
-                                   "speed-up vs " + plan.baseline};
+  std::vector<std::string> head = {"configuration", "runs", "training time, median (s)",
+                                   "spread (min to max)", "speed-up vs " + plan.baseline};
   if (plan.ablation) head.push_back("share of the speed-up");
   head.push_back("test accuracy, median");
   md += line(head);
@@ -149,10 +149,14 @@ std::string results_markdown(const BenchPlan& plan, const std::vector<Row>& rows
     cells.push_back(fmt::format("{:.2f} to {:.2f}", *std::min_element(t.begin(), t.end()),
                                 *std::max_element(t.begin(), t.end())));
     cells.push_back(base ? fmt::format("{:.2f}x", base_time / med) : std::string("-"));
-    if (plan.ablation)
-      cells.push_back(shares && previous
-                          ? fmt::format("{:.0f}%", 100.0 * std::log(median(seconds_of(*previous)) / med) / total_gain)
-                          : std::string("-"));
+    if (plan.ablation) {
+      std::string share = "-";
+      if (shares && previous) {
+        const double pct = 100.0 * std::log(median(seconds_of(*previous)) / med) / total_gain;
+        share = fmt::format("{:.0f}%", std::abs(pct) < 0.5 ? 0.0 : pct);  // no "-0%"
+      }
+      cells.push_back(share);
+    }
     cells.push_back(fmt::format("{:.2f}%", 100.0 * median(acc)));
     md += line(cells);
     previous = &r;
@@ -161,7 +165,8 @@ std::string results_markdown(const BenchPlan& plan, const std::vector<Row>& rows
     md += "\nThe last row's time is within 5% of the baseline's: no shares of a speed-up are given.\n";
   if (plan.vary_seed) md += "\nRun r uses `--seed r-1`: the spread is over seeds.\n";
   md +=
-      "\nTraining time is the training loops' wall time (the report's `train_seconds_total`: no evaluation, no "
+      "\nTraining time is the training loops' wall time (the report's `train_seconds_total`: no evaluation, "
+      "no "
       "start-up); accuracy is the final test accuracy (with test-time augmentation where the recipe has it).";
   if (plan.ablation)
     md +=
@@ -172,7 +177,8 @@ std::string results_markdown(const BenchPlan& plan, const std::vector<Row>& rows
     md += fmt::format("- {}{}: `{}`\n", r.config->label,
                       r.config->note.empty() ? "" : " (" + r.config->note + ")", shell_words(r.command));
   md +=
-      "\nPlots: `time.png` (median training time per configuration, bars from min to max), `accuracy.png` "
+      "\nPlots: `time.png` (median training time per configuration; the error bars span the runs' spread, "
+      "centred on the median), `accuracy.png` "
       "and "
       "`loss.png` (test accuracy and training loss per epoch, first run of each configuration).\n";
   for (const std::string& note : plot_notes) md += "\n" + note + "\n";
@@ -185,7 +191,8 @@ std::map<std::pair<std::string, std::string>, double> per_op_ms(const nlohmann::
   const double steps = std::max(1.0, profile.value("steps", 1.0));
   for (const nlohmann::json& row : profile.at("rows")) {
     std::string kind = row.value("kind", std::string());
-    if (kind.empty()) kind = row.at("name").get<std::string>();  // a region: data wait, loss, optimizer, [other]
+    if (kind.empty())
+      kind = row.at("name").get<std::string>();  // a region: data wait, loss, optimizer, [other]
     out[{kind, row.at("phase").get<std::string>()}] += row.at("self_ms").get<double>() / steps;
   }
   return out;
@@ -197,6 +204,7 @@ std::string per_op_markdown(const std::vector<Row>& rows) {
       rows[1].runs[0].profile.is_null())
     return "\nNo per-op comparison: a profiled run is missing.\n";
   const nlohmann::json& fast = rows[0].runs[0].profile;
+  const double steps = std::max(1.0, fast.value("steps", 1.0));  // the profile's totals, per step below
   const auto a = per_op_ms(fast), b = per_op_ms(rows[1].runs[0].profile);
   std::vector<std::pair<std::pair<std::string, std::string>, double>> order(a.begin(), a.end());
   std::sort(order.begin(), order.end(), [&](const auto& x, const auto& y) {
@@ -204,8 +212,10 @@ std::string per_op_markdown(const std::vector<Row>& rows) {
     return (bx == b.end() ? 0.0 : bx->second) > (by == b.end() ? 0.0 : by->second);
   });
   std::string md = fmt::format(
-      "\n## What the libraries buy, per op\n\nSelf time per profiled step (first run of each), summed over the layers "
-      "of each type; the speed-up is {} over {}.\n\n| op | phase | {} (ms) | {} (ms) | speed-up |\n|---|---|---:|---:|---:|\n",
+      "\n## What the libraries buy, per op\n\nSelf time per profiled step (first run of each), summed over "
+      "the layers "
+      "of each type; the speed-up is {} over {}.\n\n| op | phase | {} (ms) | {} (ms) | speed-up "
+      "|\n|---|---|---:|---:|---:|\n",
       rows[0].config->label, rows[1].config->label, rows[0].config->label, rows[1].config->label);
   double total_a = 0.0, total_b = 0.0;
   for (const auto& [key, fast_ms] : order) {
@@ -213,25 +223,28 @@ std::string per_op_markdown(const std::vector<Row>& rows) {
     const double ref_ms = it == b.end() ? 0.0 : it->second;
     total_a += fast_ms;
     total_b += ref_ms;
-    md += fmt::format("| {} | {} | {:.2f} | {:.2f} | {} |\n", key.first, key.second, fast_ms, ref_ms,
-                      fast_ms > 0.0 && ref_ms > 0.0 ? fmt::format("{:.1f}x", ref_ms / fast_ms) : std::string("-"));
+    md += fmt::format(
+        "| {} | {} | {:.2f} | {:.2f} | {} |\n", key.first, key.second, fast_ms, ref_ms,
+        fast_ms > 0.0 && ref_ms > 0.0 ? fmt::format("{:.1f}x", ref_ms / fast_ms) : std::string("-"));
   }
   md += fmt::format("| whole step | | {:.2f} | {:.2f} | {:.1f}x |\n", total_a, total_b,
                     total_a > 0.0 ? total_b / total_a : 0.0);
-  md += fmt::format("\n## Layer profile ({})\n\nMean step {:.2f} ms ({} steps after {} warm-up): data wait {:.2f} ms, "
-                    "compute {:.2f} ms, optimizer {:.2f} ms.\n\n| layer | type | phase | calls | total (ms) | self (ms) | "
-                    "share | GFLOP/s |\n|---|---|---|---:|---:|---:|---:|---:|\n",
-                    rows[0].config->label, fast.value("mean_step_ms", 0.0), fast.value("steps", 0),
-                    fast.value("warmup_steps", 0), fast.value("data_wait_ms", 0.0), fast.value("compute_ms", 0.0),
-                    fast.value("optimizer_ms", 0.0));
+  md += fmt::format(
+      "\n## Layer profile ({})\n\nMean step {:.2f} ms ({} steps after {} warm-up): data wait {:.2f} ms, "
+      "compute {:.2f} ms, optimizer {:.2f} ms.\n\n| layer | type | phase | calls | total (ms) | self (ms) | "
+      "share | GFLOP/s |\n|---|---|---|---:|---:|---:|---:|---:|\n",
+      rows[0].config->label, fast.value("mean_step_ms", 0.0), fast.value("steps", 0),
+      fast.value("warmup_steps", 0), fast.value("data_wait_ms", 0.0) / steps,
+      fast.value("compute_ms", 0.0) / steps, fast.value("optimizer_ms", 0.0) / steps);
   int shown = 0;
   for (const nlohmann::json& row : fast.at("rows")) {
     if (++shown > 20) break;
     const nlohmann::json& rate = row.at("flops_per_second");
-    md += fmt::format("| {} | {} | {} | {} | {:.2f} | {:.2f} | {:.1f}% | {} |\n", row.at("name").get<std::string>(),
-                      row.value("kind", std::string()), row.at("phase").get<std::string>(),
-                      row.at("calls").get<int64_t>(), row.at("total_ms").get<double>(),
-                      row.at("self_ms").get<double>(), 100.0 * row.at("share").get<double>(),
+    md += fmt::format("| {} | {} | {} | {} | {:.2f} | {:.2f} | {:.1f}% | {} |\n",
+                      row.at("name").get<std::string>(), row.value("kind", std::string()),
+                      row.at("phase").get<std::string>(), row.at("calls").get<int64_t>(),
+                      row.at("total_ms").get<double>(), row.at("self_ms").get<double>(),
+                      100.0 * row.at("share").get<double>(),
                       rate.is_null() ? std::string("-") : fmt::format("{:.1f}", rate.get<double>() / 1e9));
   }
   md += "\nMemory at the end of the profiled steps:\n\n";

@@ -10,7 +10,9 @@
 namespace sprint::cli {
 namespace {
 
-std::string number(double v) { return fmt::format("{}", v); }
+std::string number(double v) {
+  return fmt::format("{}", v);
+}
 
 // Sets `name value` in args: replaces the value when the option is there, else appends both.
 void set_option(std::vector<std::string>& args, const std::string& name, const std::string& value) {
@@ -124,9 +126,10 @@ BenchPlan optimizations(const BenchSize& size) {
 BenchPlan speedrun(const BenchSize& size) {
   BenchPlan p{.name = "speedrun",
               .title = "CIFAR-10 speed runs: airbench94 and cifar10-fast",
-              .description = "Seed 004's starting point and today's record recipe: `airbench94` (whitening conv, GELU, "
-                             "9.9 epochs of batch 1024, lookahead, 6-view TTA; 94% is its target) and `cifar10-fast` "
-                             "(ResNet-9, 24 epochs of batch 512, crop + flip + cutout). Each repeat is another seed.",
+              .description =
+                  "Seed 004's starting point and today's record recipe: `airbench94` (whitening conv, GELU, "
+                  "9.9 epochs of batch 1024, lookahead, 6-view TTA; 94% is its target) and `cifar10-fast` "
+                  "(ResNet-9, 24 epochs of batch 512, crop + flip + cutout). Each repeat is another seed.",
               .configs = {{.label = "airbench94", .args = {"--recipe", "airbench94"}},
                           {.label = "cifar10-fast", .args = {"--recipe", "cifar10-fast"}}},
               .baseline = "cifar10-fast",
@@ -135,33 +138,44 @@ BenchPlan speedrun(const BenchSize& size) {
   return p;
 }
 
-// Seed 002: ResNet-18 profiled layer by layer, with its memory peak, Chrome trace and TensorBoard log; then the same
-// steps on sprint's plain reference kernels, so each op's time shows what the libraries (oneDNN, sprint's Winograd
-// and AVX2 GEMM kernels on the CPU) buy.
+// Seed 002: ResNet-18 profiled layer by layer, with its memory peak, Chrome trace and TensorBoard log; then
+// the same steps on sprint's plain reference kernels, so each op's time shows what the libraries (oneDNN,
+// sprint's Winograd and AVX2 GEMM kernels on the CPU) buy.
 BenchPlan libraries(const BenchSize& size) {
   const int64_t batch = size.quick ? 4 : 64, warmup = size.quick ? 1 : 2, steps = size.quick ? 2 : 5;
-  std::vector<std::string> common = {"--recipe",        "resnet18-adam",         "--batch-size",
-                                     std::to_string(batch), "--profile",        "--profile-warmup",
-                                     std::to_string(warmup), "--profile-steps", std::to_string(steps),
-                                     "--profile-rows",  "15",                    "--max-steps",
-                                     std::to_string(warmup + steps), "--device", "cpu"};
+  std::vector<std::string> common = {"--recipe",
+                                     "resnet18-adam",
+                                     "--batch-size",
+                                     std::to_string(batch),
+                                     "--profile",
+                                     "--profile-warmup",
+                                     std::to_string(warmup),
+                                     "--profile-steps",
+                                     std::to_string(steps),
+                                     "--profile-rows",
+                                     "15",
+                                     "--max-steps",
+                                     std::to_string(warmup + steps),
+                                     "--device",
+                                     "cpu"};
   std::vector<std::string> fast = common, reference = common;
   fast.insert(fast.end(), {"--trace", "{out}/trace.json", "--tensorboard", "{out}/tensorboard"});
   reference.insert(reference.end(), {"--cpu-kernels", "reference"});
-  BenchPlan p{.name = "libraries",
-              .title = "ResNet-18 profiled: what the kernel libraries buy, per op",
-              .description = fmt::format(
-                  "Seed 002: ResNet-18 (CIFAR variant) with the `resnet18-adam` recipe (Adam lr 1e-3) at batch {}, "
-                  "{} training steps profiled layer by layer after {} warm-up steps: the fast CPU kernels (oneDNN, "
-                  "sprint's Winograd and AVX2 GEMM), which also write a Chrome trace (`trace.json`, open it in "
-                  "Perfetto) and a TensorBoard log (`tensorboard/`); then the same steps on sprint's plain reference "
-                  "loops (`--cpu-kernels reference`), the oracle every fast path is tested against.",
-                  batch, steps, warmup),
-              .configs = {{.label = "fast kernels", .args = fast, .note = "oneDNN, Winograd, AVX2 GEMM"},
-                          {.label = "reference kernels", .args = reference, .note = "plain loops"}},
-              .baseline = "reference kernels",
-              .own_devices = true,
-              .per_op = true};
+  BenchPlan p{
+      .name = "libraries",
+      .title = "ResNet-18 profiled: what the kernel libraries buy, per op",
+      .description = fmt::format(
+          "Seed 002: ResNet-18 (CIFAR variant) with the `resnet18-adam` recipe (Adam lr 1e-3) at batch {}, "
+          "{} training steps profiled layer by layer after {} warm-up steps: the fast CPU kernels (oneDNN, "
+          "sprint's Winograd and AVX2 GEMM), which also write a Chrome trace (`trace.json`, open it in "
+          "Perfetto) and a TensorBoard log (`tensorboard/`); then the same steps on sprint's plain reference "
+          "loops (`--cpu-kernels reference`), the oracle every fast path is tested against.",
+          batch, steps, warmup),
+      .configs = {{.label = "fast kernels", .args = fast, .note = "oneDNN, Winograd, AVX2 GEMM"},
+                  {.label = "reference kernels", .args = reference, .note = "plain loops"}},
+      .baseline = "reference kernels",
+      .own_devices = true,
+      .per_op = true};
   // The profile window fixes the steps; only the data set's size (and evaluation) follow the size options.
   BenchSize data_only = size;
   data_only.quick = false;
@@ -178,7 +192,8 @@ std::vector<std::pair<std::string, std::string>> bench_names() {
   return {{"cpu-vs-gpu", "seed 003: the MNIST MLP, 5 epochs, on the CPU and on CUDA"},
           {"optimizations", "seed 001: ResNet-10 baseline against optimised, each technique added in turn"},
           {"speedrun", "seed 004: the airbench94 and cifar10-fast recipes, accuracy over seeds and time"},
-          {"libraries", "seed 002: ResNet-18 profiled per layer, fast kernels against the reference loops per op"}};
+          {"libraries",
+           "seed 002: ResNet-18 profiled per layer, fast kernels against the reference loops per op"}};
 }
 
 BenchPlan bench_plan(const std::string& name, const BenchSize& size) {

@@ -30,12 +30,12 @@ struct BenchPlan {
   bool ablation = false;
   /// The configurations name their device (cpu-vs-gpu); otherwise the bench runs them on its --device.
   bool own_devices = false;
-  /// Repeat r (1-based) runs with --seed r - 1: accuracy over seeds (speedrun); otherwise every repeat has the
-  /// configuration's own seed (time spread of one run).
+  /// Repeat r (1-based) runs with --seed r - 1: accuracy over seeds (speedrun); otherwise every repeat has
+  /// the configuration's own seed (time spread of one run).
   bool vary_seed = false;
-  /// The first two configurations are the same profiled steps on two sets of kernels: RESULTS.md compares their
-  /// per-op times (the --report's "profile" rows summed by layer type and phase) and lists the first one's
-  /// per-layer profile and memory.
+  /// The first two configurations are the same profiled steps on two sets of kernels: RESULTS.md compares
+  /// their per-op times (the --report's "profile" rows summed by layer type and phase) and lists the first
+  /// one's per-layer profile and memory.
   bool per_op = false;
 };
 
