@@ -59,18 +59,6 @@ Args parse(int argc, char** argv) {
   return a;
 }
 
-Shape parse_shape(const std::string& s) {
-  std::vector<int64_t> dims;
-  size_t start = 0;
-  while (start <= s.size()) {
-    const size_t end = s.find('x', start);
-    dims.push_back(std::stoll(s.substr(start, end - start)));
-    if (end == std::string::npos) break;
-    start = end + 1;
-  }
-  return Shape(dims.begin(), dims.end());
-}
-
 double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   return v[v.size() / 2];
@@ -84,7 +72,7 @@ int main(int argc, char** argv) {
     cpu_context().set_num_threads(a.threads);
     const Device device = parse_device(a.device);
     const Stream stream = device_context(device).compute_stream();
-    const Shape sample = parse_shape(a.shape);
+    const Shape sample = bench::parse_shape(a.shape);
     const bool image = sample.size() == 3;
     const train::Layouts layouts =
         train::choose_layouts("auto", image && nn::has_convolutions(a.model), stream);

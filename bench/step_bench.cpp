@@ -54,18 +54,6 @@ Args parse(int argc, char** argv) {
   return a;
 }
 
-Shape parse_shape(const std::string& s) {
-  std::vector<int64_t> dims;
-  size_t start = 0;
-  while (start <= s.size()) {
-    const size_t end = s.find('x', start);
-    dims.push_back(std::stoll(s.substr(start, end - start)));
-    if (end == std::string::npos) break;
-    start = end + 1;
-  }
-  return Shape(dims.begin(), dims.end());
-}
-
 double peak_rss_mib() {
   rusage u{};
   getrusage(RUSAGE_SELF, &u);
@@ -78,7 +66,7 @@ int main(int argc, char** argv) {
   try {
     const Args a = parse(argc, argv);
     cpu_context().set_num_threads(a.threads);
-    const Shape sample = parse_shape(a.shape);
+    const Shape sample = bench::parse_shape(a.shape);
     const bool image = sample.size() == 3;
     // As `sprint train --memory-format`: auto = the conv models' preferred layout from the first convolution on.
     const train::Layouts layouts =

@@ -15,18 +15,7 @@ namespace sprint::testing {
 namespace {
 namespace fs = std::filesystem;
 
-bool have_gnuplot() {
-  const char* path = std::getenv("PATH");
-  const std::string dirs = path ? path : "";
-  size_t start = 0;
-  while (start <= dirs.size()) {
-    const size_t end = std::min(dirs.find(':', start), dirs.size());
-    if (end > start && ::access((fs::path(dirs.substr(start, end - start)) / "gnuplot").c_str(), X_OK) == 0)
-      return true;
-    start = end + 1;
-  }
-  return false;
-}
+bool have_gnuplot() { return !testing::find_on_path("gnuplot").empty(); }
 
 void train_report(const fs::path& report, const std::string& model, const std::string& seed) {
   const CommandResult r =

@@ -34,4 +34,7 @@ class TempDir {
 
 void write_file(const std::filesystem::path& path, const std::string& bytes);
 
+/// The executable `program` on PATH (its full path), or an empty path when there is none.
+std::filesystem::path find_on_path(const std::string& program);
+
 }  // namespace sprint::testing

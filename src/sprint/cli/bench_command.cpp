@@ -301,7 +301,8 @@ int run_bench(const BenchArgs& a) {
   }
   SPRINT_CHECK(!a.name.empty(), "sprint bench needs a benchmark name (sprint bench --list shows them)");
   SPRINT_CHECK(a.out.has_value(), "sprint bench needs --out DIR for RESULTS.md and its plots");
-  SPRINT_CHECK(a.repeats >= 1, "--repeats {}: expected a whole number >= 1", a.repeats);
+  const int repeats = a.repeats.value_or(a.quick ? 1 : 3);
+  SPRINT_CHECK(repeats >= 1, "--repeats {}: expected a whole number >= 1", repeats);
   const BenchPlan plan = bench_plan(a.name, {.quick = a.quick,
                                              .epochs = a.epochs,
                                              .limit_train = a.limit_train,
@@ -318,7 +319,7 @@ int run_bench(const BenchArgs& a) {
   std::vector<Row> rows;
   int done = 0;
   int planned = 0;
-  for (const BenchConfig& c : plan.configs) planned += (c.needs_cuda && !has_cuda) ? 0 : a.repeats;
+  for (const BenchConfig& c : plan.configs) planned += (c.needs_cuda && !has_cuda) ? 0 : repeats;
   for (const BenchConfig& c : plan.configs) {
     Row row{.config = &c, .command = c.args, .runs = {}, .skipped = {}};
     const bool cuda_row = plan.own_devices ? c.needs_cuda : on_cuda;
@@ -332,7 +333,7 @@ int run_bench(const BenchArgs& a) {
         if (const size_t at = arg.find("{out}"); at != std::string::npos) arg.replace(at, 5, out.string());
       if (!plan.own_devices) row.command.insert(row.command.end(), {"--device", on_cuda ? "cuda" : "cpu"});
       if (a.data_dir) row.command.insert(row.command.end(), {"--data-dir", *a.data_dir});
-      for (int r = 1; r <= a.repeats; ++r) {
+      for (int r = 1; r <= repeats; ++r) {
         const fs::path report = out / "runs" / fmt::format("{}-{}.json", slug(c.label), r);
         std::vector<std::string> argv = {exe.string(), "train"};
         argv.insert(argv.end(), row.command.begin(), row.command.end());

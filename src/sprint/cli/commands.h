@@ -146,7 +146,7 @@ struct BenchArgs {
   std::optional<std::string> out;  ///< directory for RESULTS.md, plots and each run's report and log
   bool list = false;
   bool quick = false;
-  int repeats = 3;
+  std::optional<int> repeats;  ///< runs of each configuration: 3, or 1 with --quick
   std::string device = "auto";  ///< auto (cuda when present) | cpu | cuda, for benches whose rows name no device
   std::optional<double> epochs;
   std::optional<int64_t> limit_train, limit_test;

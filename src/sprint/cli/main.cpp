@@ -211,8 +211,8 @@ void add_bench(CLI::App& app, sprint::cli::BenchArgs& a) {
   b->add_option("--out", a.out, "directory for RESULTS.md, the plots and every run's report and log");
   b->add_flag("--quick", a.quick, "the small variant: 1 epoch on a subset (cpu-vs-gpu: 10000 samples; "
                                   "optimizations: 1024 CIFAR-10 images; speedrun: 2048; libraries: batch 4, 2 profiled steps)");
-  b->add_option("--repeats", a.repeats, "runs of each configuration (median and spread)")
-      ->check(sprint::cli::StrictRange(1, 1000))->capture_default_str();
+  b->add_option("--repeats", a.repeats, "runs of each configuration (median and spread; default 3, 1 with --quick)")
+      ->check(sprint::cli::StrictRange(1, 1000));
   b->add_option("--device", a.device, "auto | cpu | cuda: where rows that name no device run")
       ->check(CLI::IsMember({"auto", "cpu", "cuda"}))->capture_default_str();
   b->add_option("--epochs", a.epochs, "override every run's epochs")->check(sprint::cli::StrictRange(1e-3, 1e6));

@@ -40,7 +40,7 @@ TEST(IsaPolicy, ThisMachineFollowsTheDecision) {
   std::printf("ISA: %s; conv activations: %s\n", info.isa_name.c_str(), memory_format_name(f));
   if (!cap.empty()) {
     EXPECT_EQ(f, MemoryFormat::kChannelsBlocked8);
-    EXPECT_NE(info.isa_name.find("capped"), std::string::npos) << info.isa_name;
+    EXPECT_NE(info.isa_name.find("8-channel blocks"), std::string::npos) << info.isa_name;
   }
 }
 

@@ -35,20 +35,6 @@ std::vector<testing::DecodedEvent> read_events(const fs::path& path) {
   return events;
 }
 
-/// The directory holding `program` on PATH, or "" when there is none.
-fs::path find_on_path(const std::string& program) {
-  const char* path = std::getenv("PATH");
-  std::string dirs = path ? path : "";
-  size_t start = 0;
-  while (start <= dirs.size()) {
-    const size_t end = std::min(dirs.find(':', start), dirs.size());
-    const fs::path candidate = fs::path(dirs.substr(start, end - start)) / program;
-    if (end > start && ::access(candidate.c_str(), X_OK) == 0) return candidate;
-    start = end + 1;
-  }
-  return {};
-}
-
 TEST(EventWriter, EncodesScalarEvents) {
   const testing::DecodedEvent e =
       testing::decode_event(encode_scalar_event(1700000000.25, 42, "train/loss", 0.5f));
@@ -147,7 +133,7 @@ TEST(EventWriter, Errors) {
 // protoc's own decoder of the wire format must see the same fields: tag 1 "train/loss", simple_value 2 as the
 // float's bits, step 2.
 TEST(EventWriter, ProtocDecodesTheRecords) {
-  const fs::path protoc = find_on_path("protoc");
+  const fs::path protoc = testing::find_on_path("protoc");
   if (protoc.empty()) GTEST_SKIP() << "protoc is not on PATH (apt-get install protobuf-compiler)";
   testing::TempDir tmp;
   fs::path path;

@@ -26,18 +26,7 @@ std::string read_all(const fs::path& path) {
 
 const std::string kPngSignature("\x89PNG\r\n\x1a\n", 8);
 
-bool have_gnuplot() {
-  const char* path = std::getenv("PATH");
-  std::string dirs = path ? path : "";
-  size_t start = 0;
-  while (start <= dirs.size()) {
-    const size_t end = std::min(dirs.find(':', start), dirs.size());
-    if (end > start && ::access((fs::path(dirs.substr(start, end - start)) / "gnuplot").c_str(), X_OK) == 0)
-      return true;
-    start = end + 1;
-  }
-  return false;
-}
+bool have_gnuplot() { return !testing::find_on_path("gnuplot").empty(); }
 
 #define SKIP_WITHOUT_GNUPLOT() \
   if (!have_gnuplot()) GTEST_SKIP() << "gnuplot is not on PATH (apt-get install gnuplot-nox)"

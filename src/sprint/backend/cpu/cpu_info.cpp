@@ -82,7 +82,7 @@ CpuInfo cpu_info() {
   info.cpu_model = read_cpu_model();
   const std::string& cap = apply_isa_policy();
   info.isa_name = isa_display_name(dnnl_get_effective_cpu_isa());
-  if (!cap.empty()) info.isa_name += " (capped: " + cap + ")";
+  if (!cap.empty()) info.isa_name += "; conv layers on 8-channel blocks: " + cap;
   info.hardware_threads = hardware_threads();
   info.available_cores = available_cores();
   const dnnl_version_t* v = dnnl_version();

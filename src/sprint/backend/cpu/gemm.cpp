@@ -8,7 +8,6 @@
 #include <omp.h>
 
 #include "sprint/backend/cpu/cpu_common.h"
-#include "sprint/backend/cpu/isa_policy.h"
 #include "sprint/backend/cpu/sgemm_avx2.h"
 
 namespace sprint::cpu {
@@ -48,7 +47,6 @@ void sgemm(const Stream& stream, bool trans_a, bool trans_b, int m, int n, int k
       return;
     case CpuGemm::kOneDnn: break;
   }
-  apply_isa_policy();
   // oneDNN's sgemm forks omp_get_max_threads() threads: lower it for small products, restore it after.
   if (used != wanted) omp_set_num_threads(used);
   const dnnl_status_t status =

@@ -1,14 +1,9 @@
-// isa_policy.cpp: the oneDNN ISA cap of isa_policy.h.
+// isa_policy.cpp: the 8-channel-block policy of isa_policy.h.
 #include "sprint/backend/cpu/isa_policy.h"
 
 #include <cstdlib>
 #include <fstream>
-#include <mutex>
 #include <sstream>
-
-#include <dnnl.hpp>
-
-#include "sprint/core/log.h"
 
 namespace sprint::cpu {
 
@@ -16,11 +11,10 @@ std::string avx2_cap_reason(const IsaFacts& f) {
   if (!f.avx512f || f.onednn_env) return "";
   if (f.winograd_env == "0" || f.winograd_env == "off") return "";
   if (f.winograd_env == "1" || f.winograd_env == "on")
-    return "SPRINT_WINOGRAD=1: Winograd convolutions need 8-channel blocks";
+    return "SPRINT_WINOGRAD=1 (the Winograd convolutions work on 8-channel blocks)";
   if (f.amd && f.family == 0x19)
-    return "AMD Zen 4 runs AVX-512 on 256-bit units: the AVX2 Winograd convolutions are faster "
-           "(SPRINT_WINOGRAD=0 "
-           "keeps AVX-512)";
+    return "AMD Zen 4 runs AVX-512 on 256-bit units, where the AVX2 Winograd convolutions are faster "
+           "(SPRINT_WINOGRAD=0 keeps 16-channel blocks)";
   return "";
 }
 
@@ -52,16 +46,7 @@ IsaFacts isa_facts() {
 }
 
 const std::string& apply_isa_policy() {
-  static std::string reason;
-  static std::once_flag once;
-  std::call_once(once, [] {
-    std::string why = avx2_cap_reason(isa_facts());
-    if (!why.empty() && dnnl::set_max_cpu_isa(dnnl::cpu_isa::avx2) != dnnl::status::success) {
-      log_warn("could not cap oneDNN at AVX2 ({}): it was used before the policy ran", why);
-      why.clear();
-    }
-    reason = std::move(why);
-  });
+  static const std::string reason = avx2_cap_reason(isa_facts());
   return reason;
 }
 

@@ -20,7 +20,7 @@ struct IsaFacts {
   bool onednn_env = false;   ///< ONEDNN_MAX_CPU_ISA (or DNNL_MAX_CPU_ISA) is set
 };
 
-/// Why oneDNN is capped at AVX2 ("" when it is not): the pure decision, for tests.
+/// Why an AVX-512 CPU takes 8-channel blocks ("" when it does not): the pure decision, for tests.
 std::string avx2_cap_reason(const IsaFacts& facts);
 
 /// Reads the facts of this machine and process (/proc/cpuinfo, the environment).

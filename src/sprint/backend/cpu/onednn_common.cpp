@@ -4,7 +4,6 @@
 #include <cstring>
 
 #include "sprint/backend/cpu/cpu_common.h"
-#include "sprint/backend/cpu/isa_policy.h"
 #include "sprint/backend/cpu/onednn_ops.h"
 
 namespace sprint::cpu::onednn {
@@ -52,8 +51,7 @@ bool operator==(const PrimitiveKey& a, const PrimitiveKey& b) {
 // ------------------------------------------------------------------------------------------------------------
 // Context
 // ------------------------------------------------------------------------------------------------------------
-OneDnnContext::OneDnnContext(DeviceContext&)
-    : engine_((apply_isa_policy(), dnnl::engine::kind::cpu), 0), stream_(engine_) {}
+OneDnnContext::OneDnnContext(DeviceContext&) : engine_(dnnl::engine::kind::cpu, 0), stream_(engine_) {}
 
 size_t OneDnnContext::cache_size() {
   std::lock_guard<std::mutex> lock(mutex_);

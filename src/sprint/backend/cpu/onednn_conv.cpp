@@ -115,7 +115,7 @@ struct BackwardWeightEntry : CachedPrimitive {
 // Entry points
 // ------------------------------------------------------------------------------------------------------------
 int64_t channel_block() {
-  apply_isa_policy();
+  if (!apply_isa_policy().empty()) return 8;  // AVX2 Winograd on 8-channel blocks (isa_policy.h)
   // oneDNN's ISA values are nested bit sets: every AVX-512 core ISA contains avx512_core's bits.
   const auto isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
   const auto avx512 = static_cast<unsigned>(dnnl::cpu_isa::avx512_core);
