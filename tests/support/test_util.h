@@ -33,6 +33,8 @@ class TempDir {
 };
 
 void write_file(const std::filesystem::path& path, const std::string& bytes);
+/// The bytes of a file ("" when it cannot be read).
+std::string read_file(const std::filesystem::path& path);
 
 /// The executable `program` on PATH (its full path), or an empty path when there is none.
 std::filesystem::path find_on_path(const std::string& program);

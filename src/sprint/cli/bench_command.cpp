@@ -87,8 +87,7 @@ RunResult read_run(const fs::path& report) {
   for (const train::EpochStats& e : r.epochs) out.seconds += e.train_seconds;
   out.accuracy = r.tta ? r.tta->accuracy : r.epochs.back().test.accuracy;
   out.epochs = r.epochs;
-  const nlohmann::json j = nlohmann::json::parse(bytes.begin(), bytes.end());
-  if (j.contains("profile")) out.profile = j["profile"];
+  if (!r.profile.empty()) out.profile = nlohmann::json::parse(r.profile);
   return out;
 }
 

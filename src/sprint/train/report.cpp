@@ -104,6 +104,7 @@ RunReport parse_report_json(const std::string& text, const std::string& source) 
       r.tta->loss = f.contains("tta_test_loss") ? number_at(f, "tta_test_loss") : 0.0;
       r.tta_level = f.value("tta_level", 0);
     }
+    if (j.contains("profile")) r.profile = j["profile"].dump();
   } catch (const nlohmann::json::exception& e) {
     SPRINT_THROW(FormatError, "{}: not a valid sprint train report ({})", source, e.what());
   }

@@ -44,10 +44,10 @@ void write_report(const std::filesystem::path& path, const RunReport& report);
 std::string epochs_json(const std::vector<EpochStats>& epochs);
 std::vector<EpochStats> parse_epochs_json(const std::string& text);
 
-/// A --report document read back (sprint plot): model, dataset, device, status, requested_epochs, config, the
-/// epochs (test_samples 0: the report does not keep it) and the TTA result when there is one. Missing optional
-/// keys keep RunReport's defaults; `epochs` must be there. Throws FormatError naming `source` when the text is not
-/// JSON or not a report.
+/// A --report document read back (sprint plot, sprint bench): model, dataset, device, status, requested_epochs,
+/// config, the epochs (test_samples 0: the report does not keep it), the TTA result and the profile when there are.
+/// Missing optional keys keep RunReport's defaults; `epochs` must be there. Throws FormatError naming `source` when
+/// the text is not JSON or not a report.
 RunReport parse_report_json(const std::string& text, const std::string& source);
 
 std::string epoch_table_header();

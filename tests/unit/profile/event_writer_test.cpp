@@ -23,14 +23,9 @@ namespace sprint::profile {
 namespace {
 namespace fs = std::filesystem;
 
-std::string read_all(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
 std::vector<testing::DecodedEvent> read_events(const fs::path& path) {
   std::vector<testing::DecodedEvent> events;
-  for (const std::string& payload : testing::read_tfrecords(read_all(path)))
+  for (const std::string& payload : testing::read_tfrecords(testing::read_file(path)))
     events.push_back(testing::decode_event(payload));
   return events;
 }
@@ -142,7 +137,7 @@ TEST(EventWriter, ProtocDecodesTheRecords) {
     writer.add_scalar("train/loss", 1.5, 1234);
     path = writer.path();
   }
-  const std::vector<std::string> records = testing::read_tfrecords(read_all(path));
+  const std::vector<std::string> records = testing::read_tfrecords(testing::read_file(path));
   ASSERT_EQ(records.size(), 2u);
   for (size_t i = 0; i < records.size(); ++i)
     testing::write_file(tmp.path() / ("r" + std::to_string(i)), records[i]);
@@ -151,7 +146,7 @@ TEST(EventWriter, ProtocDecodesTheRecords) {
                        .cwd = tmp.path(),
                        .log_path = tmp.path() / (name + ".txt"),
                        .stdin_path = tmp.path() / name});
-    return read_all(tmp.path() / (name + ".txt"));
+    return testing::read_file(tmp.path() / (name + ".txt"));
   };
   const std::string version = decode("r0");
   EXPECT_NE(version.find("3: \"brain.Event:2\""), std::string::npos) << version;

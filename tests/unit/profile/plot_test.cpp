@@ -19,11 +19,6 @@ namespace sprint::profile {
 namespace {
 namespace fs = std::filesystem;
 
-std::string read_all(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return {std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>()};
-}
-
 const std::string kPngSignature("\x89PNG\r\n\x1a\n", 8);
 
 bool have_gnuplot() { return !testing::find_on_path("gnuplot").empty(); }
@@ -42,9 +37,9 @@ TEST(Plot, LineChartAsPngAndSvg) {
   SKIP_WITHOUT_GNUPLOT();
   testing::TempDir tmp;
   plot_lines(two_series(), tmp.path() / "loss.png");
-  EXPECT_TRUE(read_all(tmp.path() / "loss.png").starts_with(kPngSignature));
+  EXPECT_TRUE(testing::read_file(tmp.path() / "loss.png").starts_with(kPngSignature));
   plot_lines(two_series(), tmp.path() / "loss.SVG");
-  const std::string svg = read_all(tmp.path() / "loss.SVG");
+  const std::string svg = testing::read_file(tmp.path() / "loss.SVG");
   EXPECT_NE(svg.find("<svg"), std::string::npos) << svg.substr(0, 200);
   EXPECT_NE(svg.find("train"), std::string::npos);
   // Only the two images: gnuplot's data, script and log went to a temporary directory.
@@ -65,7 +60,7 @@ TEST(Plot, HostileLabelsArePrintedNotRun) {
   chart.series[1].name = "back\\slash \\' quote";
   ASSERT_NO_THROW(plot_lines(chart, tmp.path() / "chart.svg"));
   EXPECT_FALSE(fs::exists(marker));
-  const std::string svg = read_all(tmp.path() / "chart.svg");
+  const std::string svg = testing::read_file(tmp.path() / "chart.svg");
   EXPECT_NE(svg.find("system("), std::string::npos) << "the label is drawn as text";
   EXPECT_NE(svg.find("back\\slash"), std::string::npos);
 
@@ -82,9 +77,9 @@ TEST(Plot, BarChartWithErrorBars) {
   for (int i = 0; i < 6; ++i) chart.bars.push_back({"config " + std::to_string(i), 1.0 + i, 0.1 * i});
   chart.bars[2].error.reset();
   plot_bars(chart, tmp.path() / "bars.png");
-  EXPECT_TRUE(read_all(tmp.path() / "bars.png").starts_with(kPngSignature));
+  EXPECT_TRUE(testing::read_file(tmp.path() / "bars.png").starts_with(kPngSignature));
   plot_bars(chart, tmp.path() / "bars.svg");
-  EXPECT_NE(read_all(tmp.path() / "bars.svg").find("config 5"), std::string::npos);
+  EXPECT_NE(testing::read_file(tmp.path() / "bars.svg").find("config 5"), std::string::npos);
 }
 
 TEST(Plot, MissingGnuplotIsOneLineWithTheInstallHint) {
