@@ -101,11 +101,13 @@ TEST(BadInput, DivergingRunStopsWithExitCode6) {
 TEST(BadInput, InterruptSavesAndTheRunResumes) {
   TempDir tmp;
   const fs::path dir = tmp.path() / "run", report = tmp.path() / "run.json";
-  const std::vector<std::string> args = tiny({"--samples", "3000", "--features", "40", "--hidden", "128,64",
+  // Long enough (6000 steps) that the signal, sent soon after the first checkpoint (step 20), lands mid-run even on
+  // a fast machine; a signal after the run ended would kill the process without a handler (also exit 130).
+  const std::vector<std::string> args = tiny({"--samples", "20000", "--features", "40", "--hidden", "128,64",
                                               "--epochs", "3", "--batch-size", "10", "--threads", "1",
                                               "--checkpoint-dir", dir.string(), "--checkpoint-every", "20",
                                               "--report", report.string()});
-  const int code = run_sprint_and_signal(args, [&] { return fs::exists(dir / "latest.safetensors"); }, 100, SIGINT);
+  const int code = run_sprint_and_signal(args, [&] { return fs::exists(dir / "latest.safetensors"); }, 10, SIGINT);
   if (code == -1) GTEST_SKIP() << "the run finished before the signal";
   EXPECT_EQ(code, 130);
   EXPECT_EQ(read_json(report)["status"], "interrupted");
