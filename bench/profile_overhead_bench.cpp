@@ -99,7 +99,7 @@ int main(int argc, char** argv) {
     // Every "on" step is profiled (no warm-up inside the profiler: the bench's own warm-up runs first).
     profile::Profiler profiler(stream, {.warmup_steps = 0, .steps = a.steps});
     nn::BufferPool gradients;
-    nn::RunContext ctx{stream, &rng, 0, layouts.activations, &gradients};
+    nn::RunContext ctx{stream, &rng, nn::BufferKey::micro_batch(0), layouts.activations, &gradients};
     model.net->train();
     const auto run_step = [&](profile::Profiler* p) {
       const auto t0 = std::chrono::steady_clock::now();

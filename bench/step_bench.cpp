@@ -92,7 +92,7 @@ int main(int argc, char** argv) {
     const Tensor y = Tensor::from_values(labels, {a.batch});
 
     nn::BufferPool gradients;
-    nn::RunContext ctx{stream, &rng, 0, activations, a.pool ? &gradients : nullptr};
+    nn::RunContext ctx{stream, &rng, nn::BufferKey::micro_batch(0), activations, a.pool ? &gradients : nullptr};
     model.net->train();
     std::vector<double> ms;
     double last_loss = 0.0;

@@ -71,7 +71,7 @@ void expect_module_gradients(nn::Module& module, const Shape& input_shape, const
   module.set_needs_input_grad(o.check_input_grad);
   Generator layer_rng(o.seed + 1);
   const GeneratorState rng_state = layer_rng.state();
-  nn::RunContext ctx{stream, &layer_rng, 0};
+  nn::RunContext ctx{stream, &layer_rng};
 
   auto run_forward = [&]() -> Tensor {
     layer_rng.set_state(rng_state);  // same dropout mask on every evaluation
@@ -114,7 +114,7 @@ void expect_loss_gradients(nn::Loss& loss_fn, int64_t n, int64_t k, const Gradch
   const Stream stream = cpu_context().compute_stream();
   Tensor x = random_tensor({n, k}, DType::kF64, rng, o.input_low, o.input_high);
   Tensor target = random_labels(n, k, rng);
-  nn::RunContext ctx{stream, nullptr, 0};
+  nn::RunContext ctx{stream, nullptr};
   auto loss = [&] { return loss_fn.forward(ctx, x, target).to_vector<double>()[0]; };
   loss();
   const double scale = 1.7;

@@ -101,7 +101,7 @@ int run_eval(const EvalArgs& a) {
   train::load_model_state(stream, *model.net, weights, true);
   const train::Layouts layout = train::choose_layouts(a.memory_format, nn::has_convolutions(a.model), stream);
   train::Evaluator evaluator(stream, model);
-  nn::RunContext ctx{stream, &rng, 0, layout.activations};
+  nn::RunContext ctx{stream, &rng, nn::BufferKey::evaluation(), layout.activations};
 
   if (a.dataset) {
     if (a.tta > 0)

@@ -13,17 +13,6 @@ enum BufferId { kOutput, kInputGrad };
 // Element-wise ops see any dense tensor as a flat vector.
 Tensor flat(const Tensor& t) { return Tensor::wrap(t.data(), {t.storage_numel()}, t.dtype(), t.device()); }
 
-void save(std::vector<Tensor>& saved, int slot, const Tensor& t) {
-  if (static_cast<size_t>(slot) >= saved.size()) saved.resize(static_cast<size_t>(slot) + 1);
-  saved[static_cast<size_t>(slot)] = t;
-}
-
-const Tensor& saved_for(const std::vector<Tensor>& saved, int slot, const char* layer) {
-  SPRINT_CHECK(static_cast<size_t>(slot) < saved.size() && saved[static_cast<size_t>(slot)].defined(),
-               "{}::backward called before forward", layer);
-  return saved[static_cast<size_t>(slot)];
-}
-
 void check_matches(const Tensor& dy, const Tensor& ref, const char* layer) {
   SPRINT_CHECK(dy.shape() == ref.shape() && dy.memory_format() == ref.memory_format() && dy.dtype() == ref.dtype(),
                "{}::backward: dy {} does not match the forward tensor {}", layer, dy.description(),
@@ -32,14 +21,14 @@ void check_matches(const Tensor& dy, const Tensor& ref, const char* layer) {
 }  // namespace
 
 Tensor ReLU::forward(RunContext& ctx, const Tensor& x) {
-  Tensor y = workspace_.get(ctx.stream, ctx.slot, kOutput, x.shape(), x.dtype(), x.memory_format());
+  Tensor y = workspace_.get(ctx.stream, ctx.buffers, kOutput, x.shape(), x.dtype(), x.memory_format());
   ops::relu_forward(ctx.stream, flat(x), flat(y));
-  save(saved_y_, ctx.slot, y);
+  saved_y_.at(ctx.buffers) = y;
   return y;
 }
 
 Tensor ReLU::backward(RunContext& ctx, const Tensor& dy) {
-  const Tensor& y = saved_for(saved_y_, ctx.slot, "ReLU");
+  const Tensor& y = saved_y_.saved(ctx.buffers, "ReLU");
   if (!needs_input_grad()) return Tensor();
   check_matches(dy, y, "ReLU");
   Tensor dx = gradient_buffer(ctx, kInputGrad, y.shape(), y.dtype(), y.memory_format());
@@ -48,14 +37,14 @@ Tensor ReLU::backward(RunContext& ctx, const Tensor& dy) {
 }
 
 Tensor GELU::forward(RunContext& ctx, const Tensor& x) {
-  Tensor y = workspace_.get(ctx.stream, ctx.slot, kOutput, x.shape(), x.dtype(), x.memory_format());
+  Tensor y = workspace_.get(ctx.stream, ctx.buffers, kOutput, x.shape(), x.dtype(), x.memory_format());
   ops::gelu_forward(ctx.stream, flat(x), flat(y));
-  save(saved_x_, ctx.slot, x);
+  saved_x_.at(ctx.buffers) = x;
   return y;
 }
 
 Tensor GELU::backward(RunContext& ctx, const Tensor& dy) {
-  const Tensor& x = saved_for(saved_x_, ctx.slot, "GELU");
+  const Tensor& x = saved_x_.saved(ctx.buffers, "GELU");
   if (!needs_input_grad()) return Tensor();
   check_matches(dy, x, "GELU");
   Tensor dx = gradient_buffer(ctx, kInputGrad, x.shape(), x.dtype(), x.memory_format());
@@ -66,7 +55,7 @@ Tensor GELU::backward(RunContext& ctx, const Tensor& dy) {
 std::string Scale::describe() const { return fmt::format("Scale(x {:g})", factor_); }
 
 Tensor Scale::forward(RunContext& ctx, const Tensor& x) {
-  Tensor y = workspace_.get(ctx.stream, ctx.slot, kOutput, x.shape(), x.dtype(), x.memory_format());
+  Tensor y = workspace_.get(ctx.stream, ctx.buffers, kOutput, x.shape(), x.dtype(), x.memory_format());
   ops::axpby(ctx.stream, {.a = flat(x), .b = flat(x), .out = flat(y), .alpha = factor_, .beta = 0.0});
   input_shape_ = x.shape();
   input_format_ = x.memory_format();

@@ -16,7 +16,7 @@ class ReLU final : public Module {
   LayerCost cost(const Shape& input, DType dtype, Phase phase) const override;
 
  private:
-  std::vector<Tensor> saved_y_;  // per slot
+  PerBuffer<Tensor> saved_y_;
 };
 
 class GELU final : public Module {
@@ -28,7 +28,7 @@ class GELU final : public Module {
   LayerCost cost(const Shape& input, DType dtype, Phase phase) const override;
 
  private:
-  std::vector<Tensor> saved_x_;  // per slot
+  PerBuffer<Tensor> saved_x_;
 };
 
 class Scale final : public Module {

@@ -51,11 +51,11 @@ Tensor BatchNorm2d::forward(RunContext& ctx, const Tensor& x) {
   output_shape(x.shape());
   const int64_t c = options_.num_features;
   const DType pt = norm_param_dtype(x.dtype());
-  Tensor y = workspace_.get(ctx.stream, ctx.slot, kOutput, x.shape(), x.dtype(), x.memory_format());
+  Tensor y = workspace_.get(ctx.stream, ctx.buffers, kOutput, x.shape(), x.dtype(), x.memory_format());
   Saved s;
   s.x = x;
-  s.mean = workspace_.get(ctx.stream, ctx.slot, kMean, {c}, pt);
-  s.invstd = workspace_.get(ctx.stream, ctx.slot, kInvStd, {c}, pt);
+  s.mean = workspace_.get(ctx.stream, ctx.buffers, kMean, {c}, pt);
+  s.invstd = workspace_.get(ctx.stream, ctx.buffers, kInvStd, {c}, pt);
   const Tensor& gamma = gamma_ ? gamma_->value() : kNoTensor;
   const Tensor& beta = beta_ ? beta_->value() : kNoTensor;
   // Without running statistics, eval mode also normalises with the batch (as PyTorch does).
@@ -84,13 +84,12 @@ Tensor BatchNorm2d::forward(RunContext& ctx, const Tensor& x) {
                                                    .save_invstd = s.invstd,
                                                    .eps = options_.eps});
   }
-  saved_.at(ctx.slot) = std::move(s);
+  saved_.at(ctx.buffers) = std::move(s);
   return y;
 }
 
 Tensor BatchNorm2d::backward(RunContext& ctx, const Tensor& dy) {
-  Saved& s = saved_.at(ctx.slot);
-  SPRINT_CHECK(s.x.defined(), "BatchNorm2d::backward called before forward (slot {})", ctx.slot);
+  Saved& s = saved_.saved(ctx.buffers, "BatchNorm2d");
   const bool train_g = gamma_ && gamma_->trainable();
   const bool train_b = beta_ && beta_->trainable();
   const bool want_dx = needs_input_grad();

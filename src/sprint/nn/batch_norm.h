@@ -54,7 +54,7 @@ class BatchNorm2d final : public Module {
   ParameterPtr gamma_, beta_;
   Tensor running_mean_, running_var_;
   int64_t num_batches_tracked_ = 0;  // training forwards that updated the running statistics (PyTorch's buffer)
-  PerSlot<Saved> saved_;
+  PerBuffer<Saved> saved_;
 };
 
 }  // namespace sprint::nn

@@ -22,7 +22,7 @@ class Cast final : public Module {
 
  private:
   DType dtype_;
-  std::vector<DType> input_dtypes_;  // per slot
+  PerBuffer<DType> input_dtypes_;
 };
 
 }  // namespace sprint::nn

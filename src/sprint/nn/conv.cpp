@@ -70,22 +70,21 @@ Tensor Conv2d::forward(RunContext& ctx, const Tensor& x) {
   const MemoryFormat out_format = ctx.activation_format.value_or(x.memory_format());
   // Weights live in the layout the kernels read (converted once, on the first call that sees this input layout).
   weight_->convert_format(ctx.stream, ops::preferred_weight_format(ctx.stream, x, options_.groups));
-  Tensor y = workspace_.get(ctx.stream, ctx.slot, kOutput, out_shape, x.dtype(), out_format);
+  Tensor y = workspace_.get(ctx.stream, ctx.buffers, kOutput, out_shape, x.dtype(), out_format);
   ops::conv2d_forward(ctx.stream, {.x = x,
                                    .w = weight_->value(),
                                    .b = bias_ ? bias_->value() : kNoTensor,
                                    .y = y,
                                    .params = options_.params(),
                                    .activation = options_.activation});
-  Saved& s = saved_.at(ctx.slot);
+  Saved& s = saved_.at(ctx.buffers);
   s.x = x;
   s.y = y;
   return y;
 }
 
 Tensor Conv2d::backward(RunContext& ctx, const Tensor& dy) {
-  Saved& s = saved_.at(ctx.slot);
-  SPRINT_CHECK(s.x.defined(), "Conv2d::backward called before forward (slot {})", ctx.slot);
+  Saved& s = saved_.saved(ctx.buffers, "Conv2d");
   SPRINT_CHECK(dy.shape() == s.y.shape(), "{}: dy {} does not match the output {}", describe(),
                dy.description(), s.y.description());
   const bool train_w = weight_->trainable();

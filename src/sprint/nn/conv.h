@@ -59,7 +59,7 @@ class Conv2d final : public Module {
   ConvOptions options_;
   ParameterPtr weight_;  // (K, C/G, R, S)
   ParameterPtr bias_;    // (K) or null
-  PerSlot<Saved> saved_;
+  PerBuffer<Saved> saved_;
 };
 
 }  // namespace sprint::nn

@@ -17,21 +17,19 @@ std::string Dropout::describe() const {
 }
 
 Tensor Dropout::forward(RunContext& ctx, const Tensor& x) {
-  Saved& s = saved_.at(ctx.slot);
-  s.valid = true;
+  Saved& s = saved_.at(ctx.buffers);
   s.active = training() && p_ > 0.0;
   if (!s.active) return x;
   SPRINT_CHECK(ctx.rng != nullptr, "Dropout in training mode needs RunContext::rng");
   s.mask = {p_, ctx.rng->seed(), ctx.rng->reserve(static_cast<uint64_t>(x.numel())), ctx.philox_state};
   const MemoryFormat format = x.ndim() == 4 ? x.memory_format() : MemoryFormat::kContiguous;
-  Tensor y = workspace_.get(ctx.stream, ctx.slot, kOutput, x.shape(), x.dtype(), format);
+  Tensor y = workspace_.get(ctx.stream, ctx.buffers, kOutput, x.shape(), x.dtype(), format);
   ops::dropout_forward(ctx.stream, {.x = x, .y = y, .mask = s.mask});
   return y;
 }
 
 Tensor Dropout::backward(RunContext& ctx, const Tensor& dy) {
-  const Saved& s = saved_.at(ctx.slot);
-  SPRINT_CHECK(s.valid, "Dropout::backward called before forward (slot {})", ctx.slot);
+  const Saved& s = saved_.saved(ctx.buffers, "Dropout");
   if (!needs_input_grad()) return Tensor();
   if (!s.active) return dy;
   const MemoryFormat format = dy.ndim() == 4 ? dy.memory_format() : MemoryFormat::kContiguous;

@@ -21,17 +21,16 @@ class Dropout final : public Module {
   Shape output_shape(const Shape& input) const override { return input; }
 
   double p() const { return p_; }
-  /// The mask of the last training forward in `slot` (seed, offset and the device state if any), e.g. to replay it.
-  DropoutMask last_mask(int slot = 0) { return saved_.at(slot).mask; }
+  /// The mask of the last training forward of `key` (seed, offset and the device state if any), e.g. to replay it.
+  DropoutMask last_mask(BufferKey key = BufferKey::micro_batch(0)) { return saved_.saved(key, "Dropout").mask; }
 
  private:
   struct Saved {
     DropoutMask mask;
     bool active = false;  // false: the forward was the identity
-    bool valid = false;
   };
   double p_;
-  PerSlot<Saved> saved_;
+  PerBuffer<Saved> saved_;
 };
 
 }  // namespace sprint::nn

@@ -16,20 +16,18 @@ Shape Flatten::output_shape(const Shape& input) const {
 }
 
 Tensor Flatten::forward(RunContext& ctx, const Tensor& x) {
-  if (static_cast<size_t>(ctx.slot) >= saved_.size()) saved_.resize(static_cast<size_t>(ctx.slot) + 1);
   const MemoryFormat format = x.memory_format();
-  saved_[static_cast<size_t>(ctx.slot)] = {x.shape(), format};
+  saved_.at(ctx.buffers) = {x.shape(), format};
   const Shape out = output_shape(x.shape());
   if (format == MemoryFormat::kContiguous) return x.reshape(out);
-  Tensor y = workspace_.get(ctx.stream, ctx.slot, kOutput, x.shape(), x.dtype());  // contiguous NCHW copy
+  Tensor y = workspace_.get(ctx.stream, ctx.buffers, kOutput, x.shape(), x.dtype());  // contiguous NCHW copy
   ops::copy(ctx.stream, x, y);
   return y.reshape(out);
 }
 
 Tensor Flatten::backward(RunContext& ctx, const Tensor& dy) {
-  SPRINT_CHECK(static_cast<size_t>(ctx.slot) < saved_.size(), "Flatten::backward called before forward");
+  const Saved& s = saved_.saved(ctx.buffers, "Flatten");
   if (!needs_input_grad()) return Tensor();
-  const Saved& s = saved_[static_cast<size_t>(ctx.slot)];
   Tensor dy_shaped = dy.reshape(s.input_shape);
   if (s.format == MemoryFormat::kContiguous) return dy_shaped;
   Tensor dx = gradient_buffer(ctx, kInputGrad, s.input_shape, dy.dtype(), s.format);

@@ -18,7 +18,7 @@ class Flatten final : public Module {
     Shape input_shape;
     MemoryFormat format = MemoryFormat::kContiguous;
   };
-  std::vector<Saved> saved_;
+  PerBuffer<Saved> saved_;
 };
 
 }  // namespace sprint::nn

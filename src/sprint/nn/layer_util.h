@@ -1,26 +1,10 @@
-// layer_util.h: small helpers for layers: PerSlot (what a layer saves between forward and backward, one entry per
-// RunContext slot) and flat() (a dense NCHW or NHWC tensor seen as the 1-D vector element-wise ops take).
+// layer_util.h: small helpers for layers: same_memory_order() and flat() (a dense NCHW or NHWC tensor seen as the
+// 1-D vector element-wise ops take). What layers keep per micro-batch lives in PerBuffer (nn/buffer_key.h).
 #pragma once
-
-#include <vector>
 
 #include "sprint/core/tensor.h"
 
 namespace sprint::nn {
-
-template <class T>
-class PerSlot {
- public:
-  /// The entry of `slot`, created empty on first use.
-  T& at(int slot) {
-    SPRINT_CHECK(slot >= 0, "negative RunContext slot {}", slot);
-    if (static_cast<size_t>(slot) >= entries_.size()) entries_.resize(static_cast<size_t>(slot) + 1);
-    return entries_[static_cast<size_t>(slot)];
-  }
-
- private:
-  std::vector<T> entries_;
-};
 
 /// True when equal-shaped dense tensors `a` and `b` keep their elements in the same memory order (same strides,
 /// or a 4-D shape with C == 1 or H·W == 1, where NCHW and NHWC coincide), so flat() views line up.

@@ -43,32 +43,26 @@ Shape Linear::output_shape(const Shape& input) const {
   return {input[0], options_.out_features};
 }
 
-Linear::Saved& Linear::saved(int slot) {
-  if (static_cast<size_t>(slot) >= saved_.size()) saved_.resize(static_cast<size_t>(slot) + 1);
-  return saved_[static_cast<size_t>(slot)];
-}
-
 Tensor Linear::forward(RunContext& ctx, const Tensor& x) {
   const Shape out_shape = output_shape(x.shape());
-  Tensor y = workspace_.get(ctx.stream, ctx.slot, kOutput, out_shape, x.dtype());
+  Tensor y = workspace_.get(ctx.stream, ctx.buffers, kOutput, out_shape, x.dtype());
   ops::linear_forward(ctx.stream, {.x = x,
                                    .w = weight_->value(),
                                    .b = bias_ ? bias_->value() : kNoTensor,
                                    .y = y,
                                    .activation = options_.activation});
-  Saved& s = saved(ctx.slot);
+  Saved& s = saved_.at(ctx.buffers);
   s.x = x;
   s.y = y;
   return y;
 }
 
 Tensor Linear::backward(RunContext& ctx, const Tensor& dy) {
-  Saved& s = saved(ctx.slot);
-  SPRINT_CHECK(s.x.defined(), "Linear::backward called before forward (slot {})", ctx.slot);
+  Saved& s = saved_.saved(ctx.buffers, "Linear");
   const int64_t n = s.x.dim(0);
   Tensor dx = needs_input_grad() ? gradient_buffer(ctx, kInputGrad, s.x.shape(), s.x.dtype()) : Tensor();
   Tensor scratch = activation_needs_output(options_.activation)
-                       ? workspace_.get(ctx.stream, ctx.slot, kScratch, {n, options_.out_features}, dy.dtype())
+                       ? workspace_.get(ctx.stream, ctx.buffers, kScratch, {n, options_.out_features}, dy.dtype())
                        : Tensor();
   const bool train_w = weight_->trainable();
   const bool train_b = bias_ && bias_->trainable();

@@ -41,12 +41,10 @@ class Linear final : public Module {
   struct Saved {
     Tensor x, y;
   };
-  Saved& saved(int slot);
-
   LinearOptions options_;
   ParameterPtr weight_;  // (O, I)
   ParameterPtr bias_;    // (O) or null
-  std::vector<Saved> saved_;
+  PerBuffer<Saved> saved_;
 };
 
 }  // namespace sprint::nn

@@ -15,18 +15,16 @@ Shape LogSoftmax::output_shape(const Shape& input) const {
 
 Tensor LogSoftmax::forward(RunContext& ctx, const Tensor& x) {
   output_shape(x.shape());
-  Tensor y = workspace_.get(ctx.stream, ctx.slot, kOutput, x.shape(), x.dtype());
+  Tensor y = workspace_.get(ctx.stream, ctx.buffers, kOutput, x.shape(), x.dtype());
   ops::log_softmax_forward(ctx.stream, {.x = x, .y = y});
-  if (static_cast<size_t>(ctx.slot) >= saved_y_.size()) saved_y_.resize(static_cast<size_t>(ctx.slot) + 1);
-  saved_y_[static_cast<size_t>(ctx.slot)] = y;
+  saved_y_.at(ctx.buffers) = y;
   return y;
 }
 
 Tensor LogSoftmax::backward(RunContext& ctx, const Tensor& dy) {
-  SPRINT_CHECK(static_cast<size_t>(ctx.slot) < saved_y_.size(), "LogSoftmax::backward called before forward");
+  const Tensor& y = saved_y_.saved(ctx.buffers, "LogSoftmax");
   if (!needs_input_grad()) return Tensor();
-  const Tensor& y = saved_y_[static_cast<size_t>(ctx.slot)];
-  Tensor dx = workspace_.get(ctx.stream, ctx.slot, kInputGrad, y.shape(), y.dtype());
+  Tensor dx = workspace_.get(ctx.stream, ctx.buffers, kInputGrad, y.shape(), y.dtype());
   ops::log_softmax_backward(ctx.stream, {.dy = dy, .y = y, .dx = dx});
   return dx;
 }

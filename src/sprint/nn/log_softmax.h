@@ -13,7 +13,7 @@ class LogSoftmax final : public Module {
   Shape output_shape(const Shape& input) const override;
 
  private:
-  std::vector<Tensor> saved_y_;
+  PerBuffer<Tensor> saved_y_;
 };
 
 }  // namespace sprint::nn

@@ -14,16 +14,15 @@ DType loss_dtype(const Tensor& input) { return input.dtype() == DType::kF64 ? DT
 std::string NllLoss::describe() const { return fmt::format("NllLoss(reduction={})", reduction_name(reduction_)); }
 
 Tensor NllLoss::forward(RunContext& ctx, const Tensor& logp, const Tensor& target) {
-  Tensor loss = workspace_.get(ctx.stream, ctx.slot, kLoss, {}, loss_dtype(logp));
+  Tensor loss = workspace_.get(ctx.stream, ctx.buffers, kLoss, {}, loss_dtype(logp));
   ops::nll_loss_forward(ctx.stream, {.logp = logp, .target = target, .loss = loss, .reduction = reduction_});
-  slot_state(saved_, ctx.slot) = {logp, target};
+  saved_.at(ctx.buffers) = {logp, target};
   return loss;
 }
 
 Tensor NllLoss::backward(RunContext& ctx, double scale) {
-  const Saved& s = slot_state(saved_, ctx.slot);
-  SPRINT_CHECK(s.logp.defined(), "NllLoss::backward called before forward (slot {})", ctx.slot);
-  Tensor d = workspace_.get(ctx.stream, ctx.slot, kInputGrad, s.logp.shape(), s.logp.dtype());
+  const Saved& s = saved_.saved(ctx.buffers, "NllLoss");
+  Tensor d = workspace_.get(ctx.stream, ctx.buffers, kInputGrad, s.logp.shape(), s.logp.dtype());
   ops::nll_loss_backward(ctx.stream, {.target = s.target, .dlogp = d, .reduction = reduction_, .scale = scale});
   return d;
 }
@@ -40,22 +39,21 @@ std::string CrossEntropyLoss::describe() const {
 }
 
 Tensor CrossEntropyLoss::forward(RunContext& ctx, const Tensor& logits, const Tensor& target) {
-  Tensor loss = workspace_.get(ctx.stream, ctx.slot, kLoss, {}, loss_dtype(logits));
-  Tensor probs = workspace_.get(ctx.stream, ctx.slot, kProbs, logits.shape(), logits.dtype());
+  Tensor loss = workspace_.get(ctx.stream, ctx.buffers, kLoss, {}, loss_dtype(logits));
+  Tensor probs = workspace_.get(ctx.stream, ctx.buffers, kProbs, logits.shape(), logits.dtype());
   ops::cross_entropy_forward(ctx.stream, {.logits = logits,
                                           .target = target,
                                           .probs = probs,
                                           .loss = loss,
                                           .label_smoothing = label_smoothing_,
                                           .reduction = reduction_});
-  slot_state(saved_, ctx.slot) = {probs, target};
+  saved_.at(ctx.buffers) = {probs, target};
   return loss;
 }
 
 Tensor CrossEntropyLoss::backward(RunContext& ctx, double scale) {
-  const Saved& s = slot_state(saved_, ctx.slot);
-  SPRINT_CHECK(s.probs.defined(), "CrossEntropyLoss::backward called before forward (slot {})", ctx.slot);
-  Tensor d = workspace_.get(ctx.stream, ctx.slot, kInputGrad, s.probs.shape(), s.probs.dtype());
+  const Saved& s = saved_.saved(ctx.buffers, "CrossEntropyLoss");
+  Tensor d = workspace_.get(ctx.stream, ctx.buffers, kInputGrad, s.probs.shape(), s.probs.dtype());
   ops::cross_entropy_backward(ctx.stream, {.probs = s.probs,
                                            .target = s.target,
                                            .dlogits = d,

@@ -1,6 +1,6 @@
 // loss.h: training objectives. forward(ctx, input (N, K), target (N) i32) -> 0-d loss tensor on the device
 // (reading it synchronises; accumulate on the device where that matters); backward(ctx, scale) -> d(scale·loss)/d
-// input. Output buffers are reused from step to step like a Module's, per ctx.slot.
+// input. Output buffers are reused from step to step like a Module's, per ctx.buffers.
 #pragma once
 
 #include <memory>
@@ -22,12 +22,6 @@ class Loss {
   virtual Reduction reduction() const = 0;
 
  protected:
-  /// The saved state of `slot`, grown on demand.
-  template <class S>
-  static S& slot_state(std::vector<S>& states, int slot) {
-    if (static_cast<size_t>(slot) >= states.size()) states.resize(static_cast<size_t>(slot) + 1);
-    return states[static_cast<size_t>(slot)];
-  }
   Workspace workspace_;
 };
 
@@ -45,7 +39,7 @@ class NllLoss final : public Loss {
   struct Saved {
     Tensor logp, target;
   };
-  std::vector<Saved> saved_;  // per slot
+  PerBuffer<Saved> saved_;
 };
 
 /// Softmax + cross-entropy fused, with label smoothing eps: target = (1 - eps)·onehot + eps / K.
@@ -63,7 +57,7 @@ class CrossEntropyLoss final : public Loss {
   struct Saved {
     Tensor probs, target;
   };
-  std::vector<Saved> saved_;  // per slot
+  PerBuffer<Saved> saved_;
 };
 
 }  // namespace sprint::nn

@@ -104,7 +104,7 @@ void Module::to_device(const Stream& stream) {
 
 Tensor Module::gradient_buffer(RunContext& ctx, int id, const Shape& shape, DType dtype, MemoryFormat format) {
   if (ctx.gradients) return ctx.gradients->acquire(ctx.stream, shape, dtype, format);
-  return workspace_.get(ctx.stream, ctx.slot, id, shape, dtype, format);
+  return workspace_.get(ctx.stream, ctx.buffers, id, shape, dtype, format);
 }
 
 }  // namespace sprint::nn

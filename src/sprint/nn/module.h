@@ -2,11 +2,11 @@
 //
 // Contract (explicit forward/backward, no autograd tape):
 //   y  = module.forward(ctx, x)   x (N, ...) -> y (N, ...); y lives in the module's workspace and stays valid
-//                                 until the next forward of this module in the same ctx.slot.
+//                                 until the next forward of this module with the same ctx.buffers.
 //   dx = module.backward(ctx, dy) dy shaped like y -> dx shaped like x, or an undefined tensor when
 //                                 needs_input_grad() is false (first layer: skips a whole GEMM).
 //   Parameter gradients follow Parameter::take_grad_mode(): overwrite after zero_grad(), then accumulate.
-// backward(ctx, dy) must follow forward(ctx, x) of the same slot, with x still alive. Steady-state steps
+// backward(ctx, dy) must follow forward(ctx, x) of the same ctx.buffers, with x still alive. Steady-state steps
 // allocate nothing: buffers are created on the first call and reused (see Workspace).
 #pragma once
 
@@ -18,6 +18,7 @@
 
 #include "sprint/core/rng.h"
 #include "sprint/core/tensor.h"
+#include "sprint/nn/buffer_key.h"
 #include "sprint/nn/buffer_pool.h"
 #include "sprint/nn/parameter.h"
 #include "sprint/nn/workspace.h"
@@ -44,8 +45,9 @@ struct RunContext {
   Stream stream;
   /// Random source for stochastic layers (dropout); required in training mode when such layers exist.
   Generator* rng = nullptr;
-  /// Micro-batch slot: pipelines keep several micro-batches in flight, each with its own saved activations.
-  int slot = 0;
+  /// Which set of saved activations and cached buffers the layers use (nn/buffer_key.h): the schedule's
+  /// micro-batch (a pipeline keeps several in flight, one set each) or evaluation's own set.
+  BufferKey buffers = BufferKey::micro_batch(0);
   /// Layout convolutions write their outputs in, and so the layers after them work in (ops::
   /// preferred_activation_format: channel-blocked on the CPU); unset: each layer keeps its input's layout.
   std::optional<MemoryFormat> activation_format = std::nullopt;

@@ -35,16 +35,15 @@ Shape MaxPool2d::output_shape(const Shape& input) const {
 
 Tensor MaxPool2d::forward(RunContext& ctx, const Tensor& x) {
   const Shape out = output_shape(x.shape());
-  Tensor y = workspace_.get(ctx.stream, ctx.slot, kOutput, out, x.dtype(), x.memory_format());
-  Tensor indices = workspace_.get(ctx.stream, ctx.slot, kIndices, out, DType::kI32, y.memory_format());
+  Tensor y = workspace_.get(ctx.stream, ctx.buffers, kOutput, out, x.dtype(), x.memory_format());
+  Tensor indices = workspace_.get(ctx.stream, ctx.buffers, kIndices, out, DType::kI32, y.memory_format());
   ops::max_pool2d_forward(ctx.stream, {.x = x, .y = y, .indices = indices, .params = params_});
-  saved_.at(ctx.slot) = {x, indices};
+  saved_.at(ctx.buffers) = {x, indices};
   return y;
 }
 
 Tensor MaxPool2d::backward(RunContext& ctx, const Tensor& dy) {
-  const Saved& s = saved_.at(ctx.slot);
-  SPRINT_CHECK(s.x.defined(), "MaxPool2d::backward called before forward (slot {})", ctx.slot);
+  const Saved& s = saved_.saved(ctx.buffers, "MaxPool2d");
   if (!needs_input_grad()) return Tensor();
   Tensor dx = gradient_buffer(ctx, kInputGrad, s.x.shape(), s.x.dtype(), s.x.memory_format());
   ops::max_pool2d_backward(ctx.stream, {.dy = dy, .indices = s.indices, .dx = dx, .params = params_});
@@ -68,15 +67,14 @@ Shape AvgPool2d::output_shape(const Shape& input) const {
 
 Tensor AvgPool2d::forward(RunContext& ctx, const Tensor& x) {
   Tensor y =
-      workspace_.get(ctx.stream, ctx.slot, kOutput, output_shape(x.shape()), x.dtype(), x.memory_format());
+      workspace_.get(ctx.stream, ctx.buffers, kOutput, output_shape(x.shape()), x.dtype(), x.memory_format());
   ops::avg_pool2d_forward(ctx.stream, {.x = x, .y = y, .params = params_});
-  saved_x_.at(ctx.slot) = x;
+  saved_x_.at(ctx.buffers) = x;
   return y;
 }
 
 Tensor AvgPool2d::backward(RunContext& ctx, const Tensor& dy) {
-  const Tensor& x = saved_x_.at(ctx.slot);
-  SPRINT_CHECK(x.defined(), "AvgPool2d::backward called before forward (slot {})", ctx.slot);
+  const Tensor& x = saved_x_.saved(ctx.buffers, "AvgPool2d");
   if (!needs_input_grad()) return Tensor();
   Tensor dx = gradient_buffer(ctx, kInputGrad, x.shape(), x.dtype(), x.memory_format());
   ops::avg_pool2d_backward(ctx.stream, {.dy = dy, .dx = dx, .params = params_});
@@ -91,15 +89,14 @@ Shape GlobalAvgPool2d::output_shape(const Shape& input) const {
 }
 
 Tensor GlobalAvgPool2d::forward(RunContext& ctx, const Tensor& x) {
-  Tensor y = workspace_.get(ctx.stream, ctx.slot, kOutput, output_shape(x.shape()), x.dtype());
+  Tensor y = workspace_.get(ctx.stream, ctx.buffers, kOutput, output_shape(x.shape()), x.dtype());
   ops::global_avg_pool2d_forward(ctx.stream, {.x = x, .y = y, .indices = kNoTensor});
-  saved_x_.at(ctx.slot) = x;
+  saved_x_.at(ctx.buffers) = x;
   return y;
 }
 
 Tensor GlobalAvgPool2d::backward(RunContext& ctx, const Tensor& dy) {
-  const Tensor& x = saved_x_.at(ctx.slot);
-  SPRINT_CHECK(x.defined(), "GlobalAvgPool2d::backward called before forward (slot {})", ctx.slot);
+  const Tensor& x = saved_x_.saved(ctx.buffers, "GlobalAvgPool2d");
   if (!needs_input_grad()) return Tensor();
   Tensor dx = gradient_buffer(ctx, kInputGrad, x.shape(), x.dtype(), x.memory_format());
   ops::global_avg_pool2d_backward(ctx.stream, {.dy = dy, .indices = kNoTensor, .dx = dx});
@@ -112,16 +109,15 @@ Shape GlobalMaxPool2d::output_shape(const Shape& input) const {
 
 Tensor GlobalMaxPool2d::forward(RunContext& ctx, const Tensor& x) {
   const Shape out = output_shape(x.shape());
-  Tensor y = workspace_.get(ctx.stream, ctx.slot, kOutput, out, x.dtype());
-  Tensor indices = workspace_.get(ctx.stream, ctx.slot, kIndices, out, DType::kI32);
+  Tensor y = workspace_.get(ctx.stream, ctx.buffers, kOutput, out, x.dtype());
+  Tensor indices = workspace_.get(ctx.stream, ctx.buffers, kIndices, out, DType::kI32);
   ops::global_max_pool2d_forward(ctx.stream, {.x = x, .y = y, .indices = indices});
-  saved_.at(ctx.slot) = {x, indices};
+  saved_.at(ctx.buffers) = {x, indices};
   return y;
 }
 
 Tensor GlobalMaxPool2d::backward(RunContext& ctx, const Tensor& dy) {
-  const Saved& s = saved_.at(ctx.slot);
-  SPRINT_CHECK(s.x.defined(), "GlobalMaxPool2d::backward called before forward (slot {})", ctx.slot);
+  const Saved& s = saved_.saved(ctx.buffers, "GlobalMaxPool2d");
   if (!needs_input_grad()) return Tensor();
   Tensor dx = gradient_buffer(ctx, kInputGrad, s.x.shape(), s.x.dtype(), s.x.memory_format());
   ops::global_max_pool2d_backward(ctx.stream, {.dy = dy, .indices = s.indices, .dx = dx});

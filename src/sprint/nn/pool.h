@@ -39,7 +39,7 @@ class MaxPool2d final : public Module {
     Tensor x, indices;
   };
   Pool2dParams params_;
-  PerSlot<Saved> saved_;
+  PerBuffer<Saved> saved_;
 };
 
 class AvgPool2d final : public Module {
@@ -56,7 +56,7 @@ class AvgPool2d final : public Module {
 
  private:
   Pool2dParams params_;
-  PerSlot<Tensor> saved_x_;
+  PerBuffer<Tensor> saved_x_;
 };
 
 class GlobalAvgPool2d final : public Module {
@@ -68,7 +68,7 @@ class GlobalAvgPool2d final : public Module {
   LayerCost cost(const Shape& input, DType dtype, Phase phase) const override;
 
  private:
-  PerSlot<Tensor> saved_x_;
+  PerBuffer<Tensor> saved_x_;
 };
 
 class GlobalMaxPool2d final : public Module {
@@ -83,7 +83,7 @@ class GlobalMaxPool2d final : public Module {
   struct Saved {
     Tensor x, indices;
   };
-  PerSlot<Saved> saved_;
+  PerBuffer<Saved> saved_;
 };
 
 }  // namespace sprint::nn

@@ -66,7 +66,7 @@ class ResidualBlock final : public Residual {
   ResidualBlock(const ResidualBlockOptions& options, std::pair<ModulePtr, ModulePtr> branches);
 
   ResidualBlockOptions options_;
-  PerSlot<Tensor> saved_y_;  // output after the final ReLU
+  PerBuffer<Tensor> saved_y_;  // output after the final ReLU
 };
 
 }  // namespace sprint::nn

@@ -15,10 +15,10 @@ bool buffer_fits(const Tensor& cached, const Shape& shape, DType dtype, MemoryFo
          (format == MemoryFormat::kContiguous && cached.is_contiguous());
 }
 
-Tensor Workspace::get(const Stream& stream, int slot, int id, const Shape& shape, DType dtype, MemoryFormat format) {
+Tensor Workspace::get(const Stream& stream, BufferKey key, int id, const Shape& shape, DType dtype, MemoryFormat format) {
   const Device device = stream.device();
   for (Entry& e : entries_) {
-    if (e.slot != slot || e.id != id) continue;
+    if (!(e.key == key) || e.id != id) continue;
     if (buffer_fits(e.tensor, shape, dtype, format, device)) {
       return shape.size() == 0 || e.tensor.dim(0) == shape[0] ? e.tensor : e.tensor.rows(0, shape[0]);
     }
@@ -26,7 +26,7 @@ Tensor Workspace::get(const Stream& stream, int slot, int id, const Shape& shape
     e.tensor = Tensor::empty(shape, dtype, stream.context().allocator(), format);
     return e.tensor;
   }
-  entries_.push_back({slot, id, Tensor::empty(shape, dtype, stream.context().allocator(), format)});
+  entries_.push_back({key, id, Tensor::empty(shape, dtype, stream.context().allocator(), format)});
   return entries_.back().tensor;
 }
 

@@ -1,4 +1,4 @@
-// workspace.h: per-module cache of output and scratch tensors, keyed by (slot, id). A request for a smaller
+// workspace.h: per-module cache of output and scratch tensors, keyed by (BufferKey, id). A request for a smaller
 // batch returns a view of the cached tensor, a larger one reallocates: steady-state steps allocate nothing, and
 // a short last batch reuses the full-size buffer.
 #pragma once
@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "sprint/core/tensor.h"
+#include "sprint/nn/buffer_key.h"
 #include "sprint/runtime/stream.h"
 
 namespace sprint::nn {
@@ -17,14 +18,14 @@ bool buffer_fits(const Tensor& cached, const Shape& shape, DType dtype, MemoryFo
 class Workspace {
  public:
   /// A tensor of `shape` (dimension 0 = batch) on the stream's device; contents are undefined.
-  Tensor get(const Stream& stream, int slot, int id, const Shape& shape, DType dtype,
+  Tensor get(const Stream& stream, BufferKey key, int id, const Shape& shape, DType dtype,
              MemoryFormat format = MemoryFormat::kContiguous);
   /// Frees every cached tensor (e.g. after moving a module to another device).
   void clear() { entries_.clear(); }
 
  private:
   struct Entry {
-    int slot;
+    BufferKey key;
     int id;
     Tensor tensor;  // full-capacity tensor
   };

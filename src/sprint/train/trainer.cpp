@@ -43,9 +43,6 @@ std::unique_ptr<data::BatchSource> make_source(const data::Dataset& set, const d
   return std::make_unique<data::DataLoader>(set, o);
 }
 
-constexpr int kEvalSlot = 1;
-
-
 }  // namespace
 
 #if SPRINT_HAS_CUDA
@@ -229,7 +226,7 @@ bool Trainer::graph_step(nn::RunContext& ctx, const data::Batch& batch, int64_t 
 }
 
 EpochStats Trainer::run_epoch(int64_t epoch, int64_t n_epochs) {
-  nn::RunContext ctx{stream_, &rng_, 0, options_.activation_format, &gradients_};
+  nn::RunContext ctx{stream_, &rng_, nn::BufferKey::micro_batch(0), options_.activation_format, &gradients_};
   if (model_.on_epoch_start) model_.on_epoch_start(epoch - 1);
   // Recomputes which layers need their input gradient (parameters may have been frozen or unfrozen).
   model_.net->set_needs_input_grad(false);
@@ -371,9 +368,9 @@ EvalStats Trainer::evaluate_with(int tta) {
   SPRINT_CHECK(tta >= 0 && tta <= 2, "test-time augmentation level must be 0, 1 or 2, got {}", tta);
   SPRINT_CHECK(tta == 0 || options_.tta > 0,
                "test-time augmentation needs TrainerOptions::tta > 0 (which checks the test set holds images)");
-  // Evaluation uses its own workspace slot: its larger batches must not move the training buffers (a captured
-  // CUDA graph reads them at fixed addresses).
-  nn::RunContext ctx{stream_, &rng_, kEvalSlot, options_.activation_format};
+  // Evaluation uses its own buffers: its larger batches must not move the training ones (a captured CUDA graph
+  // reads them at fixed addresses).
+  nn::RunContext ctx{stream_, &rng_, nn::BufferKey::evaluation(), options_.activation_format};
   return evaluator_.run(ctx, *test_loader_, tta);
 }
 

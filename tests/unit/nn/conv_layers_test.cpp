@@ -242,7 +242,7 @@ TEST(ConvLayers, BlockedPaddingChannelsStayZero) {
   BufferPool pool;
   for (MemoryFormat f : {MemoryFormat::kChannelsBlocked8, MemoryFormat::kChannelsBlocked16}) {
     SCOPED_TRACE(memory_format_name(f));
-    RunContext ctx{s, &rng, 0, f, &pool};
+    RunContext ctx{s, &rng, BufferKey::micro_batch(0), f, &pool};
     CrossEntropyLoss loss;
     optim::SGD sgd(optim::single_group(*net), optim::SGDOptions(0.05).with_momentum(0.9));
     for (int step = 0; step < 3; ++step) {
@@ -296,7 +296,7 @@ TEST(ConvLayers, BlockedWeightsTrainLikeKcrsWeights) {
   const Tensor labels = testing::random_labels(6, 10, data_rng);
   auto train = [&](Sequential& net, std::optional<MemoryFormat> format) {
     Generator rng(8);
-    RunContext ctx{s, &rng, 0, format};
+    RunContext ctx{s, &rng, BufferKey::micro_batch(0), format};
     CrossEntropyLoss loss;
     optim::SGD sgd(optim::single_group(net), optim::SGDOptions(0.1).with_momentum(0.9).with_weight_decay(0.01));
     std::vector<float> losses;

@@ -11,16 +11,21 @@ namespace {
 TEST(Workspace, ReusesAndViews) {
   Workspace ws;
   const Stream s = cpu_context().compute_stream();
-  Tensor a = ws.get(s, 0, 0, {64, 10}, DType::kF32);
-  Tensor b = ws.get(s, 0, 0, {64, 10}, DType::kF32);
+  const BufferKey mb0 = BufferKey::micro_batch(0);
+  Tensor a = ws.get(s, mb0, 0, {64, 10}, DType::kF32);
+  Tensor b = ws.get(s, mb0, 0, {64, 10}, DType::kF32);
   EXPECT_EQ(a.data(), b.data());
-  Tensor c = ws.get(s, 0, 0, {32, 10}, DType::kF32);
+  Tensor c = ws.get(s, mb0, 0, {32, 10}, DType::kF32);
   EXPECT_EQ(c.data(), a.data());
   EXPECT_EQ(c.shape(), (Shape{32, 10}));
-  Tensor other_slot = ws.get(s, 1, 0, {64, 10}, DType::kF32);
-  EXPECT_NE(other_slot.data(), a.data());
-  Tensor bigger = ws.get(s, 0, 0, {128, 10}, DType::kF32);
+  Tensor other_micro_batch = ws.get(s, BufferKey::micro_batch(1), 0, {64, 10}, DType::kF32);
+  EXPECT_NE(other_micro_batch.data(), a.data());
+  Tensor evaluation = ws.get(s, BufferKey::evaluation(), 0, {64, 10}, DType::kF32);
+  EXPECT_NE(evaluation.data(), a.data());
+  EXPECT_NE(evaluation.data(), other_micro_batch.data());
+  Tensor bigger = ws.get(s, mb0, 0, {128, 10}, DType::kF32);
   EXPECT_EQ(bigger.shape(), (Shape{128, 10}));
+  EXPECT_EQ(ws.get(s, BufferKey::evaluation(), 0, {64, 10}, DType::kF32).data(), evaluation.data());
 }
 
 TEST(Workspace, SteadyStateTrainingStepAllocatesNothing) {

@@ -30,7 +30,7 @@ struct View {
 EvalStats by_hand(nn::Model& model, const data::Dataset& test, const std::vector<View>& views) {
   const Stream s = cpu_context().compute_stream();
   Generator rng(0);
-  nn::RunContext ctx{s, &rng, 3};
+  nn::RunContext ctx{s, &rng, nn::BufferKey::micro_batch(3)};
   model.net->eval();
   const int64_t n = test.size();
   Tensor idx = Tensor::empty({n}, DType::kI32);
