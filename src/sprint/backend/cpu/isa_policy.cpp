@@ -15,6 +15,9 @@ std::string avx2_cap_reason(const IsaFacts& f) {
   if (f.amd && f.family == 0x19)
     return "AMD Zen 4 runs AVX-512 on 256-bit units, where the AVX2 Winograd convolutions are faster "
            "(SPRINT_WINOGRAD=0 keeps 16-channel blocks)";
+  if (f.amd && f.family == 0x1a)
+    return "on AMD Zen 5 the AVX2 Winograd convolutions beat oneDNN's AVX-512 direct ones too "
+           "(SPRINT_WINOGRAD=0 keeps 16-channel blocks)";
   return "";
 }
 
