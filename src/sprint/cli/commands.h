@@ -43,6 +43,11 @@ struct TrainArgs {
   int64_t lookahead = 0;                ///< weight averaging every N optimizer steps (0: off)
   double bn_bias_lr_scale = 1.0;        ///< BatchNorm biases: lr x this, weight decay / this
   int accumulate_steps = 1;
+  // pipeline model parallelism (train/pipeline.h)
+  int pipeline = 0;                       ///< stages (0: no pipeline)
+  std::string weight_policy = "spectrain";  ///< none | stash | spectrain | sync
+  int64_t micro_batches = 1;              ///< sync: micro-batches per mini-batch
+  std::vector<int64_t> pipeline_boundaries;  ///< first layer of each stage; empty: balanced by measured time
   uint64_t seed = 0;
   std::string threads = "auto";  ///< compute threads: auto | N >= 1 (resolve_threads)
   int workers = 1;

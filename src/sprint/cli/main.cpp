@@ -85,6 +85,22 @@ void add_train(CLI::App& app, sprint::cli::TrainArgs& a) {
   t->add_option("--loss-reduction", a.loss_reduction,
                 "cross-entropy models: mean | sum of the per-sample losses (airbench94 sums; scale --lr to match)")
       ->check(CLI::IsMember({"mean", "sum"}))->capture_default_str();
+  t->add_option("--pipeline", a.pipeline,
+                "pipeline model parallelism: cut the model into K stages, each on CPU threads of its own with its own "
+                "optimizer, training 1F1B (one update per batch per stage) or GPipe-style (--weight-policy sync); "
+                "0: off")
+      ->check(sprint::cli::StrictRange(0, 64))->capture_default_str();
+  t->add_option("--weight-policy", a.weight_policy,
+                "--pipeline: the weights each pass runs with: none (current: stale gradients) | stash (the version "
+                "the batch's forward used, PipeDream) | spectrain (predicted along SGD's momentum, SpecTrain) | sync "
+                "(GPipe: --micro-batches, one update, exact)")
+      ->check(CLI::IsMember({"none", "stash", "spectrain", "sync"}))->capture_default_str();
+  t->add_option("--micro-batches", a.micro_batches, "--weight-policy sync: micro-batches per batch")
+      ->check(sprint::cli::StrictRange(int64_t{1}, int64_t{1} << 20))->capture_default_str();
+  t->add_option("--pipeline-boundaries", a.pipeline_boundaries,
+                "--pipeline: the first layer of each stage, e.g. 0,3,7 (default: balanced by each layer's measured "
+                "time)")
+      ->delimiter(',')->check(sprint::cli::StrictRange(int64_t{0}, int64_t{1} << 20));
   t->add_option("--accumulate", a.accumulate_steps, "gradient accumulation: optimizer step every N batches")
       ->check(sprint::cli::StrictRange(1, 1 << 16))->capture_default_str();
   t->add_option("--seed", a.seed, "seed for initialisation, shuffling and dropout (same seed, same run on CPU)")

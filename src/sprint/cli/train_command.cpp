@@ -157,6 +157,23 @@ int resolve_threads(const std::string& value, const std::string& model, int avai
 }
 
 namespace {
+/// What each stage of a pipelined run did: layers, updates, measured staleness, SpecTrain's version differences
+/// and prediction error, busy and idle time.
+void print_pipeline(const train::PipelineOptions& p, const train::Trainer& trainer) {
+  std::printf("pipeline: %d stages (layers %s), weight policy %s%s\n", p.stages, trainer.pipeline_boundaries().c_str(),
+              train::weight_policy_name(p.policy),
+              p.policy == train::WeightPolicy::kSync ? fmt::format(", {} micro-batches", p.micro_batches).c_str() : "");
+  std::printf("  stage  layers   updates  staleness mean/max  s fwd/bwd  prediction error  busy s   idle s\n");
+  for (const train::StageReport& s : trainer.pipeline_stages()) {
+    const std::string layers = fmt::format("{}-{}", s.first_layer, s.end_layer - 1);
+    const std::string error = s.prediction_error.samples > 0 ? fmt::format("{:.3g}", s.prediction_error.relative) : "-";
+    std::printf("  %5d  %-7s  %7lld  %9.2f / %-6lld  %4lld / %-3lld  %16s  %7.2f  %7.2f\n", s.stage, layers.c_str(),
+                static_cast<long long>(s.updates), s.mean_staleness, static_cast<long long>(s.max_staleness),
+                static_cast<long long>(s.version_difference.forward),
+                static_cast<long long>(s.version_difference.backward), error.c_str(), s.busy_seconds, s.idle_seconds);
+  }
+}
+
 /// The parameter groups: one, or BatchNorm biases apart (--bn-bias-lr-scale).
 std::vector<optim::ParamGroup> parameter_groups(const TrainArgs& a, nn::Module& net) {
   if (a.bn_bias_lr_scale == 1.0) return optim::single_group(net);
@@ -352,6 +369,23 @@ int run_train(const TrainArgs& a) {
   options.progress = progress_enabled(a.progress);
   options.augment = augment;
   options.tta = a.tta;
+  if (a.pipeline > 0) {
+    SPRINT_CHECK(!a.checkpoint_dir && !a.resume,
+                 "--pipeline does not combine with --checkpoint-dir or --resume yet (each stage's optimizer keeps its "
+                 "own state)");
+    train::PipelineOptions& p = options.pipeline.emplace();
+    p.stages = a.pipeline;
+    p.policy = train::parse_weight_policy(a.weight_policy);
+    p.micro_batches = a.micro_batches;
+    for (int64_t b : a.pipeline_boundaries) p.boundaries.push_back(static_cast<size_t>(b));
+    SPRINT_CHECK(p.boundaries.empty() || static_cast<int>(p.boundaries.size()) == p.stages,
+                 "--pipeline-boundaries gives {} stage starts for --pipeline {}", p.boundaries.size(), p.stages);
+    if (!p.boundaries.empty()) train::check_boundaries(p.boundaries, model.net->size());
+    p.make_optimizer = [&a](nn::Module& stage) { return make_optimizer(a, stage); };
+  } else {
+    SPRINT_CHECK(!given("--weight-policy") && !given("--micro-batches") && !given("--pipeline-boundaries"),
+                 "--weight-policy, --micro-batches and --pipeline-boundaries need --pipeline K");
+  }
   train::RunReport report{a.model, a.dataset, device_name(device), {}, a.resolved};
   report.requested_epochs = a.epochs;
   const optim::ParameterPaths paths = optim::parameter_paths(*model.net);
@@ -444,6 +478,10 @@ int run_train(const TrainArgs& a) {
     if (events) write_epoch_scalars(*events, report.epochs.back(), optimizer.lr(), trainer.steps_done());
   }
   if (profiler) finish_profile(a, *profiler, report);
+  if (options.pipeline && !trainer.pipeline_stages().empty()) {
+    report.pipeline = train::pipeline_json(*options.pipeline, trainer.pipeline_boundaries(), trainer.pipeline_stages());
+    print_pipeline(*options.pipeline, trainer);
+  }
   if (trainer.interrupted()) {
     report.status = "interrupted";
     if (a.report) train::write_report(*a.report, report);

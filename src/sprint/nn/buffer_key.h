@@ -1,5 +1,6 @@
-// buffer_key.h: BufferKey, which set of a layer's per-run buffers a forward/backward pair uses (one per training
-// micro-batch in flight, one for evaluation), and PerBuffer, the one container every layer keeps them in.
+// buffer_key.h: BufferKey, which set of a layer's per-run buffers a forward/backward pair uses (one per
+// training micro-batch in flight, one for evaluation), and PerBuffer, the one container every layer keeps
+// them in.
 #pragma once
 
 #include <cstddef>
@@ -12,12 +13,12 @@
 
 namespace sprint::nn {
 
-/// Names one set of a layer's per-run buffers: the activations a forward saves for its backward and the outputs
-/// and scratch tensors it caches. The schedule that runs the model owns the keys: plain training (and gradient
-/// accumulation, whose micro-batches run one after another) uses micro-batch 0; a pipeline keeps several
-/// micro-batches in flight, one key each. Evaluation has a set of its own, so that its larger batches never move the
-/// training buffers (a captured CUDA graph reads those at fixed addresses). Keys are values to compare, not numbers
-/// to compute with.
+/// Names one set of a layer's per-run buffers: the activations a forward saves for its backward and the
+/// outputs and scratch tensors it caches. The schedule that runs the model owns the keys: plain training (and
+/// gradient accumulation, whose micro-batches run one after another) uses micro-batch 0; a pipeline keeps
+/// several micro-batches in flight, one key each. Evaluation has a set of its own, so that its larger batches
+/// never move the training buffers (a captured CUDA graph reads those at fixed addresses). Keys are values to
+/// compare, not numbers to compute with.
 class BufferKey {
  public:
   /// Training micro-batch `index` (0-based) of the schedule.
@@ -31,8 +32,10 @@ class BufferKey {
 
   bool is_evaluation() const {
     switch (kind_) {
-      case Kind::kTraining: return false;
-      case Kind::kEvaluation: return true;
+      case Kind::kTraining:
+        return false;
+      case Kind::kEvaluation:
+        return true;
     }
     return false;
   }
@@ -60,8 +63,8 @@ class BufferKey {
   int64_t index_;
 };
 
-/// What a layer keeps per BufferKey (its saved activations, say): forward writes the entry with at(), backward reads
-/// it with saved(), which fails with one clear message when the forward of that key never ran.
+/// What a layer keeps per BufferKey (its saved activations, say): forward writes the entry with at(),
+/// backward reads it with saved(), which fails with one clear message when the forward of that key never ran.
 template <class T>
 class PerBuffer {
  public:

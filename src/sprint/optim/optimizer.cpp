@@ -67,6 +67,14 @@ void Optimizer::set_lr(double lr) {
   lr_ = lr;
 }
 
+double Optimizer::effective_lr(const nn::Parameter& param) const {
+  for (const Bucket& b : buckets_)
+    for (const nn::ParameterPtr& p : b.params)
+      if (p.get() == &param) return lr_ * b.lr_scale;
+  SPRINT_CHECK(false, "the optimizer does not update {}", param.name());
+  return 0.0;
+}
+
 void Optimizer::set_momentum(std::optional<double> momentum) {
   SPRINT_CHECK(!momentum || (*momentum >= 0.0 && *momentum < 1.0 + 1e-12), "momentum must be in [0, 1], got {}",
                momentum.value_or(0.0));

@@ -75,6 +75,11 @@ class Optimizer {
   /// nullopt returns to the optimizer's own.
   void set_momentum(std::optional<double> momentum);
   int64_t step_count() const { return step_count_; }
+  /// The momentum (SGD) or beta1 (Adam) of the next step: the override set_momentum gave, else the optimizer's own.
+  double momentum() const { return momentum_.value_or(step_momentum()); }
+  /// The learning rate `param` is updated with at the current lr: lr · its group's and its own lr_scale.
+  /// InvalidArgument when the optimizer does not update `param`.
+  double effective_lr(const nn::Parameter& param) const;
 
   /// Puts the values of steps 1..plan.size() on the device: from then on each step() selects its row there (one
   /// queued kernel, ops::step_values_select) instead of taking lr, momentum and grad_scale from the host, so a CUDA

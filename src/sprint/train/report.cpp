@@ -105,6 +105,7 @@ RunReport parse_report_json(const std::string& text, const std::string& source) 
       r.tta_level = f.value("tta_level", 0);
     }
     if (j.contains("profile")) r.profile = j["profile"].dump();
+    if (j.contains("pipeline")) r.pipeline = j["pipeline"].dump();
   } catch (const nlohmann::json::exception& e) {
     SPRINT_THROW(FormatError, "{}: not a valid sprint train report ({})", source, e.what());
   }
@@ -134,7 +135,35 @@ std::string report_json(const RunReport& r) {
     j["final"]["tta_test_loss"] = r.tta->loss;
   }
   if (!r.profile.empty()) j["profile"] = nlohmann::ordered_json::parse(r.profile);
+  if (!r.pipeline.empty()) j["pipeline"] = nlohmann::ordered_json::parse(r.pipeline);
   return j.dump(2) + "\n";
+}
+
+std::string pipeline_json(const PipelineOptions& options, const std::string& boundaries,
+                          const std::vector<StageReport>& stages) {
+  nlohmann::ordered_json j;
+  j["stages"] = options.stages;
+  j["weight_policy"] = weight_policy_name(options.policy);
+  j["micro_batches"] = options.micro_batches;
+  j["boundaries"] = boundaries;
+  j["per_stage"] = nlohmann::ordered_json::array();
+  for (const StageReport& s : stages) {
+    nlohmann::ordered_json row;
+    row["stage"] = s.stage;
+    row["layers"] = fmt::format("{}-{}", s.first_layer, s.end_layer - 1);
+    row["updates"] = s.updates;
+    row["mean_staleness"] = s.mean_staleness;
+    row["max_staleness"] = s.max_staleness;
+    row["version_difference_forward"] = s.version_difference.forward;
+    row["version_difference_backward"] = s.version_difference.backward;
+    row["prediction_error"] = s.prediction_error.relative;
+    row["prediction_error_vs_unpredicted"] = s.prediction_error.against_unpredicted;
+    row["prediction_samples"] = s.prediction_error.samples;
+    row["busy_seconds"] = s.busy_seconds;
+    row["idle_seconds"] = s.idle_seconds;
+    j["per_stage"].push_back(row);
+  }
+  return j.dump();
 }
 
 void write_report(const std::filesystem::path& path, const RunReport& report) {

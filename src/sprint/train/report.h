@@ -3,7 +3,8 @@
 // "test_loss","test_accuracy","train_seconds","samples_per_second"[,"loss_scale","skipped_steps"]}],"final":{"test_accuracy",
 // "train_seconds_total"[, "tta_level", "tta_test_accuracy", "tta_test_loss"]}} (accuracy as a fraction in [0, 1];
 // config: every setting the run resolved, as text; the tta_ keys when a final evaluation with test-time
-// augmentation ran); plus "profile" (profile::profile_json's object) when the run was profiled.
+// augmentation ran); plus "profile" (profile::profile_json's object) when the run was profiled, and "pipeline"
+// (pipeline_json's object) when it trained through a pipeline.
 #pragma once
 
 #include <filesystem>
@@ -31,7 +32,16 @@ struct RunReport {
   double requested_epochs = 0;  ///< --epochs as given
   /// The profile of the run (profile::profile_json), or empty: not profiled.
   std::string profile;
+  /// The pipeline's stages (pipeline_json), or empty: no pipeline.
+  std::string pipeline;
 };
+
+/// {"stages","weight_policy","micro_batches","boundaries","per_stage":[{"stage","layers","updates","mean_staleness",
+/// "max_staleness","version_difference_forward","version_difference_backward","prediction_error",
+/// "prediction_error_vs_unpredicted","prediction_samples","busy_seconds","idle_seconds"}]}: what each stage of a
+/// pipelined run did (the version differences and prediction errors are SpecTrain's, 0 under other policies).
+std::string pipeline_json(const PipelineOptions& options, const std::string& boundaries,
+                          const std::vector<StageReport>& stages);
 
 /// The JSON document described above, pretty-printed.
 std::string report_json(const RunReport& report);

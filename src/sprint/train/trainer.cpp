@@ -94,6 +94,19 @@ Trainer::Trainer(nn::Model& model, optim::Optimizer& optimizer, const data::Data
                  "the profiler does not combine with CUDA graphs: replayed steps call no layer it could time");
     graph_ = std::make_unique<GraphState>();
   }
+  if (options.pipeline) {
+    SPRINT_CHECK(options.device.is_cpu(), "--pipeline runs its stages on CPU threads; {} is not supported yet",
+                 device_name(options.device));
+    SPRINT_CHECK(options.accumulate_steps == 1, "--pipeline does not combine with gradient accumulation "
+                                                "(the sync weight policy's --micro-batches splits a batch instead)");
+    SPRINT_CHECK(!options.cuda_graph, "--pipeline does not combine with CUDA graphs");
+    SPRINT_CHECK(!options.loss_scaling, "--pipeline does not combine with loss scaling");
+    SPRINT_CHECK(options.lookahead.every == 0, "--pipeline does not combine with lookahead weight averaging");
+    SPRINT_CHECK(options.profiler == nullptr, "--pipeline does not combine with the profiler yet");
+    SPRINT_CHECK(options.checkpoint_every == 0 && !options.on_checkpoint,
+                 "--pipeline does not combine with checkpoints yet (each stage's optimizer holds its own state)");
+    SPRINT_CHECK(!options.on_step, "--pipeline runs no per-step hook (its stages step on their own threads)");
+  }
   SPRINT_CHECK(options.tta >= 0 && options.tta <= 2, "test-time augmentation level must be 0, 1 or 2, got {}",
                options.tta);
   if (options.tta > 0) {
@@ -265,7 +278,16 @@ EpochStats Trainer::run_epoch(int64_t epoch, int64_t n_epochs) {
   stream_.synchronize();
   const auto start = std::chrono::steady_clock::now();
   profile::Profiler* const profiler = options_.profiler;
-  while (!finished()) {
+  if (options_.pipeline) {
+    const auto [batches, trained] = pipelined_epoch();
+    step += batches;
+    samples += trained;
+    if (!interrupted_) {
+      batch_ = step;
+      samples_ = samples;
+    }
+  }
+  while (!options_.pipeline && !finished()) {
     ctx.observer = profiler != nullptr ? profiler->begin_step() : nullptr;
     std::optional<data::Batch> batch;
     {
@@ -325,6 +347,43 @@ EpochStats Trainer::run_epoch(int64_t epoch, int64_t n_epochs) {
                                        epoch, step, steps));
   if (!interrupted_ && options_.evaluate_epochs) stats.test = evaluate_with(options_.tta_every_epoch ? options_.tta : 0);
   return stats;
+}
+
+std::pair<int64_t, int64_t> Trainer::pipelined_epoch() {
+  std::optional<data::Batch> first = train_loader_->next();
+  if (!first) return {0, 0};
+  if (!pipeline_)
+    pipeline_ = std::make_unique<Pipeline>(model_, *options_.pipeline, stream_, options_.activation_format, rng_,
+                                           *first);
+  bool given = false;
+  // The feeder: stops at the epoch's end, or when a stop was requested (the mini-batches in flight still finish).
+  auto next = [&]() -> std::optional<data::Batch> {
+    if (!given) {
+      given = true;
+      return first;
+    }
+    if (options_.stop_requested && options_.stop_requested->load()) {
+      interrupted_ = true;
+      return std::nullopt;
+    }
+    return train_loader_->next();
+  };
+  const int64_t left = options_.max_steps > 0 ? options_.max_steps - steps_done_ : 0;
+  const Pipeline::EpochResult r = pipeline_->train_epoch(next, left, options_.schedule.get(), loss_sum_);
+  steps_done_ += r.mini_batches;
+  if (options_.stop_on_nonfinite && !std::isfinite(read_scalar(stream_, loss_sum_)))
+    throw TrainingDiverged(fmt::format("the training loss became non-finite in epoch {} (lower the learning rate; "
+                                       "--on-nonfinite continue trains on regardless)",
+                                       epoch_));
+  return {r.mini_batches, r.samples};
+}
+
+std::vector<StageReport> Trainer::pipeline_stages() const {
+  return pipeline_ ? pipeline_->reports() : std::vector<StageReport>{};
+}
+
+std::string Trainer::pipeline_boundaries() const {
+  return pipeline_ ? describe_boundaries(pipeline_->boundaries(), model_.net->size()) : std::string();
 }
 
 TrainerState Trainer::state() {

@@ -19,6 +19,7 @@
 #include "sprint/profile/profiler.h"
 #include "sprint/train/evaluator.h"
 #include "sprint/train/lookahead.h"
+#include "sprint/train/pipeline.h"
 #include "sprint/train/progress.h"
 
 namespace sprint::train {
@@ -88,6 +89,11 @@ struct TrainerOptions {
   profile::Profiler* profiler = nullptr;
   /// Evaluate on the test set at the end of every epoch; false (`sprint profile`): EpochStats::test stays empty.
   bool evaluate_epochs = true;
+  /// Pipeline model parallelism (train/pipeline.h): the model's layers in stages on threads of their own, each
+  /// stage with its own optimizer (the `optimizer` given to the trainer is then used for nothing but its
+  /// description); unset: plain training. CPU only; not with accumulation, CUDA graphs, loss scaling, lookahead,
+  /// the profiler or mid-epoch checkpoints. A stop request ends the run once the mini-batches in flight are done.
+  std::optional<PipelineOptions> pipeline;
 };
 
 /// Where a run stands between two optimizer steps: with the model's and the optimizer's state, all a checkpoint
@@ -132,6 +138,10 @@ class Trainer {
   EvalStats evaluate() { return evaluate_with(options_.tta); }
   /// Loss and accuracy with test-time augmentation level `tta` (0, 1 or 2).
   EvalStats evaluate_with(int tta);
+  /// The pipeline's stages so far (empty without TrainerOptions::pipeline or before the first epoch).
+  std::vector<StageReport> pipeline_stages() const;
+  /// "0-3 | 4-9": where the pipeline cut the model (empty before the first epoch or without a pipeline).
+  std::string pipeline_boundaries() const;
   /// Optimizer steps taken so far, and the planned total for a run of n_epochs (max_steps caps it).
   int64_t steps_done() const { return steps_done_; }
   int64_t total_steps(int64_t n_epochs) const;
@@ -172,6 +182,10 @@ class Trainer {
   std::vector<nn::ParameterPtr> scaled_params_;     // the model's parameters, for the scaler
   std::vector<Tensor> scaled_grads_;                // this step's gradients for the scaler (capacity reused)
   int64_t skipped_in_epoch_ = 0;
+  std::unique_ptr<Pipeline> pipeline_;              // with TrainerOptions::pipeline, from the first epoch on
+
+  /// One epoch's training through the pipeline; returns (batches, samples).
+  std::pair<int64_t, int64_t> pipelined_epoch();
 
   /// After an optimizer step: lookahead averaging when due (`last`: the run's final step).
   void after_optimizer_step(int64_t total, bool last);

@@ -1,5 +1,6 @@
-// buffer_key_test.cpp: BufferKey and PerBuffer, and layers keeping one set of saved activations per key: several
-// micro-batches in flight (a pipeline's steady state) and evaluation in between leave each backward exact.
+// buffer_key_test.cpp: BufferKey and PerBuffer, and layers keeping one set of saved activations per key:
+// several micro-batches in flight (a pipeline's steady state) and evaluation in between leave each backward
+// exact.
 #include <gtest/gtest.h>
 
 #include "sprint/nn/activation.h"
@@ -86,8 +87,9 @@ Grads backward_of(Sequential& net, CrossEntropyLoss& loss, RunContext& ctx) {
   return g;
 }
 
-// Each micro-batch's backward reads its own saved activations, whatever ran in between: forward 0, forward 1, an
-// evaluation forward of a larger batch, backward 0, backward 1 give the gradients of each micro-batch run alone.
+// Each micro-batch's backward reads its own saved activations, whatever ran in between: forward 0, forward 1,
+// an evaluation forward of a larger batch, backward 0, backward 1 give the gradients of each micro-batch run
+// alone.
 TEST(BufferKey, MicroBatchesInFlightBackpropagateTheirOwnActivations) {
   const Stream s = cpu_context().compute_stream();
   const Tensor x0 = batch(1, 4), x1 = batch(2, 4), x_eval = batch(3, 16);

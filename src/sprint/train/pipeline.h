@@ -1,0 +1,87 @@
+// pipeline.h: pipeline model parallelism. A sequential model is cut into K stages; each stage runs on its own
+// thread (its own CPU cores' share), passes activations forward and activation gradients back through
+// hand-off queues, and updates its own weights with its own optimizer: asynchronous 1F1B with one update per
+// mini-batch per stage (weight policies none / stash / spectrain), or GPipe's synchronous micro-batches
+// (sync).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "sprint/core/rng.h"
+#include "sprint/data/batch_source.h"
+#include "sprint/nn/models.h"
+#include "sprint/optim/optimizer.h"
+#include "sprint/optim/schedule.h"
+#include "sprint/train/pipeline_stages.h"
+#include "sprint/train/weight_versions.h"
+
+namespace sprint::train {
+
+struct PipelineOptions {
+  int stages = 1;
+  WeightPolicy policy = WeightPolicy::kNone;
+  /// sync only: micro-batches per mini-batch (GPipe's M); the gradients of all of them make one update.
+  int64_t micro_batches = 1;
+  /// Where each stage begins (pipeline_stages.h); empty: balanced by the layers' measured time.
+  StageBoundaries boundaries;
+  /// Makes stage k's optimizer over the parameters of the stage's module (the run's optimizer settings).
+  std::function<std::unique_ptr<optim::Optimizer>(nn::Module& stage)> make_optimizer;
+};
+
+/// What one stage did, for the report.
+struct StageReport {
+  int stage = 0;
+  size_t first_layer = 0, end_layer = 0;  ///< layers [first, end) of the model
+  int64_t updates = 0;
+  /// Measured forward-to-backward version gap (updates between a mini-batch's forward and its backward).
+  double mean_staleness = 0.0;
+  int64_t max_staleness = 0;
+  VersionDifference version_difference;  ///< SpecTrain's s (spectrain only)
+  StageWeights::PredictionError prediction_error;
+  double busy_seconds = 0.0;  ///< in forward, backward and optimizer
+  double idle_seconds = 0.0;  ///< waiting for an input or a gradient
+};
+
+class Pipeline {
+ public:
+  /// `model` must live on the CPU. The stages are cut at construction (timing the layers on `sample` when no
+  /// boundaries are given); `rng` is the run's dropout generator (stage 0 uses it, later stages forks of it).
+  Pipeline(nn::Model& model, const PipelineOptions& options, const Stream& stream,
+           std::optional<MemoryFormat> activation_format, Generator& rng, const data::Batch& sample);
+  ~Pipeline();
+
+  /// Trains on the batches `next` hands out (nullopt: the epoch's end) until it runs out or `max_updates`
+  /// mini-batches were trained (0: no limit). Adds each batch's summed loss to `loss_sum` (f32 0-d on the
+  /// stream's device). `schedule` (or null) sets each stage's lr and momentum before its update t (t counted
+  /// over the whole run). Returns the mini-batches and samples trained.
+  struct EpochResult {
+    int64_t mini_batches = 0;
+    int64_t samples = 0;
+  };
+  EpochResult train_epoch(const std::function<std::optional<data::Batch>()>& next, int64_t max_updates,
+                          const optim::Schedule* schedule, const Tensor& loss_sum);
+
+  const StageBoundaries& boundaries() const { return boundaries_; }
+  std::vector<StageReport> reports() const;
+  /// Updates each stage applied over the run (equal for every stage between epochs).
+  int64_t updates() const;
+
+ private:
+  struct Stage;
+  struct Shared;
+  void run_stage(Stage& stage, Shared& shared, const optim::Schedule* schedule);
+
+  nn::Model& model_;
+  PipelineOptions options_;
+  Stream stream_;
+  std::optional<MemoryFormat> activation_format_;
+  Generator& rng_;
+  StageBoundaries boundaries_;
+  std::vector<std::unique_ptr<Stage>> stages_;
+};
+
+}  // namespace sprint::train

@@ -1,0 +1,80 @@
+// pipeline_cli_test.cpp: `sprint train --pipeline K`: every weight policy trains, the table and the report's
+// "pipeline" object describe the stages, and options that cannot work are one line and exit code 2.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "run_command.h"
+#include "support/test_util.h"
+
+namespace sprint::testing {
+namespace {
+namespace fs = std::filesystem;
+
+std::vector<std::string> mlp(std::vector<std::string> extra) {
+  std::vector<std::string> args = {"train",     "--dataset",    "random",     "--model",    "mlp2",
+                                   "--samples", "400",          "--features", "12",         "--epochs",
+                                   "2",         "--batch-size", "16",         "--progress", "off"};
+  args.insert(args.end(), extra.begin(), extra.end());
+  return args;
+}
+
+TEST(PipelineCli, EveryPolicyTrainsAndReportsItsStages) {
+  TempDir tmp;
+  for (const std::string policy : {"none", "stash", "spectrain", "sync"}) {
+    const fs::path report = tmp.path() / (policy + ".json");
+    CommandResult r = run_sprint(
+        mlp({"--pipeline", "3", "--weight-policy", policy, "--micro-batches", policy == "sync" ? "4" : "1",
+             "--pipeline-boundaries", "0,2,3", "--report", report.string()}));
+    ASSERT_EQ(r.exit_code, 0) << policy << ": " << r.err;
+    EXPECT_NE(r.out.find("pipeline: 3 stages (layers 0-1 | 2 | 3), weight policy " + policy),
+              std::string::npos)
+        << r.out;
+    std::ifstream in(report);
+    const nlohmann::json j = nlohmann::json::parse(in);
+    EXPECT_EQ(j["status"], "completed");
+    const nlohmann::json& p = j["pipeline"];
+    EXPECT_EQ(p["stages"], 3);
+    EXPECT_EQ(p["weight_policy"], policy);
+    ASSERT_EQ(p["per_stage"].size(), 3u);
+    for (int k = 0; k < 3; ++k) {
+      const nlohmann::json& s = p["per_stage"][static_cast<size_t>(k)];
+      EXPECT_EQ(s["updates"], 2 * 20) << policy;  // 320 training samples, batch 16, 2 epochs
+      EXPECT_EQ(s["max_staleness"], policy == "sync" ? 0 : 2 - k) << policy << " stage " << k;
+    }
+    EXPECT_EQ(p["per_stage"][0]["version_difference_forward"], policy == "spectrain" ? 2 : 0);
+    EXPECT_LT(j["epochs"][1]["train_loss"].get<double>(), j["epochs"][0]["train_loss"].get<double>())
+        << policy;
+  }
+  // Balanced by measured time when no boundaries are given.
+  CommandResult r = run_sprint(mlp({"--pipeline", "2"}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("pipeline: 2 stages"), std::string::npos) << r.out;
+}
+
+TEST(PipelineCli, WhatCannotWorkIsOneLineAndExitCode2) {
+  TempDir tmp;
+  const std::pair<std::vector<std::string>, std::string> cases[] = {
+      {{"--weight-policy", "stash"}, "need --pipeline K"},
+      {{"--pipeline", "2", "--micro-batches", "2"}, "--micro-batches 2 applies to the sync weight policy"},
+      {{"--pipeline", "9"}, "9 stages need at least 9 layers"},
+      {{"--pipeline", "2", "--pipeline-boundaries", "0,9"}, "stage 1 begins at layer 9"},
+      {{"--pipeline", "2", "--pipeline-boundaries", "0"}, "gives 1 stage starts for --pipeline 2"},
+      {{"--pipeline", "2", "--checkpoint-dir", (tmp.path() / "ck").string()},
+       "does not combine with --checkpoint-dir"},
+      {{"--pipeline", "2", "--accumulate", "2"}, "does not combine with gradient accumulation"},
+      {{"--pipeline", "2", "--optimizer", "adam"}, "spectrain weight policy predicts along SGD's momentum"},
+      {{"--pipeline", "2", "--weight-policy", "gpipe"}, "--weight-policy"},
+  };
+  for (const auto& [extra, says] : cases) {
+    CommandResult r = run_sprint(mlp(extra));
+    EXPECT_EQ(r.exit_code, 2) << extra[0] << " " << extra[1] << ": " << r.err;
+    EXPECT_EQ(count_lines(r.err), 1) << r.err;
+    EXPECT_NE(r.err.find(says), std::string::npos) << r.err;
+  }
+}
+
+}  // namespace
+}  // namespace sprint::testing

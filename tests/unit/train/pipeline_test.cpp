@@ -1,0 +1,200 @@
+// pipeline_test.cpp: pipelined training through the Trainer on the CPU: one stage with any weight policy is
+// plain training bit for bit; GPipe's sync policy equals plain training on the same batches for any K; the
+// measured staleness of every stage equals what a simulation of the 1F1B order counts; results never depend
+// on the stage threads' timing; stash and SpecTrain really change the weights the passes see.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cmath>
+
+#include "sprint/data/dataset.h"
+#include "sprint/nn/models.h"
+#include "sprint/optim/sgd.h"
+#include "sprint/runtime/device_registry.h"
+#include "sprint/train/pipeline_schedule.h"
+#include "sprint/train/trainer.h"
+
+namespace sprint::train {
+namespace {
+
+struct PipelineRun {
+  std::vector<std::vector<float>> weights;
+  std::vector<EpochStats> epochs;
+  std::vector<StageReport> stages;
+  std::string boundaries;
+};
+
+constexpr double kLr = 0.05, kMomentum = 0.9;
+
+std::unique_ptr<optim::Optimizer> make_sgd(nn::Module& m) {
+  return std::make_unique<optim::SGD>(optim::single_group(m),
+                                      optim::SGDOptions(kLr).with_momentum(kMomentum));
+}
+
+// mlp2 (Flatten, fc1 + ReLU, fc2 + ReLU, fc3: 4 layers) on 160 random samples, batch 16 (10 mini-batches an
+// epoch).
+PipelineRun train(std::optional<PipelineOptions> pipeline, int epochs = 2,
+                  const std::atomic<bool>* stop = nullptr) {
+  const data::Dataset all = data::make_random_dataset(200, 6, 3, 11);
+  const data::Dataset train_set = data::subset(all, 0, 160), test_set = data::subset(all, 160, 40);
+  Generator rng(5);
+  nn::ModelOptions mo;
+  mo.hidden = {12, 8};
+  nn::Model model = nn::build_model("mlp2", {6}, 3, rng, mo);
+  auto sgd = make_sgd(*model.net);
+  TrainerOptions o;
+  o.batch_size = 16;
+  o.eval_batch_size = 40;
+  o.num_workers = 0;
+  o.seed = 9;
+  o.stop_requested = stop;
+  if (pipeline) {
+    pipeline->make_optimizer = make_sgd;
+    o.pipeline = pipeline;
+  }
+  Trainer trainer(model, *sgd, train_set, test_set, o);
+  PipelineRun r;
+  for (int e = 1; e <= epochs && !trainer.finished(); ++e) r.epochs.push_back(trainer.run_epoch(e, epochs));
+  for (const auto& [name, p] : model.net->named_parameters())
+    r.weights.push_back(p->value().to_vector<float>());
+  r.stages = trainer.pipeline_stages();
+  r.boundaries = trainer.pipeline_boundaries();
+  return r;
+}
+
+PipelineOptions stages(int k, WeightPolicy policy, StageBoundaries b = {}, int64_t micro_batches = 1) {
+  PipelineOptions p;
+  p.stages = k;
+  p.policy = policy;
+  p.boundaries = std::move(b);
+  p.micro_batches = micro_batches;
+  return p;
+}
+
+double max_difference(const PipelineRun& a, const PipelineRun& b) {
+  double d = 0.0;
+  for (size_t i = 0; i < a.weights.size(); ++i)
+    for (size_t j = 0; j < a.weights[i].size(); ++j)
+      d = std::max(d, std::abs(static_cast<double>(a.weights[i][j]) - b.weights[i][j]));
+  return d;
+}
+
+TEST(Pipeline, OneStageIsPlainTrainingBitForBit) {
+  const PipelineRun plain = train(std::nullopt);
+  for (WeightPolicy p :
+       {WeightPolicy::kNone, WeightPolicy::kStash, WeightPolicy::kSpecTrain, WeightPolicy::kSync}) {
+    const PipelineRun one = train(stages(1, p));
+    EXPECT_EQ(one.weights, plain.weights) << weight_policy_name(p);
+    ASSERT_EQ(one.epochs.size(), plain.epochs.size());
+    for (size_t e = 0; e < one.epochs.size(); ++e) {
+      EXPECT_EQ(one.epochs[e].train_loss, plain.epochs[e].train_loss) << weight_policy_name(p);
+      EXPECT_EQ(one.epochs[e].test.accuracy, plain.epochs[e].test.accuracy) << weight_policy_name(p);
+      EXPECT_EQ(one.epochs[e].train_samples, 160);
+    }
+    ASSERT_EQ(one.stages.size(), 1u);
+    EXPECT_EQ(one.stages[0].updates, 20);
+    EXPECT_EQ(one.stages[0].max_staleness, 0);
+  }
+}
+
+// GPipe: K stages, M micro-batches, one update per mini-batch: the same as plain training on the same batches
+// (a model without BatchNorm), up to the rounding of summing the micro-batches' gradients.
+TEST(Pipeline, SyncEqualsPlainTrainingForAnyK) {
+  const PipelineRun plain = train(std::nullopt);
+  for (int K : {2, 3, 4})  // with K = 4 stage 0 is the Flatten alone: a stage without parameters
+    for (int64_t M : {1, 2, 4}) {
+      const PipelineRun sync = train(stages(K, WeightPolicy::kSync, boundaries_by_index(4, K), M));
+      EXPECT_LT(max_difference(sync, plain), 2e-5) << "K " << K << " M " << M;
+      EXPECT_NEAR(sync.epochs.back().train_loss, plain.epochs.back().train_loss, 1e-5)
+          << "K " << K << " M " << M;
+      for (const StageReport& s : sync.stages) {
+        EXPECT_EQ(s.updates, 20);
+        EXPECT_EQ(s.max_staleness, 0);
+      }
+    }
+}
+
+// Stage k's measured forward-to-backward version gaps are those of the simulated 1F1B order (K - k - 1 in the
+// steady state, fewer for the first mini-batches of each epoch), whatever the threads' timing.
+TEST(Pipeline, MeasuredStalenessEqualsTheSimulatedSchedule) {
+  for (int K : {2, 3}) {
+    const PipelineRun r = train(stages(K, WeightPolicy::kNone, boundaries_by_index(4, K)));
+    const std::vector<SimulatedStage> sim = simulate_one_f_one_b(K, 10, 1.0, 1.0);
+    ASSERT_EQ(r.stages.size(), static_cast<size_t>(K));
+    for (int k = 0; k < K; ++k) {
+      double expected = 0.0;
+      for (int64_t gap : sim[static_cast<size_t>(k)].forward_to_backward)
+        expected += static_cast<double>(gap);
+      expected /= 10.0;  // the same gaps in each of the two epochs (the pipeline drains at each epoch's end)
+      const StageReport& s = r.stages[static_cast<size_t>(k)];
+      EXPECT_DOUBLE_EQ(s.mean_staleness, expected) << "K " << K << " stage " << k;
+      EXPECT_EQ(s.max_staleness, K - k - 1) << "K " << K << " stage " << k;
+      EXPECT_EQ(s.updates, 20);
+      EXPECT_GT(s.busy_seconds, 0.0);
+    }
+  }
+}
+
+TEST(Pipeline, ResultsDoNotDependOnTheThreadsTiming) {
+  for (WeightPolicy p : {WeightPolicy::kNone, WeightPolicy::kStash, WeightPolicy::kSpecTrain}) {
+    const PipelineRun a = train(stages(3, p, {0, 2, 3}));
+    const PipelineRun b = train(stages(3, p, {0, 2, 3}));
+    EXPECT_EQ(a.weights, b.weights) << weight_policy_name(p);
+    EXPECT_EQ(a.epochs.back().train_loss, b.epochs.back().train_loss) << weight_policy_name(p);
+  }
+}
+
+// Stale weights change the training: the policies give different weights from plain training and from each
+// other, and every one of them still trains (the loss goes down).
+TEST(Pipeline, PoliciesSeeDifferentWeights) {
+  const PipelineRun plain = train(std::nullopt, 3);
+  const PipelineRun none = train(stages(3, WeightPolicy::kNone, {0, 2, 3}), 3);
+  const PipelineRun stash = train(stages(3, WeightPolicy::kStash, {0, 2, 3}), 3);
+  const PipelineRun spectrain = train(stages(3, WeightPolicy::kSpecTrain, {0, 2, 3}), 3);
+  EXPECT_GT(max_difference(none, plain), 1e-4);
+  EXPECT_GT(max_difference(stash, none), 1e-6);
+  EXPECT_GT(max_difference(spectrain, none), 1e-6);
+  for (const PipelineRun* r : {&none, &stash, &spectrain})
+    EXPECT_LT(r->epochs.back().train_loss, r->epochs.front().train_loss);
+  EXPECT_EQ(spectrain.boundaries, "0-1 | 2 | 3");
+  // SpecTrain's configured version differences and a sampled prediction error on the stages that predict.
+  for (const StageReport& s : spectrain.stages) {
+    EXPECT_EQ(s.version_difference.forward, spectrain_version_difference(s.stage, 3).forward);
+    if (s.version_difference.forward > 0) {
+      EXPECT_GT(s.prediction_error.samples, 0) << "stage " << s.stage;
+      EXPECT_GT(s.prediction_error.relative, 0.0);
+      EXPECT_LT(s.prediction_error.relative, 1.0);
+    }
+  }
+}
+
+TEST(Pipeline, BalancedStagesAndAStopRequest) {
+  const PipelineRun balanced = train(stages(2, WeightPolicy::kNone));
+  ASSERT_EQ(balanced.stages.size(), 2u);
+  EXPECT_FALSE(balanced.boundaries.empty());
+  std::atomic<bool> stop{true};  // requested before the first step: the fed mini-batch still completes
+  const PipelineRun stopped = train(stages(2, WeightPolicy::kNone, {0, 2}), 2, &stop);
+  ASSERT_EQ(stopped.epochs.size(), 1u);
+  EXPECT_EQ(stopped.epochs[0].train_samples, 16);
+  EXPECT_EQ(stopped.stages[0].updates, 1);
+}
+
+TEST(Pipeline, RefusesWhatItCannotDo) {
+  const data::Dataset all = data::make_random_dataset(40, 6, 3, 11);
+  Generator rng(5);
+  nn::Model model = nn::build_model("mlp2", {6}, 3, rng, {});
+  auto sgd = make_sgd(*model.net);
+  TrainerOptions o;
+  o.num_workers = 0;
+  o.pipeline = stages(2, WeightPolicy::kNone);
+  o.pipeline->make_optimizer = make_sgd;
+  o.accumulate_steps = 2;
+  EXPECT_THROW(Trainer(model, *sgd, all, all, o), InvalidArgument);
+  o.accumulate_steps = 1;
+  o.pipeline->micro_batches = 2;  // micro-batches are the sync policy's
+  Trainer t(model, *sgd, all, all, o);
+  EXPECT_THROW(t.run_epoch(1, 1), InvalidArgument);
+}
+
+}  // namespace
+}  // namespace sprint::train
