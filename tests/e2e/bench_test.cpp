@@ -73,6 +73,34 @@ TEST(Bench, OptimizationsAblationOnATinySubset) {
   EXPECT_NE(md.find("--share-weights"), std::string::npos) << md;
 }
 
+// spectrain on tiny subsets: every experiment's five arms ran, pipelined rows report their staleness (stage 0 of
+// two: 1 update; sync: none), SpecTrain rows a prediction error, and each experiment gets its own plots.
+TEST(Bench, SpectrainComparesThePoliciesPerExperiment) {
+  const std::string data_dir = fashion_mnist_data_dir();
+  if (data_dir.empty() || !fs::exists(fs::path(data_dir) / "cifar10" / "data_batch_1.bin"))
+    GTEST_SKIP() << "CIFAR-10 not installed (sprint data fetch cifar10)";
+  TempDir tmp;
+  const fs::path out = tmp.path() / "spectrain";
+  const CommandResult r = run_sprint({"bench", "spectrain", "--quick", "--limit-train", "128", "--limit-test", "64",
+                                      "--data-dir", data_dir, "--out", out.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  const std::string md = read_text_file((out / "RESULTS.md").string());
+  for (const char* experiment : {"random MLP", "CIFAR-10 CNN", "CIFAR-10 FC", "FashionMNIST CNN", "FashionMNIST FC",
+                                 "CIFAR-10 ResNet18", "CIFAR-10 VGG16"}) {
+    const std::string e = experiment;
+    EXPECT_TRUE(has_line_starting(md, "| " + e + ": plain | 1 | ")) << e << "\n" << md;
+    for (const char* arm : {"none", "stash", "spectrain"})
+      EXPECT_NE(md.find("| " + e + ": " + arm + " | 1 | "), std::string::npos) << e << " " << arm;
+    EXPECT_NE(md.find(" | 1 / 0 | "), std::string::npos) << md;  // stage 0 one update behind
+    EXPECT_TRUE(has_line_starting(md, "| " + e + ": sync | 1 | ")) << e;
+  }
+  EXPECT_NE(md.find("| 0 / 0 | - |"), std::string::npos) << md;  // sync: never stale, no prediction
+  EXPECT_NE(md.find("--weight-policy spectrain"), std::string::npos) << md;
+  if (md.find("The plots were not drawn") == std::string::npos)
+    for (const char* png : {"time.png", "accuracy-random-mlp.png", "loss-cifar-10-vgg16.png"})
+      EXPECT_TRUE(fs::exists(out / png)) << png;
+}
+
 TEST(Bench, SpeedrunRepeatsOverSeeds) {
   const std::string data_dir = fashion_mnist_data_dir();
   if (data_dir.empty() || !fs::exists(fs::path(data_dir) / "cifar10" / "data_batch_1.bin"))
@@ -123,7 +151,7 @@ TEST(Bench, BadInputIsOneLineAndAUsageError) {
   const CommandResult unknown = run_sprint({"bench", "nope", "--out", (tmp.path() / "x").string()});
   EXPECT_EQ(unknown.exit_code, 2);
   EXPECT_NE(
-      unknown.err.find("unknown benchmark 'nope' (known: cpu-vs-gpu, optimizations, speedrun, libraries)"),
+      unknown.err.find("unknown benchmark 'nope' (known: cpu-vs-gpu, optimizations, speedrun, libraries, spectrain)"),
       std::string::npos)
       << unknown.err;
   EXPECT_FALSE(fs::exists(tmp.path() / "x"));

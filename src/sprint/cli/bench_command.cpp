@@ -37,6 +37,7 @@ struct RunResult {
   double accuracy = 0.0;  ///< final test accuracy, a fraction
   std::vector<train::EpochStats> epochs;
   nlohmann::json profile;  ///< the report's "profile" (--profile runs), else null
+  nlohmann::json pipeline;  ///< the report's "pipeline" (--pipeline runs), else null
 };
 
 struct Row {
@@ -88,7 +89,34 @@ RunResult read_run(const fs::path& report) {
   out.accuracy = r.tta ? r.tta->accuracy : r.epochs.back().test.accuracy;
   out.epochs = r.epochs;
   if (!r.profile.empty()) out.profile = nlohmann::json::parse(r.profile);
+  if (!r.pipeline.empty()) out.pipeline = nlohmann::json::parse(r.pipeline);
   return out;
+}
+
+// The label of the row `r`'s speed-up is measured against: the plan's baseline, or its group's.
+std::string baseline_label(const BenchPlan& plan, const BenchConfig& c) {
+  return c.group.empty() ? plan.baseline : c.group + ": " + plan.baseline;
+}
+
+// "2 / 0": the first run's largest measured staleness per stage; "-" without a pipeline.
+std::string staleness_cell(const Row& r) {
+  const nlohmann::json& p = r.runs.front().pipeline;
+  if (p.is_null()) return "-";
+  std::string out;
+  for (const nlohmann::json& s : p.at("per_stage"))
+    out += (out.empty() ? "" : " / ") + std::to_string(s.at("max_staleness").get<int64_t>());
+  return out;
+}
+
+// SpecTrain's sampled prediction error ‖Ŵ - W‖ / ‖W‖ per stage that predicts (first run); "-" elsewhere.
+std::string prediction_cell(const Row& r) {
+  const nlohmann::json& p = r.runs.front().pipeline;
+  if (p.is_null()) return "-";
+  std::string out;
+  for (const nlohmann::json& s : p.at("per_stage"))
+    if (s.at("prediction_samples").get<int64_t>() > 0)
+      out += (out.empty() ? "" : " / ") + fmt::format("{:.2g}", s.at("prediction_error").get<double>());
+  return out.empty() ? "-" : out;
 }
 
 std::string machine_text(bool has_cuda) {
@@ -106,9 +134,12 @@ std::string results_markdown(const BenchPlan& plan, const std::vector<Row>& rows
                              bool has_cuda, const std::vector<std::string>& plot_notes) {
   std::string md = fmt::format("# sprint bench {}: {}\n\n{}\n\nCommand: `{}`\n\nMachine:\n{}\n", plan.name,
                                plan.title, plan.description, command, machine_text(has_cuda));
-  const Row* base = nullptr;
-  for (const Row& r : rows)
-    if (r.config->label == plan.baseline && !r.runs.empty()) base = &r;
+  auto base_of = [&](const BenchConfig& c) -> const Row* {
+    for (const Row& r : rows)
+      if (r.config->label == baseline_label(plan, c) && !r.runs.empty()) return &r;
+    return nullptr;
+  };
+  const Row* base = plan.configs.empty() ? nullptr : base_of(plan.configs.front());
   const double base_time = base ? median(seconds_of(*base)) : 0.0;
   const Row* last = nullptr;
   for (const Row& r : rows)
@@ -125,10 +156,12 @@ std::string results_markdown(const BenchPlan& plan, const std::vector<Row>& rows
                                    "spread (min to max)", "speed-up vs " + plan.baseline};
   if (plan.ablation) head.push_back("share of the speed-up");
   head.push_back("test accuracy, median");
+  if (plan.pipeline) head.insert(head.end(), {"staleness per stage (max)", "prediction error per stage"});
   md += line(head);
   std::vector<std::string> rule = {"---", "---:", "---:", "---", "---:"};
   if (plan.ablation) rule.push_back("---:");
   rule.push_back("---:");
+  if (plan.pipeline) rule.insert(rule.end(), {"---:", "---:"});
   md += line(rule);
   const Row* previous = nullptr;
   for (const Row& r : rows) {
@@ -147,7 +180,8 @@ std::string results_markdown(const BenchPlan& plan, const std::vector<Row>& rows
     cells.push_back(fmt::format("{:.2f}", med));
     cells.push_back(fmt::format("{:.2f} to {:.2f}", *std::min_element(t.begin(), t.end()),
                                 *std::max_element(t.begin(), t.end())));
-    cells.push_back(base ? fmt::format("{:.2f}x", base_time / med) : std::string("-"));
+    const Row* row_base = base_of(*r.config);
+    cells.push_back(row_base ? fmt::format("{:.2f}x", median(seconds_of(*row_base)) / med) : std::string("-"));
     if (plan.ablation) {
       std::string share = "-";
       if (shares && previous) {
@@ -157,12 +191,18 @@ std::string results_markdown(const BenchPlan& plan, const std::vector<Row>& rows
       cells.push_back(share);
     }
     cells.push_back(fmt::format("{:.2f}%", 100.0 * median(acc)));
+    if (plan.pipeline) cells.insert(cells.end(), {staleness_cell(r), prediction_cell(r)});
     md += line(cells);
     previous = &r;
   }
   if (plan.ablation && !shares)
     md += "\nThe last row's time is within 5% of the baseline's: no shares of a speed-up are given.\n";
   if (plan.vary_seed) md += "\nRun r uses `--seed r-1`: the spread is over seeds.\n";
+  if (plan.pipeline)
+    md +=
+        "\nSpeed-ups are against each experiment's `plain` row. Staleness is the largest number of updates a "
+        "stage applied between a batch's forward and its backward (first run); the prediction error is "
+        "SpecTrain's sampled ‖Ŵ - W‖ / ‖W‖ against the weights it aimed at, per stage that predicts.\n";
   md +=
       "\nTraining time is the training loops' wall time (the report's `train_seconds_total`: no evaluation, "
       "no "
@@ -257,14 +297,22 @@ std::string per_op_markdown(const std::vector<Row>& rows) {
 std::vector<std::string> draw_plots(const BenchPlan& plan, const std::vector<Row>& rows,
                                     const fs::path& out) {
   profile::BarChart bars{.title = plan.title, .y_label = "training time (s)", .bars = {}};
-  profile::LineChart accuracy{.title = plan.title,
-                              .x_label = "epoch",
-                              .y_label = "test accuracy (%)",
-                              .series = {},
-                              .integer_x = true};
-  profile::LineChart loss{
-      .title = plan.title, .x_label = "epoch", .y_label = "training loss", .series = {}, .integer_x = true};
+  // One accuracy and one loss chart per group of rows (one group, "", for most plans).
+  std::vector<std::string> groups;
+  for (const Row& r : rows)
+    if (std::find(groups.begin(), groups.end(), r.config->group) == groups.end()) groups.push_back(r.config->group);
+  std::vector<profile::LineChart> accuracies, losses;
+  for (const std::string& g : groups) {
+    const std::string title = g.empty() ? plan.title : g;
+    accuracies.push_back({.title = title, .x_label = "epoch", .y_label = "test accuracy (%)", .series = {},
+                          .integer_x = true});
+    losses.push_back({.title = title, .x_label = "epoch", .y_label = "training loss", .series = {},
+                      .integer_x = true});
+  }
   for (const Row& r : rows) {
+    const size_t g = static_cast<size_t>(std::find(groups.begin(), groups.end(), r.config->group) - groups.begin());
+    profile::LineChart& accuracy = accuracies[g];
+    profile::LineChart& loss = losses[g];
     if (r.runs.empty()) continue;
     const std::vector<double> t = seconds_of(r);
     const double lo = *std::min_element(t.begin(), t.end()), hi = *std::max_element(t.begin(), t.end());
@@ -281,14 +329,22 @@ std::vector<std::string> draw_plots(const BenchPlan& plan, const std::vector<Row
     loss.series.push_back(l);
   }
   if (bars.bars.empty()) return {"No configuration ran: no plots."};
+  std::vector<std::string> notes;
   try {
     profile::plot_bars(bars, out / "time.png");
-    profile::plot_lines(accuracy, out / "accuracy.png");
-    profile::plot_lines(loss, out / "loss.png");
+    for (size_t g = 0; g < groups.size(); ++g) {
+      if (accuracies[g].series.empty()) continue;
+      const std::string suffix = groups[g].empty() ? "" : "-" + slug(groups[g]);
+      profile::plot_lines(accuracies[g], out / ("accuracy" + suffix + ".png"));
+      profile::plot_lines(losses[g], out / ("loss" + suffix + ".png"));
+      if (!suffix.empty())
+        notes.push_back(fmt::format("{}: `accuracy{}.png`, `loss{}.png`.", groups[g], suffix, suffix));
+    }
   } catch (const IoError& e) {
     return {fmt::format("The plots were not drawn: {}", e.what())};
   }
-  return {};
+  if (!notes.empty()) notes.insert(notes.begin(), "Accuracy and loss plots per experiment:");
+  return notes;
 }
 
 }  // namespace
@@ -319,6 +375,8 @@ int run_bench(const BenchArgs& a) {
   int done = 0;
   int planned = 0;
   for (const BenchConfig& c : plan.configs) planned += (c.needs_cuda && !has_cuda) ? 0 : repeats;
+  // Every row's command first; then the repeats interleaved (each row once, then each again), so that a machine
+  // slowing down or speeding up spreads over every row instead of biasing the ones run last.
   for (const BenchConfig& c : plan.configs) {
     Row row{.config = &c, .command = c.args, .runs = {}, .skipped = {}};
     const bool cuda_row = plan.own_devices ? c.needs_cuda : on_cuda;
@@ -332,21 +390,24 @@ int run_bench(const BenchArgs& a) {
         if (const size_t at = arg.find("{out}"); at != std::string::npos) arg.replace(at, 5, out.string());
       if (!plan.own_devices) row.command.insert(row.command.end(), {"--device", on_cuda ? "cuda" : "cpu"});
       if (a.data_dir) row.command.insert(row.command.end(), {"--data-dir", *a.data_dir});
-      for (int r = 1; r <= repeats; ++r) {
-        const fs::path report = out / "runs" / fmt::format("{}-{}.json", slug(c.label), r);
-        std::vector<std::string> argv = {exe.string(), "train"};
-        argv.insert(argv.end(), row.command.begin(), row.command.end());
-        argv.insert(argv.end(), {"--report", report.string(), "--progress", "off"});
-        if (plan.vary_seed) argv.insert(argv.end(), {"--seed", std::to_string(r - 1)});
-        data::run_program({.argv = argv, .cwd = fs::current_path(), .log_path = report.string() + ".log"});
-        row.runs.push_back(read_run(report));
-        std::printf("[%d/%d] %s, run %d: %.2f s, test accuracy %.2f%%\n", ++done, planned, c.label.c_str(), r,
-                    row.runs.back().seconds, 100.0 * row.runs.back().accuracy);
-        std::fflush(stdout);
-      }
     }
     rows.push_back(std::move(row));
   }
+  for (int r = 1; r <= repeats; ++r)
+    for (Row& row : rows) {
+      if (!row.skipped.empty()) continue;
+      const BenchConfig& c = *row.config;
+      const fs::path report = out / "runs" / fmt::format("{}-{}.json", slug(c.label), r);
+      std::vector<std::string> argv = {exe.string(), "train"};
+      argv.insert(argv.end(), row.command.begin(), row.command.end());
+      argv.insert(argv.end(), {"--report", report.string(), "--progress", "off"});
+      if (plan.vary_seed) argv.insert(argv.end(), {"--seed", std::to_string(r - 1)});
+      data::run_program({.argv = argv, .cwd = fs::current_path(), .log_path = report.string() + ".log"});
+      row.runs.push_back(read_run(report));
+      std::printf("[%d/%d] %s, run %d: %.2f s, test accuracy %.2f%%\n", ++done, planned, c.label.c_str(), r,
+                  row.runs.back().seconds, 100.0 * row.runs.back().accuracy);
+      std::fflush(stdout);
+    }
   std::string command = "sprint bench";
   for (const std::string& arg : a.given) command += " " + arg;
   const std::vector<std::string> notes = draw_plots(plan, rows, out);

@@ -186,6 +186,57 @@ BenchPlan libraries(const BenchSize& size) {
   return p;
 }
 
+// Seed 000: plain training against a 2-stage pipeline with each weight policy, on the seed's four experiments.
+BenchPlan spectrain(const BenchSize& size) {
+  struct Experiment {
+    std::string group;
+    std::vector<std::string> args;
+  };
+  const std::vector<std::string> sgd = {"--optimizer", "sgd", "--lr", "0.01", "--momentum", "0.9"};
+  const std::vector<Experiment> experiments = {
+      {"random MLP",
+       {"--dataset", "random", "--samples", "100", "--features", "10", "--model", "mlp2", "--batch-size", "10",
+        "--threads", "2"}},
+      {"CIFAR-10 CNN", {"--dataset", "cifar10", "--model", "cnn", "--batch-size", "64"}},
+      {"CIFAR-10 FC", {"--dataset", "cifar10", "--model", "fc", "--batch-size", "64", "--threads", "2"}},
+      {"FashionMNIST CNN", {"--dataset", "fashion-mnist", "--model", "cnn", "--batch-size", "64"}},
+      {"FashionMNIST FC", {"--dataset", "fashion-mnist", "--model", "fc", "--batch-size", "64", "--threads", "2"}},
+      {"CIFAR-10 ResNet18", {"--dataset", "cifar10", "--model", "resnet18", "--batch-size", "64"}},
+      {"CIFAR-10 VGG16", {"--dataset", "cifar10", "--model", "vgg16", "--batch-size", "64"}},
+  };
+  const std::vector<std::pair<std::string, std::vector<std::string>>> arms = {
+      {"plain", {}},
+      {"none", {"--pipeline", "2", "--weight-policy", "none"}},
+      {"stash", {"--pipeline", "2", "--weight-policy", "stash"}},
+      {"spectrain", {"--pipeline", "2", "--weight-policy", "spectrain"}},
+      {"sync", {"--pipeline", "2", "--weight-policy", "sync", "--micro-batches", "4"}},
+  };
+  BenchPlan p{.name = "spectrain",
+              .title = "Pipeline model parallelism: plain training against 1F1B with each weight policy",
+              .description =
+                  "Seed 000's four experiments (an MLP with two hidden layers on 100 random samples of 10 "
+                  "features, batch 10; CNN and FC on CIFAR-10 and on FashionMNIST; ResNet18 and VGG16 on "
+                  "CIFAR-10; batch 64), SGD lr 0.01 with momentum 0.9 in every arm, 5 epochs: plain training on "
+                  "one thread team, then a 2-stage pipeline (one stage per core, stages balanced by measured "
+                  "layer time) training 1F1B with stale weights (`none`), PipeDream's weight stashing "
+                  "(`stash`), SpecTrain's predicted weights (`spectrain`), and GPipe's synchronous "
+                  "micro-batches (`sync`, 4 per batch). Every arm sees the same batches in the same order; "
+                  "repeats run interleaved (every row once, then again).",
+              .configs = {},
+              .baseline = "plain",
+              .pipeline = true};
+  for (const Experiment& e : experiments)
+    for (const auto& [arm, extra] : arms) {
+      BenchConfig c{.label = e.group + ": " + arm, .args = e.args, .group = e.group};
+      c.args.insert(c.args.end(), sgd.begin(), sgd.end());
+      c.args.insert(c.args.end(), {"--epochs", "5"});
+      c.args.insert(c.args.end(), extra.begin(), extra.end());
+      p.configs.push_back(std::move(c));
+    }
+  apply_size(p, size, 1, 256, 256);
+  return p;
+}
+
 }  // namespace
 
 std::vector<std::pair<std::string, std::string>> bench_names() {
@@ -193,7 +244,9 @@ std::vector<std::pair<std::string, std::string>> bench_names() {
           {"optimizations", "seed 001: ResNet-10 baseline against optimised, each technique added in turn"},
           {"speedrun", "seed 004: the airbench94 and cifar10-fast recipes, accuracy over seeds and time"},
           {"libraries",
-           "seed 002: ResNet-18 profiled per layer, fast kernels against the reference loops per op"}};
+           "seed 002: ResNet-18 profiled per layer, fast kernels against the reference loops per op"},
+          {"spectrain",
+           "seed 000: plain training against a 2-stage pipeline with stale, stashed, SpecTrain and GPipe weights"}};
 }
 
 BenchPlan bench_plan(const std::string& name, const BenchSize& size) {
@@ -201,6 +254,7 @@ BenchPlan bench_plan(const std::string& name, const BenchSize& size) {
   if (name == "optimizations") return optimizations(size);
   if (name == "speedrun") return speedrun(size);
   if (name == "libraries") return libraries(size);
+  if (name == "spectrain") return spectrain(size);
   std::string known;
   for (const auto& [n, what] : bench_names()) known += (known.empty() ? "" : ", ") + n;
   SPRINT_THROW(InvalidArgument, "unknown benchmark '{}' (known: {})", name, known);

@@ -17,6 +17,9 @@ struct BenchConfig {
   std::vector<std::string> cuda_args = {};
   bool needs_cuda = false;  ///< skipped without a CUDA device
   std::string note = {};    ///< what the row adds, for RESULTS.md
+  /// Rows of one experiment of a plan with several (spectrain): the speed-up is against the group's own baseline
+  /// row, labelled "<group>: <BenchPlan::baseline>", and the accuracy and loss plots are drawn per group.
+  std::string group = {};
 };
 
 struct BenchPlan {
@@ -37,6 +40,9 @@ struct BenchPlan {
   /// their per-op times (the --report's "profile" rows summed by layer type and phase) and lists the first
   /// one's per-layer profile and memory.
   bool per_op = false;
+  /// The rows train through a pipeline (most of them): RESULTS.md adds each run's measured staleness per stage
+  /// and SpecTrain's prediction error from the report's "pipeline" object.
+  bool pipeline = false;
 };
 
 /// Options that shrink every run (smoke runs, CI): applied to every configuration when set.
