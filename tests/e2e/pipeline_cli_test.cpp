@@ -48,10 +48,28 @@ TEST(PipelineCli, EveryPolicyTrainsAndReportsItsStages) {
     EXPECT_LT(j["epochs"][1]["train_loss"].get<double>(), j["epochs"][0]["train_loss"].get<double>())
         << policy;
   }
-  // Balanced by measured time when no boundaries are given.
-  CommandResult r = run_sprint(mlp({"--pipeline", "2"}));
+  // Balanced by measured time when no boundaries are given; the trace has a track per stage.
+  const fs::path trace = tmp.path() / "trace.json", report = tmp.path() / "balanced.json";
+  CommandResult r = run_sprint(mlp({"--pipeline", "2", "--trace", trace.string(), "--report", report.string()}));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("pipeline: 2 stages"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("the stages were busy"), std::string::npos) << r.out;
+  std::ifstream trace_in(trace);
+  const nlohmann::json t = nlohmann::json::parse(trace_in);
+  int per_track[3] = {0, 0, 0};
+  bool first_forward = false;
+  for (const nlohmann::json& e : t["traceEvents"]) {
+    if (e["ph"] != "X") continue;
+    per_track[e["tid"].get<int>()] += 1;
+    first_forward |= e["name"] == "forward 0" && e["tid"] == 1;
+  }
+  EXPECT_EQ(per_track[1], 3 * 40);  // 40 batches: a forward, a backward and an update each, on both stages
+  EXPECT_EQ(per_track[2], 3 * 40);
+  EXPECT_TRUE(first_forward);
+  std::ifstream report_in(report);
+  const nlohmann::json j = nlohmann::json::parse(report_in);
+  EXPECT_GT(j["pipeline"]["wall_seconds"].get<double>(), 0.0);
+  EXPECT_GT(j["pipeline"]["overlap"].get<double>(), 0.0);
 }
 
 TEST(PipelineCli, WhatCannotWorkIsOneLineAndExitCode2) {

@@ -163,7 +163,8 @@ void add_train(CLI::App& app, sprint::cli::TrainArgs& a) {
   t->add_option("--profile-rows", a.profile_rows, "--profile: rows of the printed table (longest total time first)")
       ->check(sprint::cli::StrictRange(int64_t{1}, int64_t{1} << 20))->capture_default_str();
   t->add_option("--trace", a.trace,
-                "--profile: write the profiled steps as a Chrome trace-event JSON file (Perfetto, chrome://tracing)");
+                "--profile: write the profiled steps as a Chrome trace-event JSON file (Perfetto, chrome://tracing); "
+                "--pipeline: each stage's passes on a track of its own");
   t->add_option("--progress", a.progress, "live progress line on stderr: auto (when a terminal) | on | off")
       ->check(CLI::IsMember({"auto", "on", "off"}))->capture_default_str();
   t->add_option("--limit-train", a.limit_train, "use only the first N training samples (0 = all)")

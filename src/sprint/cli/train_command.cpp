@@ -27,6 +27,7 @@
 #include "sprint/optim/adam.h"
 #include "sprint/optim/sgd.h"
 #include "sprint/profile/chrome_trace.h"
+#include "sprint/train/pipeline_trace.h"
 #include "sprint/profile/event_writer.h"
 #include "sprint/profile/profile_summary.h"
 #include "sprint/profile/profiler.h"
@@ -163,15 +164,23 @@ void print_pipeline(const train::PipelineOptions& p, const train::Trainer& train
   std::printf("pipeline: %d stages (layers %s), weight policy %s%s\n", p.stages, trainer.pipeline_boundaries().c_str(),
               train::weight_policy_name(p.policy),
               p.policy == train::WeightPolicy::kSync ? fmt::format(", {} micro-batches", p.micro_batches).c_str() : "");
-  std::printf("  stage  layers   updates  staleness mean/max  s fwd/bwd  prediction error  busy s   idle s\n");
+  std::printf("  stage  layers   updates  staleness mean/max  s fwd/bwd  prediction error  busy s   idle s  names\n");
   for (const train::StageReport& s : trainer.pipeline_stages()) {
     const std::string layers = fmt::format("{}-{}", s.first_layer, s.end_layer - 1);
     const std::string error = s.prediction_error.samples > 0 ? fmt::format("{:.3g}", s.prediction_error.relative) : "-";
-    std::printf("  %5d  %-7s  %7lld  %9.2f / %-6lld  %4lld / %-3lld  %16s  %7.2f  %7.2f\n", s.stage, layers.c_str(),
+    const std::string names = s.first_name == s.last_name ? s.first_name : s.first_name + " .. " + s.last_name;
+    std::printf("  %5d  %-7s  %7lld  %9.2f / %-6lld  %4lld / %-3lld  %16s  %7.2f  %7.2f  %s\n", s.stage, layers.c_str(),
                 static_cast<long long>(s.updates), s.mean_staleness, static_cast<long long>(s.max_staleness),
                 static_cast<long long>(s.version_difference.forward),
-                static_cast<long long>(s.version_difference.backward), error.c_str(), s.busy_seconds, s.idle_seconds);
+                static_cast<long long>(s.version_difference.backward), error.c_str(), s.busy_seconds, s.idle_seconds,
+                names.c_str());
   }
+  double busy = 0.0;
+  for (const train::StageReport& s : trainer.pipeline_stages()) busy += s.busy_seconds;
+  const double wall = trainer.pipeline_wall_seconds();
+  if (wall > 0.0)
+    std::printf("  the stages were busy %.2fx the training wall time (%.2f s of %.2f s): %s\n", busy / wall, busy,
+                wall, busy / wall > 1.05 ? "they overlapped" : "no overlap");
 }
 
 /// The parameter groups: one, or BatchNorm biases apart (--bn-bias-lr-scale).
@@ -279,7 +288,7 @@ int run_train(const TrainArgs& a) {
       SPRINT_CHECK(!given(name), "{} describes the random data set; --dataset {} has its own size", name, a.dataset);
   for (const char* name : {"--profile-steps", "--profile-warmup", "--profile-rows"})
     SPRINT_CHECK(a.profile || !given(name), "{} needs --profile", name);
-  SPRINT_CHECK(a.profile || !a.trace, "--trace needs --profile");
+  SPRINT_CHECK(a.profile || a.pipeline > 0 || !a.trace, "--trace needs --profile (or --pipeline)");
   SPRINT_CHECK(!(a.profile && a.cuda_graph),
                "--profile does not combine with --cuda-graph: replayed steps call no layer the profiler could time");
   if (a.trace) data::check_output_path(*a.trace, "--trace");
@@ -380,7 +389,7 @@ int run_train(const TrainArgs& a) {
     for (int64_t b : a.pipeline_boundaries) p.boundaries.push_back(static_cast<size_t>(b));
     SPRINT_CHECK(p.boundaries.empty() || static_cast<int>(p.boundaries.size()) == p.stages,
                  "--pipeline-boundaries gives {} stage starts for --pipeline {}", p.boundaries.size(), p.stages);
-    if (!p.boundaries.empty()) train::check_boundaries(p.boundaries, model.net->size());
+    if (!p.boundaries.empty()) train::check_boundaries(p.boundaries, train::pipeline_layers(*model.net).size());
     p.make_optimizer = [&a](nn::Module& stage) { return make_optimizer(a, stage); };
   } else {
     SPRINT_CHECK(!given("--weight-policy") && !given("--micro-batches") && !given("--pipeline-boundaries"),
@@ -479,8 +488,10 @@ int run_train(const TrainArgs& a) {
   }
   if (profiler) finish_profile(a, *profiler, report);
   if (options.pipeline && !trainer.pipeline_stages().empty()) {
-    report.pipeline = train::pipeline_json(*options.pipeline, trainer.pipeline_boundaries(), trainer.pipeline_stages());
+    report.pipeline = train::pipeline_json(*options.pipeline, trainer.pipeline_boundaries(), trainer.pipeline_stages(),
+                                           trainer.pipeline_wall_seconds());
     print_pipeline(*options.pipeline, trainer);
+    if (a.trace) train::write_pipeline_trace(*a.trace, trainer.pipeline_spans(), options.pipeline->stages);
   }
   if (trainer.interrupted()) {
     report.status = "interrupted";

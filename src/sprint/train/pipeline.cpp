@@ -117,7 +117,23 @@ struct Pipeline::Stage {
   double staleness_sum = 0.0;
   int64_t staleness_max = 0, backwards = 0;
   double busy = 0.0, idle = 0.0;
+  std::vector<PipelineSpan> spans;  // the first kTracedSpansPerStage passes
 };
+
+const char* pipeline_span_kind_name(PipelineSpanKind kind) {
+  switch (kind) {
+    case PipelineSpanKind::kForward: return "forward";
+    case PipelineSpanKind::kBackward: return "backward";
+    case PipelineSpanKind::kUpdate: return "update";
+  }
+  return "?";
+}
+
+std::vector<PipelineSpan> Pipeline::spans() const {
+  std::vector<PipelineSpan> out;
+  for (const auto& s : stages_) out.insert(out.end(), s->spans.begin(), s->spans.end());
+  return out;
+}
 
 Pipeline::Pipeline(nn::Model& model, const PipelineOptions& options, const Stream& stream,
                    std::optional<MemoryFormat> activation_format, Generator& rng, const data::Batch& sample)
@@ -154,7 +170,7 @@ Pipeline::Pipeline(nn::Model& model, const PipelineOptions& options, const Strea
     i = 0;
     for (const nn::NamedCounter& c : net.named_counters()) *c.value = counters[i++];
   }
-  check_boundaries(boundaries_, net.size());
+  check_boundaries(boundaries_, pipeline_layers(net).size());
   std::vector<std::shared_ptr<nn::Sequential>> views = split_stages(net, boundaries_);
   // A parameter shared by layers of two stages would be updated by two optimizers on two threads.
   std::unordered_map<const nn::Parameter*, int> owner;
@@ -195,7 +211,10 @@ std::vector<StageReport> Pipeline::reports() const {
     r.first_layer = boundaries_[static_cast<size_t>(s->index)];
     r.end_layer = static_cast<size_t>(s->index) + 1 < boundaries_.size()
                       ? boundaries_[static_cast<size_t>(s->index) + 1]
-                      : model_.net->size();
+                      : pipeline_layers(*model_.net).size();
+    const PipelineLayers layers = pipeline_layers(*model_.net);
+    r.first_name = layers[r.first_layer].first;
+    r.last_name = layers[r.end_layer - 1].first;
     r.updates = s->updates;
     r.mean_staleness = s->backwards > 0 ? s->staleness_sum / static_cast<double>(s->backwards) : 0.0;
     r.max_staleness = s->staleness_max;
@@ -220,6 +239,13 @@ void Pipeline::run_stage(Stage& stage, Shared& shared, const optim::Schedule* sc
   Channel<HandOff>* grad_in = last ? nullptr : shared.gradients[static_cast<size_t>(k)].get();
   Channel<HandOff>* grad_out = first ? nullptr : shared.gradients[static_cast<size_t>(k - 1)].get();
 
+  auto trace = [&](PipelineSpanKind kind, int64_t index, int64_t micro, Clock::time_point start) {
+    if (stage.spans.size() >= kTracedSpansPerStage) return;
+    auto ns = [&](Clock::time_point t) {
+      return std::chrono::duration_cast<std::chrono::nanoseconds>(t - created_).count();
+    };
+    stage.spans.push_back({k, kind, index, micro, ns(start), ns(Clock::now())});
+  };
   auto wait = [&](auto&& pop) {
     const auto t = Clock::now();
     auto v = pop();
@@ -235,7 +261,8 @@ void Pipeline::run_stage(Stage& stage, Shared& shared, const optim::Schedule* sc
     }
     return wait([&] { return in->pop(); });
   };
-  auto step_optimizer = [&] {
+  auto step_optimizer = [&](int64_t index) {
+    const auto t = Clock::now();
     if (schedule != nullptr) {
       stage.optimizer->set_lr(schedule->lr(stage.updates));
       stage.optimizer->set_momentum(schedule->momentum(stage.updates));
@@ -244,6 +271,7 @@ void Pipeline::run_stage(Stage& stage, Shared& shared, const optim::Schedule* sc
     ++stage.updates;
     stage.weights->count_update();
     stage.weights->check_prediction_sample(stream_);
+    trace(PipelineSpanKind::kUpdate, index, 0, t);
   };
   // Forward of rows [row, row + n) of mini-batch `index` under `key` (x: stage 0's whole mini-batch, a later
   // stage's activation of those rows); the last stage adds the loss.
@@ -266,6 +294,7 @@ void Pipeline::run_stage(Stage& stage, Shared& shared, const optim::Schedule* sc
       out->push({index, y});
     }
     stage.busy += seconds_since(t);
+    trace(PipelineSpanKind::kForward, index, sync ? key.micro_batch_index() : 0, t);
   };
   // Backward of mini-batch `index` under `key`; `scale` weighs a micro-batch's loss gradient.
   auto backward = [&](int64_t index, nn::BufferKey key, double scale, bool zero_first) {
@@ -290,6 +319,7 @@ void Pipeline::run_stage(Stage& stage, Shared& shared, const optim::Schedule* sc
     stage.weights->end_backward(stream_);
     if (!first) grad_out->push({index, dx});
     stage.busy += seconds_since(t);
+    trace(PipelineSpanKind::kBackward, index, sync ? key.micro_batch_index() : 0, t);
   };
 
   if (sync) {
@@ -314,7 +344,7 @@ void Pipeline::run_stage(Stage& stage, Shared& shared, const optim::Schedule* sc
         backward(x->index, nn::BufferKey::micro_batch(m), scale, m == parts - 1);
       }
       const auto t = Clock::now();
-      step_optimizer();
+      step_optimizer(x->index);
       stage.busy += seconds_since(t);
       if (first) shared.free_slots.push(x->index % static_cast<int64_t>(shared.ring.size()));
     }
@@ -342,7 +372,7 @@ void Pipeline::run_stage(Stage& stage, Shared& shared, const optim::Schedule* sc
       in_flight.pop_front();
       backward(index, nn::BufferKey::micro_batch(index % K), 1.0, true);
       const auto t = Clock::now();
-      step_optimizer();
+      step_optimizer(index);
       stage.busy += seconds_since(t);
       if (first) shared.free_slots.push(index % static_cast<int64_t>(shared.ring.size()));
     }
@@ -369,6 +399,7 @@ Pipeline::EpochResult Pipeline::train_epoch(const std::function<std::optional<da
   const int threads = cpu.num_threads();
   cpu.set_num_threads(std::max(1, threads / K));
 
+  const auto started = Clock::now();
   std::vector<std::thread> threads_;
   for (auto& s : stages_)
     threads_.emplace_back([&, stage = s.get()] {
@@ -412,6 +443,7 @@ Pipeline::EpochResult Pipeline::train_epoch(const std::function<std::optional<da
   }
   shared.fed.close();
   for (std::thread& t : threads_) t.join();
+  wall_seconds_ += seconds_since(started);
   cpu.set_num_threads(threads);
   if (shared.error) std::rethrow_exception(shared.error);
   return result;

@@ -5,6 +5,7 @@
 // (sync).
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -35,7 +36,8 @@ struct PipelineOptions {
 /// What one stage did, for the report.
 struct StageReport {
   int stage = 0;
-  size_t first_layer = 0, end_layer = 0;  ///< layers [first, end) of the model
+  size_t first_layer = 0, end_layer = 0;  ///< layers [first, end) of the model (pipeline_layers)
+  std::string first_name, last_name;      ///< their names ("features.0", "classifier")
   int64_t updates = 0;
   /// Measured forward-to-backward version gap (updates between a mini-batch's forward and its backward).
   double mean_staleness = 0.0;
@@ -44,6 +46,20 @@ struct StageReport {
   StageWeights::PredictionError prediction_error;
   double busy_seconds = 0.0;  ///< in forward, backward and optimizer
   double idle_seconds = 0.0;  ///< waiting for an input or a gradient
+};
+
+/// What a traced interval of a stage was.
+enum class PipelineSpanKind { kForward, kBackward, kUpdate };
+/// "forward" / "backward" / "update"
+const char* pipeline_span_kind_name(PipelineSpanKind kind);
+
+/// One pass (or optimizer update) a stage ran, for the Chrome trace: nanoseconds since the pipeline was made.
+struct PipelineSpan {
+  int stage = 0;
+  PipelineSpanKind kind = PipelineSpanKind::kForward;
+  int64_t mini_batch = 0;
+  int64_t micro_batch = 0;  ///< sync: the micro-batch; otherwise 0
+  int64_t start_ns = 0, end_ns = 0;
 };
 
 class Pipeline {
@@ -67,6 +83,11 @@ class Pipeline {
 
   const StageBoundaries& boundaries() const { return boundaries_; }
   std::vector<StageReport> reports() const;
+  /// The first passes of every stage (at most kTracedSpansPerStage each), for the trace.
+  std::vector<PipelineSpan> spans() const;
+  static constexpr size_t kTracedSpansPerStage = 4096;
+  /// Wall time of the training epochs so far (the stages' busy time over it is their overlap).
+  double wall_seconds() const { return wall_seconds_; }
   /// Updates each stage applied over the run (equal for every stage between epochs).
   int64_t updates() const;
 
@@ -82,6 +103,8 @@ class Pipeline {
   Generator& rng_;
   StageBoundaries boundaries_;
   std::vector<std::unique_ptr<Stage>> stages_;
+  std::chrono::steady_clock::time_point created_ = std::chrono::steady_clock::now();
+  double wall_seconds_ = 0.0;
 };
 
 }  // namespace sprint::train

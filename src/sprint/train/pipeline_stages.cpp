@@ -78,16 +78,36 @@ std::string describe_boundaries(const StageBoundaries& boundaries, size_t layers
   return out;
 }
 
-std::vector<std::shared_ptr<nn::Sequential>> split_stages(const nn::Sequential& net,
-                                                          const StageBoundaries& boundaries) {
-  check_boundaries(boundaries, net.size());
+namespace {
+void expand(const nn::Sequential& net, const std::string& prefix, PipelineLayers& out) {
   auto& mutable_net = const_cast<nn::Sequential&>(net);  // children() is not const; nothing is changed
   const auto children = mutable_net.children();
+  for (size_t i = 0; i < net.size(); ++i) {
+    const std::string name = prefix.empty() ? children[i].first : prefix + "." + children[i].first;
+    if (const auto* nested = dynamic_cast<const nn::Sequential*>(net.at(i).get())) {
+      expand(*nested, name, out);
+    } else {
+      out.emplace_back(name, net.at(i));
+    }
+  }
+}
+}  // namespace
+
+PipelineLayers pipeline_layers(const nn::Sequential& net) {
+  PipelineLayers out;
+  expand(net, "", out);
+  return out;
+}
+
+std::vector<std::shared_ptr<nn::Sequential>> split_stages(const nn::Sequential& net,
+                                                          const StageBoundaries& boundaries) {
+  const PipelineLayers layers = pipeline_layers(net);
+  check_boundaries(boundaries, layers.size());
   std::vector<std::shared_ptr<nn::Sequential>> stages;
   for (size_t k = 0; k < boundaries.size(); ++k) {
     auto stage = std::make_shared<nn::Sequential>();
-    const size_t end = k + 1 < boundaries.size() ? boundaries[k + 1] : net.size();
-    for (size_t i = boundaries[k]; i < end; ++i) stage->add(net.at(i), children[i].first);
+    const size_t end = k + 1 < boundaries.size() ? boundaries[k + 1] : layers.size();
+    for (size_t i = boundaries[k]; i < end; ++i) stage->add(layers[i].second, layers[i].first);
     stage->set_training(net.training());
     stages.push_back(std::move(stage));
   }
@@ -102,7 +122,7 @@ class TopLevelTimer final : public nn::LayerObserver {
  public:
   explicit TopLevelTimer(nn::Sequential& net) {
     size_t i = 0;
-    for (const auto& [name, child] : net.children()) index_[child] = i++;
+    for (const auto& [name, layer] : pipeline_layers(net)) index_[layer.get()] = i++;
     seconds_.assign(i, 0.0);
   }
   void layer_begin(const nn::RunContext&, std::string_view, const nn::Module& m, nn::Phase,

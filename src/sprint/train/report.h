@@ -36,12 +36,13 @@ struct RunReport {
   std::string pipeline;
 };
 
-/// {"stages","weight_policy","micro_batches","boundaries","per_stage":[{"stage","layers","updates","mean_staleness",
-/// "max_staleness","version_difference_forward","version_difference_backward","prediction_error",
+/// {"stages","weight_policy","micro_batches","boundaries","wall_seconds","overlap","per_stage":[{"stage","layers","layer_names","updates",
+/// "mean_staleness","max_staleness","version_difference_forward","version_difference_backward","prediction_error",
 /// "prediction_error_vs_unpredicted","prediction_samples","busy_seconds","idle_seconds"}]}: what each stage of a
-/// pipelined run did (the version differences and prediction errors are SpecTrain's, 0 under other policies).
+/// pipelined run did (the version differences and prediction errors are SpecTrain's, 0 under other policies);
+/// overlap = the stages' busy seconds summed over the epochs' wall time (1: one stage at a time; up to K).
 std::string pipeline_json(const PipelineOptions& options, const std::string& boundaries,
-                          const std::vector<StageReport>& stages);
+                          const std::vector<StageReport>& stages, double wall_seconds);
 
 /// The JSON document described above, pretty-printed.
 std::string report_json(const RunReport& report);

@@ -275,11 +275,19 @@ EpochStats Trainer::run_epoch(int64_t epoch, int64_t n_epochs) {
   batch_ = step;
   samples_ = samples;
 
+  // The pipeline is cut (its layers timed on the first batch, when it balances them) before the clock starts.
+  std::optional<data::Batch> first;
+  if (options_.pipeline) {
+    first = train_loader_->next();
+    if (first && !pipeline_)
+      pipeline_ = std::make_unique<Pipeline>(model_, *options_.pipeline, stream_, options_.activation_format, rng_,
+                                             *first);
+  }
   stream_.synchronize();
   const auto start = std::chrono::steady_clock::now();
   profile::Profiler* const profiler = options_.profiler;
   if (options_.pipeline) {
-    const auto [batches, trained] = pipelined_epoch();
+    const auto [batches, trained] = pipelined_epoch(std::move(first));
     step += batches;
     samples += trained;
     if (!interrupted_) {
@@ -349,12 +357,8 @@ EpochStats Trainer::run_epoch(int64_t epoch, int64_t n_epochs) {
   return stats;
 }
 
-std::pair<int64_t, int64_t> Trainer::pipelined_epoch() {
-  std::optional<data::Batch> first = train_loader_->next();
+std::pair<int64_t, int64_t> Trainer::pipelined_epoch(std::optional<data::Batch> first) {
   if (!first) return {0, 0};
-  if (!pipeline_)
-    pipeline_ = std::make_unique<Pipeline>(model_, *options_.pipeline, stream_, options_.activation_format, rng_,
-                                           *first);
   bool given = false;
   // The feeder: stops at the epoch's end, or when a stop was requested (the mini-batches in flight still finish).
   auto next = [&]() -> std::optional<data::Batch> {
@@ -383,7 +387,7 @@ std::vector<StageReport> Trainer::pipeline_stages() const {
 }
 
 std::string Trainer::pipeline_boundaries() const {
-  return pipeline_ ? describe_boundaries(pipeline_->boundaries(), model_.net->size()) : std::string();
+  return pipeline_ ? describe_boundaries(pipeline_->boundaries(), pipeline_layers(*model_.net).size()) : std::string();
 }
 
 TrainerState Trainer::state() {

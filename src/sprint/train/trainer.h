@@ -142,6 +142,9 @@ class Trainer {
   std::vector<StageReport> pipeline_stages() const;
   /// "0-3 | 4-9": where the pipeline cut the model (empty before the first epoch or without a pipeline).
   std::string pipeline_boundaries() const;
+  /// The pipeline's traced passes and its epochs' wall time (empty / 0 without a pipeline).
+  std::vector<PipelineSpan> pipeline_spans() const { return pipeline_ ? pipeline_->spans() : std::vector<PipelineSpan>{}; }
+  double pipeline_wall_seconds() const { return pipeline_ ? pipeline_->wall_seconds() : 0.0; }
   /// Optimizer steps taken so far, and the planned total for a run of n_epochs (max_steps caps it).
   int64_t steps_done() const { return steps_done_; }
   int64_t total_steps(int64_t n_epochs) const;
@@ -184,8 +187,8 @@ class Trainer {
   int64_t skipped_in_epoch_ = 0;
   std::unique_ptr<Pipeline> pipeline_;              // with TrainerOptions::pipeline, from the first epoch on
 
-  /// One epoch's training through the pipeline; returns (batches, samples).
-  std::pair<int64_t, int64_t> pipelined_epoch();
+  /// One epoch's training through the pipeline, from its `first` batch on; returns (batches, samples).
+  std::pair<int64_t, int64_t> pipelined_epoch(std::optional<data::Batch> first);
 
   /// After an optimizer step: lookahead averaging when due (`last`: the run's final step).
   void after_optimizer_step(int64_t total, bool last);

@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include "sprint/core/error.h"
+#include "sprint/nn/activation.h"
+#include "sprint/nn/linear.h"
 #include "sprint/runtime/device_registry.h"
 #include "sprint/train/pipeline_schedule.h"
 #include "sprint/train/pipeline_stages.h"
@@ -77,6 +79,31 @@ TEST(PipelineStages, BoundariesByIndexAndBalanced) {
   EXPECT_THROW(check_boundaries({0, 2, 2}, 4), InvalidArgument);  // must increase
   EXPECT_THROW(check_boundaries({0, 4}, 4), InvalidArgument);     // past the last layer
   EXPECT_EQ(describe_boundaries({0, 3, 4}, 6), "0-2 | 3 | 4-5");
+}
+
+// Nested Sequentials are expanded, so that a stage can begin inside one (VGG's "features"); the views run the
+// shared modules in order.
+TEST(PipelineStages, LayersExpandNestedSequentialsAndViewsShareThem) {
+  Generator rng(1);
+  auto inner = std::make_shared<nn::Sequential>();
+  inner->add(std::make_shared<nn::Linear>(nn::LinearOptions(4, 4), rng), "a");
+  inner->add(std::make_shared<nn::ReLU>(), "b");
+  nn::Sequential net;
+  net.add(inner, "features");
+  net.add(std::make_shared<nn::Linear>(nn::LinearOptions(4, 2), rng), "classifier");
+  const PipelineLayers layers = pipeline_layers(net);
+  ASSERT_EQ(layers.size(), 3u);
+  EXPECT_EQ(layers[0].first, "features.a");
+  EXPECT_EQ(layers[1].first, "features.b");
+  EXPECT_EQ(layers[2].first, "classifier");
+  EXPECT_EQ(layers[0].second.get(), &(*inner)[0]);
+  const auto stages = split_stages(net, {0, 1});
+  ASSERT_EQ(stages.size(), 2u);
+  EXPECT_EQ(stages[0]->size(), 1u);
+  EXPECT_EQ(stages[1]->size(), 2u);
+  EXPECT_EQ(&(*stages[1])[1], &net[1]);
+  EXPECT_EQ(stages[0]->parameters().size() + stages[1]->parameters().size(), net.parameters().size());
+  EXPECT_THROW(split_stages(net, {0, 3}), InvalidArgument);
 }
 
 // Ŵ = W - s·lr·(momentum·v + g), computed by hand: W = (1, 2), v = (0.5, -1), g = (0.1, 0.2), lr 0.1,
