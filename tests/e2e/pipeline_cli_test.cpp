@@ -50,7 +50,8 @@ TEST(PipelineCli, EveryPolicyTrainsAndReportsItsStages) {
   }
   // Balanced by measured time when no boundaries are given; the trace has a track per stage.
   const fs::path trace = tmp.path() / "trace.json", report = tmp.path() / "balanced.json";
-  CommandResult r = run_sprint(mlp({"--pipeline", "2", "--trace", trace.string(), "--report", report.string()}));
+  CommandResult r =
+      run_sprint(mlp({"--pipeline", "2", "--trace", trace.string(), "--report", report.string()}));
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_NE(r.out.find("pipeline: 2 stages"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("the stages were busy"), std::string::npos) << r.out;

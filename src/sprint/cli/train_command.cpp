@@ -160,27 +160,25 @@ int resolve_threads(const std::string& value, const std::string& model, int avai
 namespace {
 /// What each stage of a pipelined run did: layers, updates, measured staleness, SpecTrain's version differences
 /// and prediction error, busy and idle time.
-void print_pipeline(const train::PipelineOptions& p, const train::Trainer& trainer) {
+void print_pipeline(const train::PipelineOptions& p, const train::Trainer& trainer,
+                    const std::vector<train::StageReport>& stages) {
   std::printf("pipeline: %d stages (layers %s), weight policy %s%s\n", p.stages, trainer.pipeline_boundaries().c_str(),
               train::weight_policy_name(p.policy),
               p.policy == train::WeightPolicy::kSync ? fmt::format(", {} micro-batches", p.micro_batches).c_str() : "");
   std::printf("  stage  layers   updates  staleness mean/max  s fwd/bwd  prediction error  busy s   idle s  names\n");
-  for (const train::StageReport& s : trainer.pipeline_stages()) {
+  for (const train::StageReport& s : stages) {
     const std::string layers = fmt::format("{}-{}", s.first_layer, s.end_layer - 1);
     const std::string error = s.prediction_error.samples > 0 ? fmt::format("{:.3g}", s.prediction_error.relative) : "-";
-    const std::string names = s.first_name == s.last_name ? s.first_name : s.first_name + " .. " + s.last_name;
     std::printf("  %5d  %-7s  %7lld  %9.2f / %-6lld  %4lld / %-3lld  %16s  %7.2f  %7.2f  %s\n", s.stage, layers.c_str(),
                 static_cast<long long>(s.updates), s.mean_staleness, static_cast<long long>(s.max_staleness),
                 static_cast<long long>(s.version_difference.forward),
                 static_cast<long long>(s.version_difference.backward), error.c_str(), s.busy_seconds, s.idle_seconds,
-                names.c_str());
+                s.layer_names.c_str());
   }
-  double busy = 0.0;
-  for (const train::StageReport& s : trainer.pipeline_stages()) busy += s.busy_seconds;
-  const double wall = trainer.pipeline_wall_seconds();
+  const double wall = trainer.pipeline_wall_seconds(), overlap = train::pipeline_overlap(stages, wall);
   if (wall > 0.0)
-    std::printf("  the stages were busy %.2fx the training wall time (%.2f s of %.2f s): %s\n", busy / wall, busy,
-                wall, busy / wall > 1.05 ? "they overlapped" : "no overlap");
+    std::printf("  the stages were busy %.2fx the training wall time (%.2f s of %.2f s): %s\n", overlap,
+                overlap * wall, wall, overlap > 1.05 ? "they overlapped" : "no overlap");
 }
 
 /// The parameter groups: one, or BatchNorm biases apart (--bn-bias-lr-scale).
@@ -487,10 +485,10 @@ int run_train(const TrainArgs& a) {
     if (events) write_epoch_scalars(*events, report.epochs.back(), optimizer.lr(), trainer.steps_done());
   }
   if (profiler) finish_profile(a, *profiler, report);
-  if (options.pipeline && !trainer.pipeline_stages().empty()) {
-    report.pipeline = train::pipeline_json(*options.pipeline, trainer.pipeline_boundaries(), trainer.pipeline_stages(),
-                                           trainer.pipeline_wall_seconds());
-    print_pipeline(*options.pipeline, trainer);
+  if (const std::vector<train::StageReport> stages = trainer.pipeline_stages(); !stages.empty()) {
+    report.pipeline =
+        train::pipeline_json(*options.pipeline, trainer.pipeline_boundaries(), stages, trainer.pipeline_wall_seconds());
+    print_pipeline(*options.pipeline, trainer, stages);
     if (a.trace) train::write_pipeline_trace(*a.trace, trainer.pipeline_spans(), options.pipeline->stages);
   }
   if (trainer.interrupted()) {

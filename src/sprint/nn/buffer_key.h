@@ -82,6 +82,9 @@ class PerBuffer {
                  key.description());
     return *entries_[i];
   }
+  const T& saved(BufferKey key, const char* layer) const {
+    return const_cast<PerBuffer&>(*this).saved(key, layer);
+  }
   /// True when an entry exists for `key`.
   bool contains(BufferKey key) const {
     const size_t i = key.dense_index();

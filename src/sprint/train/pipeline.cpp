@@ -25,6 +25,9 @@ double seconds_since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
 
+/// What a Channel's pop() throws once another stage failed (the failure itself is kept in Shared::error).
+struct ChannelAborted {};
+
 /// A hand-off queue between two threads. pop() waits for a value, or returns nullopt once the queue is closed
 /// and empty; abort() wakes every waiter with an error (another stage failed).
 template <class T>
@@ -54,13 +57,12 @@ class Channel {
   std::optional<T> pop() {
     std::unique_lock<std::mutex> lock(mutex_);
     ready_.wait(lock, [&] { return aborted_ || closed_ || !items_.empty(); });
-    if (aborted_) throw Aborted();
+    if (aborted_) throw ChannelAborted();
     if (items_.empty()) return std::nullopt;
     T value = std::move(items_.front());
     items_.pop_front();
     return value;
   }
-  struct Aborted {};
 
  private:
   std::mutex mutex_;
@@ -122,9 +124,12 @@ struct Pipeline::Stage {
 
 const char* pipeline_span_kind_name(PipelineSpanKind kind) {
   switch (kind) {
-    case PipelineSpanKind::kForward: return "forward";
-    case PipelineSpanKind::kBackward: return "backward";
-    case PipelineSpanKind::kUpdate: return "update";
+    case PipelineSpanKind::kForward:
+      return "forward";
+    case PipelineSpanKind::kBackward:
+      return "backward";
+    case PipelineSpanKind::kUpdate:
+      return "update";
   }
   return "?";
 }
@@ -205,16 +210,17 @@ int64_t Pipeline::updates() const {
 
 std::vector<StageReport> Pipeline::reports() const {
   std::vector<StageReport> out;
+  const PipelineLayers layers = pipeline_layers(*model_.net);
   for (const auto& s : stages_) {
     StageReport r;
     r.stage = s->index;
     r.first_layer = boundaries_[static_cast<size_t>(s->index)];
     r.end_layer = static_cast<size_t>(s->index) + 1 < boundaries_.size()
                       ? boundaries_[static_cast<size_t>(s->index) + 1]
-                      : pipeline_layers(*model_.net).size();
-    const PipelineLayers layers = pipeline_layers(*model_.net);
-    r.first_name = layers[r.first_layer].first;
-    r.last_name = layers[r.end_layer - 1].first;
+                      : layers.size();
+    const std::string& first = layers[r.first_layer].first;
+    const std::string& last = layers[r.end_layer - 1].first;
+    r.layer_names = first == last ? first : first + " .. " + last;
     r.updates = s->updates;
     r.mean_staleness = s->backwards > 0 ? s->staleness_sum / static_cast<double>(s->backwards) : 0.0;
     r.max_staleness = s->staleness_max;
@@ -261,7 +267,8 @@ void Pipeline::run_stage(Stage& stage, Shared& shared, const optim::Schedule* sc
     }
     return wait([&] { return in->pop(); });
   };
-  auto step_optimizer = [&](int64_t index) {
+  // The stage's update after mini-batch `index`'s backward(s); stage 0 then frees the mini-batch's ring slot.
+  auto update = [&](int64_t index) {
     const auto t = Clock::now();
     if (schedule != nullptr) {
       stage.optimizer->set_lr(schedule->lr(stage.updates));
@@ -271,7 +278,9 @@ void Pipeline::run_stage(Stage& stage, Shared& shared, const optim::Schedule* sc
     ++stage.updates;
     stage.weights->count_update();
     stage.weights->check_prediction_sample(stream_);
+    stage.busy += seconds_since(t);
     trace(PipelineSpanKind::kUpdate, index, 0, t);
+    if (first) shared.free_slots.push(index % static_cast<int64_t>(shared.ring.size()));
   };
   // Forward of rows [row, row + n) of mini-batch `index` under `key` (x: stage 0's whole mini-batch, a later
   // stage's activation of those rows); the last stage adds the loss.
@@ -343,10 +352,7 @@ void Pipeline::run_stage(Stage& stage, Shared& shared, const optim::Schedule* sc
         const double scale = loss_weight(loss, rows(m).second) / whole;
         backward(x->index, nn::BufferKey::micro_batch(m), scale, m == parts - 1);
       }
-      const auto t = Clock::now();
-      step_optimizer(x->index);
-      stage.busy += seconds_since(t);
-      if (first) shared.free_slots.push(x->index % static_cast<int64_t>(shared.ring.size()));
+      update(x->index);
     }
   } else {
     // Asynchronous 1F1B: K - k - 1 forwards ahead, then one forward and one backward in turn, then the drain.
@@ -371,10 +377,7 @@ void Pipeline::run_stage(Stage& stage, Shared& shared, const optim::Schedule* sc
       const int64_t index = in_flight.front();
       in_flight.pop_front();
       backward(index, nn::BufferKey::micro_batch(index % K), 1.0, true);
-      const auto t = Clock::now();
-      step_optimizer(index);
-      stage.busy += seconds_since(t);
-      if (first) shared.free_slots.push(index % static_cast<int64_t>(shared.ring.size()));
+      update(index);
     }
   }
   if (out != nullptr) out->close();
@@ -405,8 +408,7 @@ Pipeline::EpochResult Pipeline::train_epoch(const std::function<std::optional<da
     threads_.emplace_back([&, stage = s.get()] {
       try {
         run_stage(*stage, shared, schedule);
-      } catch (const Channel<HandOff>::Aborted&) {
-      } catch (const Channel<int64_t>::Aborted&) {
+      } catch (const ChannelAborted&) {
       } catch (...) {
         shared.fail(std::current_exception());
       }
@@ -437,7 +439,7 @@ Pipeline::EpochResult Pipeline::train_epoch(const std::function<std::optional<da
       ++result.mini_batches;
       result.samples += batch->size;
     }
-  } catch (const Channel<int64_t>::Aborted&) {
+  } catch (const ChannelAborted&) {
   } catch (...) {
     shared.fail(std::current_exception());
   }

@@ -37,7 +37,7 @@ struct PipelineOptions {
 struct StageReport {
   int stage = 0;
   size_t first_layer = 0, end_layer = 0;  ///< layers [first, end) of the model (pipeline_layers)
-  std::string first_name, last_name;      ///< their names ("features.0", "classifier")
+  std::string layer_names;                ///< "features.0 .. features.23" ("classifier" for one layer)
   int64_t updates = 0;
   /// Measured forward-to-backward version gap (updates between a mini-batch's forward and its backward).
   double mean_staleness = 0.0;

@@ -1,7 +1,7 @@
 // pipeline_stages.h: cutting a sequential model into the consecutive stages of a pipeline, by layer index or
-// balanced by each layer's measured forward + backward time. The layers are the model's top-level modules with
-// nested Sequentials expanded (VGG's "features" becomes its convolutions, BatchNorms, ReLUs and pools; a ResNet's
-// "layer1" its blocks), so that a stage boundary can fall inside them.
+// balanced by each layer's measured forward + backward time. The layers are the model's top-level modules
+// with nested Sequentials expanded (VGG's "features" becomes its convolutions, BatchNorms, ReLUs and pools; a
+// ResNet's "layer1" its blocks), so that a stage boundary can fall inside them.
 #pragma once
 
 #include <cstddef>
@@ -30,8 +30,8 @@ void check_boundaries(const StageBoundaries& boundaries, size_t layers);
 /// "0-3 | 4-6 | 7-9": the layer range of each stage.
 std::string describe_boundaries(const StageBoundaries& boundaries, size_t layers);
 
-/// The stages as Sequential views of `net`'s pipeline_layers (the modules are shared, keeping their names): running
-/// them one after another is running `net`.
+/// The stages as Sequential views of `net`'s pipeline_layers (the modules are shared, keeping their names):
+/// running them one after another is running `net`.
 std::vector<std::shared_ptr<nn::Sequential>> split_stages(const nn::Sequential& net,
                                                           const StageBoundaries& boundaries);
 

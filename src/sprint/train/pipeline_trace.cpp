@@ -13,7 +13,8 @@ namespace sprint::train {
 std::string pipeline_trace_json(const std::vector<PipelineSpan>& spans, int stages) {
   using nlohmann::ordered_json;
   ordered_json events = ordered_json::array();
-  events.push_back({{"name", "process_name"}, {"ph", "M"}, {"pid", 1}, {"args", {{"name", "sprint pipeline"}}}});
+  events.push_back(
+      {{"name", "process_name"}, {"ph", "M"}, {"pid", 1}, {"args", {{"name", "sprint pipeline"}}}});
   for (int k = 0; k < stages; ++k)
     events.push_back({{"name", "thread_name"},
                       {"ph", "M"},
@@ -25,9 +26,10 @@ std::string pipeline_trace_json(const std::vector<PipelineSpan>& spans, int stag
     return a.stage != b.stage ? a.stage < b.stage : a.start_ns < b.start_ns;
   });
   for (const PipelineSpan& s : sorted) {
-    const std::string name = s.micro_batch > 0 ? fmt::format("{} {}.{}", pipeline_span_kind_name(s.kind),
-                                                             s.mini_batch, s.micro_batch)
-                                               : fmt::format("{} {}", pipeline_span_kind_name(s.kind), s.mini_batch);
+    const std::string name =
+        s.micro_batch > 0
+            ? fmt::format("{} {}.{}", pipeline_span_kind_name(s.kind), s.mini_batch, s.micro_batch)
+            : fmt::format("{} {}", pipeline_span_kind_name(s.kind), s.mini_batch);
     events.push_back({{"name", name},
                       {"cat", pipeline_span_kind_name(s.kind)},
                       {"ph", "X"},
@@ -40,7 +42,8 @@ std::string pipeline_trace_json(const std::vector<PipelineSpan>& spans, int stag
   return ordered_json{{"traceEvents", std::move(events)}, {"displayTimeUnit", "ms"}}.dump();
 }
 
-void write_pipeline_trace(const std::filesystem::path& path, const std::vector<PipelineSpan>& spans, int stages) {
+void write_pipeline_trace(const std::filesystem::path& path, const std::vector<PipelineSpan>& spans,
+                          int stages) {
   const std::string text = pipeline_trace_json(spans, stages);
   data::write_output_file(path, std::span(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
 }

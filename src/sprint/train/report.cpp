@@ -139,6 +139,12 @@ std::string report_json(const RunReport& r) {
   return j.dump(2) + "\n";
 }
 
+double pipeline_overlap(const std::vector<StageReport>& stages, double wall_seconds) {
+  double busy = 0.0;
+  for (const StageReport& s : stages) busy += s.busy_seconds;
+  return wall_seconds > 0.0 ? busy / wall_seconds : 0.0;
+}
+
 std::string pipeline_json(const PipelineOptions& options, const std::string& boundaries,
                           const std::vector<StageReport>& stages, double wall_seconds) {
   nlohmann::ordered_json j;
@@ -146,16 +152,14 @@ std::string pipeline_json(const PipelineOptions& options, const std::string& bou
   j["weight_policy"] = weight_policy_name(options.policy);
   j["micro_batches"] = options.micro_batches;
   j["boundaries"] = boundaries;
-  double busy = 0.0;
-  for (const StageReport& s : stages) busy += s.busy_seconds;
   j["wall_seconds"] = wall_seconds;
-  j["overlap"] = wall_seconds > 0.0 ? busy / wall_seconds : 0.0;
+  j["overlap"] = pipeline_overlap(stages, wall_seconds);
   j["per_stage"] = nlohmann::ordered_json::array();
   for (const StageReport& s : stages) {
     nlohmann::ordered_json row;
     row["stage"] = s.stage;
     row["layers"] = fmt::format("{}-{}", s.first_layer, s.end_layer - 1);
-    row["layer_names"] = s.first_name == s.last_name ? s.first_name : s.first_name + " .. " + s.last_name;
+    row["layer_names"] = s.layer_names;
     row["updates"] = s.updates;
     row["mean_staleness"] = s.mean_staleness;
     row["max_staleness"] = s.max_staleness;

@@ -41,6 +41,8 @@ struct RunReport {
 /// "prediction_error_vs_unpredicted","prediction_samples","busy_seconds","idle_seconds"}]}: what each stage of a
 /// pipelined run did (the version differences and prediction errors are SpecTrain's, 0 under other policies);
 /// overlap = the stages' busy seconds summed over the epochs' wall time (1: one stage at a time; up to K).
+/// The stages' busy seconds summed over `wall_seconds` (0 when no wall time).
+double pipeline_overlap(const std::vector<StageReport>& stages, double wall_seconds);
 std::string pipeline_json(const PipelineOptions& options, const std::string& boundaries,
                           const std::vector<StageReport>& stages, double wall_seconds);
 

@@ -85,22 +85,30 @@ StageWeights::StageWeights(std::vector<nn::ParameterPtr> params, optim::Optimize
   }
 }
 
-void StageWeights::keep_current(const Stream& stream) {
-  if (current_.size() != params_.size()) {
-    current_.clear();
+void StageWeights::copy_values_to(const Stream& stream, std::vector<Tensor>& copies) const {
+  if (copies.size() != params_.size()) {  // made on first use, shaped and laid out like the values
+    copies.clear();
     for (const nn::ParameterPtr& p : params_)
-      current_.push_back(Tensor::empty(p->value().shape(), p->value().dtype(), stream.context().allocator(),
-                                       p->value().memory_format()));
+      copies.push_back(Tensor::empty(p->value().shape(), p->value().dtype(), stream.context().allocator(),
+                                     p->value().memory_format()));
   }
   for (size_t i = 0; i < params_.size(); ++i)
-    ops::copy(stream, nn::flat(params_[i]->value()), nn::flat(current_[i]));
+    ops::copy(stream, nn::flat(params_[i]->value()), nn::flat(copies[i]));
+}
+
+void StageWeights::copy_values_from(const Stream& stream, const std::vector<Tensor>& copies) const {
+  for (size_t i = 0; i < params_.size(); ++i)
+    ops::copy(stream, nn::flat(copies[i]), nn::flat(params_[i]->value()));
+}
+
+void StageWeights::keep_current(const Stream& stream) {
+  copy_values_to(stream, current_);
   swapped_ = true;
 }
 
 void StageWeights::restore_current(const Stream& stream) {
   if (!swapped_) return;
-  for (size_t i = 0; i < params_.size(); ++i)
-    ops::copy(stream, nn::flat(current_[i]), nn::flat(params_[i]->value()));
+  copy_values_from(stream, current_);
   swapped_ = false;
 }
 
@@ -122,18 +130,9 @@ void StageWeights::begin_forward(const Stream& stream, nn::BufferKey key) {
     case WeightPolicy::kNone:
     case WeightPolicy::kSync:
       return;
-    case WeightPolicy::kStash: {
-      std::vector<Tensor>& stash = stash_.at(key);
-      if (stash.size() != params_.size()) {
-        stash.clear();
-        for (const nn::ParameterPtr& p : params_)
-          stash.push_back(Tensor::empty(p->value().shape(), p->value().dtype(), stream.context().allocator(),
-                                        p->value().memory_format()));
-      }
-      for (size_t i = 0; i < params_.size(); ++i)
-        ops::copy(stream, nn::flat(params_[i]->value()), nn::flat(stash[i]));
+    case WeightPolicy::kStash:
+      copy_values_to(stream, stash_.at(key));
       return;
-    }
     case WeightPolicy::kSpecTrain: {
       put_prediction(stream, spectrain_.forward);
       const bool sample = swapped_ && sample_.target_version < 0 && forwards_++ % kSampleEvery == 0;
@@ -163,9 +162,7 @@ void StageWeights::begin_backward(const Stream& stream, nn::BufferKey key) {
     case WeightPolicy::kStash: {
       if (versions_since_forward(key) == 0) return;  // the stash equals the current weights
       keep_current(stream);
-      const std::vector<Tensor>& stash = stash_.saved(key, "pipeline stage");
-      for (size_t i = 0; i < params_.size(); ++i)
-        ops::copy(stream, nn::flat(stash[i]), nn::flat(params_[i]->value()));
+      copy_values_from(stream, stash_.saved(key, "pipeline stage"));
       return;
     }
     case WeightPolicy::kSpecTrain:
@@ -179,8 +176,7 @@ void StageWeights::end_backward(const Stream& stream) {
 }
 
 int64_t StageWeights::versions_since_forward(nn::BufferKey key) const {
-  auto& versions = const_cast<nn::PerBuffer<int64_t>&>(forward_version_);
-  return version_ - versions.saved(key, "pipeline stage");
+  return version_ - forward_version_.saved(key, "pipeline stage");
 }
 
 void StageWeights::check_prediction_sample(const Stream& stream) {

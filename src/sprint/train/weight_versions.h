@@ -72,6 +72,9 @@ class StageWeights {
   void check_prediction_sample(const Stream& stream);
 
  private:
+  /// Copies the parameters' values into `copies` (made on first use) / back from them.
+  void copy_values_to(const Stream& stream, std::vector<Tensor>& copies) const;
+  void copy_values_from(const Stream& stream, const std::vector<Tensor>& copies) const;
   void keep_current(const Stream& stream);  // saves the current weights into current_
   void restore_current(const Stream& stream);
   void put_prediction(const Stream& stream, int64_t updates_ahead);
