@@ -15,6 +15,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench_machine.h"
 #include "bench_options.h"
 
 #include "sprint/core/rng.h"
@@ -123,6 +124,7 @@ int main(int argc, char** argv) {
     out["last_loss"] = last_loss;
     out["peak_rss_mib"] = peak_rss_mib();
     out["peak_allocated_mib"] = static_cast<double>(cpu_allocator().stats().peak_allocated_bytes) / (1 << 20);
+    sprint::bench::add_machine_fields(out);
     std::printf("%s\n", out.dump().c_str());
     return 0;
   } catch (const std::exception& e) {

@@ -19,6 +19,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench_machine.h"
 #include "bench_options.h"
 
 #include "sprint/backend/cpu/gemm.h"
@@ -177,6 +178,7 @@ int main(int argc, char** argv) {
       out["epoch_gemm_gflops"] = gflop / seconds[seconds.size() / 2];  // the rate the whole epoch implies
       out["gemm_peak_gflops"] = cpu_gemm_peak_gflops();
     }
+    sprint::bench::add_machine_fields(out);
     std::printf("%s\n", out.dump().c_str());
     return 0;
   } catch (const std::exception& e) {

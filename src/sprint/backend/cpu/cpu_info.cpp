@@ -13,24 +13,11 @@
 #include <dnnl.h>
 #include <fmt/format.h>
 
+#include "sprint/backend/cpu/cpu_identity.h"
 #include "sprint/backend/cpu/isa_policy.h"
 
 namespace sprint::cpu {
 namespace {
-
-std::string read_cpu_model() {
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    if (!line.starts_with("model name")) continue;
-    const size_t colon = line.find(':');
-    if (colon == std::string::npos) continue;
-    const size_t first = line.find_first_not_of(" \t", colon + 1);
-    if (first == std::string::npos) continue;
-    return line.substr(first, line.find_last_not_of(" \t") + 1 - first);
-  }
-  return "unknown";
-}
 
 std::string isa_display_name(dnnl_cpu_isa_t isa) {
   switch (isa) {
@@ -79,7 +66,9 @@ int available_cores() {
 
 CpuInfo cpu_info() {
   CpuInfo info;
-  info.cpu_model = read_cpu_model();
+  const CpuIdentity id = cpu_identity();
+  info.cpu_model = id.model_name;
+  info.identity = describe_identity(id);
   const std::string& cap = apply_isa_policy();
   info.isa_name = isa_display_name(dnnl_get_effective_cpu_isa());
   if (!cap.empty()) info.isa_name += "; conv layers on 8-channel blocks: " + cap;

@@ -1,4 +1,4 @@
-// cpu_info.h: what the host CPU offers the CPU backend: its model name, the instruction set oneDNN's JIT kernels
+// cpu_info.h: what the host CPU offers the CPU backend: its model name and identity (cpu_identity.h), the instruction set oneDNN's JIT kernels
 // dispatch to, and how many hardware threads and physical cores this process may use. `sprint info` prints it;
 // `sprint train --threads auto` sizes the compute thread count from available_cores.
 #pragma once
@@ -9,6 +9,7 @@ namespace sprint::cpu {
 
 struct CpuInfo {
   std::string cpu_model;     ///< /proc/cpuinfo "model name" of the first CPU, or "unknown"
+  std::string identity;      ///< vendor, family/model/stepping, microarchitecture, SIMD (describe_identity)
   std::string isa_name;      ///< oneDNN's effective ISA, readable: "AVX2", "AVX-512 (avx512_core)", ...
   int hardware_threads = 1;  ///< logical CPUs of the machine (std::thread::hardware_concurrency), >= 1
   int available_cores = 1;   ///< see available_cores(), >= 1

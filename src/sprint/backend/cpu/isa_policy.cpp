@@ -2,8 +2,8 @@
 #include "sprint/backend/cpu/isa_policy.h"
 
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
+
+#include "sprint/backend/cpu/cpu_identity.h"
 
 namespace sprint::cpu {
 
@@ -22,27 +22,11 @@ std::string avx2_cap_reason(const IsaFacts& f) {
 }
 
 IsaFacts isa_facts() {
+  const CpuIdentity id = cpu_identity();
   IsaFacts f;
-  std::ifstream in("/proc/cpuinfo");
-  std::string line;
-  bool seen_vendor = false, seen_family = false, seen_flags = false;
-  while (std::getline(in, line) && !(seen_vendor && seen_family && seen_flags)) {
-    const size_t colon = line.find(':');
-    if (colon == std::string::npos) continue;
-    const std::string value = line.substr(colon + 1);
-    if (!seen_vendor && line.starts_with("vendor_id")) {
-      f.amd = value.find("AuthenticAMD") != std::string::npos;
-      seen_vendor = true;
-    } else if (!seen_family && line.starts_with("cpu family")) {
-      f.family = std::atoi(value.c_str());
-      seen_family = true;
-    } else if (!seen_flags && line.starts_with("flags")) {
-      std::istringstream words(value);
-      std::string w;
-      while (words >> w) f.avx512f |= w == "avx512f";
-      seen_flags = true;
-    }
-  }
+  f.amd = id.amd();
+  f.family = id.family;
+  f.avx512f = id.has("avx512f");
   if (const char* w = std::getenv("SPRINT_WINOGRAD")) f.winograd_env = w;
   f.onednn_env = std::getenv("ONEDNN_MAX_CPU_ISA") != nullptr || std::getenv("DNNL_MAX_CPU_ISA") != nullptr;
   return f;
