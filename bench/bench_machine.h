@@ -10,7 +10,7 @@ namespace sprint::bench {
 
 inline void add_machine_fields(nlohmann::ordered_json& out) {
   const cpu::CpuInfo info = cpu::cpu_info();
-  out["cpu"] = info.cpu_model + " (" + info.identity + ")";
+  out["cpu"] = info.description();
   out["cpu_isa"] = info.isa_name;
 }
 

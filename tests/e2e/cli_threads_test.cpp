@@ -120,7 +120,7 @@ TEST(CliInfo, DescribesTheCpuAndTheThreadSettings) {
   CommandResult r = run_sprint({"info"}, {"OMP_NUM_THREADS=3"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const cpu::CpuInfo cpu = cpu::cpu_info();
-  EXPECT_EQ(line_with(r.out, "CPU: "), "CPU: " + cpu.cpu_model + " (" + cpu.identity + ")") << r.out;
+  EXPECT_EQ(line_with(r.out, "CPU: "), "CPU: " + cpu.description()) << r.out;
   EXPECT_EQ(line_with(r.out, "CPU ISA used by oneDNN: "), "CPU ISA used by oneDNN: " + cpu.isa_name) << r.out;
   const std::string threads = line_with(r.out, "CPU threads: ");
   EXPECT_NE(threads.find(std::to_string(cpu.hardware_threads) + " hardware threads"), std::string::npos) << threads;

@@ -121,8 +121,8 @@ std::string prediction_cell(const Row& r) {
 
 std::string machine_text(bool has_cuda) {
   const cpu::CpuInfo cpu = cpu::cpu_info();
-  std::string text = fmt::format("- CPU: {} ({}), {} (oneDNN's ISA), {} cores available, {} hardware threads\n",
-                                 cpu.cpu_model, cpu.identity, cpu.isa_name, cpu.available_cores, cpu.hardware_threads);
+  std::string text = fmt::format("- CPU: {}, {} (oneDNN's ISA), {} cores available, {} hardware threads\n",
+                                 cpu.description(), cpu.isa_name, cpu.available_cores, cpu.hardware_threads);
   text += has_cuda ? fmt::format("- CUDA devices: {}\n", cuda_device_count())
                    : fmt::format("- CUDA devices: none ({})\n", cuda_unavailable_reason());
   text += fmt::format("- sprint {} (CUDA backend {}), oneDNN {}\n", SPRINT_VERSION,

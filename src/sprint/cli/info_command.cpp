@@ -26,7 +26,7 @@ std::string models_with_auto_threads(int threads, int probe_cores) {
 }
 
 void print_cpu(const cpu::CpuInfo& cpu) {
-  std::printf("  CPU: %s (%s)\n", cpu.cpu_model.c_str(), cpu.identity.c_str());
+  std::printf("  CPU: %s\n", cpu.description().c_str());
   std::printf("  CPU ISA used by oneDNN: %s\n", cpu.isa_name.c_str());
   const char* omp = std::getenv("OMP_NUM_THREADS");
   const std::string omp_text = omp ? std::string("OMP_NUM_THREADS=") + omp + " (overridden by --threads)"

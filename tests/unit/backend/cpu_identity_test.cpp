@@ -91,7 +91,7 @@ TEST(CpuIdentity, ThisMachineIsDescribed) {
   const CpuInfo info = cpu_info();
   EXPECT_EQ(info.identity, describe_identity(cpu_identity()));
   EXPECT_EQ(info.cpu_model, cpu_identity().model_name);
-  std::printf("CPU: %s (%s)\n", info.cpu_model.c_str(), info.identity.c_str());
+  std::printf("CPU: %s\n", info.description().c_str());
 }
 
 }  // namespace

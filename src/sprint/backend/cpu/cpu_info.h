@@ -1,6 +1,7 @@
-// cpu_info.h: what the host CPU offers the CPU backend: its model name and identity (cpu_identity.h), the instruction set oneDNN's JIT kernels
-// dispatch to, and how many hardware threads and physical cores this process may use. `sprint info` prints it;
-// `sprint train --threads auto` sizes the compute thread count from available_cores.
+// cpu_info.h: what the host CPU offers the CPU backend: its model name and identity (cpu_identity.h), the
+// instruction set oneDNN's JIT kernels dispatch to, and how many hardware threads and physical cores this process
+// may use. `sprint info` prints it; `sprint train --threads auto` sizes the compute thread count from
+// available_cores.
 #pragma once
 
 #include <string>
@@ -14,6 +15,9 @@ struct CpuInfo {
   int hardware_threads = 1;  ///< logical CPUs of the machine (std::thread::hardware_concurrency), >= 1
   int available_cores = 1;   ///< see available_cores(), >= 1
   std::string onednn_version;  ///< "2.6.3" (dnnl_version)
+
+  /// "AMD EPYC (AuthenticAMD family 25 model 17 stepping 1 (Zen 4); AVX2, ...)": how every report names the CPU.
+  std::string description() const { return cpu_model + " (" + identity + ")"; }
 };
 
 /// Reads the description above (a few small files; not for hot paths).
