@@ -97,11 +97,11 @@ std::vector<Tensor> reference_outputs(const ParityCase& c, const std::vector<Ten
 void run_parity(const ParityCase& c) {
   SCOPED_TRACE(c.name);
   const Half half = half_under_test();
-  const bool cpu_only = channel_block(c.input_format) != 0 || c.cuda_dtypes.empty();
+  const bool cpu_only = channel_block(c.input_format) != 0 || c.dtypes.empty();
   if (half == Half::kCuda) {
     // A case that only exists on the CPU: a test made of such cases has nothing to run on CUDA (skipped); a
     // channel-blocked variant inside a test that also has CUDA cases is simply not a CUDA case.
-    if (c.cuda_dtypes.empty()) GTEST_SKIP() << c.name << " is a CPU-only case";
+    if (c.dtypes.empty()) GTEST_SKIP() << c.name << " is a CPU-only case";
     if (cpu_only) return;
     if (cuda_device_count() == 0) GTEST_SKIP() << "no CUDA device: " << cuda_unavailable_reason();
   }
@@ -114,6 +114,12 @@ void run_parity(const ParityCase& c) {
     ReferenceModeGuard guard(false);
     compare_outputs(c, c.run(cpu, convert_inputs(cpu, host_inputs, DType::kF32, c.input_format)), reference,
                     "cpu/f32", DType::kF32);
+    for (DType dtype : c.dtypes) {
+      if (dtype != DType::kF16 && dtype != DType::kBF16) continue;
+      const std::string label = "cpu/" + std::string(dtype_name(dtype));
+      compare_outputs(c, c.run(cpu, convert_inputs(cpu, host_inputs, dtype, c.input_format)),
+                      reference_outputs(c, host_inputs, dtype), label, dtype);
+    }
   }
   if (half == Half::kCpu || cpu_only) return;
   if (cuda_device_count() == 0) {  // both halves in one process (SPRINT_PARITY_BACKEND unset)
@@ -121,7 +127,7 @@ void run_parity(const ParityCase& c) {
     return;
   }
   const Stream gpu = device_context(cuda_device(0)).compute_stream();
-  for (DType dtype : c.cuda_dtypes) {
+  for (DType dtype : c.dtypes) {
     const std::string label = "cuda/" + std::string(dtype_name(dtype));
     const std::vector<Tensor> reference = reference_outputs(c, host_inputs, dtype);
     std::vector<Tensor> out = c.run(gpu, convert_inputs(gpu, host_inputs, dtype, c.input_format));

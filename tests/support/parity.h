@@ -6,7 +6,8 @@
 //                .run = [](const Stream& s, const std::vector<Tensor>& in) { ...allocate outputs on s's device with
 //                        in[0].dtype(), call ops::..., return {outputs}; }};
 //   run_parity(c);
-// Backends under test: the CPU fast path (f32) and, when built and present, CUDA (f32, f16, bf16 by default).
+// Backends under test: the CPU fast path (f32, and f16 and bf16 on widened copies) and, when built and present,
+// CUDA (f32, f16, bf16 by default).
 // The reference is the same case run with the CPU reference loops in f64, on the floating inputs rounded to the
 // dtype under test (so that rounding cannot flip a max-pool argmax or a ReLU mask between reference and backend).
 // Floating inputs are converted to the dtype under test (and to `input_format` for 4-D ones); integer inputs are
@@ -34,11 +35,13 @@ struct ParityCase {
   std::string name;
   std::function<std::vector<Tensor>(Generator&)> make_inputs;
   std::function<std::vector<Tensor>(const Stream&, const std::vector<Tensor>&)> run;
-  std::vector<DType> cuda_dtypes = {DType::kF32, DType::kF16, DType::kBF16};
+  /// The dtypes the case runs in besides the CPU fast path's f32: all of them on CUDA, the half ones on the CPU
+  /// (whose kernels run f16 and bf16 on widened f32 copies). Empty: a CPU f32-only case.
+  std::vector<DType> dtypes = {DType::kF32, DType::kF16, DType::kBF16};
   /// Per dtype; defaults: f32 1e-4/1e-5, f16 1e-2/1e-3, bf16 5e-2/1e-2.
   std::map<DType, Tolerance> tolerance = {};
   /// Memory format given to 4-D floating inputs on the backend under test. Channel-blocked formats are CPU-only:
-  /// such cases (and those with no cuda_dtypes) run the CPU fast path against the reference and stop.
+  /// such cases (and those with no dtypes) run the CPU backend against the reference and stop.
   MemoryFormat input_format = MemoryFormat::kContiguous;
   /// Indices of outputs to skip in the comparison (e.g. scratch outputs that backends fill differently).
   std::vector<size_t> ignore_outputs = {};

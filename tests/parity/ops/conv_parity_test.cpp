@@ -114,7 +114,7 @@ void run_first_layer_case(const std::string& name, int64_t c, MemoryFormat x_for
             ops::conv2d_backward_weight(s, {.dy = dy, .x = x, .dw = dw, .db = db, .params = params});
             return std::vector<Tensor>{y, dx, dw, db};
           },
-      .cuda_dtypes = {}};
+      .dtypes = {}};
   pc.tolerance[DType::kF32] = {1e-4, 2e-4};
   testing::run_parity(pc);
 }

@@ -35,7 +35,7 @@ TEST(OptimizerParity, SgdNesterovWeightDecay) {
           ops::sgd_update(s, {.params = p, .grads = g, .momentum_buffers = b, .hyper = h});
           return std::vector<Tensor>{p[0], p[1], b[0], b[1]};
         },
-        .cuda_dtypes = {DType::kF32}});
+        .dtypes = {DType::kF32}});
   }
 }
 
@@ -53,7 +53,7 @@ TEST(OptimizerParity, AdamAndAdamW) {
             ops::adam_update(s, {.params = p, .grads = g, .exp_avg = m, .exp_avg_sq = q, .hyper = h, .step = step});
           return std::vector<Tensor>{p[0], p[1], m[0], q[1]};
         },
-        .cuda_dtypes = {DType::kF32}});
+        .dtypes = {DType::kF32}});
   }
 }
 
@@ -84,7 +84,7 @@ TEST(OptimizerParity, StepValuesFromTheDevice) {
                                .step_values = step_values(s, 1e-2 / step, 0.95 - 0.05 * step, 1.0 / step, step)});
         return std::vector<Tensor>{p[0], p[1], b[0], q[0], q[1], m[1]};
       },
-      .cuda_dtypes = {DType::kF32}});
+      .dtypes = {DType::kF32}});
 }
 
 // On the host the two ways of passing a step's values give the same bits.

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "sprint/backend/cpu/cpu_common.h"
+#include "sprint/backend/cpu/half_widening.h"
 #include "sprint/backend/cpu/layout4d.h"
 #include "sprint/backend/cpu/onednn_ops.h"
 #include "sprint/backend/cpu/winograd_conv.h"
@@ -171,15 +172,34 @@ void conv2d_backward_weight(const Conv2dBackwardWeightArgs& args) {
 }  // namespace ref
 
 // ------------------------------------------------------------------------------------------------------------
-// Dispatch: Winograd or oneDNN for f32, the reference otherwise
+// Dispatch: Winograd or oneDNN for f32, the reference for f64 (and in reference mode); f16/bf16 operands are
+// widened to f32 around the call (half_widening.h)
 // ------------------------------------------------------------------------------------------------------------
+namespace {
+// The fast paths' blocked layouts serve f32 and the half dtypes (whose operands are widened to f32 in the same
+// layout); the reference loops (f64, reference mode) read plain ones.
+bool blocked_layouts(const Stream& stream, DType dtype) {
+  if (context_of(stream).reference_only()) return false;
+  switch (dtype) {
+    case DType::kF32:
+    case DType::kF16:
+    case DType::kBF16: return true;
+    case DType::kF64:
+    case DType::kI32:
+    case DType::kI64:
+    case DType::kU8: return false;
+  }
+  return false;
+}
+}  // namespace
+
 MemoryFormat preferred_activation_format(const Stream& stream, DType dtype) {
-  if (use_reference(stream, dtype)) return MemoryFormat::kContiguous;
+  if (!blocked_layouts(stream, dtype)) return MemoryFormat::kContiguous;
   return onednn::channel_block() == 16 ? MemoryFormat::kChannelsBlocked16 : MemoryFormat::kChannelsBlocked8;
 }
 
 MemoryFormat preferred_weight_format(const Stream& stream, DType dtype, MemoryFormat input_format, int64_t groups) {
-  if (use_reference(stream, dtype) || groups != 1) return MemoryFormat::kContiguous;
+  if (!blocked_layouts(stream, dtype) || groups != 1) return MemoryFormat::kContiguous;
   switch (channel_block(input_format)) {
     case 8: return MemoryFormat::kWeightsBlocked8;
     case 16: return MemoryFormat::kWeightsBlocked16;
@@ -213,6 +233,12 @@ bool use_winograd(const Stream& stream, ConvPass pass, const Tensor& in, const T
 }  // namespace
 
 void conv2d_forward(const Stream& stream, const Conv2dForwardArgs& args) {
+  if (any_half({&args.x, &args.w, &args.b, &args.y})) {
+    HalfWidening h(stream);
+    conv2d_forward(stream, {.x = h.in(args.x), .w = h.in(args.w), .b = h.in(args.b), .y = h.out(args.y),
+                            .params = args.params, .activation = args.activation});
+    return h.finish();
+  }
   if (use_reference(stream, args.x.dtype())) return ref::conv2d_forward(args);
   if (use_winograd(stream, ConvPass::kForward, args.x, args.w, args.y, args.params))
     return winograd_conv2d_forward(stream, args);
@@ -220,6 +246,12 @@ void conv2d_forward(const Stream& stream, const Conv2dForwardArgs& args) {
 }
 
 void conv2d_backward_data(const Stream& stream, const Conv2dBackwardDataArgs& args) {
+  if (any_half({&args.dy, &args.w, &args.dx})) {
+    HalfWidening h(stream);
+    conv2d_backward_data(stream, {.dy = h.in(args.dy), .w = h.in(args.w), .dx = h.out(args.dx, args.mode),
+                                  .params = args.params, .mode = args.mode});
+    return h.finish();
+  }
   if (use_reference(stream, args.dy.dtype())) return ref::conv2d_backward_data(args);
   if (use_winograd(stream, ConvPass::kBackwardData, args.dy, args.w, args.dx, args.params))
     return winograd_conv2d_backward_data(stream, args);
@@ -227,6 +259,12 @@ void conv2d_backward_data(const Stream& stream, const Conv2dBackwardDataArgs& ar
 }
 
 void conv2d_backward_weight(const Stream& stream, const Conv2dBackwardWeightArgs& args) {
+  if (any_half({&args.dy, &args.x, &args.dw, &args.db})) {
+    HalfWidening h(stream);
+    conv2d_backward_weight(stream, {.dy = h.in(args.dy), .x = h.in(args.x), .dw = h.out(args.dw, args.mode),
+                                    .db = h.out(args.db, args.mode), .params = args.params, .mode = args.mode});
+    return h.finish();
+  }
   if (use_reference(stream, args.dy.dtype())) return ref::conv2d_backward_weight(args);
   if (!args.dw.defined() && !args.db.defined()) return;
   // A frozen weight with a trainable bias is rare: the loops compute the bias gradient alone.

@@ -6,6 +6,7 @@
 #include <array>
 
 #include "sprint/backend/cpu/cpu_common.h"
+#include "sprint/backend/cpu/half_widening.h"
 #include "sprint/backend/cpu/layout4d.h"
 
 namespace sprint::cpu {
@@ -94,12 +95,23 @@ void dropout_backward_typed(const DropoutBackwardArgs& a) {
 
 }  // namespace
 
-void dropout_forward(const Stream&, const DropoutForwardArgs& args) {
+void dropout_forward(const Stream& stream, const DropoutForwardArgs& args) {
+  if (any_half({&args.x, &args.y})) {
+    HalfWidening h(stream);
+    dropout_forward(stream, {.x = h.in(args.x), .y = h.out(args.y), .mask = args.mask});
+    return h.finish();
+  }
   dispatch_floating(args.x.dtype(), "dropout_forward",
                     [&](auto t) { dropout_forward_typed<decltype(t)>(args); });
 }
 
-void dropout_backward(const Stream&, const DropoutBackwardArgs& args) {
+void dropout_backward(const Stream& stream, const DropoutBackwardArgs& args) {
+  if (any_half({&args.dy, &args.dx})) {
+    HalfWidening h(stream);
+    dropout_backward(stream,
+                     {.dy = h.in(args.dy), .dx = h.out(args.dx, args.mode), .mask = args.mask, .mode = args.mode});
+    return h.finish();
+  }
   dispatch_floating(args.dy.dtype(), "dropout_backward",
                     [&](auto t) { dropout_backward_typed<decltype(t)>(args); });
 }

@@ -7,6 +7,7 @@
 #include <cstring>
 
 #include "sprint/backend/cpu/cpu_common.h"
+#include "sprint/backend/cpu/half_widening.h"
 #include "sprint/backend/cpu/layout4d.h"
 
 namespace sprint::cpu {
@@ -129,6 +130,11 @@ void cast(const Stream&, const CastArgs& a) {
 }
 
 void relu_forward(const Stream& stream, const ReluForwardArgs& a) {
+  if (any_half({&a.x, &a.y})) {
+    HalfWidening h(stream);
+    relu_forward(stream, {.x = h.in(a.x), .y = h.out(a.y)});
+    return h.finish();
+  }
   dispatch_floating(a.x.dtype(), "relu_forward", [&](auto t) {
     using T = decltype(t);
     const T* x = a.x.data_as<T>();
@@ -141,6 +147,11 @@ void relu_forward(const Stream& stream, const ReluForwardArgs& a) {
 }
 
 void relu_backward(const Stream& stream, const ReluBackwardArgs& a) {
+  if (any_half({&a.dy, &a.y, &a.dx})) {
+    HalfWidening h(stream);
+    relu_backward(stream, {.dy = h.in(a.dy), .y = h.in(a.y), .dx = h.out(a.dx, a.mode), .mode = a.mode});
+    return h.finish();
+  }
   dispatch_floating(a.dy.dtype(), "relu_backward", [&](auto t) {
     using T = decltype(t);
     const T* dy = a.dy.data_as<T>();
@@ -159,10 +170,16 @@ void relu_backward(const Stream& stream, const ReluBackwardArgs& a) {
 }
 
 void axpby(const Stream& stream, const AxpbyArgs& a) {
+  if (any_half({&a.a, &a.b, &a.out})) {
+    HalfWidening h(stream);
+    const Tensor unread;  // b is not read when beta is 0
+    const Tensor& b = a.beta == 0.0 ? unread : h.in(a.b);
+    axpby(stream, {.a = h.in(a.a), .b = b, .out = h.out(a.out), .alpha = a.alpha, .beta = a.beta});
+    return h.finish();
+  }
   dispatch_floating(a.out.dtype(), "axpby", [&](auto t) {
     using T = decltype(t);
     const T* x = a.a.data_as<T>();
-    const T* y = a.b.data_as<T>();
     T* out = a.out.data_as<T>();
     const T alpha = static_cast<T>(a.alpha), beta = static_cast<T>(a.beta);
     const int64_t n = a.out.numel();
@@ -172,6 +189,7 @@ void axpby(const Stream& stream, const AxpbyArgs& a) {
       for (int64_t i = 0; i < n; ++i) out[i] = alpha * x[i];
       return;
     }
+    const T* y = a.b.data_as<T>();
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
     for (int64_t i = 0; i < n; ++i) out[i] = alpha * x[i] + beta * y[i];
   });

@@ -3,11 +3,17 @@
 #include "sprint/backend/api/gelu.h"
 
 #include "sprint/backend/cpu/cpu_common.h"
+#include "sprint/backend/cpu/half_widening.h"
 #include "sprint/backend/cpu/onednn_ops.h"
 
 namespace sprint::cpu {
 
 void gelu_forward(const Stream& stream, const GeluForwardArgs& a) {
+  if (any_half({&a.x, &a.y})) {
+    HalfWidening h(stream);
+    gelu_forward(stream, {.x = h.in(a.x), .y = h.out(a.y)});
+    return h.finish();
+  }
   if (!use_reference(stream, a.x.dtype())) {
     onednn::gelu_forward(stream, a);
     return;
@@ -24,6 +30,11 @@ void gelu_forward(const Stream& stream, const GeluForwardArgs& a) {
 }
 
 void gelu_backward(const Stream& stream, const GeluBackwardArgs& a) {
+  if (any_half({&a.dy, &a.x, &a.dx})) {
+    HalfWidening h(stream);
+    gelu_backward(stream, {.dy = h.in(a.dy), .x = h.in(a.x), .dx = h.out(a.dx, a.mode), .mode = a.mode});
+    return h.finish();
+  }
   const bool accumulate = a.mode == GradMode::kAccumulate;
   if (!accumulate && !use_reference(stream, a.dy.dtype())) {
     onednn::gelu_backward(stream, a);

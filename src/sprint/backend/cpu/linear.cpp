@@ -8,6 +8,7 @@
 
 #include "sprint/backend/cpu/cpu_common.h"
 #include "sprint/backend/cpu/gemm.h"
+#include "sprint/backend/cpu/half_widening.h"
 
 namespace sprint::cpu {
 
@@ -86,6 +87,12 @@ void linear_backward(const LinearBackwardArgs& args) {
 // Fast path (f32, sgemm)
 // ------------------------------------------------------------------------------------------------------------
 void linear_forward(const Stream& stream, const LinearForwardArgs& a) {
+  if (any_half({&a.x, &a.w, &a.b, &a.y})) {
+    HalfWidening h(stream);
+    linear_forward(stream,
+                   {.x = h.in(a.x), .w = h.in(a.w), .b = h.in(a.b), .y = h.out(a.y), .activation = a.activation});
+    return h.finish();
+  }
   if (use_reference(stream, a.x.dtype())) return ref::linear_forward(a);
   sync_threads(stream);
   const int n = static_cast<int>(a.x.dim(0)), in = static_cast<int>(a.x.dim(1)), out = static_cast<int>(a.w.dim(0));
@@ -111,6 +118,21 @@ void linear_forward(const Stream& stream, const LinearForwardArgs& a) {
 }
 
 void linear_backward(const Stream& stream, const LinearBackwardArgs& a) {
+  if (any_half({&a.dy, &a.x, &a.w, &a.y, &a.dx, &a.dw, &a.db})) {
+    HalfWidening h(stream);
+    linear_backward(stream, {.dy = h.in(a.dy),
+                             .x = h.in(a.x),
+                             .w = h.in(a.w),
+                             .y = h.in(a.y),
+                             .scratch = h.scratch(a.scratch),
+                             .dx = h.out(a.dx, a.dx_mode),
+                             .dw = h.out(a.dw, a.param_mode),
+                             .db = h.out(a.db, a.param_mode),
+                             .activation = a.activation,
+                             .dx_mode = a.dx_mode,
+                             .param_mode = a.param_mode});
+    return h.finish();
+  }
   if (use_reference(stream, a.x.dtype())) return ref::linear_backward(a);
   sync_threads(stream);
   const int n = static_cast<int>(a.x.dim(0)), in = static_cast<int>(a.x.dim(1)), out = static_cast<int>(a.w.dim(0));

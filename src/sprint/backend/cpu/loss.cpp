@@ -6,6 +6,7 @@
 #include <limits>
 
 #include "sprint/backend/cpu/cpu_common.h"
+#include "sprint/backend/cpu/half_widening.h"
 
 namespace sprint::cpu {
 namespace {
@@ -32,7 +33,12 @@ void write_scalar(const Tensor& t, double value) {
 
 }  // namespace
 
-void log_softmax_forward(const Stream&, const LogSoftmaxForwardArgs& a) {
+void log_softmax_forward(const Stream& stream, const LogSoftmaxForwardArgs& a) {
+  if (any_half({&a.x, &a.y})) {
+    HalfWidening h(stream);
+    log_softmax_forward(stream, {.x = h.in(a.x), .y = h.out(a.y)});
+    return h.finish();
+  }
   dispatch_floating(a.x.dtype(), "log_softmax_forward", [&](auto tag) {
     using T = decltype(tag);
     const int64_t n = a.x.dim(0), k = a.x.dim(1);
@@ -45,7 +51,12 @@ void log_softmax_forward(const Stream&, const LogSoftmaxForwardArgs& a) {
   });
 }
 
-void log_softmax_backward(const Stream&, const LogSoftmaxBackwardArgs& a) {
+void log_softmax_backward(const Stream& stream, const LogSoftmaxBackwardArgs& a) {
+  if (any_half({&a.dy, &a.y, &a.dx})) {
+    HalfWidening h(stream);
+    log_softmax_backward(stream, {.dy = h.in(a.dy), .y = h.in(a.y), .dx = h.out(a.dx, a.mode), .mode = a.mode});
+    return h.finish();
+  }
   dispatch_floating(a.dy.dtype(), "log_softmax_backward", [&](auto tag) {
     using T = decltype(tag);
     const int64_t n = a.dy.dim(0), k = a.dy.dim(1);
@@ -64,7 +75,12 @@ void log_softmax_backward(const Stream&, const LogSoftmaxBackwardArgs& a) {
   });
 }
 
-void nll_loss_forward(const Stream&, const NllLossForwardArgs& a) {
+void nll_loss_forward(const Stream& stream, const NllLossForwardArgs& a) {
+  if (any_half({&a.logp})) {
+    HalfWidening h(stream);
+    return nll_loss_forward(stream,
+                            {.logp = h.in(a.logp), .target = a.target, .loss = a.loss, .reduction = a.reduction});
+  }
   dispatch_floating(a.logp.dtype(), "nll_loss_forward", [&](auto tag) {
     using T = decltype(tag);
     const int64_t n = a.logp.dim(0), k = a.logp.dim(1);
@@ -78,7 +94,16 @@ void nll_loss_forward(const Stream&, const NllLossForwardArgs& a) {
   });
 }
 
-void nll_loss_backward(const Stream&, const NllLossBackwardArgs& a) {
+void nll_loss_backward(const Stream& stream, const NllLossBackwardArgs& a) {
+  if (any_half({&a.dlogp})) {
+    HalfWidening h(stream);
+    nll_loss_backward(stream, {.target = a.target,
+                               .dlogp = h.out(a.dlogp, a.mode),
+                               .reduction = a.reduction,
+                               .scale = a.scale,
+                               .mode = a.mode});
+    return h.finish();
+  }
   dispatch_floating(a.dlogp.dtype(), "nll_loss_backward", [&](auto tag) {
     using T = decltype(tag);
     const int64_t n = a.dlogp.dim(0), k = a.dlogp.dim(1);
@@ -93,7 +118,17 @@ void nll_loss_backward(const Stream&, const NllLossBackwardArgs& a) {
   });
 }
 
-void cross_entropy_forward(const Stream&, const CrossEntropyForwardArgs& a) {
+void cross_entropy_forward(const Stream& stream, const CrossEntropyForwardArgs& a) {
+  if (any_half({&a.logits, &a.probs})) {
+    HalfWidening h(stream);
+    cross_entropy_forward(stream, {.logits = h.in(a.logits),
+                                   .target = a.target,
+                                   .probs = h.out(a.probs),
+                                   .loss = a.loss,
+                                   .label_smoothing = a.label_smoothing,
+                                   .reduction = a.reduction});
+    return h.finish();
+  }
   dispatch_floating(a.logits.dtype(), "cross_entropy_forward", [&](auto tag) {
     using T = decltype(tag);
     const int64_t n = a.logits.dim(0), k = a.logits.dim(1);
@@ -121,7 +156,18 @@ void cross_entropy_forward(const Stream&, const CrossEntropyForwardArgs& a) {
   });
 }
 
-void cross_entropy_backward(const Stream&, const CrossEntropyBackwardArgs& a) {
+void cross_entropy_backward(const Stream& stream, const CrossEntropyBackwardArgs& a) {
+  if (any_half({&a.probs, &a.dlogits})) {
+    HalfWidening h(stream);
+    cross_entropy_backward(stream, {.probs = h.in(a.probs),
+                                    .target = a.target,
+                                    .dlogits = h.out(a.dlogits, a.mode),
+                                    .label_smoothing = a.label_smoothing,
+                                    .reduction = a.reduction,
+                                    .scale = a.scale,
+                                    .mode = a.mode});
+    return h.finish();
+  }
   dispatch_floating(a.probs.dtype(), "cross_entropy_backward", [&](auto tag) {
     using T = decltype(tag);
     const int64_t n = a.probs.dim(0), k = a.probs.dim(1);
@@ -142,7 +188,11 @@ void cross_entropy_backward(const Stream&, const CrossEntropyBackwardArgs& a) {
   });
 }
 
-void count_correct(const Stream&, const CountCorrectArgs& a) {
+void count_correct(const Stream& stream, const CountCorrectArgs& a) {
+  if (any_half({&a.scores})) {
+    HalfWidening h(stream);
+    return count_correct(stream, {.scores = h.in(a.scores), .target = a.target, .correct = a.correct});
+  }
   dispatch_floating(a.scores.dtype(), "count_correct", [&](auto tag) {
     using T = decltype(tag);
     const int64_t n = a.scores.dim(0), k = a.scores.dim(1);

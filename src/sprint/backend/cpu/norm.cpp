@@ -5,6 +5,7 @@
 #include <cmath>
 
 #include "sprint/backend/cpu/cpu_common.h"
+#include "sprint/backend/cpu/half_widening.h"
 #include "sprint/backend/cpu/layout4d.h"
 #include "sprint/backend/cpu/onednn_ops.h"
 
@@ -144,19 +145,62 @@ void batch_norm_backward(const BatchNormBackwardArgs& args) {
 }  // namespace ref
 
 // ------------------------------------------------------------------------------------------------------------
-// Dispatch: oneDNN for f32, the reference otherwise
+// Dispatch: oneDNN for f32, the reference for f64 (and in reference mode); f16/bf16 activations are widened to
+// f32 around the call (half_widening.h), the per-channel tensors being f32 already
 // ------------------------------------------------------------------------------------------------------------
 void batch_norm_forward_training(const Stream& stream, const BatchNormTrainingArgs& args) {
+  if (any_half({&args.x, &args.y})) {
+    HalfWidening h(stream);
+    batch_norm_forward_training(stream, {.x = h.in(args.x),
+                                         .gamma = args.gamma,
+                                         .beta = args.beta,
+                                         .y = h.out(args.y),
+                                         .running_mean = args.running_mean,
+                                         .running_var = args.running_var,
+                                         .save_mean = args.save_mean,
+                                         .save_invstd = args.save_invstd,
+                                         .eps = args.eps,
+                                         .momentum = args.momentum});
+    return h.finish();
+  }
   if (use_reference(stream, args.x.dtype())) return ref::batch_norm_forward_training(args);
   onednn::batch_norm_forward_training(stream, args);
 }
 
 void batch_norm_forward_inference(const Stream& stream, const BatchNormInferenceArgs& args) {
+  if (any_half({&args.x, &args.y})) {
+    HalfWidening h(stream);
+    batch_norm_forward_inference(stream, {.x = h.in(args.x),
+                                          .gamma = args.gamma,
+                                          .beta = args.beta,
+                                          .y = h.out(args.y),
+                                          .running_mean = args.running_mean,
+                                          .running_var = args.running_var,
+                                          .save_mean = args.save_mean,
+                                          .save_invstd = args.save_invstd,
+                                          .eps = args.eps});
+    return h.finish();
+  }
   if (use_reference(stream, args.x.dtype())) return ref::batch_norm_forward_inference(args);
   onednn::batch_norm_forward_inference(stream, args);
 }
 
 void batch_norm_backward(const Stream& stream, const BatchNormBackwardArgs& args) {
+  if (any_half({&args.dy, &args.x, &args.dx})) {
+    HalfWidening h(stream);
+    batch_norm_backward(stream, {.dy = h.in(args.dy),
+                                 .x = h.in(args.x),
+                                 .gamma = args.gamma,
+                                 .save_mean = args.save_mean,
+                                 .save_invstd = args.save_invstd,
+                                 .dx = h.out(args.dx, args.dx_mode),
+                                 .dgamma = args.dgamma,
+                                 .dbeta = args.dbeta,
+                                 .use_batch_stats = args.use_batch_stats,
+                                 .dx_mode = args.dx_mode,
+                                 .param_mode = args.param_mode});
+    return h.finish();
+  }
   if (use_reference(stream, args.x.dtype())) return ref::batch_norm_backward(args);
   onednn::batch_norm_backward(stream, args);
 }

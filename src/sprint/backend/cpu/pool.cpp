@@ -9,6 +9,7 @@
 #include <limits>
 
 #include "sprint/backend/cpu/cpu_common.h"
+#include "sprint/backend/cpu/half_widening.h"
 #include "sprint/backend/cpu/layout4d.h"
 #include "sprint/backend/cpu/max_pool_forward.h"
 #include "sprint/backend/cpu/onednn_ops.h"
@@ -444,37 +445,89 @@ void global_max_backward_f32(const GlobalPoolBackwardArgs& a) {
 }  // namespace
 
 // ------------------------------------------------------------------------------------------------------------
-// Dispatch
+// Dispatch: the f32 kernels above (oneDNN for average pooling), the reference for f64 (and in reference mode);
+// f16/bf16 operands are widened to f32 around the call (half_widening.h)
 // ------------------------------------------------------------------------------------------------------------
 void max_pool2d_forward(const Stream& stream, const MaxPool2dForwardArgs& args) {
+  if (any_half({&args.x, &args.y})) {
+    HalfWidening h(stream);
+    max_pool2d_forward(stream, {.x = h.in(args.x), .y = h.out(args.y), .indices = args.indices, .params = args.params});
+    return h.finish();
+  }
   if (use_reference(stream, args.x.dtype())) return ref::max_pool2d_forward(args);
   max_pool_forward_f32(stream, args);
 }
 void max_pool2d_backward(const Stream& stream, const MaxPool2dBackwardArgs& args) {
+  if (any_half({&args.dy, &args.dx})) {
+    HalfWidening h(stream);
+    max_pool2d_backward(stream, {.dy = h.in(args.dy),
+                                 .indices = args.indices,
+                                 .dx = h.out(args.dx, args.mode),
+                                 .params = args.params,
+                                 .mode = args.mode});
+    return h.finish();
+  }
   if (use_reference(stream, args.dy.dtype())) return ref::max_pool2d_backward(args);
   max_pool_backward_f32(args);
 }
 void avg_pool2d_forward(const Stream& stream, const AvgPool2dForwardArgs& args) {
+  if (any_half({&args.x, &args.y})) {
+    HalfWidening h(stream);
+    avg_pool2d_forward(stream, {.x = h.in(args.x), .y = h.out(args.y), .params = args.params});
+    return h.finish();
+  }
   if (use_reference(stream, args.x.dtype())) return ref::avg_pool2d_forward(args);
   onednn::avg_pool2d_forward(stream, args);
 }
 void avg_pool2d_backward(const Stream& stream, const AvgPool2dBackwardArgs& args) {
+  if (any_half({&args.dy, &args.dx})) {
+    HalfWidening h(stream);
+    avg_pool2d_backward(
+        stream, {.dy = h.in(args.dy), .dx = h.out(args.dx, args.mode), .params = args.params, .mode = args.mode});
+    return h.finish();
+  }
   if (use_reference(stream, args.dy.dtype())) return ref::avg_pool2d_backward(args);
   onednn::avg_pool2d_backward(stream, args);
 }
 void global_avg_pool2d_forward(const Stream& stream, const GlobalPoolForwardArgs& args) {
+  if (any_half({&args.x, &args.y})) {
+    HalfWidening h(stream);
+    global_avg_pool2d_forward(stream, {.x = h.in(args.x), .y = h.out(args.y), .indices = args.indices});
+    return h.finish();
+  }
   if (use_reference(stream, args.x.dtype())) return ref::global_avg_pool2d_forward(args);
   global_avg_forward_f32(args);
 }
 void global_avg_pool2d_backward(const Stream& stream, const GlobalPoolBackwardArgs& args) {
+  if (any_half({&args.dy, &args.dx})) {
+    HalfWidening h(stream);
+    global_avg_pool2d_backward(stream, {.dy = h.in(args.dy),
+                                        .indices = args.indices,
+                                        .dx = h.out(args.dx, args.mode),
+                                        .mode = args.mode});
+    return h.finish();
+  }
   if (use_reference(stream, args.dy.dtype())) return ref::global_avg_pool2d_backward(args);
   global_avg_backward_f32(args);
 }
 void global_max_pool2d_forward(const Stream& stream, const GlobalPoolForwardArgs& args) {
+  if (any_half({&args.x, &args.y})) {
+    HalfWidening h(stream);
+    global_max_pool2d_forward(stream, {.x = h.in(args.x), .y = h.out(args.y), .indices = args.indices});
+    return h.finish();
+  }
   if (use_reference(stream, args.x.dtype())) return ref::global_max_pool2d_forward(args);
   global_max_forward_f32(args);
 }
 void global_max_pool2d_backward(const Stream& stream, const GlobalPoolBackwardArgs& args) {
+  if (any_half({&args.dy, &args.dx})) {
+    HalfWidening h(stream);
+    global_max_pool2d_backward(stream, {.dy = h.in(args.dy),
+                                        .indices = args.indices,
+                                        .dx = h.out(args.dx, args.mode),
+                                        .mode = args.mode});
+    return h.finish();
+  }
   if (use_reference(stream, args.dy.dtype())) return ref::global_max_pool2d_backward(args);
   global_max_backward_f32(args);
 }
