@@ -93,6 +93,40 @@ TEST(Training, LossScalingIsReportedAndExactOnCleanSteps) {
   EXPECT_EQ(scaled["config"]["loss-scale"], "dynamic");
 }
 
+// --amp on the CPU: the CNN's convolutions, pooling and dense layers compute in bf16 or f16 (operands widened
+// around the f32 kernels) from f32 master weights, and train as the f32 run does to within half-precision
+// rounding; f16 turns on dynamic loss scaling, whose scale the report carries.
+TEST(Training, MixedPrecisionTrainsTheCnnOnTheCpu) {
+  const std::string data_dir = require_fashion_mnist();
+  if (data_dir.empty()) GTEST_SKIP() << "FashionMNIST not installed (sprint data fetch fashion-mnist)";
+  TempDir tmp;
+  auto run = [&](const std::string& amp) {
+    const auto report = tmp.path() / (amp + ".json");
+    CommandResult r = run_sprint({"train", "--model", "cnn", "--dataset", "fashion-mnist", "--epochs", "1",
+                                  "--limit-train", "2048", "--limit-test", "512", "--amp", amp, "--progress", "off",
+                                  "--data-dir", data_dir, "--report", report.string()});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    if (amp != "off") {
+      EXPECT_NE(r.err.find("--amp " + amp + " on the CPU"), std::string::npos) << r.err;
+    }
+    std::ifstream in(report);
+    return nlohmann::json::parse(in);
+  };
+  const nlohmann::json f32 = run("off");
+  const double loss = f32["epochs"][0]["train_loss"].get<double>();
+  const double accuracy = f32["final"]["test_accuracy"].get<double>();
+  for (const std::string amp : {"bf16", "f16"}) {
+    SCOPED_TRACE(amp);
+    const nlohmann::json half = run(amp);
+    EXPECT_EQ(half["config"]["amp"], amp);
+    EXPECT_NEAR(half["epochs"][0]["train_loss"].get<double>(), loss, 0.05 * loss);
+    EXPECT_NEAR(half["final"]["test_accuracy"].get<double>(), accuracy, 0.04);
+    EXPECT_NE(half["epochs"][0]["train_loss"], f32["epochs"][0]["train_loss"]);  // it did round
+    EXPECT_EQ(half["epochs"][0].contains("loss_scale"), amp == "f16");
+  }
+  EXPECT_LT(loss, 2.0);
+}
+
 // --cpu-kernels reference runs the plain loops every fast path is tested against: the same training to float
 // rounding (the bench's "what the libraries buy" compares the two).
 TEST(Training, ReferenceKernelsTrainLikeTheFastOnes) {

@@ -13,7 +13,7 @@ namespace sprint::cli {
 struct BenchConfig {
   std::string label;              ///< a row of the results table ("+ AdamW")
   std::vector<std::string> args;  ///< `sprint train` arguments (no --report, --progress); "{out}" is --out
-  /// Added when the row runs on CUDA (mixed precision: the CPU backend has f32 kernels only).
+  /// Added when the row runs on CUDA (mixed precision, which on the CPU only emulates half kernels, slower).
   std::vector<std::string> cuda_args = {};
   bool needs_cuda = false;  ///< skipped without a CUDA device
   std::string note = {};    ///< what the row adds, for RESULTS.md

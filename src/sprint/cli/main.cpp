@@ -122,8 +122,9 @@ void add_train(CLI::App& app, sprint::cli::TrainArgs& a) {
                  "path is tested against: what the libraries buy)")
       ->check(CLI::IsMember({"fast", "reference"}))->capture_default_str();
   t->add_option("--amp", a.amp,
-                 "mixed precision: convolutions and linear layers in bf16 or f16 from f32 master weights (cuda): "
-                 "off | bf16 | f16")
+                 "mixed precision: activations, convolutions and linear layers in bf16 or f16 from f32 master weights "
+                 "(on the CPU, whose kernels are f32, each op widens its half operands: same numerics, slower than "
+                 "f32): off | bf16 | f16")
       ->check(CLI::IsMember({"off", "bf16", "f16"}))->capture_default_str();
   t->add_option("--loss-scale", a.loss_scale,
                 "dynamic loss scaling as PyTorch's GradScaler (x2 after --loss-scale-interval clean steps, x0.5 and "

@@ -314,7 +314,10 @@ int run_train(const TrainArgs& a) {
   if (model.init_from_data) model.init_from_data(data::normalized_images(data.train, model.init_samples));
   model.net->to_device(stream);
   if (a.amp != "off") {
-    SPRINT_CHECK(device.is_cuda(), "--amp {} needs --device cuda: the CPU backend has f32 kernels only", a.amp);
+    if (device.is_cpu())
+      log_warn("--amp {} on the CPU: its kernels are f32, so each op widens its {} operands to f32 and rounds its "
+               "outputs (the numerics of mixed precision, slower than f32 training)",
+               a.amp, a.amp);
     nn::use_mixed_precision(model, a.amp == "bf16" ? DType::kBF16 : DType::kF16, stream);
   }
   const bool loss_scaling = a.loss_scale == "dynamic" || (a.loss_scale == "auto" && a.amp == "f16");

@@ -65,8 +65,10 @@ Shape Conv2d::output_shape(const Shape& input) const {
 
 Tensor Conv2d::forward(RunContext& ctx, const Tensor& x) {
   const Shape out_shape = output_shape(x.shape());
-  SPRINT_CHECK(x.dtype() == options_.dtype, "{} holds {} weights, got input {}", describe(),
-               dtype_name(options_.dtype), x.description());
+  // The weight's compute dtype, which mixed precision changes after construction (options_.dtype is the master's).
+  const DType compute = weight_->value().dtype();
+  SPRINT_CHECK(x.dtype() == compute, "{} computes in {}, got input {}", describe(), dtype_name(compute),
+               x.description());
   const MemoryFormat out_format = ctx.activation_format.value_or(x.memory_format());
   // Weights live in the layout the kernels read (converted once, on the first call that sees this input layout).
   weight_->convert_format(ctx.stream, ops::preferred_weight_format(ctx.stream, x, options_.groups));
