@@ -1,0 +1,106 @@
+// process_group.h: collectives over the processes of one data-parallel job (sprint's view of an MPI communicator
+// or an NCCL one). Every rank calls the same collectives in the same order with tensors of the same shape and
+// dtype. Tensors may live on any device and be f32, f64, f16, bf16, i32 or i64: half tensors are reduced in f32
+// and rounded once (as NCCL's own f16/bf16 sums accumulate in f32), device tensors are staged through host
+// memory by backends that only reach the host. A collective that does not complete within the group's timeout
+// (a rank has crashed, was killed or hangs) throws DistTimeout naming this rank and the collective; the group is
+// then broken and every later call throws at once.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "sprint/core/error.h"
+#include "sprint/core/tensor.h"
+#include "sprint/runtime/stream.h"
+
+namespace sprint::dist {
+
+enum class ReduceOp : uint8_t { kSum, kAverage };
+
+/// A collective did not complete in time, or the group broke earlier.
+class DistTimeout : public Error {
+ public:
+  using Error::Error;
+};
+
+/// Traffic of one rank, in payload bytes handed to the collectives (what it sends; a ring all-reduce moves
+/// about twice that over the wire).
+struct TrafficCounters {
+  int64_t collectives = 0;
+  int64_t bytes = 0;
+};
+
+class ProcessGroup {
+ public:
+  virtual ~ProcessGroup() = default;
+  ProcessGroup(const ProcessGroup&) = delete;
+  ProcessGroup& operator=(const ProcessGroup&) = delete;
+
+  int rank() const { return rank_; }
+  int size() const { return size_; }
+  /// "single", "mpi".
+  virtual std::string_view backend_name() const = 0;
+
+  /// In place on every rank: t = Σ_ranks t (or the mean).
+  void allreduce(const Stream& stream, const Tensor& t, ReduceOp op);
+  /// In place: every rank's t becomes root's.
+  void broadcast(const Stream& stream, const Tensor& t, int root);
+  /// out (size · n elements) = the ranks' in (n elements each), in rank order.
+  void allgather(const Stream& stream, const Tensor& in, const Tensor& out);
+  /// out (n elements) = this rank's n-element slice of Σ_ranks in (size · n elements), or of the mean.
+  void reduce_scatter(const Stream& stream, const Tensor& in, const Tensor& out, ReduceOp op);
+  void barrier();
+
+  const TrafficCounters& traffic() const { return traffic_; }
+
+ protected:
+  ProcessGroup(int rank, int size, std::chrono::milliseconds timeout);
+
+  /// A contiguous host buffer of a dtype every backend reduces natively: f32, f64, i32 or i64.
+  struct HostBuffer {
+    void* data;
+    int64_t count;
+    DType dtype;
+  };
+  // The backend's collectives on host buffers; sums only (the mean is taken here). They throw DistTimeout after
+  // timeout() and mark the group broken.
+  virtual void allreduce_sum(HostBuffer buffer) = 0;
+  virtual void broadcast_host(HostBuffer buffer, int root) = 0;
+  virtual void allgather_host(HostBuffer in, HostBuffer out) = 0;
+  virtual void reduce_scatter_sum(HostBuffer in, HostBuffer out) = 0;
+  virtual void barrier_host() = 0;
+
+  std::chrono::milliseconds timeout() const { return timeout_; }
+  /// Throws DistTimeout for `what` and marks the group broken (every later collective throws at once).
+  [[noreturn]] void fail_timeout(const std::string& what);
+
+ private:
+  void check_usable(const char* op) const;
+  void count(int64_t bytes);
+
+  int rank_;
+  int size_;
+  std::chrono::milliseconds timeout_;
+  bool broken_ = false;
+  std::string broken_reason_;
+  TrafficCounters traffic_;
+};
+
+/// A group of one: every collective is the identity (allgather and reduce_scatter copy). What a run without
+/// --distributed uses, so that the training loop has one code path.
+std::unique_ptr<ProcessGroup> make_single_process_group();
+
+/// True when this build has the MPI backend.
+bool mpi_built();
+/// True when the process was started by an MPI launcher (mpirun, mpiexec, srun with PMI): its environment names
+/// a world size.
+bool launched_by_mpi();
+/// The MPI group of every process of the job (MPI_COMM_WORLD); initialises MPI on first use (once per process).
+/// Unsupported when built without MPI.
+std::unique_ptr<ProcessGroup> make_mpi_process_group(std::chrono::milliseconds timeout);
+
+}  // namespace sprint::dist

@@ -1,0 +1,127 @@
+// mpi_process_group_test.cpp: the MPI backend, run by CTest under `mpiexec -np 2` (every rank runs every test;
+// a failure on either makes mpiexec fail). Results are checked on each rank against sums worked out by hand:
+// rank r contributes values that depend on r. With --hang, rank 1 stops taking part and rank 0's allreduce
+// must fail within the group's timeout with an error naming the rank (CTest matches the message).
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <cstring>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "sprint/dist/process_group.h"
+#include "sprint/ops/elementwise.h"
+#include "sprint/runtime/device_registry.h"
+
+namespace sprint::dist {
+namespace {
+
+const Stream& cpu() {
+  static const Stream s = cpu_context().compute_stream();
+  return s;
+}
+
+ProcessGroup& group() {
+  static std::unique_ptr<ProcessGroup> g = make_mpi_process_group(std::chrono::seconds(60));
+  return *g;
+}
+
+std::vector<double> values(const Tensor& t) {
+  const Tensor f64 = ops::cast_to(cpu(), t, DType::kF64);
+  return {f64.data_as<double>(), f64.data_as<double>() + f64.numel()};
+}
+
+// Element i of rank r: (r + 1) * (i + 1), so the sum over ranks is (i + 1) * size * (size + 1) / 2.
+Tensor contribution(DType dtype, int64_t n, int rank) {
+  std::vector<double> v;
+  for (int64_t i = 0; i < n; ++i) v.push_back(static_cast<double>((rank + 1) * (i + 1)));
+  return ops::cast_to(cpu(), Tensor::from_values<double>(v, Shape{n}), dtype);
+}
+
+TEST(MpiProcessGroup, TwoRanks) {
+  EXPECT_EQ(group().size(), 2);
+  EXPECT_EQ(group().backend_name(), "mpi");
+}
+
+TEST(MpiProcessGroup, AllreduceSumsAndAveragesInEveryDtype) {
+  const int size = group().size(), rank = group().rank();
+  const double ranks_sum = size * (size + 1) / 2.0;
+  for (DType dtype : {DType::kF32, DType::kF64, DType::kF16, DType::kBF16, DType::kI32, DType::kI64}) {
+    SCOPED_TRACE(dtype_name(dtype));
+    const Tensor t = contribution(dtype, 37, rank);
+    group().allreduce(cpu(), t, ReduceOp::kSum);
+    const std::vector<double> got = values(t);
+    for (int64_t i = 0; i < 37; ++i) ASSERT_EQ(got[i], (i + 1) * ranks_sum) << i;
+    if (dtype == DType::kI32 || dtype == DType::kI64) continue;
+    const Tensor m = contribution(dtype, 5, rank);
+    group().allreduce(cpu(), m, ReduceOp::kAverage);
+    const std::vector<double> mean = values(m);
+    for (int64_t i = 0; i < 5; ++i) ASSERT_EQ(mean[i], (i + 1) * ranks_sum / size) << i;
+  }
+}
+
+TEST(MpiProcessGroup, LargeAllreduceInChunksOfThreads) {
+  const int rank = group().rank();
+  const Tensor t = ops::full(cpu(), Shape{1 << 20}, DType::kF32, rank == 0 ? 0.25 : 0.5);
+  group().allreduce(cpu(), t, ReduceOp::kSum);
+  const float* p = t.data_as<float>();
+  for (int64_t i = 0; i < t.numel(); i += 4099) ASSERT_EQ(p[i], 0.75f);
+}
+
+TEST(MpiProcessGroup, BroadcastTakesTheRootsValues) {
+  const int rank = group().rank();
+  for (int root = 0; root < group().size(); ++root) {
+    const Tensor t = contribution(DType::kBF16, 9, rank);
+    group().broadcast(cpu(), t, root);
+    EXPECT_EQ(values(t), values(contribution(DType::kBF16, 9, root))) << "root " << root;
+  }
+}
+
+TEST(MpiProcessGroup, AllgatherAndReduceScatterInRankOrder) {
+  const int size = group().size(), rank = group().rank();
+  const Tensor in = contribution(DType::kF32, 3, rank);
+  const Tensor all = Tensor::empty(Shape{3 * size}, DType::kF32);
+  group().allgather(cpu(), in, all);
+  std::vector<double> expected;
+  for (int r = 0; r < size; ++r)
+    for (double v : values(contribution(DType::kF32, 3, r))) expected.push_back(v);
+  EXPECT_EQ(values(all), expected);
+  // reduce_scatter of 3·size elements: this rank gets elements [3·rank, 3·rank + 3) of the sum.
+  const Tensor big = contribution(DType::kF64, 3 * size, rank);
+  const Tensor mine = Tensor::empty(Shape{3}, DType::kF64);
+  group().reduce_scatter(cpu(), big, mine, ReduceOp::kSum);
+  const double ranks_sum = size * (size + 1) / 2.0;
+  const std::vector<double> got = values(mine);
+  for (int64_t i = 0; i < 3; ++i) EXPECT_EQ(got[i], (3 * rank + i + 1) * ranks_sum);
+  group().barrier();
+}
+
+}  // namespace
+}  // namespace sprint::dist
+
+// --hang: rank 1 sleeps instead of joining rank 0's allreduce; rank 0 must report the timeout (2 s) and exit 3.
+int main(int argc, char** argv) {
+  if (argc > 1 && std::strcmp(argv[1], "--hang") == 0) {
+    using namespace sprint;
+    auto g = dist::make_mpi_process_group(std::chrono::seconds(2));
+    if (g->rank() == 1) {
+      std::this_thread::sleep_for(std::chrono::seconds(60));
+      return 0;
+    }
+    const auto start = std::chrono::steady_clock::now();
+    try {
+      const Tensor t = Tensor::empty(Shape{8}, DType::kF32);
+      g->allreduce(cpu_context().compute_stream(), t, dist::ReduceOp::kSum);
+    } catch (const dist::DistTimeout& e) {
+      const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+      std::fprintf(stderr, "sprint: error: %s (after %.1f s)\n", e.what(), s);
+      std::fflush(stderr);
+      std::_Exit(3);  // the job ends here: mpiexec stops the sleeping rank
+    }
+    std::fprintf(stderr, "allreduce completed without rank 1\n");
+    return 1;
+  }
+  ::testing::InitGoogleTest(&argc, argv);
+  return RUN_ALL_TESTS();
+}
