@@ -51,7 +51,8 @@ class DataLoader::Impl {
     std::exception_ptr error;
   };
 
-  int64_t batch_rows(int64_t b) const { return std::min(opt_.batch_size, n_ - b * opt_.batch_size); }
+  BatchRange batch_range(int64_t b) const { return shard_batch(n_, opt_.batch_size, opt_.shard, b); }
+  int64_t batch_rows(int64_t b) const { return batch_range(b).rows; }
   Slot& slot_of(int64_t b) { return slots_[static_cast<size_t>(b % static_cast<int64_t>(slots_.size()))]; }
   bool can_claim() const;
   void worker_main();
@@ -90,10 +91,8 @@ DataLoader::Impl::Impl(const Dataset& dataset, DataLoaderOptions options)
       ctx_(device_context(options.device)),
       on_device_(options.device.is_cuda()),
       n_(dataset.size()),
-      n_batches_(options.batch_size > 0
-                     ? (options.drop_last ? n_ / options.batch_size
-                                          : (n_ + options.batch_size - 1) / options.batch_size)
-                     : 0) {
+      n_batches_(options.batch_size > 0 ? sharded_batches(n_, options.batch_size, options.drop_last, options.shard)
+                                        : 0) {
   const Tensor& x = dataset.inputs;
   SPRINT_CHECK(x.defined() && dataset.labels.defined(), "DataLoader: dataset {} has no inputs or labels",
                dataset.name);
@@ -224,7 +223,7 @@ void DataLoader::Impl::worker_main() {
 void DataLoader::Impl::fill(Slot& slot, int64_t b) {
   const int64_t rows = batch_rows(b);
   const bool full = rows == slots_.front().host_labels.dim(0);
-  const Tensor indices = order_.narrow(0, b * opt_.batch_size, rows);
+  const Tensor indices = order_.narrow(0, batch_range(b).first, rows);
   const Tensor inputs = full ? slot.host_inputs : slot.host_inputs.narrow(0, 0, rows);
   const Tensor labels = full ? slot.host_labels : slot.host_labels.narrow(0, 0, rows);
   // The previous copy out of this host buffer must have finished before it is overwritten.

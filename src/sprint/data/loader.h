@@ -14,6 +14,7 @@
 #include "sprint/data/augment.h"
 #include "sprint/data/batch_source.h"
 #include "sprint/data/dataset.h"
+#include "sprint/data/shard.h"
 
 namespace sprint::data {
 
@@ -30,6 +31,8 @@ struct DataLoaderOptions {
   /// Image data sets only: augmentation applied while gathering (data/augment.h); off by default. Meant for
   /// training loaders: the draws depend on (seed, epoch, sample index).
   AugmentOptions augment = {};
+  /// Data-parallel training: this rank's slice of every global batch of batch_size × shard.count (shard.h).
+  Shard shard = {};
 };
 
 /// Contract

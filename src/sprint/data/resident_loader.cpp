@@ -21,7 +21,7 @@ ResidentLoader::ResidentLoader(const Dataset& dataset, const DataLoaderOptions& 
                "ResidentLoader: dataset {} has inconsistent inputs and labels", dataset.name);
   SPRINT_CHECK(n_ > 0 && n_ <= INT32_MAX, "ResidentLoader: dataset {} has {} samples", dataset.name, n_);
   check_augment_options(options.augment, dataset, "ResidentLoader");
-  n_batches_ = options.drop_last ? n_ / options.batch_size : (n_ + options.batch_size - 1) / options.batch_size;
+  n_batches_ = sharded_batches(n_, options.batch_size, options.drop_last, options.shard);
   DeviceContext& ctx = stream_.context();
   // Upload the data set once (host tensors may be views of a larger set: make them contiguous on the host).
   inputs_ = ops::to_stream_device(stream_, dataset.inputs.is_contiguous()
@@ -57,9 +57,9 @@ void ResidentLoader::start_epoch(int64_t epoch, int64_t first_batch) {
 std::optional<Batch> ResidentLoader::next() {
   if (!started_) start_epoch(0);
   if (next_batch_ >= n_batches_) return std::nullopt;
-  const int64_t first = next_batch_ * options_.batch_size;
-  const int64_t rows = std::min(options_.batch_size, n_ - first);
-  const Tensor indices = order_.narrow(0, first, rows);
+  const BatchRange range = shard_batch(n_, options_.batch_size, options_.shard, next_batch_);
+  const int64_t rows = range.rows;
+  const Tensor indices = order_.narrow(0, range.first, rows);
   Batch b;
   b.inputs = batch_inputs_.rows(0, rows);
   b.labels = batch_labels_.rows(0, rows);

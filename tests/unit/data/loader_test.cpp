@@ -1,6 +1,7 @@
 // loader_test.cpp: DataLoader on the CPU: identical batches for any num_workers / prefetch, each sample once
 // per epoch, order a function of (seed, epoch), drop_last and the short last batch, normalised values and
-// layouts, exception propagation from workers, destruction mid-epoch, and no allocations in steady state.
+// layouts, exception propagation from workers, destruction mid-epoch, no allocations in steady state, and the
+// data-parallel shards of every global batch.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -371,6 +372,51 @@ TEST(DataLoader, CudaDeviceWithoutCudaGivesAClearError) {
   DataLoaderOptions o = options(4, 1, 2);
   o.device = cuda_device(0);
   EXPECT_THROW(DataLoader(ds, o), Error);
+}
+
+// Data parallelism: two sharded loaders (batch B each) hand out, batch by batch, the two halves of what one
+// loader with batch 2B hands out: the same global order, the short last batch split evenly.
+TEST(DataLoader, ShardsSplitEveryGlobalBatch) {
+  const Dataset ds = id_dataset(1000);  // 1000 = 15 x 64 + 40: a short last global batch
+  DataLoader whole(ds, options(64, 2, 2));
+  const EpochData all = run_epoch(whole, 3);
+  std::vector<EpochData> parts;
+  for (int r = 0; r < 2; ++r) {
+    DataLoaderOptions o = options(32, r == 0 ? 0 : 2, 2);
+    o.shard = {r, 2};
+    DataLoader part(ds, o);
+    EXPECT_EQ(part.batches_per_epoch(), whole.batches_per_epoch());
+    parts.push_back(run_epoch(part, 3));
+  }
+  for (size_t b = 0; b < all.sizes.size(); ++b) {
+    SCOPED_TRACE(b);
+    EXPECT_EQ(parts[0].sizes[b] + parts[1].sizes[b], all.sizes[b]);
+    EXPECT_EQ(parts[0].sizes[b], all.sizes[b] / 2);
+    std::vector<float> joined = parts[0].inputs[b];
+    joined.insert(joined.end(), parts[1].inputs[b].begin(), parts[1].inputs[b].end());
+    EXPECT_EQ(joined, all.inputs[b]);
+  }
+  // The resident loader shards the same way.
+  DataLoaderOptions o = options(32, 0, 1);
+  o.shard = {1, 2};
+  ResidentLoader resident(ds, o);
+  resident.start_epoch(3);
+  for (size_t b = 0; b < all.sizes.size(); ++b) {
+    std::optional<Batch> batch = resident.next();
+    ASSERT_TRUE(batch.has_value());
+    EXPECT_EQ(batch->inputs.to_vector<float>(), parts[1].inputs[b]) << b;
+  }
+}
+
+TEST(DataLoader, ShardsThatCannotShareTheLastBatchAreAnError) {
+  const Dataset ds = id_dataset(65);  // one sample left for two ranks of batch 32
+  DataLoaderOptions o = options(32, 0, 1);
+  o.shard = {0, 2};
+  EXPECT_THROW(DataLoader(ds, o), InvalidArgument);
+  o.drop_last = true;
+  EXPECT_EQ(DataLoader(ds, o).batches_per_epoch(), 1);
+  o.shard = {2, 2};
+  EXPECT_THROW(DataLoader(ds, o), InvalidArgument);
 }
 
 }  // namespace
