@@ -39,10 +39,15 @@ int count_lines(const std::string& s) {
 }
 
 CommandResult run_sprint(const std::vector<std::string>& args, const std::vector<std::string>& env) {
+  return run_program(SPRINT_BINARY, args, env);
+}
+
+CommandResult run_program(const std::string& program, const std::vector<std::string>& args,
+                          const std::vector<std::string>& env) {
   const auto dir = std::filesystem::temp_directory_path();
   const std::string tag = std::to_string(getpid()) + "-" + std::to_string(std::rand());
   const auto out_path = dir / ("sprint-out-" + tag), err_path = dir / ("sprint-err-" + tag);
-  std::vector<std::string> argv_s{SPRINT_BINARY};
+  std::vector<std::string> argv_s{program};
   argv_s.insert(argv_s.end(), args.begin(), args.end());
   std::vector<char*> argv;
   for (auto& a : argv_s) argv.push_back(a.data());

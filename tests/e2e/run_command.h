@@ -17,6 +17,9 @@ struct CommandResult {
 
 /// Runs SPRINT_BINARY with `args` (no shell), extra environment entries "NAME=value" appended.
 CommandResult run_sprint(const std::vector<std::string>& args, const std::vector<std::string>& env = {});
+/// Runs `program` (a path) with `args` the same way.
+CommandResult run_program(const std::string& program, const std::vector<std::string>& args,
+                          const std::vector<std::string>& env = {});
 
 /// Runs SPRINT_BINARY with `args` (output discarded) and sends it SIGKILL `delay_ms` milliseconds after `ready()`
 /// first returns true (polled every 2 ms). Returns true when the kill landed, false when the child exited first.

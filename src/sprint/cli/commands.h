@@ -48,6 +48,9 @@ struct TrainArgs {
   std::string weight_policy = "spectrain";  ///< none | stash | spectrain | sync
   int64_t micro_batches = 1;              ///< sync: micro-batches per mini-batch
   std::vector<int64_t> pipeline_boundaries;  ///< first layer of each stage; empty: balanced by measured time
+  // data parallelism (dist/process_group.h): under mpirun, one rank per process
+  bool distributed = false;
+  double dist_timeout = 300.0;  ///< seconds a collective may wait for the other ranks
   uint64_t seed = 0;
   std::string threads = "auto";  ///< compute threads: auto | N >= 1 (resolve_threads)
   int workers = 1;

@@ -101,6 +101,13 @@ void add_train(CLI::App& app, sprint::cli::TrainArgs& a) {
                 "--pipeline: the first layer of each stage, e.g. 0,3,7 (default: balanced by each layer's measured "
                 "time)")
       ->delimiter(',')->check(sprint::cli::StrictRange(int64_t{0}, int64_t{1} << 20));
+  t->add_flag("--distributed", a.distributed,
+              "data-parallel training over MPI: start under mpirun -np N; each rank trains --batch-size samples of "
+              "every global batch of N x that, gradients averaged over the ranks; rank 0 alone prints and writes");
+  t->add_option("--dist-timeout", a.dist_timeout,
+                "--distributed: seconds a collective waits for the other ranks before the run fails with an error "
+                "naming this rank")
+      ->check(sprint::cli::StrictRange(0.001, 1e6))->capture_default_str();
   t->add_option("--accumulate", a.accumulate_steps, "gradient accumulation: optimizer step every N batches")
       ->check(sprint::cli::StrictRange(1, 1 << 16))->capture_default_str();
   t->add_option("--seed", a.seed, "seed for initialisation, shuffling and dropout (same seed, same run on CPU)")

@@ -106,6 +106,7 @@ RunReport parse_report_json(const std::string& text, const std::string& source) 
     }
     if (j.contains("profile")) r.profile = j["profile"].dump();
     if (j.contains("pipeline")) r.pipeline = j["pipeline"].dump();
+    if (j.contains("distributed")) r.distributed = j["distributed"].dump();
   } catch (const nlohmann::json::exception& e) {
     SPRINT_THROW(FormatError, "{}: not a valid sprint train report ({})", source, e.what());
   }
@@ -136,7 +137,20 @@ std::string report_json(const RunReport& r) {
   }
   if (!r.profile.empty()) j["profile"] = nlohmann::ordered_json::parse(r.profile);
   if (!r.pipeline.empty()) j["pipeline"] = nlohmann::ordered_json::parse(r.pipeline);
+  if (!r.distributed.empty()) j["distributed"] = nlohmann::ordered_json::parse(r.distributed);
   return j.dump(2) + "\n";
+}
+
+std::string distributed_json(int ranks, std::string_view backend, int64_t optimizer_steps, int64_t collectives,
+                             int64_t bytes) {
+  nlohmann::ordered_json j;
+  j["ranks"] = ranks;
+  j["backend"] = std::string(backend);
+  j["optimizer_steps"] = optimizer_steps;
+  j["collectives"] = collectives;
+  j["bytes"] = bytes;
+  j["bytes_per_step"] = optimizer_steps > 0 ? static_cast<double>(bytes) / static_cast<double>(optimizer_steps) : 0.0;
+  return j.dump();
 }
 
 double pipeline_overlap(const std::vector<StageReport>& stages, double wall_seconds) {

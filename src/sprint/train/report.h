@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "sprint/train/trainer.h"
@@ -34,7 +35,13 @@ struct RunReport {
   std::string profile;
   /// The pipeline's stages (pipeline_json), or empty: no pipeline.
   std::string pipeline;
+  /// Data parallelism (distributed_json), or empty: one process.
+  std::string distributed;
 };
+
+/// {"ranks","backend","optimizer_steps","collectives","bytes","bytes_per_step"}: one rank's traffic (rank 0's).
+std::string distributed_json(int ranks, std::string_view backend, int64_t optimizer_steps, int64_t collectives,
+                             int64_t bytes);
 
 /// {"stages","weight_policy","micro_batches","boundaries","wall_seconds","overlap","per_stage":[{"stage","layers","layer_names","updates",
 /// "mean_staleness","max_staleness","version_difference_forward","version_difference_backward","prediction_error",

@@ -34,6 +34,7 @@ data::DataLoaderOptions loader_options(const TrainerOptions& o, int64_t batch_si
   l.device = o.device;
   l.dtype = o.dtype;
   l.format = o.format;
+  if (train && o.process_group != nullptr) l.shard = {o.process_group->rank(), o.process_group->size()};
   return l;
 }
 
@@ -107,6 +108,18 @@ Trainer::Trainer(nn::Model& model, optim::Optimizer& optimizer, const data::Data
                  "--pipeline does not combine with checkpoints yet (each stage's optimizer holds its own state)");
     SPRINT_CHECK(!options.on_step, "--pipeline runs no per-step hook (its stages step on their own threads)");
   }
+  if (options.process_group != nullptr && options.process_group->size() > 1) {
+    SPRINT_CHECK(!options.pipeline, "data-parallel training does not combine with --pipeline yet");
+    SPRINT_CHECK(!options.cuda_graph, "data-parallel training does not combine with CUDA graphs (the gradient "
+                                      "all-reduce runs on the host)");
+    group_ = options.process_group;
+    // Every rank starts from rank 0's weights and statistics (masters too, under mixed precision).
+    for (const nn::ParameterPtr& p : model_.net->parameters()) {
+      group_->broadcast(stream_, p->master_value(), 0);
+      p->refresh_compute_copy(stream_);
+    }
+    for (const nn::NamedBuffer& b : model_.net->named_buffers()) group_->broadcast(stream_, b.value, 0);
+  }
   SPRINT_CHECK(options.tta >= 0 && options.tta <= 2, "test-time augmentation level must be 0, 1 or 2, got {}",
                options.tta);
   if (options.tta > 0) {
@@ -171,6 +184,11 @@ bool Trainer::train_step(nn::RunContext& ctx, const data::Batch& batch, int64_t 
   if (stepped) {
     const profile::ProfileRegion region(profiler, "optimizer", profile::Category::kOptimizer);
     const int64_t in_window = done % k == 0 ? k : done % k;
+    if (group_ != nullptr) {  // the mean over ranks, before the scaler: every rank then decides the same skip
+      const profile::ProfileRegion allreduce(profiler, "allreduce", profile::Category::kOptimizer);
+      for (const nn::ParameterPtr& p : model_.net->parameters())
+        if (p->trainable() && p->has_grad()) group_->allreduce(stream_, p->grad(), dist::ReduceOp::kAverage);
+    }
     bool skip = false;
     if (scaler_) {  // unscale the gradients; an inf or NaN among them skips this step's update
       scaled_grads_.clear();
@@ -344,6 +362,12 @@ EpochStats Trainer::run_epoch(int64_t epoch, int64_t n_epochs) {
   if (scaler_) {
     stats.loss_scale = scaler_->scale(stream_);
     stats.skipped_steps = skipped_in_epoch_;
+  }
+  if (group_ != nullptr) {  // the whole job's loss and samples
+    group_->allreduce(stream_, loss_sum_, dist::ReduceOp::kSum);
+    const Tensor count = Tensor::from_values(std::vector<int64_t>{samples}, {});
+    group_->allreduce(stream_, count, dist::ReduceOp::kSum);
+    samples = count.data_as<int64_t>()[0];
   }
   stats.train_samples = samples;
   stats.train_seconds = seconds;

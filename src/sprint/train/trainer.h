@@ -12,6 +12,7 @@
 #include "sprint/data/augment.h"
 #include "sprint/data/batch_source.h"
 #include "sprint/data/dataset.h"
+#include "sprint/dist/process_group.h"
 #include "sprint/nn/models.h"
 #include "sprint/optim/optimizer.h"
 #include "sprint/optim/loss_scaler.h"
@@ -94,6 +95,13 @@ struct TrainerOptions {
   /// description); unset: plain training. CPU only; not with accumulation, CUDA graphs, loss scaling, lookahead,
   /// the profiler or mid-epoch checkpoints. A stop request ends the run once the mini-batches in flight are done.
   std::optional<PipelineOptions> pipeline;
+  /// Data-parallel training (dist/process_group.h): every rank builds the same model and trainer; rank 0's
+  /// weights and buffers are broadcast at construction, each rank trains on its slice of every global batch of
+  /// batch_size × ranks samples (data/shard.h), and the gradients are averaged over the ranks before each
+  /// optimizer step, so the ranks keep identical weights and together take the steps of one process with the
+  /// larger batch. Epoch losses and sample counts are the whole job's. Null or a group of one: alone. Must
+  /// outlive the trainer; not with the pipeline or CUDA graphs.
+  dist::ProcessGroup* process_group = nullptr;
 };
 
 /// Where a run stands between two optimizer steps: with the model's and the optimizer's state, all a checkpoint
@@ -175,6 +183,7 @@ class Trainer {
   ProgressLine progress_;
   Evaluator evaluator_;
   Tensor loss_sum_;                                 // 0-d accumulator on the device
+  dist::ProcessGroup* group_ = nullptr;             // data parallelism: set when there are 2 ranks or more
   nn::BufferPool gradients_;                        // backward's input gradients, shared by all layers
   int64_t steps_done_ = 0;                          // optimizer steps over the whole run
   std::unique_ptr<Lookahead> lookahead_;            // from the weights before the first step
