@@ -130,44 +130,37 @@ void ProcessGroup::broadcast(const Stream& stream, const Tensor& t, int root) {
   unstage(stream, s, t);
 }
 
-void ProcessGroup::allgather(const Stream& stream, const Tensor& in, const Tensor& out) {
-  constexpr const char* name = "allgather";
+void ProcessGroup::in_to_out(const Stream& stream, const Tensor& in, const Tensor& out, const char* name,
+                             std::optional<ReduceOp> op) {
   check_usable(name);
-  SPRINT_CHECK(in.defined() && out.defined() && out.numel() == in.numel() * size_ && in.dtype() == out.dtype(),
-               "allgather: out must hold {} ranks x {} elements of in's dtype, got in {} and out {}", size_,
-               in.defined() ? in.numel() : 0, in.description(), out.description());
   Staged si = stage(stream, in, true, name);
   Staged so = stage(stream, out, false, name);
   count(static_cast<int64_t>(si.host.n_bytes()));
-  if (size_ > 1) {
-    allgather_host({si.host.data(), si.host.numel(), si.host.dtype()},
-                   {so.host.data(), so.host.numel(), so.host.dtype()});
+  const HostBuffer from{si.host.data(), si.host.numel(), si.host.dtype()};
+  const HostBuffer to{so.host.data(), so.host.numel(), so.host.dtype()};
+  if (size_ == 1) {
+    std::memcpy(so.host.data(), si.host.data(), so.host.n_bytes());
+  } else if (op) {
+    reduce_scatter_sum(from, to);
   } else {
-    std::memcpy(so.host.data(), si.host.data(), si.host.n_bytes());
+    allgather_host(from, to);
   }
+  if (op == ReduceOp::kAverage) scale(so.host, 1.0 / size_);
   unstage(stream, so, out);
 }
 
+void ProcessGroup::allgather(const Stream& stream, const Tensor& in, const Tensor& out) {
+  SPRINT_CHECK(in.defined() && out.defined() && out.numel() == in.numel() * size_ && in.dtype() == out.dtype(),
+               "allgather: out must hold {} ranks x {} elements of in's dtype, got in {} and out {}", size_,
+               in.defined() ? in.numel() : 0, in.description(), out.description());
+  in_to_out(stream, in, out, "allgather", std::nullopt);
+}
+
 void ProcessGroup::reduce_scatter(const Stream& stream, const Tensor& in, const Tensor& out, ReduceOp op) {
-  constexpr const char* name = "reduce_scatter";
-  check_usable(name);
   SPRINT_CHECK(in.defined() && out.defined() && in.numel() == out.numel() * size_ && in.dtype() == out.dtype(),
                "reduce_scatter: in must hold {} ranks x {} elements of out's dtype, got in {} and out {}", size_,
                out.defined() ? out.numel() : 0, in.description(), out.description());
-  Staged si = stage(stream, in, true, name);
-  Staged so = stage(stream, out, false, name);
-  count(static_cast<int64_t>(si.host.n_bytes()));
-  if (size_ > 1) {
-    reduce_scatter_sum({si.host.data(), si.host.numel(), si.host.dtype()},
-                       {so.host.data(), so.host.numel(), so.host.dtype()});
-  } else {
-    std::memcpy(so.host.data(), si.host.data(), so.host.n_bytes());
-  }
-  switch (op) {
-    case ReduceOp::kSum: break;
-    case ReduceOp::kAverage: scale(so.host, 1.0 / size_); break;
-  }
-  unstage(stream, so, out);
+  in_to_out(stream, in, out, "reduce_scatter", op);
 }
 
 void ProcessGroup::barrier() {

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -80,6 +81,9 @@ class ProcessGroup {
 
  private:
   void check_usable(const char* op) const;
+  // allgather (op unset) and reduce_scatter: in staged with its values, out without, out written back.
+  void in_to_out(const Stream& stream, const Tensor& in, const Tensor& out, const char* name,
+                 std::optional<ReduceOp> op);
   void count(int64_t bytes);
 
   int rank_;
