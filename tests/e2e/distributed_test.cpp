@@ -1,11 +1,17 @@
 // distributed_test.cpp: `sprint train --distributed` under mpiexec (2 ranks on this machine, oversubscribed). Two
 // ranks on batch 16 each take the steps of one process on batch 32: the same losses to float rounding (the MLP
 // has no BatchNorm, whose statistics stay per rank). Rank 0 alone prints and writes the report, which counts the
-// traffic. Without a launcher, or without --distributed, the flags are one-line errors.
+// traffic. A hung or killed rank ends the job within the timeout. Without a launcher, or without --distributed,
+// the flags are one-line errors.
 #include <gtest/gtest.h>
 
+#include <signal.h>
+
+#include <chrono>
 #include <cmath>
 #include <fstream>
+#include <regex>
+#include <thread>
 #include <nlohmann/json.hpp>
 
 #include "run_command.h"
@@ -60,6 +66,42 @@ TEST(Distributed, TwoRanksTrainAsOneProcessOnTheDoubledBatch) {
   EXPECT_GT(dist["bytes_per_step"].get<double>(), 0.0);
   EXPECT_FALSE(s.contains("distributed"));
 }
+
+// Rank 1 stopped (SIGSTOP: a hang) or killed mid-run: the job ends within the timeout, never hangs. A hung rank
+// makes rank 0's collective time out with sprint's error naming it; a killed one is reported by mpiexec, which
+// ends the job. Each rank writes its pid (the shell's, which exec hands to sprint) so the test can signal rank 1.
+void lose_rank_one(int sig, const std::string& expected) {
+  TempDir tmp;
+  const std::filesystem::path pid_file = tmp.path() / "rank1.pid";
+  std::string command = "echo $$ > " + tmp.path().string() + "/rank$OMPI_COMM_WORLD_RANK.pid; exec " +
+                        std::string(SPRINT_BINARY) +
+                        " train --dataset random --model mlp2 --samples 100000 --features 64 --epochs 100 "
+                        "--batch-size 64 --threads 1 --progress off --distributed --dist-timeout 2";
+  const auto start = std::chrono::steady_clock::now();
+  CommandResult r = run_program(
+      SPRINT_MPIEXEC, {"-np", "2", "--oversubscribe", "--allow-run-as-root", "sh", "-c", command}, {}, [&] {
+        pid_t pid = 0;
+        for (int i = 0; i < 3000 && pid == 0; ++i) {  // up to 30 s for the ranks to start
+          std::this_thread::sleep_for(std::chrono::milliseconds(10));
+          std::ifstream in(pid_file);
+          if (!(in >> pid)) pid = 0;
+        }
+        ASSERT_GT(pid, 0) << "rank 1 never started";
+        std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // into training
+        kill(pid, sig);
+      });
+  const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  EXPECT_NE(r.exit_code, 0) << r.err;
+  EXPECT_LT(seconds, 40.0);
+  EXPECT_TRUE(std::regex_search(r.err, std::regex(expected))) << r.err;
+}
+
+TEST(Distributed, AHungRankEndsTheJobWithAnErrorNamingTheRank) {
+  lose_rank_one(SIGSTOP, "sprint: error: rank 0 of 2: [a-z_]+ of [0-9]+ [a-z0-9]+ did not complete within 2 s: "
+                         "another rank has exited, crashed or hangs");
+}
+
+TEST(Distributed, AKilledRankEndsTheJob) { lose_rank_one(SIGKILL, "rank 1"); }
 
 TEST(Distributed, FlagsWithoutALauncherAreOneLineErrors) {
   CommandResult alone = run_sprint({"train", "--dataset", "random", "--distributed"});

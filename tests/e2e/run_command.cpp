@@ -43,7 +43,7 @@ CommandResult run_sprint(const std::vector<std::string>& args, const std::vector
 }
 
 CommandResult run_program(const std::string& program, const std::vector<std::string>& args,
-                          const std::vector<std::string>& env) {
+                          const std::vector<std::string>& env, const std::function<void()>& while_running) {
   const auto dir = std::filesystem::temp_directory_path();
   const std::string tag = std::to_string(getpid()) + "-" + std::to_string(std::rand());
   const auto out_path = dir / ("sprint-out-" + tag), err_path = dir / ("sprint-err-" + tag);
@@ -66,6 +66,7 @@ CommandResult run_program(const std::string& program, const std::vector<std::str
   pid_t pid = 0;
   CommandResult r;
   if (posix_spawn(&pid, argv[0], &actions, nullptr, argv.data(), envp.data()) == 0) {
+    if (while_running) while_running();
     int status = 0;
     waitpid(pid, &status, 0);
     r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);

@@ -17,9 +17,10 @@ struct CommandResult {
 
 /// Runs SPRINT_BINARY with `args` (no shell), extra environment entries "NAME=value" appended.
 CommandResult run_sprint(const std::vector<std::string>& args, const std::vector<std::string>& env = {});
-/// Runs `program` (a path) with `args` the same way.
+/// Runs `program` (a path) with `args` the same way; `while_running` (if any) is called once the child started,
+/// before waiting for it.
 CommandResult run_program(const std::string& program, const std::vector<std::string>& args,
-                          const std::vector<std::string>& env = {});
+                          const std::vector<std::string>& env = {}, const std::function<void()>& while_running = {});
 
 /// Runs SPRINT_BINARY with `args` (output discarded) and sends it SIGKILL `delay_ms` milliseconds after `ready()`
 /// first returns true (polled every 2 ms). Returns true when the kill landed, false when the child exited first.
