@@ -43,7 +43,7 @@ TEST(Distributed, TwoRanksTrainAsOneProcessOnTheDoubledBatch) {
   ASSERT_EQ(single.exit_code, 0) << single.err;
   std::vector<std::string> args = {"-np", "2", "--oversubscribe", "--allow-run-as-root", SPRINT_BINARY};
   for (const std::string& a : run_args("16", ddp_report.string())) args.push_back(a);
-  args.push_back("--distributed");
+  for (const char* a : {"--distributed", "--bucket-mb", "0.01"}) args.push_back(a);  // several 10 KiB buckets
   CommandResult ddp = run_program(SPRINT_MPIEXEC, args);
   ASSERT_EQ(ddp.exit_code, 0) << ddp.out << ddp.err;
   EXPECT_EQ(occurrences(ddp.out, "final test accuracy"), 1u) << ddp.out;  // rank 0 only

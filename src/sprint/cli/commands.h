@@ -51,6 +51,7 @@ struct TrainArgs {
   // data parallelism (dist/process_group.h): under mpirun, one rank per process
   bool distributed = false;
   double dist_timeout = 300.0;  ///< seconds a collective may wait for the other ranks
+  double bucket_mb = 25.0;      ///< gradient all-reduce bucket size, MiB
   uint64_t seed = 0;
   std::string threads = "auto";  ///< compute threads: auto | N >= 1 (resolve_threads)
   int workers = 1;

@@ -108,6 +108,9 @@ void add_train(CLI::App& app, sprint::cli::TrainArgs& a) {
                 "--distributed: seconds a collective waits for the other ranks before the run fails with an error "
                 "naming this rank")
       ->check(sprint::cli::StrictRange(0.001, 1e6))->capture_default_str();
+  t->add_option("--bucket-mb", a.bucket_mb,
+                "--distributed: gradients are averaged over the ranks in flat buckets of about this many MiB")
+      ->check(sprint::cli::StrictRange(0.001, 1e6))->capture_default_str();
   t->add_option("--accumulate", a.accumulate_steps, "gradient accumulation: optimizer step every N batches")
       ->check(sprint::cli::StrictRange(1, 1 << 16))->capture_default_str();
   t->add_option("--seed", a.seed, "seed for initialisation, shuffling and dropout (same seed, same run on CPU)")

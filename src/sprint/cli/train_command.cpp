@@ -282,7 +282,8 @@ int run_train(const TrainArgs& given_args) {
     return std::find(given_args.given.begin(), given_args.given.end(), name) != given_args.given.end();
   };
   if (!given_args.distributed) {
-    SPRINT_CHECK(!given("--dist-timeout"), "--dist-timeout needs --distributed");
+    for (const char* name : {"--dist-timeout", "--bucket-mb"})
+      SPRINT_CHECK(!given(name), "{} needs --distributed", name);
     return run_train_in(given_args, nullptr);
   }
   SPRINT_CHECK(dist::mpi_built(), "--distributed needs MPI: this sprint was built without it (apt-get install "
@@ -395,6 +396,7 @@ int run_train_in(const TrainArgs& a, dist::ProcessGroup* group) {
       make_schedule(a, optimizer.lr(), steps_per_epoch, total_steps);
   train::TrainerOptions options;
   options.process_group = group;
+  options.bucket_bytes = std::max<int64_t>(1, static_cast<int64_t>(a.bucket_mb * 1024.0 * 1024.0));
   options.batch_size = a.batch_size;
   options.eval_batch_size = a.eval_batch_size;
   options.accumulate_steps = a.accumulate_steps;
@@ -440,7 +442,7 @@ int run_train_in(const TrainArgs& a, dist::ProcessGroup* group) {
   const auto save_checkpoint = [&] {
     train::Trainer& t = *trainer_ptr;
     const train::RunState state{t.state(), optimizer.progress(), optimizer.named_state(paths),
-                                optimizer.describe_buckets(), a.command, train::epochs_json(report.epochs)};
+                                optimizer.describe_update_sets(), a.command, train::epochs_json(report.epochs)};
     const auto start = std::chrono::steady_clock::now();
     const std::filesystem::path saved = train::save_checkpoint(*a.checkpoint_dir, stream, *model.net, a.model, state, a.keep);
     log_info("checkpoint {} saved in {:.3f} s", saved.string(),

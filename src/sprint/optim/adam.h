@@ -33,12 +33,12 @@ class Adam final : public Optimizer {
   const AdamOptions& options() const { return options_; }
 
  private:
-  void update_bucket(const Stream& stream, size_t b, const std::vector<size_t>& active,
+  void update_set(const Stream& stream, size_t b, const std::vector<size_t>& active,
                      const Tensor& step_values) override;
   double step_momentum() const override { return options_.beta1; }
 
   AdamOptions options_;
-  std::vector<std::vector<Tensor>> exp_avg_, exp_avg_sq_;  // [bucket][param]; undefined until first update
+  std::vector<std::vector<Tensor>> exp_avg_, exp_avg_sq_;  // [members][param]; undefined until first update
   std::vector<Tensor> values_, grads_, m_, v_, copies_;    // reused every step (copies_: mixed precision)
 };
 

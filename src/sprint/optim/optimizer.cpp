@@ -1,4 +1,4 @@
-// optimizer.cpp: bucketing of parameters by effective settings and the common step loop.
+// optimizer.cpp: grouping of parameters into update sets by effective settings and the common step loop.
 #include "sprint/optim/optimizer.h"
 
 #include <unordered_set>
@@ -47,18 +47,18 @@ Optimizer::Optimizer(std::vector<ParamGroup> groups, double lr, double default_w
       SPRINT_CHECK(seen.insert(p.get()).second, "parameter {} appears in more than one group", p->name());
       const double scale = g.lr_scale * p->lr_scale;
       const double wd = p->weight_decay ? group_wd : 0.0;
-      Bucket* bucket = nullptr;
-      for (Bucket& b : buckets_)
-        if (b.lr_scale == scale && b.weight_decay == wd) bucket = &b;
-      if (!bucket) {
-        buckets_.push_back({scale, wd, {}});
-        bucket = &buckets_.back();
+      UpdateSet* members = nullptr;
+      for (UpdateSet& b : update_sets_)
+        if (b.lr_scale == scale && b.weight_decay == wd) members = &b;
+      if (!members) {
+        update_sets_.push_back({scale, wd, {}});
+        members = &update_sets_.back();
       }
-      bucket->params.push_back(p);
+      members->params.push_back(p);
     }
   }
   size_t largest = 0;
-  for (const Bucket& b : buckets_) largest = std::max(largest, b.params.size());
+  for (const UpdateSet& b : update_sets_) largest = std::max(largest, b.params.size());
   active_.reserve(largest);
 }
 
@@ -68,7 +68,7 @@ void Optimizer::set_lr(double lr) {
 }
 
 double Optimizer::effective_lr(const nn::Parameter& param) const {
-  for (const Bucket& b : buckets_)
+  for (const UpdateSet& b : update_sets_)
     for (const nn::ParameterPtr& p : b.params)
       if (p.get() == &param) return lr_ * b.lr_scale;
   SPRINT_CHECK(false, "the optimizer does not update {}", param.name());
@@ -82,7 +82,7 @@ void Optimizer::set_momentum(std::optional<double> momentum) {
 }
 
 void Optimizer::zero_grad() {
-  for (Bucket& b : buckets_)
+  for (UpdateSet& b : update_sets_)
     for (auto& p : b.params) p->zero_grad();
 }
 
@@ -149,12 +149,12 @@ void Optimizer::step(const Stream& stream, double grad_scale) {
   if (plan_.defined()) check_planned_step(step_count_ + 1, grad_scale);
   ++step_count_;
   const Tensor& step_values = plan_.defined() ? select_planned_values(stream) : write_step_values(stream, grad_scale);
-  for (size_t b = 0; b < buckets_.size(); ++b) {
+  for (size_t b = 0; b < update_sets_.size(); ++b) {
     active_.clear();
-    const Bucket& bucket = buckets_[b];
-    for (size_t i = 0; i < bucket.params.size(); ++i)
-      if (bucket.params[i]->trainable() && bucket.params[i]->has_grad()) active_.push_back(i);
-    if (!active_.empty()) update_bucket(stream, b, active_, step_values);
+    const UpdateSet& members = update_sets_[b];
+    for (size_t i = 0; i < members.params.size(); ++i)
+      if (members.params[i]->trainable() && members.params[i]->has_grad()) active_.push_back(i);
+    if (!active_.empty()) update_set(stream, b, active_, step_values);
   }
 }
 
@@ -204,9 +204,9 @@ void Optimizer::restore_progress(const OptimizerProgress& progress) {
   step_count_ = progress.step_count;
 }
 
-std::string Optimizer::describe_buckets() const {
+std::string Optimizer::describe_update_sets() const {
   std::string out;
-  for (const Bucket& b : buckets_)
+  for (const UpdateSet& b : update_sets_)
     out += fmt::format("{}lr_scale={} weight_decay={} params={}", out.empty() ? "" : "; ", b.lr_scale,
                        b.weight_decay, b.params.size());
   return out;

@@ -105,23 +105,23 @@ class Optimizer {
   void restore_progress(const OptimizerProgress& progress);
   /// "lr_scale=64 weight_decay=7.8e-06 params=8; lr_scale=1 ..." (the settings of each set of parameters updated
   /// together), for the record a checkpoint keeps.
-  std::string describe_buckets() const;
+  std::string describe_update_sets() const;
 
  protected:
   /// Parameters updated together: equal effective lr scale and weight decay.
-  struct Bucket {
+  struct UpdateSet {
     double lr_scale = 1.0;
     double weight_decay = 0.0;
     std::vector<nn::ParameterPtr> params;
   };
-  /// Updates params[i] of bucket `b` for every i in `active` (trainable, with a gradient), reading this step's
+  /// Updates params[i] of members `b` for every i in `active` (trainable, with a gradient), reading this step's
   /// lr, momentum, gradient scale and step count from `step_values` (f64 (kStepValueCount) on stream's device).
-  virtual void update_bucket(const Stream& stream, size_t b, const std::vector<size_t>& active,
+  virtual void update_set(const Stream& stream, size_t b, const std::vector<size_t>& active,
                              const Tensor& step_values) = 0;
   /// This step's momentum (StepValue::kMomentum); optimizers without one leave it 0.
   virtual double step_momentum() const { return 0.0; }
 
-  std::vector<Bucket> buckets_;
+  std::vector<UpdateSet> update_sets_;
   double lr_;
   int64_t step_count_ = 0;
 

@@ -1,4 +1,4 @@
-// sgd.cpp: SGD through the fused ops::sgd_update (one call per bucket; a second one the first time a
+// sgd.cpp: SGD through the fused ops::sgd_update (one call per update set; a second one the first time a
 // parameter's momentum buffer is initialised from its gradient).
 #include "sprint/optim/sgd.h"
 
@@ -15,11 +15,11 @@ SGD::SGD(std::vector<ParamGroup> groups, const SGDOptions& options)
   SPRINT_CHECK(options.weight_decay >= 0.0, "SGD weight decay must be >= 0, got {}", options.weight_decay);
   SPRINT_CHECK(!options.nesterov || (options.momentum > 0.0 && options.dampening == 0.0),
                "Nesterov momentum requires momentum > 0 and zero dampening");
-  momentum_.resize(buckets_.size());
+  momentum_.resize(update_sets_.size());
   size_t largest = 0;
-  for (size_t b = 0; b < buckets_.size(); ++b) {
-    momentum_[b].resize(buckets_[b].params.size());
-    largest = std::max(largest, buckets_[b].params.size());
+  for (size_t b = 0; b < update_sets_.size(); ++b) {
+    momentum_[b].resize(update_sets_[b].params.size());
+    largest = std::max(largest, update_sets_[b].params.size());
   }
   for (auto* v :
        {&values_, &grads_, &buffers_, &fresh_values_, &fresh_grads_, &fresh_buffers_, &copies_, &fresh_copies_})
@@ -31,15 +31,15 @@ std::string SGD::describe() const {
                      options_.dampening, options_.weight_decay, options_.nesterov);
 }
 
-void SGD::update_bucket(const Stream& stream, size_t b, const std::vector<size_t>& active,
+void SGD::update_set(const Stream& stream, size_t b, const std::vector<size_t>& active,
                         const Tensor& step_values) {
-  const Bucket& bucket = buckets_[b];
+  const UpdateSet& members = update_sets_[b];
   const bool with_momentum = options_.momentum != 0.0;
   for (auto* v : {&values_, &grads_, &buffers_, &fresh_values_, &fresh_grads_, &fresh_buffers_, &copies_,
                   &fresh_copies_})
     v->clear();
   for (size_t i : active) {
-    const nn::Parameter& p = *bucket.params[i];
+    const nn::Parameter& p = *members.params[i];
     const Tensor& value = p.master_value();  // the f32 master under mixed precision
     Tensor& buf = momentum_[b][i];
     const bool fresh = with_momentum && !buf.defined();
@@ -53,14 +53,14 @@ void SGD::update_bucket(const Stream& stream, size_t b, const std::vector<size_t
     (fresh ? fresh_copies_ : copies_).push_back(p.has_master() ? p.value() : Tensor());
     if (with_momentum) (fresh ? fresh_buffers_ : buffers_).push_back(buf);
   }
-  // lr, momentum and the gradient scale come from step_values; the rest is fixed for the bucket.
+  // lr, momentum and the gradient scale come from step_values; the rest is fixed for the update set.
   SgdHyper hyper{.lr = lr_,
                  .momentum = options_.momentum,
                  .dampening = options_.dampening,
-                 .weight_decay = bucket.weight_decay,
+                 .weight_decay = members.weight_decay,
                  .nesterov = options_.nesterov,
                  .grad_scale = 1.0,
-                 .lr_scale = bucket.lr_scale};
+                 .lr_scale = members.lr_scale};
   if (!fresh_values_.empty())
     ops::sgd_update(stream, {.params = fresh_values_, .grads = fresh_grads_, .momentum_buffers = fresh_buffers_,
                              .compute_copies = fresh_copies_, .hyper = hyper, .first_step = true,
@@ -74,9 +74,9 @@ void SGD::update_bucket(const Stream& stream, size_t b, const std::vector<size_t
 std::vector<StateSlot> SGD::state_slots() {
   std::vector<StateSlot> out;
   if (options_.momentum == 0.0) return out;
-  for (size_t b = 0; b < buckets_.size(); ++b)
-    for (size_t i = 0; i < buckets_[b].params.size(); ++i)
-      out.push_back({buckets_[b].params[i].get(), "momentum_buffer", &momentum_[b][i]});
+  for (size_t b = 0; b < update_sets_.size(); ++b)
+    for (size_t i = 0; i < update_sets_[b].params.size(); ++i)
+      out.push_back({update_sets_[b].params[i].get(), "momentum_buffer", &momentum_[b][i]});
   return out;
 }
 

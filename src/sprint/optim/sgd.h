@@ -27,12 +27,12 @@ class SGD final : public Optimizer {
   const SGDOptions& options() const { return options_; }
 
  private:
-  void update_bucket(const Stream& stream, size_t b, const std::vector<size_t>& active,
+  void update_set(const Stream& stream, size_t b, const std::vector<size_t>& active,
                      const Tensor& step_values) override;
   double step_momentum() const override { return options_.momentum; }
 
   SGDOptions options_;
-  std::vector<std::vector<Tensor>> momentum_;  // [bucket][param]; undefined until first update
+  std::vector<std::vector<Tensor>> momentum_;  // [members][param]; undefined until first update
   std::vector<Tensor> values_, grads_, buffers_, fresh_values_, fresh_grads_, fresh_buffers_;  // reused
   std::vector<Tensor> copies_, fresh_copies_;  // mixed precision: compute copies (undefined: none)
 };

@@ -205,7 +205,7 @@ fs::path save_checkpoint(const fs::path& dir, const Stream& stream, nn::Module& 
       {"rng_offset", std::to_string(s.trainer.rng.offset)},
       {"optimizer_step", std::to_string(s.optimizer.step_count)},
       {"optimizer_lr", fmt::format("{}", s.optimizer.lr)},
-      {"optimizer_groups", s.buckets},
+      {"optimizer_groups", s.optimizer_groups},
       {"command", nlohmann::json(s.command).dump()},
       {"report_epochs", s.report_epochs},
   };
@@ -274,7 +274,7 @@ LoadedCheckpoint load_checkpoint(const fs::path& dir) {
   }
   r.optimizer.step_count = meta_number<int64_t>(c.state, "optimizer_step");
   r.optimizer.lr = meta_number<double>(c.state, "optimizer_lr");
-  r.buckets = meta(c.state, "optimizer_groups");
+  r.optimizer_groups = meta(c.state, "optimizer_groups");
   r.report_epochs = meta(c.state, "report_epochs");
   try {
     r.command = nlohmann::json::parse(meta(c.state, "command")).get<std::vector<std::string>>();

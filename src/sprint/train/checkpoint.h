@@ -56,7 +56,7 @@ struct RunState {
   TrainerState trainer;
   optim::OptimizerProgress optimizer;
   std::vector<nn::NamedBuffer> optimizer_state;  ///< "<path>.<kind>" (Optimizer::named_state)
-  std::string buckets;                           ///< Optimizer::describe_buckets(), for the record
+  std::string optimizer_groups;                  ///< Optimizer::describe_update_sets(), for the record
   std::vector<std::string> command;              ///< the arguments that started the run (resume replays them)
   std::string report_epochs;                     ///< JSON of the epochs reported so far
 };

@@ -113,6 +113,7 @@ Trainer::Trainer(nn::Model& model, optim::Optimizer& optimizer, const data::Data
     SPRINT_CHECK(!options.cuda_graph, "data-parallel training does not combine with CUDA graphs (the gradient "
                                       "all-reduce runs on the host)");
     group_ = options.process_group;
+    buckets_ = std::make_unique<GradientBuckets>(options.bucket_bytes);
     // Every rank starts from rank 0's weights and statistics (masters too, under mixed precision).
     for (const nn::ParameterPtr& p : model_.net->parameters()) {
       group_->broadcast(stream_, p->master_value(), 0);
@@ -186,8 +187,7 @@ bool Trainer::train_step(nn::RunContext& ctx, const data::Batch& batch, int64_t 
     const int64_t in_window = done % k == 0 ? k : done % k;
     if (group_ != nullptr) {  // the mean over ranks, before the scaler: every rank then decides the same skip
       const profile::ProfileRegion allreduce(profiler, "allreduce", profile::Category::kOptimizer);
-      for (const nn::ParameterPtr& p : model_.net->parameters())
-        if (p->trainable() && p->has_grad()) group_->allreduce(stream_, p->grad(), dist::ReduceOp::kAverage);
+      buckets_->allreduce_mean(*group_, stream_, model_.net->parameters());
     }
     bool skip = false;
     if (scaler_) {  // unscale the gradients; an inf or NaN among them skips this step's update

@@ -19,6 +19,7 @@
 #include "sprint/optim/schedule.h"
 #include "sprint/profile/profiler.h"
 #include "sprint/train/evaluator.h"
+#include "sprint/train/gradient_buckets.h"
 #include "sprint/train/lookahead.h"
 #include "sprint/train/pipeline.h"
 #include "sprint/train/progress.h"
@@ -102,6 +103,8 @@ struct TrainerOptions {
   /// larger batch. Epoch losses and sample counts are the whole job's. Null or a group of one: alone. Must
   /// outlive the trainer; not with the pipeline or CUDA graphs.
   dist::ProcessGroup* process_group = nullptr;
+  /// Data parallelism: gradients are averaged in flat buckets of about this many bytes (train/gradient_buckets.h).
+  int64_t bucket_bytes = int64_t{25} << 20;
 };
 
 /// Where a run stands between two optimizer steps: with the model's and the optimizer's state, all a checkpoint
@@ -184,6 +187,7 @@ class Trainer {
   Evaluator evaluator_;
   Tensor loss_sum_;                                 // 0-d accumulator on the device
   dist::ProcessGroup* group_ = nullptr;             // data parallelism: set when there are 2 ranks or more
+  std::unique_ptr<GradientBuckets> buckets_;         // with group_: the gradient all-reduce
   nn::BufferPool gradients_;                        // backward's input gradients, shared by all layers
   int64_t steps_done_ = 0;                          // optimizer steps over the whole run
   std::unique_ptr<Lookahead> lookahead_;            // from the weights before the first step

@@ -68,7 +68,7 @@ struct TrainingRun {
   }
   RunState state() {
     return {trainer->state(), adam->progress(), adam->named_state(optim::parameter_paths(*model.net)),
-            adam->describe_buckets(), {"train", "--test"}, "[]"};
+            adam->describe_update_sets(), {"train", "--test"}, "[]"};
   }
 };
 
