@@ -2,9 +2,11 @@
 // that includes CLI11) parses the command line into these structs; everything here is testable without it.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace sprint::cli {
@@ -15,6 +17,7 @@ struct TrainArgs {
   std::vector<std::pair<std::string, std::string>> resolved;
   /// The long names of the options the command line (or recipe) gave, e.g. "--samples".
   std::vector<std::string> given;
+  bool was_given(std::string_view name) const { return std::find(given.begin(), given.end(), name) != given.end(); }
   std::string model = "mlp";
   std::string dataset = "fashion-mnist";
   double epochs = 3;  ///< may be fractional: ceil(epochs) epochs, the last cut at epochs · steps per epoch

@@ -274,40 +274,6 @@ std::shared_ptr<const optim::Schedule> make_schedule(const TrainArgs& a, double 
 
 namespace {
 // One run of `sprint train`; group: data parallelism (null: alone).
-int run_train_in(const TrainArgs& a, dist::ProcessGroup* group);
-}  // namespace
-
-int run_train(const TrainArgs& given_args) {
-  const auto given = [&](const char* name) {
-    return std::find(given_args.given.begin(), given_args.given.end(), name) != given_args.given.end();
-  };
-  if (!given_args.distributed) {
-    for (const char* name : {"--dist-timeout", "--bucket-mb"})
-      SPRINT_CHECK(!given(name), "{} needs --distributed", name);
-    return run_train_in(given_args, nullptr);
-  }
-  SPRINT_CHECK(dist::mpi_built(), "--distributed needs MPI: this sprint was built without it (apt-get install "
-                                  "libopenmpi-dev openmpi-bin, then rebuild)");
-  SPRINT_CHECK(dist::launched_by_mpi(), "--distributed: start sprint under an MPI launcher, e.g. mpirun -np 2 "
-                                        "sprint train ... --distributed");
-  const auto timeout = std::chrono::milliseconds(static_cast<int64_t>(given_args.dist_timeout * 1000.0));
-  const std::unique_ptr<dist::ProcessGroup> group = dist::make_mpi_process_group(timeout);
-  if (group->rank() == 0) return run_train_in(given_args, group.get());
-  // Other ranks train alike but print nothing and write no files (rank 0 writes the report and checkpoints).
-  TrainArgs quiet = given_args;
-  quiet.report.reset();
-  quiet.checkpoint_dir.reset();
-  quiet.checkpoint_every = 0;
-  quiet.tensorboard.reset();
-  quiet.trace.reset();
-  quiet.progress = "off";
-  std::fflush(stdout);
-  if (std::freopen("/dev/null", "w", stdout) == nullptr)
-    SPRINT_THROW(IoError, "rank {}: cannot silence standard output", group->rank());
-  return run_train_in(quiet, group.get());
-}
-
-namespace {
 int run_train_in(const TrainArgs& a, dist::ProcessGroup* group) {
   const int threads = resolve_threads(a.threads, a.model, cpu::available_cores());
   // Output paths that cannot be written fail before any work starts, not after the first epoch.
@@ -317,7 +283,7 @@ int run_train_in(const TrainArgs& a, dist::ProcessGroup* group) {
   SPRINT_CHECK(a.tta >= 0 && a.tta <= 2, "--tta {}: expected 0 (off), 1 (mirror) or 2 (mirror and translations)",
                a.tta);
   const data::AugmentOptions augment = augment_options(a);  // bad values fail before any data is loaded
-  const auto given = [&](const char* name) { return std::find(a.given.begin(), a.given.end(), name) != a.given.end(); };
+  const auto given = [&](const char* name) { return a.was_given(name); };
   if (a.dataset != "random")
     for (const char* name : {"--samples", "--features", "--classes"})
       SPRINT_CHECK(!given(name), "{} describes the random data set; --dataset {} has its own size", name, a.dataset);
@@ -582,8 +548,34 @@ int run_train_in(const TrainArgs& a, dist::ProcessGroup* group) {
     SPRINT_THROW(IoError, "cannot write the results to standard output: {}", std::strerror(errno));
   return 0;
 }
+
 }  // namespace
 
-
+int run_train(const TrainArgs& given_args) {
+  if (!given_args.distributed) {
+    for (const char* name : {"--dist-timeout", "--bucket-mb"})
+      SPRINT_CHECK(!given_args.was_given(name), "{} needs --distributed", name);
+    return run_train_in(given_args, nullptr);
+  }
+  SPRINT_CHECK(dist::mpi_built(), "--distributed needs MPI: this sprint was built without it (apt-get install "
+                                  "libopenmpi-dev openmpi-bin, then rebuild)");
+  SPRINT_CHECK(dist::launched_by_mpi(), "--distributed: start sprint under an MPI launcher, e.g. mpirun -np 2 "
+                                        "sprint train ... --distributed");
+  const auto timeout = std::chrono::milliseconds(static_cast<int64_t>(given_args.dist_timeout * 1000.0));
+  const std::unique_ptr<dist::ProcessGroup> group = dist::make_mpi_process_group(timeout);
+  if (group->rank() == 0) return run_train_in(given_args, group.get());
+  // Other ranks train alike but print nothing and write no files (rank 0 writes the report and checkpoints).
+  TrainArgs quiet = given_args;
+  quiet.report.reset();
+  quiet.checkpoint_dir.reset();
+  quiet.checkpoint_every = 0;
+  quiet.tensorboard.reset();
+  quiet.trace.reset();
+  quiet.progress = "off";
+  std::fflush(stdout);
+  if (std::freopen("/dev/null", "w", stdout) == nullptr)
+    SPRINT_THROW(IoError, "rank {}: cannot silence standard output", group->rank());
+  return run_train_in(quiet, group.get());
+}
 
 }  // namespace sprint::cli

@@ -61,6 +61,13 @@ void unstage(const Stream& stream, const Staged& staged, const Tensor& t) {
   stream.synchronize();
 }
 
+// The mean over ranks is of floating tensors only: checked before any rank communicates.
+void check_mean(const Tensor& t, std::optional<ReduceOp> op) {
+  if (op != ReduceOp::kAverage || !t.defined() || dtype_is_floating(t.dtype())) return;
+  SPRINT_THROW(Unsupported, "the mean over ranks needs a floating tensor, got {}", t.description());
+}
+
+// host (f32 or f64, the wire dtypes of floating tensors) *= factor.
 void scale(const Tensor& host, double factor) {
   switch (host.dtype()) {
     case DType::kF32: {
@@ -79,7 +86,8 @@ void scale(const Tensor& host, double factor) {
     case DType::kI64:
     case DType::kU8: break;
   }
-  SPRINT_THROW(Unsupported, "the mean over ranks needs a floating tensor, got {}", host.description());
+  SPRINT_THROW(InternalError, "scaling a {} wire buffer (check_mean admits floating tensors only)",
+               host.description());
 }
 
 }  // namespace
@@ -109,6 +117,7 @@ void ProcessGroup::count(int64_t bytes) {
 void ProcessGroup::allreduce(const Stream& stream, const Tensor& t, ReduceOp op) {
   constexpr const char* name = "allreduce";
   check_usable(name);
+  check_mean(t, op);
   Staged s = stage(stream, t, true, name);
   const HostBuffer buffer{s.host.data(), s.host.numel(), s.host.dtype()};
   count(static_cast<int64_t>(s.host.n_bytes()));
@@ -133,6 +142,7 @@ void ProcessGroup::broadcast(const Stream& stream, const Tensor& t, int root) {
 void ProcessGroup::in_to_out(const Stream& stream, const Tensor& in, const Tensor& out, const char* name,
                              std::optional<ReduceOp> op) {
   check_usable(name);
+  check_mean(in, op);
   Staged si = stage(stream, in, true, name);
   Staged so = stage(stream, out, false, name);
   count(static_cast<int64_t>(si.host.n_bytes()));

@@ -11,16 +11,13 @@
 
 namespace sprint::cpu {
 namespace {
-MemoryFormat widened_format(const Tensor& t) {
-  if (t.is_contiguous() || t.is_blocked() || t.is_weight_blocked()) return t.memory_format();
-  if (t.ndim() == 4 && t.is_channels_last()) return MemoryFormat::kChannelsLast;
-  return MemoryFormat::kContiguous;  // a strided view: the copy is dense
-}
 // True when t's elements fill its storage in its format's order, so that a copy made by widened_like stores
 // the same logical element at the same index: a conversion is then one pass over the storage.
 bool dense(const Tensor& t) {
   return t.is_contiguous() || t.is_blocked() || (t.ndim() == 4 && t.is_channels_last());
 }
+// The copy keeps a dense tensor's format; a strided view's copy is contiguous.
+MemoryFormat widened_format(const Tensor& t) { return dense(t) ? t.memory_format() : MemoryFormat::kContiguous; }
 
 // bf16 <-> f32 inline (the compiler vectorises these loops); the same rounding as bf16_from_float.
 inline float widen_bf16(bf16 v) {
