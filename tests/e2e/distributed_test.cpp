@@ -64,6 +64,12 @@ TEST(Distributed, TwoRanksTrainAsOneProcessOnTheDoubledBatch) {
   EXPECT_EQ(dist["backend"], "mpi");
   EXPECT_EQ(dist["optimizer_steps"], 3 * 512 / 32);
   EXPECT_GT(dist["bytes_per_step"].get<double>(), 0.0);
+  // The MLP's gradients fill several buckets, which start during backward (after the first step's layout).
+  EXPECT_TRUE(dist["overlap"].get<bool>());
+  const int64_t reduced = dist["buckets_reduced"].get<int64_t>();
+  EXPECT_GT(reduced, 2 * dist["optimizer_steps"].get<int64_t>());
+  EXPECT_GE(dist["buckets_started_during_backward"].get<int64_t>(),
+            reduced - reduced / dist["optimizer_steps"].get<int64_t>());
   EXPECT_FALSE(s.contains("distributed"));
 }
 
@@ -111,6 +117,9 @@ TEST(Distributed, FlagsWithoutALauncherAreOneLineErrors) {
   CommandResult timeout = run_sprint({"train", "--dataset", "random", "--dist-timeout", "5"});
   EXPECT_NE(timeout.exit_code, 0);
   EXPECT_NE(timeout.err.find("--dist-timeout needs --distributed"), std::string::npos) << timeout.err;
+  CommandResult overlap = run_sprint({"train", "--dataset", "random", "--dist-overlap", "off"});
+  EXPECT_NE(overlap.exit_code, 0);
+  EXPECT_NE(overlap.err.find("--dist-overlap needs --distributed"), std::string::npos) << overlap.err;
 }
 
 }  // namespace

@@ -55,6 +55,7 @@ struct TrainArgs {
   bool distributed = false;
   double dist_timeout = 300.0;  ///< seconds a collective may wait for the other ranks
   double bucket_mb = 25.0;      ///< gradient all-reduce bucket size, MiB
+  std::string dist_overlap = "on";  ///< "on": buckets all-reduced during backward; "off": after it
   uint64_t seed = 0;
   std::string threads = "auto";  ///< compute threads: auto | N >= 1 (resolve_threads)
   int workers = 1;

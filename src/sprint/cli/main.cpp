@@ -111,6 +111,10 @@ void add_train(CLI::App& app, sprint::cli::TrainArgs& a) {
   t->add_option("--bucket-mb", a.bucket_mb,
                 "--distributed: gradients are averaged over the ranks in flat buckets of about this many MiB")
       ->check(sprint::cli::StrictRange(0.001, 1e6))->capture_default_str();
+  t->add_option("--dist-overlap", a.dist_overlap,
+                "--distributed: on = each bucket's all-reduce starts during backward as soon as its gradients are "
+                "final; off = all of them after backward")
+      ->check(CLI::IsMember({"on", "off"}))->capture_default_str();
   t->add_option("--accumulate", a.accumulate_steps, "gradient accumulation: optimizer step every N batches")
       ->check(sprint::cli::StrictRange(1, 1 << 16))->capture_default_str();
   t->add_option("--seed", a.seed, "seed for initialisation, shuffling and dropout (same seed, same run on CPU)")

@@ -363,6 +363,7 @@ int run_train_in(const TrainArgs& a, dist::ProcessGroup* group) {
   train::TrainerOptions options;
   options.process_group = group;
   options.bucket_bytes = std::max<int64_t>(1, static_cast<int64_t>(a.bucket_mb * 1024.0 * 1024.0));
+  options.overlap_allreduce = a.dist_overlap == "on";
   options.batch_size = a.batch_size;
   options.eval_batch_size = a.eval_batch_size;
   options.accumulate_steps = a.accumulate_steps;
@@ -512,8 +513,15 @@ int run_train_in(const TrainArgs& a, dist::ProcessGroup* group) {
   report.status = "completed";
   if (group != nullptr) {
     const dist::TrafficCounters& t = group->traffic();
-    report.distributed = train::distributed_json(group->size(), group->backend_name(), trainer.steps_done(),
-                                                 t.collectives, t.bytes);
+    report.distributed = train::distributed_json({.ranks = group->size(),
+                                                  .backend = std::string(group->backend_name()),
+                                                  .optimizer_steps = trainer.steps_done(),
+                                                  .collectives = t.collectives,
+                                                  .bytes = t.bytes,
+                                                  .overlap = options.overlap_allreduce,
+                                                  .buckets_reduced = trainer.buckets_reduced(),
+                                                  .buckets_started_during_backward =
+                                                      trainer.buckets_started_during_backward()});
     std::printf("data parallel: %d ranks over %s; %.2f MiB all-reduced per optimizer step and rank (%lld steps)\n",
                 group->size(), std::string(group->backend_name()).c_str(),
                 trainer.steps_done() > 0
@@ -553,7 +561,7 @@ int run_train_in(const TrainArgs& a, dist::ProcessGroup* group) {
 
 int run_train(const TrainArgs& given_args) {
   if (!given_args.distributed) {
-    for (const char* name : {"--dist-timeout", "--bucket-mb"})
+    for (const char* name : {"--dist-timeout", "--bucket-mb", "--dist-overlap"})
       SPRINT_CHECK(!given_args.was_given(name), "{} needs --distributed", name);
     return run_train_in(given_args, nullptr);
   }

@@ -80,6 +80,13 @@ class MpiProcessGroup final : public ProcessGroup {
               "allreduce");
     wait(request, fmt::format("allreduce of {} {}", b.count, dtype_name(b.dtype)));
   }
+  std::unique_ptr<HostRequest> start_allreduce_sum(HostBuffer b) override {
+    auto pending = std::make_unique<Request>(*this, fmt::format("allreduce of {} {}", b.count, dtype_name(b.dtype)));
+    check_mpi(MPI_Iallreduce(MPI_IN_PLACE, b.data, mpi_count(b.count), mpi_type(b.dtype), MPI_SUM, MPI_COMM_WORLD,
+                             &pending->request),
+              "allreduce");
+    return pending;
+  }
   void broadcast_host(HostBuffer b, int root) override {
     MPI_Request request;
     check_mpi(MPI_Ibcast(b.data, mpi_count(b.count), mpi_type(b.dtype), root, MPI_COMM_WORLD, &request),
@@ -107,6 +114,26 @@ class MpiProcessGroup final : public ProcessGroup {
   }
 
  private:
+  // A non-blocking collective left running: test() is one MPI_Test (which is also what progresses it).
+  struct Request final : HostRequest {
+    Request(MpiProcessGroup& g, std::string w) : group(g), what(std::move(w)) {}
+    bool test() override {
+      if (done) return true;
+      int flag = 0;
+      check_mpi(MPI_Test(&request, &flag, MPI_STATUS_IGNORE), what.c_str());
+      done = flag != 0;
+      return done;
+    }
+    void wait() override {
+      if (!done) group.wait(request, what);
+      done = true;
+    }
+    MpiProcessGroup& group;
+    std::string what;
+    MPI_Request request = MPI_REQUEST_NULL;
+    bool done = false;
+  };
+
   // Polls until the request completes: a few spins, then sleeps of up to 1 ms (a collective that waits for a
   // slower rank must not take a core from it on a machine with as many ranks as cores).
   void wait(MPI_Request& request, const std::string& what) {

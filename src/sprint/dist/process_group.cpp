@@ -129,6 +129,64 @@ void ProcessGroup::allreduce(const Stream& stream, const Tensor& t, ReduceOp op)
   unstage(stream, s, t);
 }
 
+namespace {
+class DoneRequest final : public ProcessGroup::HostRequest {
+ public:
+  bool test() override { return true; }
+  void wait() override {}
+};
+}  // namespace
+
+std::unique_ptr<ProcessGroup::HostRequest> ProcessGroup::start_allreduce_sum(HostBuffer buffer) {
+  allreduce_sum(buffer);
+  return std::make_unique<DoneRequest>();
+}
+
+// An all-reduce in flight: the staged host copy, the backend's request, and where the result goes.
+class PendingAllreduce final : public PendingCollective {
+ public:
+  PendingAllreduce(ProcessGroup& group, const Stream& stream, const Tensor& t, ReduceOp op)
+      : group_(group), stream_(stream), tensor_(t), op_(op), staged_(stage(stream, t, true, "allreduce")) {
+    group.count(static_cast<int64_t>(staged_.host.n_bytes()));
+    if (group.size() > 1)
+      request_ = group.start_allreduce_sum({staged_.host.data(), staged_.host.numel(), staged_.host.dtype()});
+  }
+  ~PendingAllreduce() override {
+    if (done_ || !request_) return;
+    try {
+      request_->wait();
+    } catch (const Error&) {  // the group is broken; the caller is already unwinding from its own error
+    }
+  }
+  bool test() override { return done_ || !request_ || request_->test(); }
+  void wait() override {
+    if (done_) return;
+    if (request_) request_->wait();
+    done_ = true;
+    switch (op_) {
+      case ReduceOp::kSum: break;
+      case ReduceOp::kAverage: scale(staged_.host, 1.0 / group_.size()); break;
+    }
+    unstage(stream_, staged_, tensor_);
+  }
+
+ private:
+  ProcessGroup& group_;
+  Stream stream_;
+  Tensor tensor_;
+  ReduceOp op_;
+  Staged staged_;
+  std::unique_ptr<ProcessGroup::HostRequest> request_;
+  bool done_ = false;
+};
+
+std::unique_ptr<PendingCollective> ProcessGroup::allreduce_async(const Stream& stream, const Tensor& t,
+                                                                 ReduceOp op) {
+  check_usable("allreduce");
+  check_mean(t, op);
+  return std::make_unique<PendingAllreduce>(*this, stream, t, op);
+}
+
 void ProcessGroup::broadcast(const Stream& stream, const Tensor& t, int root) {
   constexpr const char* name = "broadcast";
   check_usable(name);

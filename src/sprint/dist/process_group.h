@@ -4,7 +4,9 @@
 // and rounded once (as NCCL's own f16/bf16 sums accumulate in f32), device tensors are staged through host
 // memory by backends that only reach the host. A collective that does not complete within the group's timeout
 // (a rank has crashed, was killed or hangs) throws DistTimeout naming this rank and the collective; the group is
-// then broken and every later call throws at once.
+// then broken and every later call throws at once. allreduce_async starts an all-reduce that completes while the
+// caller goes on (data-parallel gradients reduced while backward still runs); collectives started that way and
+// blocking ones are still called in the same order on every rank.
 #pragma once
 
 #include <chrono>
@@ -35,6 +37,18 @@ struct TrafficCounters {
   int64_t bytes = 0;
 };
 
+/// An all-reduce started by ProcessGroup::allreduce_async. The tensor must stay alive and untouched until wait()
+/// has returned; destroying an unfinished one waits for it first (errors then are swallowed: the group is broken).
+class PendingCollective {
+ public:
+  virtual ~PendingCollective() = default;
+  /// Lets the collective progress without blocking (MPI progresses non-blocking collectives inside its calls);
+  /// true once it has completed on this rank.
+  virtual bool test() = 0;
+  /// Blocks until it completes (DistTimeout after the group's timeout) and writes the result into the tensor.
+  virtual void wait() = 0;
+};
+
 class ProcessGroup {
  public:
   virtual ~ProcessGroup() = default;
@@ -48,6 +62,8 @@ class ProcessGroup {
 
   /// In place on every rank: t = Σ_ranks t (or the mean).
   void allreduce(const Stream& stream, const Tensor& t, ReduceOp op);
+  /// allreduce, started: t holds the result once the returned collective's wait() has returned.
+  std::unique_ptr<PendingCollective> allreduce_async(const Stream& stream, const Tensor& t, ReduceOp op);
   /// In place: every rank's t becomes root's.
   void broadcast(const Stream& stream, const Tensor& t, int root);
   /// out (size · n elements) = the ranks' in (n elements each), in rank order.
@@ -57,6 +73,14 @@ class ProcessGroup {
   void barrier();
 
   const TrafficCounters& traffic() const { return traffic_; }
+
+  /// A backend's collective in flight on a host buffer (what backends return from start_allreduce_sum).
+  class HostRequest {
+   public:
+    virtual ~HostRequest() = default;
+    virtual bool test() = 0;
+    virtual void wait() = 0;
+  };
 
  protected:
   ProcessGroup(int rank, int size, std::chrono::milliseconds timeout);
@@ -70,6 +94,8 @@ class ProcessGroup {
   // The backend's collectives on host buffers; sums only (the mean is taken here). They throw DistTimeout after
   // timeout() and mark the group broken.
   virtual void allreduce_sum(HostBuffer buffer) = 0;
+  /// allreduce_sum, started; the default runs it to completion at once (a backend without non-blocking ones).
+  virtual std::unique_ptr<HostRequest> start_allreduce_sum(HostBuffer buffer);
   virtual void broadcast_host(HostBuffer buffer, int root) = 0;
   virtual void allgather_host(HostBuffer in, HostBuffer out) = 0;
   virtual void reduce_scatter_sum(HostBuffer in, HostBuffer out) = 0;
@@ -85,6 +111,7 @@ class ProcessGroup {
   void in_to_out(const Stream& stream, const Tensor& in, const Tensor& out, const char* name,
                  std::optional<ReduceOp> op);
   void count(int64_t bytes);
+  friend class PendingAllreduce;
 
   int rank_;
   int size_;

@@ -1,11 +1,13 @@
 // layer_observer.h: LayerObserver, what a container (Sequential, Residual) tells about each child it runs,
-// and forward_child / backward_child, the calls containers make instead of child.forward / child.backward. A
-// profiler (profile/profiler.h) implements the observer; nn/ never depends on it. With RunContext::observer
-// null the helpers are a plain virtual call: no timing, no string work.
+// and forward_child / backward_child, the calls containers make instead of child.forward / child.backward
+// (backward_child also tells RunContext::gradient_listener). A profiler (profile/profiler.h) implements the
+// observer; nn/ never depends on it. With RunContext::observer and gradient_listener null the helpers are a plain
+// virtual call: no timing, no string work.
 #pragma once
 
 #include <string_view>
 
+#include "sprint/nn/gradient_listener.h"
 #include "sprint/nn/module.h"
 
 namespace sprint::nn {
@@ -32,12 +34,18 @@ inline Tensor forward_child(RunContext& ctx, std::string_view name, Module& chil
   return y;
 }
 
-/// child.backward(ctx, dy), reported to ctx.observer when there is one.
+/// child.backward(ctx, dy), reported to ctx.observer when there is one; ctx.gradient_listener, when there is one,
+/// is then told that child's parameter gradients are written.
 inline Tensor backward_child(RunContext& ctx, std::string_view name, Module& child, const Tensor& dy) {
-  if (ctx.observer == nullptr) return child.backward(ctx, dy);
-  ctx.observer->layer_begin(ctx, name, child, Phase::kBackward, dy);
-  Tensor dx = child.backward(ctx, dy);
-  ctx.observer->layer_end(ctx, name, child, Phase::kBackward);
+  Tensor dx;
+  if (ctx.observer == nullptr) {
+    dx = child.backward(ctx, dy);
+  } else {
+    ctx.observer->layer_begin(ctx, name, child, Phase::kBackward, dy);
+    dx = child.backward(ctx, dy);
+    ctx.observer->layer_end(ctx, name, child, Phase::kBackward);
+  }
+  if (ctx.gradient_listener != nullptr) ctx.gradient_listener->gradients_written(ctx, child);
   return dx;
 }
 

@@ -27,6 +27,7 @@
 namespace sprint::nn {
 
 class LayerObserver;
+class GradientListener;
 
 /// The two passes of a training step, as profilers and cost models name them.
 enum class Phase { kForward, kBackward };
@@ -60,6 +61,8 @@ struct RunContext {
   Tensor philox_state = {};
   /// Told about every child module that containers run (nn/layer_observer.h); null: nothing is told, no cost.
   LayerObserver* observer = nullptr;
+  /// Told after each child's backward that its parameters' gradients are written (nn/gradient_listener.h).
+  GradientListener* gradient_listener = nullptr;
 };
 
 /// A named tensor that is state but not trained (BatchNorm running statistics): saved in checkpoints.
@@ -115,6 +118,9 @@ class Module {
   /// modules appears once, under its first path, or under each of its paths (SharedPaths::kEvery).
   std::vector<std::pair<std::string, ParameterPtr>> named_parameters(SharedPaths shared = SharedPaths::kFirst);
   std::vector<ParameterPtr> parameters();
+  /// The parameters this module itself registered (shared ones included), not its children's: what its backward
+  /// writes gradients for.
+  const std::vector<ParameterPtr>& own_parameters() const { return own_parameters_; }
   /// Every buffer (running statistics) with its dotted path.
   std::vector<NamedBuffer> named_buffers();
   /// Every counter with its dotted path.

@@ -141,15 +141,18 @@ std::string report_json(const RunReport& r) {
   return j.dump(2) + "\n";
 }
 
-std::string distributed_json(int ranks, std::string_view backend, int64_t optimizer_steps, int64_t collectives,
-                             int64_t bytes) {
+std::string distributed_json(const DistributedReport& d) {
   nlohmann::ordered_json j;
-  j["ranks"] = ranks;
-  j["backend"] = std::string(backend);
-  j["optimizer_steps"] = optimizer_steps;
-  j["collectives"] = collectives;
-  j["bytes"] = bytes;
-  j["bytes_per_step"] = optimizer_steps > 0 ? static_cast<double>(bytes) / static_cast<double>(optimizer_steps) : 0.0;
+  j["ranks"] = d.ranks;
+  j["backend"] = d.backend;
+  j["optimizer_steps"] = d.optimizer_steps;
+  j["collectives"] = d.collectives;
+  j["bytes"] = d.bytes;
+  j["bytes_per_step"] =
+      d.optimizer_steps > 0 ? static_cast<double>(d.bytes) / static_cast<double>(d.optimizer_steps) : 0.0;
+  j["overlap"] = d.overlap;
+  j["buckets_reduced"] = d.buckets_reduced;
+  j["buckets_started_during_backward"] = d.buckets_started_during_backward;
   return j.dump();
 }
 

@@ -39,9 +39,22 @@ struct RunReport {
   std::string distributed;
 };
 
-/// {"ranks","backend","optimizer_steps","collectives","bytes","bytes_per_step"}: one rank's traffic (rank 0's).
-std::string distributed_json(int ranks, std::string_view backend, int64_t optimizer_steps, int64_t collectives,
-                             int64_t bytes);
+/// What a data-parallel run reports: one rank's traffic (rank 0's) and how much of its gradient all-reduce
+/// overlapped backward.
+struct DistributedReport {
+  int ranks = 1;
+  std::string backend;
+  int64_t optimizer_steps = 0;
+  int64_t collectives = 0;
+  int64_t bytes = 0;
+  bool overlap = false;                          // buckets may start during backward
+  int64_t buckets_reduced = 0;                   // gradient buckets all-reduced, over all steps
+  int64_t buckets_started_during_backward = 0;   // of those, started before backward ended
+};
+
+/// {"ranks","backend","optimizer_steps","collectives","bytes","bytes_per_step","overlap","buckets_reduced",
+/// "buckets_started_during_backward"}
+std::string distributed_json(const DistributedReport& d);
 
 /// {"stages","weight_policy","micro_batches","boundaries","wall_seconds","overlap","per_stage":[{"stage","layers","layer_names","updates",
 /// "mean_staleness","max_staleness","version_difference_forward","version_difference_backward","prediction_error",

@@ -113,7 +113,7 @@ Trainer::Trainer(nn::Model& model, optim::Optimizer& optimizer, const data::Data
     SPRINT_CHECK(!options.cuda_graph, "data-parallel training does not combine with CUDA graphs (the gradient "
                                       "all-reduce runs on the host)");
     group_ = options.process_group;
-    buckets_ = std::make_unique<GradientBuckets>(options.bucket_bytes);
+    buckets_ = std::make_unique<GradientBuckets>(options.bucket_bytes, *model_.net);
     // Every rank starts from rank 0's weights and statistics (masters too, under mixed precision).
     for (const nn::ParameterPtr& p : model_.net->parameters()) {
       group_->broadcast(stream_, p->master_value(), 0);
@@ -176,18 +176,27 @@ bool Trainer::train_step(nn::RunContext& ctx, const data::Batch& batch, int64_t 
     dlogits = model_.loss->backward(ctx);
     if (scaler_) scaler_->scale_gradient(stream_, dlogits);
   }
+  const int64_t done = step + 1;
+  const bool stepped = done % k == 0 || done == steps;
+  // Data parallelism: the last micro-batch's backward starts the gradient all-reduce bucket by bucket.
+  const bool overlap = stepped && group_ != nullptr && options_.overlap_allreduce;
+  if (overlap) {
+    buckets_->begin_step(*group_, stream_);
+    ctx.gradient_listener = buckets_.get();
+  }
   {
     const profile::ProfileRegion region(profiler, "model", profile::Category::kBackward);
     model_.net->backward(ctx, dlogits);
   }
-  const int64_t done = step + 1;
-  const bool stepped = done % k == 0 || done == steps;
+  ctx.gradient_listener = nullptr;
   if (stepped) {
     const profile::ProfileRegion region(profiler, "optimizer", profile::Category::kOptimizer);
     const int64_t in_window = done % k == 0 ? k : done % k;
     if (group_ != nullptr) {  // the mean over ranks, before the scaler: every rank then decides the same skip
       const profile::ProfileRegion allreduce(profiler, "allreduce", profile::Category::kOptimizer);
-      buckets_->allreduce_mean(*group_, stream_, model_.net->parameters());
+      buckets_->finish(*group_, stream_);
+      buckets_started_early_ += static_cast<int64_t>(buckets_->started_during_backward());
+      buckets_reduced_ += static_cast<int64_t>(buckets_->bucket_count());
     }
     bool skip = false;
     if (scaler_) {  // unscale the gradients; an inf or NaN among them skips this step's update

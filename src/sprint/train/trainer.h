@@ -105,6 +105,9 @@ struct TrainerOptions {
   dist::ProcessGroup* process_group = nullptr;
   /// Data parallelism: gradients are averaged in flat buckets of about this many bytes (train/gradient_buckets.h).
   int64_t bucket_bytes = int64_t{25} << 20;
+  /// Data parallelism: start each bucket's all-reduce during backward, as soon as its gradients are final (off:
+  /// every bucket after backward).
+  bool overlap_allreduce = true;
 };
 
 /// Where a run stands between two optimizer steps: with the model's and the optimizer's state, all a checkpoint
@@ -158,6 +161,9 @@ class Trainer {
   double pipeline_wall_seconds() const { return pipeline_ ? pipeline_->wall_seconds() : 0.0; }
   /// Optimizer steps taken so far, and the planned total for a run of n_epochs (max_steps caps it).
   int64_t steps_done() const { return steps_done_; }
+  /// Data parallelism: gradient buckets all-reduced so far, and how many of them started during backward.
+  int64_t buckets_reduced() const { return buckets_reduced_; }
+  int64_t buckets_started_during_backward() const { return buckets_started_early_; }
   int64_t total_steps(int64_t n_epochs) const;
   /// True once max_steps optimizer steps were taken, or the run was interrupted (stop_requested).
   bool finished() const { return interrupted_ || (options_.max_steps > 0 && steps_done_ >= options_.max_steps); }
@@ -188,6 +194,7 @@ class Trainer {
   Tensor loss_sum_;                                 // 0-d accumulator on the device
   dist::ProcessGroup* group_ = nullptr;             // data parallelism: set when there are 2 ranks or more
   std::unique_ptr<GradientBuckets> buckets_;         // with group_: the gradient all-reduce
+  int64_t buckets_reduced_ = 0, buckets_started_early_ = 0;
   nn::BufferPool gradients_;                        // backward's input gradients, shared by all layers
   int64_t steps_done_ = 0;                          // optimizer steps over the whole run
   std::unique_ptr<Lookahead> lookahead_;            // from the weights before the first step
