@@ -47,6 +47,22 @@ void check_dtypes(const Stream& s, std::span<const Tensor> params, std::span<con
   }
 }
 
+// Update masks: none, or one per parameter, each undefined or stored as its parameter (dtype, shape, layout).
+void check_masks(const Stream& s, std::span<const Tensor> params, std::span<const Tensor> masks, const char* op) {
+  if (masks.empty()) return;
+  SPRINT_CHECK(masks.size() == params.size(), "{}: {} update masks for {} parameters", op, masks.size(),
+               params.size());
+  for (size_t i = 0; i < params.size(); ++i) {
+    const Tensor& m = masks[i];
+    if (!m.defined()) continue;
+    const Tensor& p = params[i];
+    SPRINT_CHECK(m.dtype() == p.dtype() && m.shape() == p.shape() && m.is_contiguous() == p.is_contiguous() &&
+                     m.weight_block() == p.weight_block(),
+                 "{}: update mask {} is {}, its parameter {}", op, i, m.description(), p.description());
+    check_on_stream_device(s, {&p, &m}, op);
+  }
+}
+
 void check_step_values(const Stream& s, const Tensor& t, const char* op) {
   if (!t.defined()) return;
   SPRINT_CHECK(t.dtype() == DType::kF64 && t.ndim() == 1 && t.dim(0) == kStepValueCount && t.is_contiguous(),
@@ -65,6 +81,7 @@ void sgd_update(const Stream& s, const SgdUpdateArgs& a) {
                "sgd_update: Nesterov momentum needs momentum > 0 and dampening 0");
   SPRINT_CHECK(a.hyper.lr_scale >= 0.0, "sgd_update: lr_scale must be >= 0");
   check_step_values(s, a.step_values, "sgd_update");
+  check_masks(s, a.params, a.masks, "sgd_update");
   if (a.params.empty()) return;
   kSgd.select(s.device())(s, a);
 }
@@ -76,6 +93,7 @@ void adam_update(const Stream& s, const AdamUpdateArgs& a) {
   check_lists(s, a.params, a.exp_avg_sq, "second moments", "adam_update");
   SPRINT_CHECK(a.step >= 1, "adam_update: step must be >= 1, got {}", a.step);
   check_step_values(s, a.step_values, "adam_update");
+  check_masks(s, a.params, a.masks, "adam_update");
   if (a.params.empty()) return;
   kAdam.select(s.device())(s, a);
 }

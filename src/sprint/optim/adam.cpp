@@ -34,7 +34,7 @@ std::string Adam::describe() const {
 void Adam::update_set(const Stream& stream, size_t b, const std::vector<size_t>& active,
                          const Tensor& step_values) {
   const UpdateSet& members = update_sets_[b];
-  for (auto* v : {&values_, &grads_, &m_, &v_, &copies_}) v->clear();
+  for (auto* v : {&values_, &grads_, &m_, &v_, &copies_, &step_masks_}) v->clear();
   for (size_t i : active) {
     const nn::Parameter& p = *members.params[i];
     const Tensor& value = p.master_value();  // the f32 master under mixed precision
@@ -49,6 +49,7 @@ void Adam::update_set(const Stream& stream, size_t b, const std::vector<size_t>&
     values_.push_back(value);
     grads_.push_back(p.grad());
     copies_.push_back(p.has_master() ? p.value() : Tensor());
+    step_masks_.push_back(update_mask(stream, b, i));
     m_.push_back(exp_avg_[b][i]);
     v_.push_back(exp_avg_sq_[b][i]);
   }
@@ -68,6 +69,8 @@ void Adam::update_set(const Stream& stream, size_t b, const std::vector<size_t>&
                             .compute_copies = copies_,
                             .hyper = hyper,
                             .step = step_count_,
+                            .masks = step_masks_,
+                            .mask_mode = mask_mode(),
                             .step_values = step_values});
 }
 

@@ -40,6 +40,7 @@ class Adam final : public Optimizer {
   AdamOptions options_;
   std::vector<std::vector<Tensor>> exp_avg_, exp_avg_sq_;  // [members][param]; undefined until first update
   std::vector<Tensor> values_, grads_, m_, v_, copies_;    // reused every step (copies_: mixed precision)
+  std::vector<Tensor> step_masks_;                          // sparse training: update masks (undefined: none)
 };
 
 }  // namespace sprint::optim

@@ -212,4 +212,41 @@ std::string Optimizer::describe_update_sets() const {
   return out;
 }
 
+void Optimizer::set_update_masks(const Stream& stream,
+                                 const std::unordered_map<const nn::Parameter*, Tensor>& masks,
+                                 UpdateMaskMode mode) {
+  std::vector<std::vector<Tensor>> stored(update_sets_.size());
+  size_t found = 0;
+  for (size_t b = 0; b < update_sets_.size(); ++b) {
+    stored[b].resize(update_sets_[b].params.size());
+    for (size_t i = 0; i < update_sets_[b].params.size(); ++i) {
+      const nn::Parameter& p = *update_sets_[b].params[i];
+      const auto it = masks.find(&p);
+      if (it == masks.end()) continue;
+      ++found;
+      const Tensor& value = p.master_value();
+      SPRINT_CHECK(it->second.defined() && it->second.shape() == value.shape(),
+                   "the update mask of {} has shape {}, the parameter {}", p.name(),
+                   it->second.defined() ? it->second.shape().to_string() : "(none)", value.shape().to_string());
+      stored[b][i] =
+          ops::cast_to(stream, ops::to_stream_device(stream, it->second), value.dtype(), value.memory_format());
+    }
+  }
+  SPRINT_CHECK(found == masks.size(), "{} of the {} update masks are for parameters this optimizer does not update",
+               masks.size() - found, masks.size());
+  masks_ = masks.empty() ? std::vector<std::vector<Tensor>>{} : std::move(stored);
+  mask_mode_ = mode;
+}
+
+const Tensor& Optimizer::update_mask(const Stream& stream, size_t b, size_t i) {
+  static const Tensor kNone;
+  if (masks_.empty() || !masks_[b][i].defined()) return kNone;
+  Tensor& mask = masks_[b][i];
+  const Tensor& value = update_sets_[b].params[i]->master_value();
+  if (mask.memory_format() != value.memory_format() || mask.dtype() != value.dtype() ||
+      mask.device() != value.device())  // the layer changed its weights' layout, or the model moved
+    mask = ops::cast_to(stream, ops::to_stream_device(stream, mask), value.dtype(), value.memory_format());
+  return mask;
+}
+
 }  // namespace sprint::optim

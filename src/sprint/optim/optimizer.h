@@ -14,6 +14,7 @@
 
 #include "sprint/nn/module.h"
 #include "sprint/nn/parameter.h"
+#include "sprint/ops/optimizer.h"  // UpdateMaskMode
 
 namespace sprint::optim {
 
@@ -107,6 +108,15 @@ class Optimizer {
   /// together), for the record a checkpoint keeps.
   std::string describe_update_sets() const;
 
+  /// Sparse training on fixed masks: of each parameter in `masks` only the entries whose mask is not 0 are trained,
+  /// as `mode` says (kFreeze: the others keep value and state bit for bit); parameters not in `masks` are trained
+  /// whole. A mask has its parameter's shape and may have any dtype, device and layout (it is stored as the
+  /// parameter's master). Replaces earlier masks; an empty map trains everything again. InvalidArgument for a
+  /// parameter this optimizer does not update or a shape that differs.
+  void set_update_masks(const Stream& stream, const std::unordered_map<const nn::Parameter*, Tensor>& masks,
+                        UpdateMaskMode mode);
+  bool has_update_masks() const { return !masks_.empty(); }
+
  protected:
   /// Parameters updated together: equal effective lr scale and weight decay.
   struct UpdateSet {
@@ -120,6 +130,10 @@ class Optimizer {
                              const Tensor& step_values) = 0;
   /// This step's momentum (StepValue::kMomentum); optimizers without one leave it 0.
   virtual double step_momentum() const { return 0.0; }
+  /// The update mask of update_sets_[b].params[i] stored as its master (re-stored when the master's layout
+  /// changed), or an undefined tensor when it has none.
+  const Tensor& update_mask(const Stream& stream, size_t b, size_t i);
+  UpdateMaskMode mask_mode() const { return mask_mode_; }
 
   std::vector<UpdateSet> update_sets_;
   double lr_;
@@ -139,6 +153,8 @@ class Optimizer {
   void check_planned_step(int64_t step, double grad_scale) const;
 
   std::vector<size_t> active_;  // reused every step
+  std::vector<std::vector<Tensor>> masks_;  // [update set][member], empty without masks
+  UpdateMaskMode mask_mode_ = UpdateMaskMode::kFreeze;
   std::optional<double> momentum_;
   Tensor host_step_values_, device_step_values_;
   Tensor plan_, host_plan_;             // f64 (T, kStepValueCount) on the parameters' device, and on the host

@@ -22,7 +22,8 @@ SGD::SGD(std::vector<ParamGroup> groups, const SGDOptions& options)
     largest = std::max(largest, update_sets_[b].params.size());
   }
   for (auto* v :
-       {&values_, &grads_, &buffers_, &fresh_values_, &fresh_grads_, &fresh_buffers_, &copies_, &fresh_copies_})
+       {&values_, &grads_, &buffers_, &fresh_values_, &fresh_grads_, &fresh_buffers_, &copies_, &fresh_copies_,
+        &step_masks_, &fresh_step_masks_})
     v->reserve(largest);
 }
 
@@ -36,7 +37,7 @@ void SGD::update_set(const Stream& stream, size_t b, const std::vector<size_t>& 
   const UpdateSet& members = update_sets_[b];
   const bool with_momentum = options_.momentum != 0.0;
   for (auto* v : {&values_, &grads_, &buffers_, &fresh_values_, &fresh_grads_, &fresh_buffers_, &copies_,
-                  &fresh_copies_})
+                  &fresh_copies_, &step_masks_, &fresh_step_masks_})
     v->clear();
   for (size_t i : active) {
     const nn::Parameter& p = *members.params[i];
@@ -51,6 +52,7 @@ void SGD::update_set(const Stream& stream, size_t b, const std::vector<size_t>& 
     (fresh ? fresh_values_ : values_).push_back(value);
     (fresh ? fresh_grads_ : grads_).push_back(p.grad());
     (fresh ? fresh_copies_ : copies_).push_back(p.has_master() ? p.value() : Tensor());
+    (fresh ? fresh_step_masks_ : step_masks_).push_back(update_mask(stream, b, i));
     if (with_momentum) (fresh ? fresh_buffers_ : buffers_).push_back(buf);
   }
   // lr, momentum and the gradient scale come from step_values; the rest is fixed for the update set.
@@ -64,11 +66,11 @@ void SGD::update_set(const Stream& stream, size_t b, const std::vector<size_t>& 
   if (!fresh_values_.empty())
     ops::sgd_update(stream, {.params = fresh_values_, .grads = fresh_grads_, .momentum_buffers = fresh_buffers_,
                              .compute_copies = fresh_copies_, .hyper = hyper, .first_step = true,
-                             .step_values = step_values});
+                             .masks = fresh_step_masks_, .mask_mode = mask_mode(), .step_values = step_values});
   if (!values_.empty())
     ops::sgd_update(stream, {.params = values_, .grads = grads_, .momentum_buffers = buffers_,
                              .compute_copies = copies_, .hyper = hyper, .first_step = false,
-                             .step_values = step_values});
+                             .masks = step_masks_, .mask_mode = mask_mode(), .step_values = step_values});
 }
 
 std::vector<StateSlot> SGD::state_slots() {

@@ -35,6 +35,7 @@ class SGD final : public Optimizer {
   std::vector<std::vector<Tensor>> momentum_;  // [members][param]; undefined until first update
   std::vector<Tensor> values_, grads_, buffers_, fresh_values_, fresh_grads_, fresh_buffers_;  // reused
   std::vector<Tensor> copies_, fresh_copies_;  // mixed precision: compute copies (undefined: none)
+  std::vector<Tensor> step_masks_, fresh_step_masks_;  // sparse training: update masks (undefined: none)
 };
 
 }  // namespace sprint::optim

@@ -57,6 +57,46 @@ TEST(OptimizerParity, AdamAndAdamW) {
   }
 }
 
+// Params, grads and momentum of two tensors as two_param_sets, then a 0/1 update mask for each (about half kept).
+std::vector<Tensor> masked_param_sets(Generator& rng) {
+  std::vector<Tensor> v = two_param_sets(rng);
+  for (int64_t n : {300, 17}) {
+    const std::vector<double> u = testing::random_tensor({n}, DType::kF64, rng, 0.0, 1.0).to_vector<double>();
+    std::vector<double> keep;
+    for (double x : u) keep.push_back(x < 0.5 ? 0.0 : 1.0);
+    v.push_back(Tensor::from_values(keep, {n}));
+  }
+  return v;
+}
+
+// Sparse training: the update masked (frozen entries untouched, their fresh momentum 0) or only the gradient.
+TEST(OptimizerParity, UpdateMasksFreezeOrMaskTheGradient) {
+  for (UpdateMaskMode mode : {UpdateMaskMode::kFreeze, UpdateMaskMode::kGradientOnly}) {
+    testing::run_parity(ParityCase{
+        .name = mode == UpdateMaskMode::kFreeze ? "masked/freeze" : "masked/gradient-only",
+        .make_inputs = masked_param_sets,
+        .run = [mode](const Stream& s, const std::vector<Tensor>& v) {
+          const std::vector<Tensor> masks{v[6], v[7]}, g{v[1], v[4]};
+          std::vector<Tensor> p{clone(s, v[0]), clone(s, v[3])};
+          std::vector<Tensor> b{ops::zeros(s, v[2].shape(), v[2].dtype()), ops::zeros(s, v[5].shape(), v[5].dtype())};
+          const SgdHyper sh{.lr = 0.1, .momentum = 0.9, .weight_decay = 5e-4, .nesterov = true};
+          ops::sgd_update(s, {.params = p, .grads = g, .momentum_buffers = b, .hyper = sh, .first_step = true,
+                              .masks = masks, .mask_mode = mode});
+          ops::sgd_update(s, {.params = p, .grads = g, .momentum_buffers = b, .hyper = sh, .masks = masks,
+                              .mask_mode = mode});
+          std::vector<Tensor> q{clone(s, v[0]), clone(s, v[3])};
+          std::vector<Tensor> m{ops::zeros(s, v[0].shape(), v[0].dtype()), ops::zeros(s, v[3].shape(), v[3].dtype())};
+          std::vector<Tensor> w{ops::zeros(s, v[0].shape(), v[0].dtype()), ops::zeros(s, v[3].shape(), v[3].dtype())};
+          const AdamHyper ah{.lr = 1e-2, .weight_decay = 0.01, .decoupled_weight_decay = true};
+          for (int64_t step = 1; step <= 2; ++step)
+            ops::adam_update(s, {.params = q, .grads = g, .exp_avg = m, .exp_avg_sq = w, .hyper = ah, .step = step,
+                                 .masks = masks, .mask_mode = mode});
+          return std::vector<Tensor>{p[0], p[1], b[0], b[1], q[0], q[1], m[0], w[1]};
+        },
+        .dtypes = {DType::kF32}});
+  }
+}
+
 /// A step-values tensor (lr, momentum, grad scale, step) on s's device.
 Tensor step_values(const Stream& s, double lr, double momentum, double grad_scale, double step) {
   return ops::to_stream_device(s, Tensor::from_values(std::vector<double>{lr, momentum, grad_scale, step}, {4}));

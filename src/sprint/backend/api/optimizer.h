@@ -24,6 +24,13 @@ enum class StepValue : int {
 };
 inline constexpr int64_t kStepValueCount = 4;
 
+/// Which entries of a parameter an update may change (sparse training on a fixed mask): entries whose mask is
+/// not 0 are trained.
+enum class UpdateMaskMode : uint8_t {
+  kFreeze,        ///< the others are untouched: value, momentum and moments stay bit for bit (state made now is 0)
+  kGradientOnly,  ///< only the gradient is masked (g·mask): weight decay and momentum still move the others
+};
+
 /// PyTorch's SGD: g' = g + wd·p; buf = momentum·buf + (1 − dampening)·g' (buf = g' on the first step);
 /// step = nesterov ? g' + momentum·buf : buf (g' when momentum == 0); p -= lr·step.
 struct SgdHyper {
@@ -43,6 +50,10 @@ struct SgdUpdateArgs {
   std::span<const Tensor> compute_copies = {};
   SgdHyper hyper;
   bool first_step = false;  ///< initialise momentum buffers from the gradient
+  /// Empty span, or one per parameter: undefined (every entry trained) or the parameter's shape, dtype, layout and
+  /// device holding 1 for the entries to train and 0 elsewhere, applied as mask_mode says.
+  std::span<const Tensor> masks = {};
+  UpdateMaskMode mask_mode = UpdateMaskMode::kFreeze;
   /// Optional f64 (kStepValueCount) on the op's device, read when the update runs: then lr =
   /// step_values[kLr]·lr_scale, momentum = step_values[kMomentum] and grad_scale = step_values[kGradScale] replace
   /// hyper.lr, hyper.momentum and hyper.grad_scale (hyper.momentum != 0 still says that buffers are kept).
@@ -70,6 +81,9 @@ struct AdamUpdateArgs {
   std::span<const Tensor> compute_copies = {};
   AdamHyper hyper;
   int64_t step = 1;  ///< t, 1-based, for bias correction
+  /// As SgdUpdateArgs::masks and mask_mode.
+  std::span<const Tensor> masks = {};
+  UpdateMaskMode mask_mode = UpdateMaskMode::kFreeze;
   /// Optional f64 (kStepValueCount) on the op's device, read when the update runs: lr = step_values[kLr]·lr_scale,
   /// beta1 = step_values[kMomentum], grad_scale = step_values[kGradScale] and t = step_values[kStep] replace
   /// hyper.lr, hyper.beta1, hyper.grad_scale and step (bias correction 1 − beta1^t with this step's beta1, as

@@ -26,40 +26,54 @@ inline G round_to(P v) {
   else return static_cast<G>(v);
 }
 
-// P: parameter and state type; G: gradient type (P, or a half type with an f32 master); copy: optional G output.
+// P: parameter and state type; G: gradient type (P, or a half type with an f32 master); copy: optional G output;
+// mask: optional P (1: train the entry, 0: see UpdateMaskMode).
 template <class P, class G>
-void sgd_one(const Tensor& param, const Tensor& grad, const Tensor* buffer, const Tensor* copy_t, const SgdHyper& h,
-             bool first, const Stream& stream) {
+void sgd_one(const Tensor& param, const Tensor& grad, const Tensor* buffer, const Tensor* copy_t,
+             const Tensor* mask_t, UpdateMaskMode mode, const SgdHyper& h, bool first, const Stream& stream) {
   P* p = param.data_as<P>();
   const G* g = grad.data_as<G>();
   P* buf = buffer ? buffer->data_as<P>() : nullptr;
   G* copy = copy_t ? copy_t->data_as<G>() : nullptr;
+  const P* mask = mask_t ? mask_t->data_as<P>() : nullptr;
+  const bool freeze = mode == UpdateMaskMode::kFreeze;
   const int64_t n = param.storage_numel();  // blocked weights: padding too (it stays 0)
   const P lr = static_cast<P>(h.lr), wd = static_cast<P>(h.weight_decay), m = static_cast<P>(h.momentum);
   const P damp = static_cast<P>(1.0 - h.dampening), gs = static_cast<P>(h.grad_scale);
   const int threads = elementwise_threads(stream, n);
-  if (!buf) {
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-    for (int64_t i = 0; i < n; ++i) {
-      p[i] -= lr * (gs * load_grad<P>(g[i]) + wd * p[i]);
-      if (copy) copy[i] = round_to<G>(p[i]);
+  const bool nesterov = h.nesterov;
+  // One entry, its gradient multiplied by keep (1 without a mask).
+  const auto update = [&](int64_t i, P keep) {
+    const P d = gs * keep * load_grad<P>(g[i]) + wd * p[i];
+    if (buf) {
+      const P b = first ? d : m * buf[i] + damp * d;
+      buf[i] = b;
+      p[i] -= lr * (nesterov ? d + m * b : b);
+    } else {
+      p[i] -= lr * d;
     }
+    if (copy) copy[i] = round_to<G>(p[i]);
+  };
+  if (mask == nullptr) {
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
+    for (int64_t i = 0; i < n; ++i) update(i, P(1));
     return;
   }
-  const bool nesterov = h.nesterov;
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
   for (int64_t i = 0; i < n; ++i) {
-    const P d = gs * load_grad<P>(g[i]) + wd * p[i];
-    const P b = first ? d : m * buf[i] + damp * d;
-    buf[i] = b;
-    p[i] -= lr * (nesterov ? d + m * b : b);
-    if (copy) copy[i] = round_to<G>(p[i]);
+    if (freeze && mask[i] == P(0)) {
+      if (first && buf) buf[i] = P(0);  // a buffer made now holds no stale memory
+      continue;
+    }
+    update(i, freeze ? P(1) : mask[i]);
   }
 }
 
 template <class P, class G>
 void adam_one(const Tensor& param, const Tensor& grad, const Tensor& m_t, const Tensor& v_t, const Tensor* copy_t,
-              const AdamHyper& h, int64_t step) {
+              const Tensor* mask_t, UpdateMaskMode mode, const AdamHyper& h, int64_t step) {
+  const P* mask = mask_t ? mask_t->data_as<P>() : nullptr;
+  const bool freeze = mode == UpdateMaskMode::kFreeze;
   P* p = param.data_as<P>();
   const G* g = grad.data_as<G>();
   P* m = m_t.data_as<P>();
@@ -72,7 +86,12 @@ void adam_one(const Tensor& param, const Tensor& grad, const Tensor& m_t, const 
   const P step_size = static_cast<P>(h.lr / bc1), inv_sqrt_bc2 = static_cast<P>(1.0 / std::sqrt(bc2));
   const P eps = static_cast<P>(h.eps), wd = static_cast<P>(h.weight_decay), lr = static_cast<P>(h.lr);
   for (int64_t i = 0; i < n; ++i) {
-    P gi = gs * load_grad<P>(g[i]);
+    P keep = P(1);
+    if (mask != nullptr) {
+      if (freeze && mask[i] == P(0)) continue;  // Adam's moments are made as zeros: nothing to clear
+      if (!freeze) keep = mask[i];
+    }
+    P gi = gs * keep * load_grad<P>(g[i]);
     if (h.decoupled_weight_decay) p[i] -= lr * wd * p[i];
     else gi += wd * p[i];
     m[i] = b1 * m[i] + (P(1) - b1) * gi;
@@ -99,6 +118,7 @@ void dispatch_update(DType param, DType grad, const char* op, F&& f) {
 const Tensor* copy_of(std::span<const Tensor> copies, size_t i) {
   return copies.empty() || !copies[i].defined() ? nullptr : &copies[i];
 }
+const Tensor* mask_of(std::span<const Tensor> masks, size_t i) { return copy_of(masks, i); }
 
 /// The hyperparameters of this update: per-step values from the step tensor when one is given, lr scaled.
 SgdHyper effective(const SgdUpdateArgs& a) {
@@ -138,7 +158,8 @@ void sgd_update(const Stream& stream, const SgdUpdateArgs& a) {
   for (size_t i = 0; i < a.params.size(); ++i) {
     dispatch_update(a.params[i].dtype(), a.grads[i].dtype(), "sgd_update", [&](auto p, auto g) {
       sgd_one<decltype(p), decltype(g)>(a.params[i], a.grads[i], with_momentum ? &a.momentum_buffers[i] : nullptr,
-                                        copy_of(a.compute_copies, i), hyper, a.first_step, stream);
+                                        copy_of(a.compute_copies, i), mask_of(a.masks, i), a.mask_mode, hyper,
+                                        a.first_step, stream);
     });
   }
 }
@@ -149,7 +170,8 @@ void adam_update(const Stream&, const AdamUpdateArgs& a) {
   for (size_t i = 0; i < a.params.size(); ++i) {
     dispatch_update(a.params[i].dtype(), a.grads[i].dtype(), "adam_update", [&](auto p, auto g) {
       adam_one<decltype(p), decltype(g)>(a.params[i], a.grads[i], a.exp_avg[i], a.exp_avg_sq[i],
-                                         copy_of(a.compute_copies, i), hyper, step);
+                                         copy_of(a.compute_copies, i), mask_of(a.masks, i), a.mask_mode, hyper,
+                                         step);
     });
   }
 }

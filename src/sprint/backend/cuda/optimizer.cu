@@ -17,7 +17,7 @@
 namespace sprint::cuda {
 namespace {
 
-constexpr int kMaxTensors = 64;
+constexpr int kMaxTensors = 56;
 constexpr int kChunk = 4096;  // elements per block
 constexpr int kOptThreads = 256;
 
@@ -31,6 +31,7 @@ struct TensorEntry {
   void* state1;  // SGD: momentum buffer (or null); Adam: exp_avg
   void* state2;  // Adam: exp_avg_sq
   void* copy;    // mixed precision: the compute copy written from the updated f32 parameter, or null
+  const void* mask;  // sparse training: the parameter's dtype, 1 = train the entry; or null
   int64_t n;
   int32_t first_chunk;  // index of this tensor's first chunk in the launch
   uint8_t param_dtype;
@@ -38,19 +39,19 @@ struct TensorEntry {
   uint8_t state_dtype;
   uint8_t copy_dtype;
 };
-static_assert(sizeof(TensorEntry) == 56, "TensorEntry layout");
+static_assert(sizeof(TensorEntry) == 64, "TensorEntry layout");
 
 // `step` (optional, device f64 (kStepValueCount)): read when the kernel runs and then replaces lr, momentum,
 // grad_scale (and Adam's step size and bias correction), so that a captured graph follows a changing schedule.
 struct SgdDeviceHyper {
   float lr, weight_decay, momentum, one_minus_dampening, grad_scale, lr_scale;
-  int use_momentum, nesterov, first_step;
+  int use_momentum, nesterov, first_step, mask_freeze;
   const double* step;
 };
 
 struct AdamDeviceHyper {
   float lr, beta1, beta2, eps, weight_decay, step_size, inv_sqrt_bias_correction2, grad_scale, lr_scale;
-  int decoupled;
+  int decoupled, mask_freeze;
   const double* step;
 };
 
@@ -125,8 +126,17 @@ __global__ void __launch_bounds__(kOptThreads)
   const int64_t begin = static_cast<int64_t>(static_cast<int>(blockIdx.x) - e.first_chunk) * kChunk;
   const int64_t end = begin + kChunk < e.n ? begin + kChunk : e.n;
   for (int64_t i = begin + threadIdx.x; i < end; i += blockDim.x) {
+    float keep = 1.0f;
+    if (e.mask != nullptr) {
+      keep = load_any(e.mask, i, e.param_dtype);
+      if (h.mask_freeze && keep == 0.0f) {  // untouched; a buffer made now holds no stale memory
+        if (h.use_momentum && h.first_step) store_any(e.state1, i, e.state_dtype, 0.0f);
+        continue;
+      }
+      if (h.mask_freeze) keep = 1.0f;
+    }
     float p = load_any(e.param, i, e.param_dtype);
-    const float d = st.grad_scale * load_any(e.grad, i, e.grad_dtype) + h.weight_decay * p;
+    const float d = st.grad_scale * keep * load_any(e.grad, i, e.grad_dtype) + h.weight_decay * p;
     float step = d;
     if (h.use_momentum) {
       const float b =
@@ -148,8 +158,14 @@ __global__ void __launch_bounds__(kOptThreads)
   const int64_t begin = static_cast<int64_t>(static_cast<int>(blockIdx.x) - e.first_chunk) * kChunk;
   const int64_t end = begin + kChunk < e.n ? begin + kChunk : e.n;
   for (int64_t i = begin + threadIdx.x; i < end; i += blockDim.x) {
+    float keep = 1.0f;
+    if (e.mask != nullptr) {
+      keep = load_any(e.mask, i, e.param_dtype);
+      if (h.mask_freeze && keep == 0.0f) continue;  // the moments are made as zeros: nothing to clear
+      if (h.mask_freeze) keep = 1.0f;
+    }
     float p = load_any(e.param, i, e.param_dtype);
-    float g = st.grad_scale * load_any(e.grad, i, e.grad_dtype);
+    float g = st.grad_scale * keep * load_any(e.grad, i, e.grad_dtype);
     if (h.decoupled)
       p -= st.lr * h.weight_decay * p;
     else
@@ -178,6 +194,16 @@ void set_copy(TensorEntry& e, std::span<const Tensor> copies, size_t i, const ch
                "{}: compute copy {} is {}, its parameter has {} elements", op, i, c.description(), e.n);
   e.copy = c.data();
   e.copy_dtype = static_cast<uint8_t>(c.dtype());
+}
+
+// Entry i's update mask (sparse training), if any: the parameter's dtype and size (ops/ checked the layout).
+void set_mask(TensorEntry& e, std::span<const Tensor> masks, size_t i, const char* op) {
+  e.mask = nullptr;
+  if (masks.empty() || !masks[i].defined()) return;
+  const Tensor& m = masks[i];
+  SPRINT_CHECK(m.is_contiguous() && m.numel() == e.n && static_cast<uint8_t>(m.dtype()) == e.param_dtype,
+               "{}: update mask {} is {}, its parameter has {} elements", op, i, m.description(), e.n);
+  e.mask = m.data();
 }
 
 uint8_t checked_dtype(const Tensor& t, const char* what, const char* op) {
@@ -254,6 +280,7 @@ void sgd_update(const Stream& s, const SgdUpdateArgs& a) {
   h.use_momentum = with_momentum ? 1 : 0;
   h.nesterov = a.hyper.nesterov ? 1 : 0;
   h.first_step = a.first_step ? 1 : 0;
+  h.mask_freeze = a.mask_mode == UpdateMaskMode::kFreeze ? 1 : 0;
   const cudaStream_t stream = scope.stream();
   auto launch = [stream](const MultiTensorPack<SgdDeviceHyper>& pack) {
     sgd_kernel<<<static_cast<unsigned>(pack.n_chunks), kOptThreads, 0, stream>>>(pack);
@@ -283,6 +310,7 @@ void sgd_update(const Stream& s, const SgdUpdateArgs& a) {
     }
     e.state2 = nullptr;
     set_copy(e, a.compute_copies, i, "sgd_update");
+    set_mask(e, a.masks, i, "sgd_update");
     builder.add(e);
   }
   builder.flush();
@@ -310,6 +338,7 @@ void adam_update(const Stream& s, const AdamUpdateArgs& a) {
   h.inv_sqrt_bias_correction2 = static_cast<float>(1.0 / std::sqrt(bc2));
   h.grad_scale = static_cast<float>(hp.grad_scale);
   h.decoupled = hp.decoupled_weight_decay ? 1 : 0;
+  h.mask_freeze = a.mask_mode == UpdateMaskMode::kFreeze ? 1 : 0;
   const cudaStream_t stream = scope.stream();
   auto launch = [stream](const MultiTensorPack<AdamDeviceHyper>& pack) {
     adam_kernel<<<static_cast<unsigned>(pack.n_chunks), kOptThreads, 0, stream>>>(pack);
@@ -335,6 +364,7 @@ void adam_update(const Stream& s, const AdamUpdateArgs& a) {
     SPRINT_CHECK(g.numel() == e.n && m.numel() == e.n && v.numel() == e.n,
                  "adam_update: gradient/moments of parameter {} do not match its {} elements", i, e.n);
     set_copy(e, a.compute_copies, i, "adam_update");
+    set_mask(e, a.masks, i, "adam_update");
     builder.add(e);
   }
   builder.flush();
