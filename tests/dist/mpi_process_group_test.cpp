@@ -1,7 +1,8 @@
 // mpi_process_group_test.cpp: the MPI backend, run by CTest under `mpiexec -np 2` (every rank runs every test;
 // a failure on either makes mpiexec fail). Results are checked on each rank against sums worked out by hand:
 // rank r contributes values that depend on r. With --hang, rank 1 stops taking part and rank 0's allreduce
-// must fail within the group's timeout with an error naming the rank (CTest matches the message).
+// must fail within the group's timeout with an error naming the rank (CTest matches the message). Also local SGD's
+// model averaging (train/model_averaging.h), which needs two ranks.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -11,6 +12,12 @@
 #include <vector>
 
 #include "sprint/dist/process_group.h"
+#include "sprint/nn/batch_norm.h"
+#include "sprint/nn/conv.h"
+#include "sprint/nn/flatten.h"
+#include "sprint/nn/linear.h"
+#include "sprint/nn/sequential.h"
+#include "sprint/train/model_averaging.h"
 #include "sprint/ops/elementwise.h"
 #include "sprint/runtime/device_registry.h"
 
@@ -121,6 +128,47 @@ TEST(MpiProcessGroup, AllgatherAndReduceScatterInRankOrder) {
   const std::vector<double> got = values(mine);
   for (int64_t i = 0; i < 3; ++i) EXPECT_EQ(got[i], (3 * rank + i + 1) * ranks_sum);
   group().barrier();
+}
+
+// Local SGD's merge (train/model_averaging.h): rank r's weights and BatchNorm statistics are (r + 1) * (i + 1);
+// after a merge over a mask that keeps every other conv weight, the kept entries and the statistics hold the mean
+// (1.5 * (i + 1)), the others keep each rank's own value, and exactly the kept values and statistics were sent.
+TEST(MpiProcessGroup, ModelAveragingMergesTheMaskedEntriesOnly) {
+  const int rank = group().rank();
+  Generator rng(1);
+  nn::Sequential net;
+  nn::ConvOptions conv(2, 4, 3);
+  net.emplace<nn::Conv2d>(conv, rng);
+  net.emplace<nn::BatchNorm2d>(nn::BatchNormOptions(4));
+  net.emplace<nn::Flatten>();
+  net.emplace<nn::Linear>(nn::LinearOptions(4, 3), rng);
+  net.to_device(cpu());
+  for (const nn::ParameterPtr& p : net.parameters()) p->load_value(cpu(), contribution(DType::kF32, p->value().numel(), rank).reshape(p->value().shape()));
+  for (const nn::NamedBuffer& b : net.named_buffers())
+    ops::copy(cpu(), contribution(DType::kF32, b.value.numel(), rank), b.value);
+  train::ParameterMask mask = train::dense_mask(net);
+  ASSERT_EQ(mask.entries[0].name, "0.weight");
+  for (size_t i = 1; i < mask.entries[0].keep.size(); i += 2) mask.entries[0].keep[i] = 0;
+  train::ModelAverager averager(net, &mask);
+  const int64_t conv_weights = 4 * 2 * 3 * 3, dense = net.n_parameters() + 2 * 4;
+  EXPECT_EQ(averager.dense_values_per_merge(), dense);
+  EXPECT_EQ(averager.values_per_merge(), dense - conv_weights / 2);
+  averager.merge(cpu(), group());
+  EXPECT_EQ(averager.bytes_sent(), averager.values_per_merge() * 4);
+  EXPECT_EQ(averager.masked_merges(), 1);
+  const std::vector<double> w = values(net.parameters()[0]->value());
+  for (size_t i = 0; i < w.size(); ++i)
+    EXPECT_EQ(w[i], i % 2 == 0 ? 1.5 * static_cast<double>(i + 1) : (rank + 1.0) * static_cast<double>(i + 1)) << i;
+  const std::vector<nn::ParameterPtr> params = net.parameters();
+  for (size_t k = 1; k < params.size(); ++k) {
+    const nn::ParameterPtr& p = params[k];
+    const std::vector<double> v = values(p->value());
+    for (size_t i = 0; i < v.size(); ++i) EXPECT_EQ(v[i], 1.5 * static_cast<double>(i + 1)) << p->name();
+  }
+  for (const nn::NamedBuffer& b : net.named_buffers()) {
+    const std::vector<double> v = values(b.value);
+    for (size_t i = 0; i < v.size(); ++i) EXPECT_EQ(v[i], 1.5 * static_cast<double>(i + 1)) << b.name;
+  }
 }
 
 }  // namespace

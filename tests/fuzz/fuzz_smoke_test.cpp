@@ -10,6 +10,8 @@
 #include <fstream>
 #include <iterator>
 
+#include <unistd.h>
+
 #include "data_test_util.h"
 #include "sprint/core/rng.h"
 #include "sprint/data/cifar10.h"
@@ -17,11 +19,14 @@
 #include "sprint/data/npy.h"
 #include "sprint/data/safetensors.h"
 #include "sprint/data/png_convert.h"
+#include "sprint/train/parameter_mask.h"
+#include "sprint/train/sparse_checkpoint.h"
 
 extern "C" int sprint_fuzz_idx(const uint8_t* data, size_t size);
 extern "C" int sprint_fuzz_cifar10(const uint8_t* data, size_t size);
 extern "C" int sprint_fuzz_safetensors(const uint8_t* data, size_t size);
 extern "C" int sprint_fuzz_npy(const uint8_t* data, size_t size);
+extern "C" int sprint_fuzz_mask(const uint8_t* data, size_t size);
 
 namespace sprint {
 namespace {
@@ -147,6 +152,32 @@ TEST(FuzzSmoke, SafetensorsEntryOnRandomAndMutatedInputs) {
   for (const std::string& s : seeds) run(sprint_fuzz_safetensors, s);
   for (int i = 0; i < 4000; ++i) run(sprint_fuzz_safetensors, mutate(seeds[rng.below(seeds.size())], rng));
   replay_corpus(sprint_fuzz_safetensors, "safetensors");
+}
+
+// A mask file and a small checkpoint on mask_fuzz.cpp's base (its content hash recorded, so that mutations reach
+// the index checks).
+TEST(FuzzSmoke, MaskEntryOnRandomAndMutatedInputs) {
+  const std::filesystem::path path =
+      std::filesystem::temp_directory_path() / ("sprint_fuzz_mask_" + std::to_string(::getpid()) + ".safetensors");
+  const train::ParameterMask mask = train::top_k_mask(
+      {{"w", Tensor::from_values<double>(std::vector<double>{3, 1, 4, 1, 5, 9, 2, 6, 5}, {3, 3})}}, 0.4, "");
+  train::write_mask(path, mask);
+  std::ifstream in(path, std::ios::binary);
+  const std::string mask_file(std::istreambuf_iterator<char>(in), {});
+  std::filesystem::remove(path);
+  const Tensor w = Tensor::from_values(std::vector<float>{1, 2, 3, 4, 5, 6}, {2, 3});
+  const Tensor m = Tensor::from_values(std::vector<float>{0, 1}, {2});
+  const data::SafetensorsFile base(data::encode_safetensors({{"w", w}, {"bn.running_mean", m}}, {{"format", "pt"}}),
+                                   "base");
+  const std::string sparse = string_of(data::encode_safetensors(
+      {{"w.idx", Tensor::from_values(std::vector<int32_t>{1, 4}, {2})},
+       {"w.val", Tensor::from_values(std::vector<float>{9, 9}, {2})},
+       {"bn.running_mean", Tensor::from_values(std::vector<float>{7, 8}, {2})}},
+      {{"format", "sprint-sparse"}, {"base_hash", train::content_hash(base)}}));
+  const std::vector<std::string> seeds = {mask_file, sparse};
+  Generator rng(77);
+  for (const std::string& s : seeds) run(sprint_fuzz_mask, s);
+  for (int i = 0; i < 3000; ++i) run(sprint_fuzz_mask, mutate(seeds[rng.below(seeds.size())], rng));
 }
 
 TEST(FuzzSmoke, NpyEntryOnRandomAndMutatedInputs) {

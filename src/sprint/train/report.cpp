@@ -107,6 +107,7 @@ RunReport parse_report_json(const std::string& text, const std::string& source) 
     if (j.contains("profile")) r.profile = j["profile"].dump();
     if (j.contains("pipeline")) r.pipeline = j["pipeline"].dump();
     if (j.contains("distributed")) r.distributed = j["distributed"].dump();
+    if (j.contains("sparse")) r.sparse = j["sparse"].dump();
   } catch (const nlohmann::json::exception& e) {
     SPRINT_THROW(FormatError, "{}: not a valid sprint train report ({})", source, e.what());
   }
@@ -138,6 +139,7 @@ std::string report_json(const RunReport& r) {
   if (!r.profile.empty()) j["profile"] = nlohmann::ordered_json::parse(r.profile);
   if (!r.pipeline.empty()) j["pipeline"] = nlohmann::ordered_json::parse(r.pipeline);
   if (!r.distributed.empty()) j["distributed"] = nlohmann::ordered_json::parse(r.distributed);
+  if (!r.sparse.empty()) j["sparse"] = nlohmann::ordered_json::parse(r.sparse);
   return j.dump(2) + "\n";
 }
 

@@ -4,7 +4,8 @@
 // "train_seconds_total"[, "tta_level", "tta_test_accuracy", "tta_test_loss"]}} (accuracy as a fraction in [0, 1];
 // config: every setting the run resolved, as text; the tta_ keys when a final evaluation with test-time
 // augmentation ran); plus "profile" (profile::profile_json's object) when the run was profiled, and "pipeline"
-// (pipeline_json's object) when it trained through a pipeline.
+// (pipeline_json's object) when it trained through a pipeline, "distributed" under data parallelism and "sparse"
+// when it trained on a mask.
 #pragma once
 
 #include <filesystem>
@@ -37,6 +38,8 @@ struct RunReport {
   std::string pipeline;
   /// Data parallelism (distributed_json), or empty: one process.
   std::string distributed;
+  /// Sparse training (a JSON object: the mask, its mode, merges and the small checkpoint), or empty: dense.
+  std::string sparse;
 };
 
 /// What a data-parallel run reports: one rank's traffic (rank 0's) and how much of its gradient all-reduce

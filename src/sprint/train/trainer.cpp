@@ -34,7 +34,12 @@ data::DataLoaderOptions loader_options(const TrainerOptions& o, int64_t batch_si
   l.device = o.device;
   l.dtype = o.dtype;
   l.format = o.format;
-  if (train && o.process_group != nullptr) l.shard = {o.process_group->rank(), o.process_group->size()};
+  if (train && o.process_group != nullptr) {
+    if (o.average_every > 0)  // local SGD: the whole set, in this rank's own order
+      l.seed = seed + static_cast<uint64_t>(o.process_group->rank()) * 0x9E3779B97F4A7C15ull;
+    else
+      l.shard = {o.process_group->rank(), o.process_group->size()};
+  }
   return l;
 }
 
@@ -113,7 +118,9 @@ Trainer::Trainer(nn::Model& model, optim::Optimizer& optimizer, const data::Data
     SPRINT_CHECK(!options.cuda_graph, "data-parallel training does not combine with CUDA graphs (the gradient "
                                       "all-reduce runs on the host)");
     group_ = options.process_group;
-    buckets_ = std::make_unique<GradientBuckets>(options.bucket_bytes, *model_.net);
+    SPRINT_CHECK(options.average_every >= 0 && (options.average_every == 0) == (options.averager == nullptr),
+                 "local SGD needs both a merge interval >= 1 and an averager");
+    if (options.average_every == 0) buckets_ = std::make_unique<GradientBuckets>(options.bucket_bytes, *model_.net);
     // Every rank starts from rank 0's weights and statistics (masters too, under mixed precision).
     for (const nn::ParameterPtr& p : model_.net->parameters()) {
       group_->broadcast(stream_, p->master_value(), 0);
@@ -155,6 +162,8 @@ int64_t Trainer::total_steps(int64_t n_epochs) const {
 
 void Trainer::after_optimizer_step(int64_t total, bool last) {
   ++steps_done_;
+  if (group_ != nullptr && options_.averager != nullptr && (steps_done_ % options_.average_every == 0 || last))
+    options_.averager->merge(stream_, *group_);
   const LookaheadOptions& la = options_.lookahead;
   if (la.every == 0) return;
   if (steps_done_ % la.every == 0) lookahead_->update(stream_, la.decay(steps_done_, total));
@@ -179,7 +188,7 @@ bool Trainer::train_step(nn::RunContext& ctx, const data::Batch& batch, int64_t 
   const int64_t done = step + 1;
   const bool stepped = done % k == 0 || done == steps;
   // Data parallelism: the last micro-batch's backward starts the gradient all-reduce bucket by bucket.
-  const bool overlap = stepped && group_ != nullptr && options_.overlap_allreduce;
+  const bool overlap = stepped && buckets_ && options_.overlap_allreduce;
   if (overlap) {
     buckets_->begin_step(*group_, stream_);
     ctx.gradient_listener = buckets_.get();
@@ -192,7 +201,7 @@ bool Trainer::train_step(nn::RunContext& ctx, const data::Batch& batch, int64_t 
   if (stepped) {
     const profile::ProfileRegion region(profiler, "optimizer", profile::Category::kOptimizer);
     const int64_t in_window = done % k == 0 ? k : done % k;
-    if (group_ != nullptr) {  // the mean over ranks, before the scaler: every rank then decides the same skip
+    if (buckets_) {  // the mean over ranks, before the scaler: every rank then decides the same skip
       const profile::ProfileRegion allreduce(profiler, "allreduce", profile::Category::kOptimizer);
       buckets_->finish(*group_, stream_);
       buckets_started_early_ += static_cast<int64_t>(buckets_->started_during_backward());

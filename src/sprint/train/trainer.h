@@ -21,6 +21,7 @@
 #include "sprint/train/evaluator.h"
 #include "sprint/train/gradient_buckets.h"
 #include "sprint/train/lookahead.h"
+#include "sprint/train/model_averaging.h"
 #include "sprint/train/pipeline.h"
 #include "sprint/train/progress.h"
 
@@ -108,6 +109,12 @@ struct TrainerOptions {
   /// Data parallelism: start each bucket's all-reduce during backward, as soon as its gradients are final (off:
   /// every bucket after backward).
   bool overlap_allreduce = true;
+  /// Data parallelism by local SGD instead of gradient averaging (FISH's distributed training): every rank trains
+  /// on the whole training set in its own order and augmentation (seed + rank) with its own optimizer state, and
+  /// `averager` replaces the ranks' weights by their mean every `average_every` optimizer steps and after the
+  /// run's last step. Between merges each rank evaluates its own weights. 0: gradients averaged every step.
+  int64_t average_every = 0;
+  ModelAverager* averager = nullptr;
 };
 
 /// Where a run stands between two optimizer steps: with the model's and the optimizer's state, all a checkpoint
