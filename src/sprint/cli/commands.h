@@ -56,6 +56,12 @@ struct TrainArgs {
   double dist_timeout = 300.0;  ///< seconds a collective may wait for the other ranks
   double bucket_mb = 25.0;      ///< gradient all-reduce bucket size, MiB
   std::string dist_overlap = "on";  ///< "on": buckets all-reduced during backward; "off": after it
+  int64_t merge_every = 0;      ///< local SGD: average the ranks' weights every N steps (0: gradient averaging)
+  // sparse training (train/parameter_mask.h)
+  std::optional<std::string> mask;       ///< train only this mask's entries (sprint fisher --out)
+  std::string mask_update = "freeze";    ///< freeze (entries outside: untouched) | grad-only (gradient masked)
+  int64_t mask_after_epochs = 0;         ///< the first N epochs train densely (and merge densely)
+  std::optional<std::string> save_sparse;  ///< at the end: the masked entries on top of --init
   uint64_t seed = 0;
   std::string threads = "auto";  ///< compute threads: auto | N >= 1 (resolve_threads)
   int workers = 1;
@@ -144,6 +150,31 @@ struct ProfileArgs {
   uint64_t seed = 0;
 };
 
+/// `sprint fisher`: scores of a model's weights and the mask of the top fraction.
+struct FisherArgs {
+  std::string model;
+  std::string dataset = "cifar10";
+  std::optional<std::string> checkpoint;  ///< the weights scored; default: the model's initialisation (--seed)
+  std::optional<std::string> save_init;   ///< without --checkpoint: write that initialisation (a sparse run's base)
+  std::string method = "fisher";          ///< fisher | random | dense
+  int64_t samples = 256;
+  double keep = 0.02;
+  std::string out;
+  std::optional<std::string> report;
+  uint64_t seed = 0;
+  int crop_pad = 0;
+  std::string crop_mode = "reflect";
+  std::string flip = "none";
+  int cutout = 0;
+  std::vector<int64_t> hidden;
+  bool share_weights = false;
+  std::optional<std::string> data_dir;
+  int64_t limit_train = 0;
+  std::string threads = "auto";
+  std::string device = "cpu";
+  std::string memory_format = "auto";
+};
+
 struct CheckpointInfoArgs {
   std::string path;  ///< a .safetensors file or a checkpoint directory
 };
@@ -187,6 +218,7 @@ int resolve_threads(const std::string& value, const std::string& model, int avai
 int run_train(const TrainArgs& args);
 int run_profile(const ProfileArgs& args);
 int run_eval(const EvalArgs& args);
+int run_fisher(const FisherArgs& args);
 int run_checkpoint_info(const CheckpointInfoArgs& args);
 int run_plot(const PlotArgs& args);
 int run_bench(const BenchArgs& args);
@@ -194,5 +226,9 @@ int run_data_fetch(const DataFetchArgs& args);
 int run_data_list(const std::optional<std::string>& data_dir);
 int run_info();
 int run_recipes();
+
+/// `sprint train --resume DIR [--report F] [--progress M]`: the command stored in DIR's checkpoint with --resume
+/// DIR and the given overrides; nullopt for any other command line.
+std::optional<std::vector<std::string>> with_resume(const std::vector<std::string>& args);
 
 }  // namespace sprint::cli

@@ -19,6 +19,7 @@
 #include "sprint/train/checkpoint.h"
 #include "sprint/train/evaluator.h"
 #include "sprint/train/layouts.h"
+#include "sprint/train/sparse_checkpoint.h"
 
 namespace sprint::cli {
 namespace {
@@ -63,7 +64,7 @@ int run_eval(const EvalArgs& a) {
   const Stream stream = context.compute_stream();
 
   const std::filesystem::path checkpoint = train::resolve_checkpoint(a.checkpoint);
-  const data::SafetensorsFile weights = data::read_safetensors(checkpoint);
+  const data::SafetensorsFile weights = train::read_weights(checkpoint);  // a small checkpoint: on its base
   data::Dataset test;
   Tensor inputs;
   Shape sample_shape;

@@ -115,6 +115,21 @@ void add_train(CLI::App& app, sprint::cli::TrainArgs& a) {
                 "--distributed: on = each bucket's all-reduce starts during backward as soon as its gradients are "
                 "final; off = all of them after backward")
       ->check(CLI::IsMember({"on", "off"}))->capture_default_str();
+  t->add_option("--merge-every", a.merge_every,
+                "--distributed: local SGD instead of gradient averaging: every rank trains on the whole training set "
+                "in its own order and the ranks average their weights (with --mask: the masked entries) every N "
+                "optimizer steps and at the end (0 = off)")
+      ->check(sprint::cli::StrictRange(int64_t{0}, int64_t{1} << 40))->capture_default_str();
+  t->add_option("--mask", a.mask, "sparse training: train only the entries of this mask file (sprint fisher --out)");
+  t->add_option("--mask-update", a.mask_update,
+                "--mask: freeze (entries outside keep value and optimizer state bit for bit) | grad-only (only the "
+                "gradient is masked; weight decay and momentum still move them, as FISH's code)")
+      ->check(CLI::IsMember({"freeze", "grad-only"}))->capture_default_str();
+  t->add_option("--mask-after-epochs", a.mask_after_epochs, "--mask: train the first N epochs densely")
+      ->check(sprint::cli::StrictRange(int64_t{0}, int64_t{1} << 40))->capture_default_str();
+  t->add_option("--save-sparse", a.save_sparse,
+                "--mask: at the end write a small checkpoint: the masked entries' values on top of the --init weights "
+                "(sprint eval and --init read it)");
   t->add_option("--accumulate", a.accumulate_steps, "gradient accumulation: optimizer step every N batches")
       ->check(sprint::cli::StrictRange(1, 1 << 16))->capture_default_str();
   t->add_option("--seed", a.seed, "seed for initialisation, shuffling and dropout (same seed, same run on CPU)")
@@ -302,6 +317,48 @@ void add_eval(CLI::App& app, sprint::cli::EvalArgs& a) {
       "  sprint eval --model resnet18 --checkpoint w.safetensors --inputs x.npy --logits y.npy");
 }
 
+void add_fisher(CLI::App& app, sprint::cli::FisherArgs& a) {
+  auto* f = app.add_subcommand("fisher", "Score a model's weights by their Fisher information and write the mask of "
+                                         "the top fraction (sparse training)");
+  std::vector<std::string> models;
+  for (const auto& m : sprint::nn::model_catalog()) models.push_back(m.name);
+  f->add_option("-m,--model", a.model, "the model")->required()->check(CLI::IsMember(models));
+  f->add_option("-d,--dataset", a.dataset, "the training set the scores are taken on")
+      ->check(CLI::IsMember({"fashion-mnist", "mnist", "cifar10"}))->capture_default_str();
+  f->add_option("--checkpoint", a.checkpoint, "the weights scored (default: the model's initialisation from --seed)");
+  f->add_option("--save-init", a.save_init,
+                "without --checkpoint: also write that initialisation (the --init of the sparse run)");
+  f->add_option("--method", a.method,
+                "fisher (empirical Fisher, batch 1, eval mode) | random (uniform scores) | dense (every entry)")
+      ->check(CLI::IsMember({"fisher", "random", "dense"}))->capture_default_str();
+  f->add_option("--samples", a.samples, "fisher: training examples summed")
+      ->check(sprint::cli::StrictRange(int64_t{1}, int64_t{1} << 40))->capture_default_str();
+  f->add_option("--keep", a.keep, "fraction of all parameters kept (the classifier whole, counted in it)")
+      ->check(sprint::cli::StrictRange(1e-9, 1.0))->capture_default_str();
+  f->add_option("-o,--out", a.out, "the mask file (safetensors, bit-packed)")->required();
+  f->add_option("--report", a.report, "write a JSON summary: counts per parameter, time");
+  f->add_option("--seed", a.seed, "initialisation, example order, augmentation and random scores")->capture_default_str();
+  f->add_option("--crop-pad", a.crop_pad, "augment the examples as sprint train does")->capture_default_str();
+  f->add_option("--crop-mode", a.crop_mode, "reflect | zero")->capture_default_str();
+  f->add_option("--flip", a.flip, "none | random | alternate")->capture_default_str();
+  f->add_option("--cutout", a.cutout, "side of the zeroed square (0 = off)")->capture_default_str();
+  f->add_option("--hidden", a.hidden, "hidden layer widths of mlp / mlp2 / fc")
+      ->delimiter(',')->check(sprint::cli::StrictRange(int64_t{1}, int64_t{1} << 24));
+  f->add_flag("--share-weights", a.share_weights, "the resnet shares layer1.0's two conv weights");
+  f->add_option("--limit-train", a.limit_train, "use only the first N training samples (0 = all)")
+      ->check(sprint::cli::StrictRange(int64_t{0}, int64_t{1} << 40))->capture_default_str();
+  f->add_option("--data-dir", a.data_dir, "data directory (default: $SPRINT_DATA, else ~/.cache/sprint)");
+  f->add_option("-j,--threads", a.threads, "CPU compute threads: auto | N")->capture_default_str();
+  f->add_option("--device", a.device, "cpu | cuda | cuda:N")->capture_default_str();
+  f->add_option("--memory-format", a.memory_format, "activation layout: auto | nchw | nhwc | blocked")
+      ->check(CLI::IsMember({"auto", "nchw", "nhwc", "blocked"}))->capture_default_str();
+  f->footer(
+      "Examples:\n"
+      "  sprint fisher --model resnet9 --samples 256 --keep 0.02 --out mask.safetensors --save-init init.safetensors\n"
+      "  sprint train --model resnet9 --dataset cifar10 --init init.safetensors --mask mask.safetensors "
+      "--save-sparse small.safetensors");
+}
+
 void add_profile(CLI::App& app, sprint::cli::ProfileArgs& a) {
   auto* p = app.add_subcommand("profile", "Time training steps of a model layer by layer and print the table");
   std::vector<std::string> models;
@@ -340,6 +397,7 @@ void add_profile(CLI::App& app, sprint::cli::ProfileArgs& a) {
 /// Every subcommand's arguments, filled by one parse.
 struct Parsed {
   sprint::cli::EvalArgs eval_args;
+  sprint::cli::FisherArgs fisher_args;
   sprint::cli::CheckpointInfoArgs info_args;
   sprint::cli::TrainArgs train_args;
   sprint::cli::DataFetchArgs fetch_args;
@@ -350,6 +408,7 @@ struct Parsed {
   std::string log_level = "warn";
   CLI::App* train = nullptr;
   CLI::App* eval = nullptr;
+  CLI::App* fisher = nullptr;
   CLI::App* checkpoint_info = nullptr;
   CLI::App* fetch = nullptr;
   CLI::App* list = nullptr;
@@ -369,6 +428,8 @@ void build_app(CLI::App& app, Parsed& p) {
   p.train = app.get_subcommand("train");
   add_eval(app, p.eval_args);
   p.eval = app.get_subcommand("eval");
+  add_fisher(app, p.fisher_args);
+  p.fisher = app.get_subcommand("fisher");
   auto* checkpoint = app.add_subcommand("checkpoint", "Inspect checkpoint files");
   checkpoint->require_subcommand(1);
   p.checkpoint_info = checkpoint->add_subcommand(
@@ -432,64 +493,6 @@ std::optional<std::vector<std::string>> with_recipe(const std::vector<std::strin
 
 }  // namespace
 
-/// `sprint train --resume DIR [--report F] [--progress M]`: the command stored in DIR's checkpoint with --resume
-/// DIR and the given overrides; nullopt for any other command line.
-std::optional<std::vector<std::string>> with_resume(const std::vector<std::string>& args) {
-  // Options of `sprint` itself (--log-level X) may come before the subcommand: they are kept as given.
-  size_t at = 0;
-  while (at + 1 < args.size() && args[at] == "--log-level") at += 2;
-  if (at >= args.size() || args[at] != "train") return std::nullopt;
-  const std::vector<std::string> prefix(args.begin(), args.begin() + static_cast<std::ptrdiff_t>(at));
-  std::optional<std::string> dir;
-  std::vector<std::pair<std::string, std::string>> overrides;
-  for (size_t i = at + 1; i < args.size(); ++i) {
-    std::string key = args[i], value;
-    const size_t eq = key.find('=');
-    if (eq != std::string::npos) {
-      value = key.substr(eq + 1);
-      key = key.substr(0, eq);
-    } else if (i + 1 < args.size()) {
-      value = args[++i];
-    } else {
-      return std::nullopt;  // a dangling option: the real parse reports it
-    }
-    if (key == "--resume") dir = value;
-    else overrides.emplace_back(key, value);
-  }
-  if (!dir) return std::nullopt;
-  for (const auto& [key, value] : overrides)
-    if (key != "--report" && key != "--tensorboard" && key != "--progress" && key != "--log-level")
-      SPRINT_THROW(sprint::InvalidArgument,
-                   "--resume continues the stored configuration; {} cannot be changed (only --report, --tensorboard, "
-                   "--progress and --log-level may be given with --resume)",
-                   key);
-  overrides.emplace_back("--checkpoint-dir", *dir);  // the run goes on saving where it is resumed from
-  const std::vector<std::string> stored = sprint::train::load_checkpoint(*dir).run.command;
-  if (stored.empty() || stored[0] != "train")
-    SPRINT_THROW(sprint::FormatError, "{}: the stored command is not a sprint train command", *dir);
-  std::vector<std::string> out = prefix;
-  for (size_t i = 0; i < stored.size(); ++i) {  // drop the stored values of the overridden options
-    const std::string key = stored[i].substr(0, stored[i].find('='));
-    const bool overridden = std::any_of(overrides.begin(), overrides.end(), [&](const auto& o) { return o.first == key; });
-    if (overridden) {
-      if (stored[i].find('=') == std::string::npos) ++i;
-      continue;
-    }
-    out.push_back(stored[i]);
-  }
-  for (const auto& [key, value] : overrides) {
-    if (key == "--log-level") {
-      out.insert(out.begin(), {key, value});  // an option of `sprint`, before the subcommand
-    } else {
-      out.push_back(key);
-      out.push_back(value);
-    }
-  }
-  out.push_back("--resume");
-  out.push_back(*dir);
-  return out;
-}
-
 /// One line on stderr for an error that reached the top, and its exit code (exit_codes.h). The source location of
 /// a failed check only with --log-level debug.
 int report_error(const std::exception& e) {
@@ -528,7 +531,7 @@ int report_parse_error(CLI::App& app, const CLI::ParseError& e, const std::vecto
 int main(int argc, char** argv) {
   std::vector<std::string> args(argv + 1, argv + argc);
   try {
-    if (auto resumed = with_resume(args)) args = std::move(*resumed);
+    if (auto resumed = sprint::cli::with_resume(args)) args = std::move(*resumed);
     else if (auto merged = with_recipe(args)) args = std::move(*merged);
   } catch (const std::exception& e) {
     return report_error(e);
@@ -569,6 +572,7 @@ int main(int argc, char** argv) {
       return sprint::cli::run_train(p.train_args);
     }
     if (p.eval->parsed()) return sprint::cli::run_eval(p.eval_args);
+    if (p.fisher->parsed()) return sprint::cli::run_fisher(p.fisher_args);
     if (p.checkpoint_info->parsed()) return sprint::cli::run_checkpoint_info(p.info_args);
     if (p.fetch->parsed()) return sprint::cli::run_data_fetch(p.fetch_args);
     if (p.list->parsed()) return sprint::cli::run_data_list(p.list_dir);

@@ -16,6 +16,7 @@
 
 #include "sprint/backend/cpu/cpu_info.h"
 #include "sprint/cli/commands.h"
+#include "sprint/cli/sparse_run.h"
 #include "sprint/config.h"
 #include "sprint/core/log.h"
 #include "sprint/data/augment.h"
@@ -36,6 +37,7 @@
 #include "sprint/train/checkpoint.h"
 #include "sprint/train/layouts.h"
 #include "sprint/train/report.h"
+#include "sprint/train/sparse_checkpoint.h"
 #include "sprint/train/trainer.h"
 
 namespace sprint::cli {
@@ -337,7 +339,7 @@ int run_train_in(const TrainArgs& a, dist::ProcessGroup* group) {
   SPRINT_CHECK(a.checkpoint_every == 0 || a.checkpoint_dir, "--checkpoint-every needs --checkpoint-dir DIR");
   if (a.init) {
     const std::filesystem::path path = train::resolve_checkpoint(*a.init);
-    const train::LoadResult r = train::load_model_state(stream, *model.net, data::read_safetensors(path), !a.init_partial);
+    const train::LoadResult r = train::load_model_state(stream, *model.net, train::read_weights(path), !a.init_partial);
     std::printf("initialised from %s: %zu tensors loaded\n", path.c_str(), r.loaded.size());
     for (const std::string& name : r.missing) std::printf("  kept the model's own initialisation: %s\n", name.c_str());
     for (const std::string& name : r.mismatched) std::printf("  skipped (shape differs): %s\n", name.c_str());
@@ -346,6 +348,7 @@ int run_train_in(const TrainArgs& a, dist::ProcessGroup* group) {
 
   const std::unique_ptr<optim::Optimizer> optimizer_ptr = make_optimizer(a, *model.net);
   optim::Optimizer& optimizer = *optimizer_ptr;
+  SparseRun sparse(a, model, optimizer, group);
   const int64_t batches =
       a.drop_last ? data.train.size() / a.batch_size : (data.train.size() + a.batch_size - 1) / a.batch_size;
   const int64_t steps_per_epoch = (batches + a.accumulate_steps - 1) / a.accumulate_steps;
@@ -364,6 +367,10 @@ int run_train_in(const TrainArgs& a, dist::ProcessGroup* group) {
   options.process_group = group;
   options.bucket_bytes = std::max<int64_t>(1, static_cast<int64_t>(a.bucket_mb * 1024.0 * 1024.0));
   options.overlap_allreduce = a.dist_overlap == "on";
+  if (sparse.averager() != nullptr) {
+    options.average_every = a.merge_every;
+    options.averager = sparse.averager();
+  }
   options.batch_size = a.batch_size;
   options.eval_batch_size = a.eval_batch_size;
   options.accumulate_steps = a.accumulate_steps;
@@ -457,6 +464,7 @@ int run_train_in(const TrainArgs& a, dist::ProcessGroup* group) {
   if (a.recipe) std::printf("recipe %s\n", a.recipe->c_str());
   std::printf("%s, %s, batch %lld, %s\n", optimizer.describe().c_str(), schedule->describe().c_str(),
               static_cast<long long>(a.batch_size), model.loss->describe().c_str());
+  if (const std::string line = sparse.describe(); !line.empty()) std::printf("%s\n", line.c_str());
   if (options.augment.enabled() || options.tta > 0)
     std::printf("augmentation: %s; test-time augmentation %d\n", options.augment.describe().c_str(), options.tta);
   if (device.is_cuda()) {
@@ -475,6 +483,7 @@ int run_train_in(const TrainArgs& a, dist::ProcessGroup* group) {
   if (a.tensorboard) events.emplace(*a.tensorboard, "--tensorboard");
   for (int64_t epoch = first_epoch; epoch <= n_epochs && !trainer.finished(); ++epoch) {
     train::EpochStats stats;
+    sparse.start_epoch(stream, epoch);
     try {
       stats = trainer.run_epoch(epoch, n_epochs);
     } catch (const TrainingDiverged&) {
@@ -511,6 +520,8 @@ int run_train_in(const TrainArgs& a, dist::ProcessGroup* group) {
     return kInterruptedExitCode;
   }
   report.status = "completed";
+  sparse.finish(stream, trainer.steps_done());
+  report.sparse = sparse.json();
   if (group != nullptr) {
     const dist::TrafficCounters& t = group->traffic();
     report.distributed = train::distributed_json({.ranks = group->size(),
@@ -577,6 +588,7 @@ int run_train(const TrainArgs& given_args) {
   quiet.report.reset();
   quiet.checkpoint_dir.reset();
   quiet.checkpoint_every = 0;
+  quiet.save_sparse.reset();
   quiet.tensorboard.reset();
   quiet.trace.reset();
   quiet.progress = "off";
