@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "sprint/backend/cpu/cpu_info.h"
+#include "sprint/cli/augment_flags.h"
 #include "sprint/cli/commands.h"
 #include "sprint/data/augment.h"
 #include "sprint/data/dataset.h"
@@ -22,19 +23,6 @@
 namespace sprint::cli {
 namespace {
 
-data::AugmentOptions fisher_augment(const FisherArgs& a) {
-  SPRINT_CHECK(a.crop_pad >= 0, "--crop-pad {}: expected a whole number >= 0 (0 = off)", a.crop_pad);
-  SPRINT_CHECK(a.cutout >= 0, "--cutout {}: expected a whole number >= 0 (0 = off)", a.cutout);
-  data::AugmentOptions o{.crop_padding = a.crop_pad, .cutout = a.cutout};
-  try {
-    o.crop_pad_mode = data::parse_crop_pad_mode(a.crop_mode);
-    o.flip = data::parse_flip_mode(a.flip);
-  } catch (const InvalidArgument& e) {
-    SPRINT_THROW(InvalidArgument, "--crop-mode / --flip: {}", e.what());
-  }
-  return o;
-}
-
 void write_text(const std::string& path, const std::string& text) {
   data::write_output_file(path, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
 }
@@ -48,7 +36,7 @@ int run_fisher(const FisherArgs& a) {
   data::check_output_path(a.out, "--out");
   if (a.report) data::check_output_path(*a.report, "--report");
   if (a.save_init) data::check_output_path(*a.save_init, "--save-init");
-  const data::AugmentOptions augment = fisher_augment(a);
+  const data::AugmentOptions augment = augment_from_flags(a.crop_pad, a.crop_mode, a.flip, a.cutout);
   const int threads = resolve_threads(a.threads, a.model, cpu::available_cores());
   const Device device = parse_device(a.device);
   DeviceContext& context = device_context(device);

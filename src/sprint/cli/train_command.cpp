@@ -15,6 +15,7 @@
 #include <optional>
 
 #include "sprint/backend/cpu/cpu_info.h"
+#include "sprint/cli/augment_flags.h"
 #include "sprint/cli/commands.h"
 #include "sprint/cli/sparse_run.h"
 #include "sprint/config.h"
@@ -67,24 +68,6 @@ Datasets load_datasets(const TrainArgs& a) {
   return d;
 }
 
-/// --crop-pad, --crop-mode, --flip, --cutout as typed options; throws InvalidArgument naming the flag. Whether they
-/// fit the data set (image data, padding below the image side) is checked by the loader.
-data::AugmentOptions augment_options(const TrainArgs& a) {
-  SPRINT_CHECK(a.crop_pad >= 0, "--crop-pad {}: expected a whole number >= 0 (0 = off)", a.crop_pad);
-  SPRINT_CHECK(a.cutout >= 0, "--cutout {}: expected a whole number >= 0 (0 = off)", a.cutout);
-  data::AugmentOptions o{.crop_padding = a.crop_pad, .cutout = a.cutout};
-  try {
-    o.crop_pad_mode = data::parse_crop_pad_mode(a.crop_mode);
-  } catch (const InvalidArgument& e) {
-    SPRINT_THROW(InvalidArgument, "--crop-mode: {}", e.what());
-  }
-  try {
-    o.flip = data::parse_flip_mode(a.flip);
-  } catch (const InvalidArgument& e) {
-    SPRINT_THROW(InvalidArgument, "--flip: {}", e.what());
-  }
-  return o;
-}
 
 /// While alive, SIGINT and SIGTERM set a flag (the trainer stops after the current step) instead of killing the
 /// process; a second signal kills it as usual. The previous handlers come back on destruction.
@@ -144,6 +127,24 @@ bool progress_enabled(const std::string& mode) {
 }
 
 }  // namespace
+
+data::AugmentOptions augment_from_flags(int crop_pad, const std::string& crop_mode, const std::string& flip,
+                                        int cutout) {
+  SPRINT_CHECK(crop_pad >= 0, "--crop-pad {}: expected a whole number >= 0 (0 = off)", crop_pad);
+  SPRINT_CHECK(cutout >= 0, "--cutout {}: expected a whole number >= 0 (0 = off)", cutout);
+  data::AugmentOptions o{.crop_padding = crop_pad, .cutout = cutout};
+  try {
+    o.crop_pad_mode = data::parse_crop_pad_mode(crop_mode);
+  } catch (const InvalidArgument& e) {
+    SPRINT_THROW(InvalidArgument, "--crop-mode: {}", e.what());
+  }
+  try {
+    o.flip = data::parse_flip_mode(flip);
+  } catch (const InvalidArgument& e) {
+    SPRINT_THROW(InvalidArgument, "--flip: {}", e.what());
+  }
+  return o;
+}
 
 std::optional<int> parse_threads(const std::string& value) {
   if (value == "auto") return std::nullopt;
@@ -284,7 +285,8 @@ int run_train_in(const TrainArgs& a, dist::ProcessGroup* group) {
   if (a.tensorboard) data::prepare_output_directory(*a.tensorboard, "--tensorboard");
   SPRINT_CHECK(a.tta >= 0 && a.tta <= 2, "--tta {}: expected 0 (off), 1 (mirror) or 2 (mirror and translations)",
                a.tta);
-  const data::AugmentOptions augment = augment_options(a);  // bad values fail before any data is loaded
+  // Bad values fail before any data is loaded.
+  const data::AugmentOptions augment = augment_from_flags(a.crop_pad, a.crop_mode, a.flip, a.cutout);
   const auto given = [&](const char* name) { return a.was_given(name); };
   if (a.dataset != "random")
     for (const char* name : {"--samples", "--features", "--classes"})

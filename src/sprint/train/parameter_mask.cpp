@@ -10,18 +10,13 @@
 #include <nlohmann/json.hpp>
 
 #include "sprint/core/error.h"
+#include "sprint/train/file_checks.h"
 #include "sprint/data/safetensors.h"
 
 namespace sprint::train {
 namespace {
 
 constexpr const char* kFormat = "sprint-mask";
-
-#define SPRINT_CHECK_FORMAT(cond, ...) \
-  do {                                 \
-    if (!(cond)) [[unlikely]]          \
-      SPRINT_THROW(FormatError, __VA_ARGS__); \
-  } while (0)
 
 bool in_classifier(const std::string& name, const std::string& classifier) {
   return !classifier.empty() && name.starts_with(classifier + ".");
@@ -34,12 +29,6 @@ void find_last_linear(nn::Module& module, const std::string& prefix, std::string
     if (child->type_name() == "Linear") found = path;
     find_last_linear(*child, path, found);
   }
-}
-
-uint64_t fnv1a(uint64_t h, const void* data, size_t n) {
-  const auto* p = static_cast<const uint8_t*>(data);
-  for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 1099511628211ull;
-  return h;
 }
 
 std::vector<double> host_scores(const NamedScores& s) {
@@ -70,7 +59,7 @@ const ParameterMask::Entry* ParameterMask::find(const std::string& name) const {
 }
 
 std::string ParameterMask::hash() const {
-  uint64_t h = 1469598103934665603ull;
+  uint64_t h = kFnv1aStart;
   for (const Entry& e : entries) {
     h = fnv1a(h, e.name.data(), e.name.size() + 1);
     for (int64_t d : e.shape) h = fnv1a(h, &d, sizeof d);

@@ -7,6 +7,7 @@
 
 #include "sprint/config.h"
 #include "sprint/core/error.h"
+#include "sprint/train/file_checks.h"
 #include "sprint/train/checkpoint.h"
 
 namespace sprint::train {
@@ -14,18 +15,6 @@ namespace {
 namespace fs = std::filesystem;
 
 constexpr const char* kFormat = "sprint-sparse";
-
-#define SPRINT_CHECK_FORMAT(cond, ...) \
-  do {                                 \
-    if (!(cond)) [[unlikely]]          \
-      SPRINT_THROW(FormatError, __VA_ARGS__); \
-  } while (0)
-
-uint64_t fnv1a(uint64_t h, const void* data, size_t n) {
-  const auto* p = static_cast<const uint8_t*>(data);
-  for (size_t i = 0; i < n; ++i) h = (h ^ p[i]) * 1099511628211ull;
-  return h;
-}
 
 // The file's tensors as host tensors by name, in the file's order.
 std::vector<data::NamedTensor> all_tensors(const data::SafetensorsFile& file) {
@@ -43,7 +32,7 @@ uint64_t size_on_disk(const fs::path& path) {
 }  // namespace
 
 std::string content_hash(const data::SafetensorsFile& file) {
-  uint64_t h = 1469598103934665603ull;
+  uint64_t h = kFnv1aStart;
   for (const data::SafetensorsFile::Entry& e : file.entries()) {
     h = fnv1a(h, e.name.data(), e.name.size() + 1);
     const std::string_view code = data::safetensors_dtype_code(e.dtype);
