@@ -30,7 +30,7 @@ using namespace sprint;
 
 struct Args {
   std::string model = "cnn", shape = "1x28x28", format = "auto";
-  bool pool = true;  // backward gradients from a shared BufferPool, as the Trainer
+  bool pool = true;  // layer outputs and gradients from a shared BufferPool, as the Trainer
   int64_t classes = 10, batch = 64, steps = 20, warmup = 3;
   int threads = 1;
 };
@@ -92,8 +92,8 @@ int main(int argc, char** argv) {
     for (int64_t i = 0; i < a.batch; ++i) labels[static_cast<size_t>(i)] = static_cast<int32_t>(i % a.classes);
     const Tensor y = Tensor::from_values(labels, {a.batch});
 
-    nn::BufferPool gradients;
-    nn::RunContext ctx{stream, &rng, nn::BufferKey::micro_batch(0), activations, a.pool ? &gradients : nullptr};
+    nn::BufferPool step_buffers;
+    nn::RunContext ctx{stream, &rng, nn::BufferKey::micro_batch(0), activations, a.pool ? &step_buffers : nullptr};
     model.net->train();
     std::vector<double> ms;
     double last_loss = 0.0;
@@ -118,12 +118,14 @@ int main(int argc, char** argv) {
     out["threads"] = a.threads;
     out["format"] = memory_format_name(activations.value_or(format));
     out["steps"] = a.steps;
-    out["gradient_pool"] = a.pool;
+    out["buffer_pool"] = a.pool;
     out["median_step_ms"] = ms[ms.size() / 2];
     out["min_step_ms"] = ms.front();
     out["last_loss"] = last_loss;
     out["peak_rss_mib"] = peak_rss_mib();
     out["peak_allocated_mib"] = static_cast<double>(cpu_allocator().stats().peak_allocated_bytes) / (1 << 20);
+    out["pool_mib"] = static_cast<double>(step_buffers.bytes()) / (1 << 20);  // outputs and gradients, pooled
+    out["pool_blocks"] = step_buffers.size();
     sprint::bench::add_machine_fields(out);
     std::printf("%s\n", out.dump().c_str());
     return 0;

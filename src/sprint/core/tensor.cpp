@@ -62,33 +62,60 @@ Strides weight_blocked_strides(const Shape& shape, int64_t block) {
   return {c_blocks * shape[2] * shape[3] * tile, shape[2] * shape[3] * tile, shape[3] * tile, tile};
 }
 
+void Tensor::set_layout(MemoryFormat format) {
+  for (int64_t d : shape_) SPRINT_CHECK(d >= 0, "negative dimension in shape {}", shape_.to_string());
+  channel_block_ = 0;
+  weight_block_ = 0;
+  switch (format) {
+    case MemoryFormat::kContiguous: strides_ = contiguous_strides(shape_); break;
+    case MemoryFormat::kChannelsLast: strides_ = channels_last_strides(shape_); break;
+    case MemoryFormat::kChannelsBlocked8:
+    case MemoryFormat::kChannelsBlocked16:
+      SPRINT_CHECK(device_.is_cpu(), "{} tensors live in host memory, not on {}", memory_format_name(format),
+                   device_name(device_));
+      channel_block_ = static_cast<uint8_t>(sprint::channel_block(format));
+      strides_ = blocked_strides(shape_, channel_block_);
+      break;
+    case MemoryFormat::kWeightsBlocked8:
+    case MemoryFormat::kWeightsBlocked16:
+      SPRINT_CHECK(device_.is_cpu(), "{} tensors live in host memory, not on {}", memory_format_name(format),
+                   device_name(device_));
+      weight_block_ = static_cast<uint8_t>(sprint::weight_block(format));
+      strides_ = weight_blocked_strides(shape_, weight_block_);
+      break;
+  }
+}
+
 Tensor Tensor::empty(const Shape& shape, DType dtype, Allocator& allocator, MemoryFormat format) {
-  for (int64_t d : shape) SPRINT_CHECK(d >= 0, "negative dimension in shape {}", shape.to_string());
   Tensor t;
   t.shape_ = shape;
   t.dtype_ = dtype;
   t.device_ = allocator.device();
-  switch (format) {
-    case MemoryFormat::kContiguous: t.strides_ = contiguous_strides(shape); break;
-    case MemoryFormat::kChannelsLast: t.strides_ = channels_last_strides(shape); break;
-    case MemoryFormat::kChannelsBlocked8:
-    case MemoryFormat::kChannelsBlocked16:
-      SPRINT_CHECK(t.device_.is_cpu(), "{} tensors live in host memory, not on {}", memory_format_name(format),
-                   device_name(t.device_));
-      t.channel_block_ = static_cast<uint8_t>(sprint::channel_block(format));
-      t.strides_ = blocked_strides(shape, t.channel_block_);
-      break;
-    case MemoryFormat::kWeightsBlocked8:
-    case MemoryFormat::kWeightsBlocked16:
-      SPRINT_CHECK(t.device_.is_cpu(), "{} tensors live in host memory, not on {}", memory_format_name(format),
-                   device_name(t.device_));
-      t.weight_block_ = static_cast<uint8_t>(sprint::weight_block(format));
-      t.strides_ = weight_blocked_strides(shape, t.weight_block_);
-      break;
-  }
+  t.set_layout(format);
   t.storage_ = std::make_shared<Storage>(allocator, t.n_bytes());
   if (t.is_blocked() && t.n_bytes() > 0) std::memset(t.storage_->data(), 0, t.n_bytes());
   return t;
+}
+
+Tensor Tensor::over(std::shared_ptr<Storage> storage, const Shape& shape, DType dtype, MemoryFormat format) {
+  SPRINT_CHECK(storage != nullptr, "a tensor over storage needs a storage");
+  Tensor t;
+  t.shape_ = shape;
+  t.dtype_ = dtype;
+  t.device_ = storage->device();
+  t.set_layout(format);
+  SPRINT_CHECK(t.n_bytes() <= storage->n_bytes(), "a {} tensor of shape {} needs {} bytes; the storage has {}",
+               dtype_name(dtype), shape.to_string(), t.n_bytes(), storage->n_bytes());
+  t.storage_ = std::move(storage);
+  return t;
+}
+
+size_t Tensor::bytes_for(const Shape& shape, DType dtype, MemoryFormat format) {
+  Tensor t;
+  t.shape_ = shape;
+  t.dtype_ = dtype;
+  t.set_layout(format);  // the device only matters for the host-only check, which empty() and over() make
+  return t.n_bytes();
 }
 
 int64_t Tensor::storage_numel() const {

@@ -72,6 +72,11 @@ class Tensor {
   /// come zero-filled: the channels that pad C (and K) to a whole block must stay 0 (every op keeps them so).
   static Tensor empty(const Shape& shape, DType dtype, Allocator& allocator = cpu_allocator(),
                       MemoryFormat format = MemoryFormat::kContiguous);
+  /// A tensor of `shape` and `format` over the first bytes of `storage`, which must hold them (buffers recycled
+  /// across shapes). Contents are what the storage holds: blocked formats are not zero-filled here.
+  static Tensor over(std::shared_ptr<Storage> storage, const Shape& shape, DType dtype, MemoryFormat format);
+  /// Bytes a tensor of `shape` and `format` occupies (what empty() allocates, what over() needs).
+  static size_t bytes_for(const Shape& shape, DType dtype, MemoryFormat format);
   /// Non-owning view of memory the caller keeps alive; contiguous.
   static Tensor wrap(void* data, const Shape& shape, DType dtype, Device device = kCPU);
   /// Host tensor holding a copy of `values`, contiguous with `shape` (numel must match).
@@ -138,6 +143,9 @@ class Tensor {
   std::string description() const;
 
  private:
+  /// Strides and block sizes of shape_ in `format` (checks the dimensions and that blocked ones are on the host).
+  void set_layout(MemoryFormat format);
+
   std::shared_ptr<Storage> storage_;
   size_t offset_bytes_ = 0;
   Shape shape_;

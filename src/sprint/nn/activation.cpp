@@ -21,14 +21,14 @@ void check_matches(const Tensor& dy, const Tensor& ref, const char* layer) {
 }  // namespace
 
 Tensor ReLU::forward(RunContext& ctx, const Tensor& x) {
-  Tensor y = workspace_.get(ctx.stream, ctx.buffers, kOutput, x.shape(), x.dtype(), x.memory_format());
+  Tensor y = output_buffer(ctx, kOutput, x.shape(), x.dtype(), x.memory_format());
   ops::relu_forward(ctx.stream, flat(x), flat(y));
   saved_y_.at(ctx.buffers) = y;
   return y;
 }
 
 Tensor ReLU::backward(RunContext& ctx, const Tensor& dy) {
-  const Tensor& y = saved_y_.saved(ctx.buffers, "ReLU");
+  const Tensor y = take_saved(ctx, saved_y_, "ReLU");
   if (!needs_input_grad()) return Tensor();
   check_matches(dy, y, "ReLU");
   Tensor dx = gradient_buffer(ctx, kInputGrad, y.shape(), y.dtype(), y.memory_format());
@@ -37,14 +37,14 @@ Tensor ReLU::backward(RunContext& ctx, const Tensor& dy) {
 }
 
 Tensor GELU::forward(RunContext& ctx, const Tensor& x) {
-  Tensor y = workspace_.get(ctx.stream, ctx.buffers, kOutput, x.shape(), x.dtype(), x.memory_format());
+  Tensor y = output_buffer(ctx, kOutput, x.shape(), x.dtype(), x.memory_format());
   ops::gelu_forward(ctx.stream, flat(x), flat(y));
   saved_x_.at(ctx.buffers) = x;
   return y;
 }
 
 Tensor GELU::backward(RunContext& ctx, const Tensor& dy) {
-  const Tensor& x = saved_x_.saved(ctx.buffers, "GELU");
+  const Tensor x = take_saved(ctx, saved_x_, "GELU");
   if (!needs_input_grad()) return Tensor();
   check_matches(dy, x, "GELU");
   Tensor dx = gradient_buffer(ctx, kInputGrad, x.shape(), x.dtype(), x.memory_format());
@@ -55,7 +55,7 @@ Tensor GELU::backward(RunContext& ctx, const Tensor& dy) {
 std::string Scale::describe() const { return fmt::format("Scale(x {:g})", factor_); }
 
 Tensor Scale::forward(RunContext& ctx, const Tensor& x) {
-  Tensor y = workspace_.get(ctx.stream, ctx.buffers, kOutput, x.shape(), x.dtype(), x.memory_format());
+  Tensor y = output_buffer(ctx, kOutput, x.shape(), x.dtype(), x.memory_format());
   ops::axpby(ctx.stream, {.a = flat(x), .b = flat(x), .out = flat(y), .alpha = factor_, .beta = 0.0});
   input_shape_ = x.shape();
   input_format_ = x.memory_format();

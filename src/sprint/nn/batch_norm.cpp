@@ -51,7 +51,7 @@ Tensor BatchNorm2d::forward(RunContext& ctx, const Tensor& x) {
   output_shape(x.shape());
   const int64_t c = options_.num_features;
   const DType pt = norm_param_dtype(x.dtype());
-  Tensor y = workspace_.get(ctx.stream, ctx.buffers, kOutput, x.shape(), x.dtype(), x.memory_format());
+  Tensor y = output_buffer(ctx, kOutput, x.shape(), x.dtype(), x.memory_format());
   Saved s;
   s.x = x;
   s.mean = workspace_.get(ctx.stream, ctx.buffers, kMean, {c}, pt);
@@ -89,7 +89,7 @@ Tensor BatchNorm2d::forward(RunContext& ctx, const Tensor& x) {
 }
 
 Tensor BatchNorm2d::backward(RunContext& ctx, const Tensor& dy) {
-  Saved& s = saved_.saved(ctx.buffers, "BatchNorm2d");
+  const Saved s = take_saved(ctx, saved_, "BatchNorm2d");
   const bool train_g = gamma_ && gamma_->trainable();
   const bool train_b = beta_ && beta_->trainable();
   const bool want_dx = needs_input_grad();

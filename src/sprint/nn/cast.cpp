@@ -16,7 +16,7 @@ Tensor Cast::forward(RunContext& ctx, const Tensor& x) {
   SPRINT_CHECK(dtype_is_floating(x.dtype()), "Cast: the input must be floating, got {}", x.description());
   input_dtypes_.at(ctx.buffers) = x.dtype();
   if (x.dtype() == dtype_) return x;
-  Tensor y = workspace_.get(ctx.stream, ctx.buffers, kOutput, x.shape(), dtype_, x.memory_format());
+  Tensor y = output_buffer(ctx, kOutput, x.shape(), dtype_, x.memory_format());
   ops::copy(ctx.stream, x, y);
   return y;
 }

@@ -72,7 +72,7 @@ Tensor Conv2d::forward(RunContext& ctx, const Tensor& x) {
   const MemoryFormat out_format = ctx.activation_format.value_or(x.memory_format());
   // Weights live in the layout the kernels read (converted once, on the first call that sees this input layout).
   weight_->convert_format(ctx.stream, ops::preferred_weight_format(ctx.stream, x, options_.groups));
-  Tensor y = workspace_.get(ctx.stream, ctx.buffers, kOutput, out_shape, x.dtype(), out_format);
+  Tensor y = output_buffer(ctx, kOutput, out_shape, x.dtype(), out_format);
   ops::conv2d_forward(ctx.stream, {.x = x,
                                    .w = weight_->value(),
                                    .b = bias_ ? bias_->value() : kNoTensor,
@@ -81,14 +81,18 @@ Tensor Conv2d::forward(RunContext& ctx, const Tensor& x) {
                                    .activation = options_.activation});
   Saved& s = saved_.at(ctx.buffers);
   s.x = x;
-  s.y = y;
+  s.y_shape = y.shape();
+  switch (options_.activation) {
+    case Activation::kNone: s.y = Tensor(); break;  // the next layer keeps it if it needs it
+    case Activation::kReLU: s.y = y; break;
+  }
   return y;
 }
 
 Tensor Conv2d::backward(RunContext& ctx, const Tensor& dy) {
-  Saved& s = saved_.saved(ctx.buffers, "Conv2d");
-  SPRINT_CHECK(dy.shape() == s.y.shape(), "{}: dy {} does not match the output {}", describe(),
-               dy.description(), s.y.description());
+  const Saved s = take_saved(ctx, saved_, "Conv2d");
+  SPRINT_CHECK(dy.shape() == s.y_shape, "{}: dy {} does not match the output shape {}", describe(),
+               dy.description(), s.y_shape.to_string());
   const bool train_w = weight_->trainable();
   const bool train_b = bias_ && bias_->trainable();
   if (!train_w && !train_b && !needs_input_grad()) return Tensor();

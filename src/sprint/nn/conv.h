@@ -53,7 +53,9 @@ class Conv2d final : public Module {
 
  private:
   struct Saved {
-    Tensor x, y;
+    Tensor x;
+    Tensor y;  // only with a fused activation, whose backward reads it
+    Shape y_shape;
   };
 
   ConvOptions options_;

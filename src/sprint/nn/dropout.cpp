@@ -23,13 +23,13 @@ Tensor Dropout::forward(RunContext& ctx, const Tensor& x) {
   SPRINT_CHECK(ctx.rng != nullptr, "Dropout in training mode needs RunContext::rng");
   s.mask = {p_, ctx.rng->seed(), ctx.rng->reserve(static_cast<uint64_t>(x.numel())), ctx.philox_state};
   const MemoryFormat format = x.ndim() == 4 ? x.memory_format() : MemoryFormat::kContiguous;
-  Tensor y = workspace_.get(ctx.stream, ctx.buffers, kOutput, x.shape(), x.dtype(), format);
+  Tensor y = output_buffer(ctx, kOutput, x.shape(), x.dtype(), format);
   ops::dropout_forward(ctx.stream, {.x = x, .y = y, .mask = s.mask});
   return y;
 }
 
 Tensor Dropout::backward(RunContext& ctx, const Tensor& dy) {
-  const Saved& s = saved_.saved(ctx.buffers, "Dropout");
+  const Saved s = take_saved(ctx, saved_, "Dropout");
   if (!needs_input_grad()) return Tensor();
   if (!s.active) return dy;
   const MemoryFormat format = dy.ndim() == 4 ? dy.memory_format() : MemoryFormat::kContiguous;

@@ -20,13 +20,13 @@ Tensor Flatten::forward(RunContext& ctx, const Tensor& x) {
   saved_.at(ctx.buffers) = {x.shape(), format};
   const Shape out = output_shape(x.shape());
   if (format == MemoryFormat::kContiguous) return x.reshape(out);
-  Tensor y = workspace_.get(ctx.stream, ctx.buffers, kOutput, x.shape(), x.dtype());  // contiguous NCHW copy
+  Tensor y = output_buffer(ctx, kOutput, x.shape(), x.dtype());  // contiguous NCHW copy
   ops::copy(ctx.stream, x, y);
   return y.reshape(out);
 }
 
 Tensor Flatten::backward(RunContext& ctx, const Tensor& dy) {
-  const Saved& s = saved_.saved(ctx.buffers, "Flatten");
+  const Saved s = take_saved(ctx, saved_, "Flatten");
   if (!needs_input_grad()) return Tensor();
   Tensor dy_shaped = dy.reshape(s.input_shape);
   if (s.format == MemoryFormat::kContiguous) return dy_shaped;

@@ -45,7 +45,7 @@ Shape Linear::output_shape(const Shape& input) const {
 
 Tensor Linear::forward(RunContext& ctx, const Tensor& x) {
   const Shape out_shape = output_shape(x.shape());
-  Tensor y = workspace_.get(ctx.stream, ctx.buffers, kOutput, out_shape, x.dtype());
+  Tensor y = output_buffer(ctx, kOutput, out_shape, x.dtype());
   ops::linear_forward(ctx.stream, {.x = x,
                                    .w = weight_->value(),
                                    .b = bias_ ? bias_->value() : kNoTensor,
@@ -58,7 +58,7 @@ Tensor Linear::forward(RunContext& ctx, const Tensor& x) {
 }
 
 Tensor Linear::backward(RunContext& ctx, const Tensor& dy) {
-  Saved& s = saved_.saved(ctx.buffers, "Linear");
+  const Saved s = take_saved(ctx, saved_, "Linear");
   const int64_t n = s.x.dim(0);
   Tensor dx = needs_input_grad() ? gradient_buffer(ctx, kInputGrad, s.x.shape(), s.x.dtype()) : Tensor();
   Tensor scratch = activation_needs_output(options_.activation)

@@ -15,14 +15,14 @@ Shape LogSoftmax::output_shape(const Shape& input) const {
 
 Tensor LogSoftmax::forward(RunContext& ctx, const Tensor& x) {
   output_shape(x.shape());
-  Tensor y = workspace_.get(ctx.stream, ctx.buffers, kOutput, x.shape(), x.dtype());
+  Tensor y = output_buffer(ctx, kOutput, x.shape(), x.dtype());
   ops::log_softmax_forward(ctx.stream, {.x = x, .y = y});
   saved_y_.at(ctx.buffers) = y;
   return y;
 }
 
 Tensor LogSoftmax::backward(RunContext& ctx, const Tensor& dy) {
-  const Tensor& y = saved_y_.saved(ctx.buffers, "LogSoftmax");
+  const Tensor y = take_saved(ctx, saved_y_, "LogSoftmax");
   if (!needs_input_grad()) return Tensor();
   Tensor dx = workspace_.get(ctx.stream, ctx.buffers, kInputGrad, y.shape(), y.dtype());
   ops::log_softmax_backward(ctx.stream, {.dy = dy, .y = y, .dx = dx});

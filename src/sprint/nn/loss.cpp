@@ -21,7 +21,7 @@ Tensor NllLoss::forward(RunContext& ctx, const Tensor& logp, const Tensor& targe
 }
 
 Tensor NllLoss::backward(RunContext& ctx, double scale) {
-  const Saved& s = saved_.saved(ctx.buffers, "NllLoss");
+  const Saved s = take_saved(ctx, saved_, "NllLoss");
   Tensor d = workspace_.get(ctx.stream, ctx.buffers, kInputGrad, s.logp.shape(), s.logp.dtype());
   ops::nll_loss_backward(ctx.stream, {.target = s.target, .dlogp = d, .reduction = reduction_, .scale = scale});
   return d;
@@ -52,7 +52,7 @@ Tensor CrossEntropyLoss::forward(RunContext& ctx, const Tensor& logits, const Te
 }
 
 Tensor CrossEntropyLoss::backward(RunContext& ctx, double scale) {
-  const Saved& s = saved_.saved(ctx.buffers, "CrossEntropyLoss");
+  const Saved s = take_saved(ctx, saved_, "CrossEntropyLoss");
   Tensor d = workspace_.get(ctx.stream, ctx.buffers, kInputGrad, s.probs.shape(), s.probs.dtype());
   ops::cross_entropy_backward(ctx.stream, {.probs = s.probs,
                                            .target = s.target,

@@ -102,9 +102,13 @@ void Module::to_device(const Stream& stream) {
   for (auto& [name, child] : children()) child->to_device(stream);
 }
 
-Tensor Module::gradient_buffer(RunContext& ctx, int id, const Shape& shape, DType dtype, MemoryFormat format) {
-  if (ctx.gradients) return ctx.gradients->acquire(ctx.stream, shape, dtype, format);
+Tensor Module::output_buffer(RunContext& ctx, int id, const Shape& shape, DType dtype, MemoryFormat format) {
+  if (ctx.pool) return ctx.pool->acquire(ctx.stream, shape, dtype, format);
   return workspace_.get(ctx.stream, ctx.buffers, id, shape, dtype, format);
+}
+
+Tensor Module::gradient_buffer(RunContext& ctx, int id, const Shape& shape, DType dtype, MemoryFormat format) {
+  return output_buffer(ctx, id, shape, dtype, format);  // one pool serves both
 }
 
 }  // namespace sprint::nn

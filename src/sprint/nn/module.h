@@ -52,9 +52,10 @@ struct RunContext {
   /// Layout convolutions write their outputs in, and so the layers after them work in (ops::
   /// preferred_activation_format: channel-blocked on the CPU); unset: each layer keeps its input's layout.
   std::optional<MemoryFormat> activation_format = std::nullopt;
-  /// Where layers take their input-gradient buffers during backward (shared, recycled as soon as they are
-  /// consumed); null: each layer keeps its own in its Workspace.
-  BufferPool* gradients = nullptr;
+  /// Where layers take their outputs and input gradients during a training step (shared, recycled as soon as no
+  /// layer holds them; backward then releases what forward saved); null: each layer keeps its own in its
+  /// Workspace, and what forward saved stays until the next forward with the same key.
+  BufferPool* pool = nullptr;
   /// Optional i64 (2) {seed, base} on the stream's device (DropoutMask::state): stochastic layers still reserve
   /// their offsets from rng, but their kernels add the base and take the seed from this tensor when they run. A
   /// CUDA graph captured with it draws new masks on each replay once the base is advanced between replays.
@@ -64,6 +65,18 @@ struct RunContext {
   /// Told after each child's backward that its parameters' gradients are written (nn/gradient_listener.h).
   GradientListener* gradient_listener = nullptr;
 };
+
+/// What `layer`'s forward saved for ctx.buffers, for its backward: moved out when the layers share ctx.pool (so
+/// that what it holds is released once backward returns, as PyTorch frees a graph's saved tensors), copied
+/// otherwise (backward may then run again on the same forward). Throws when forward saved nothing for the key.
+template <class T>
+T take_saved(const RunContext& ctx, PerBuffer<T>& saved, const char* layer) {
+  T& entry = saved.saved(ctx.buffers, layer);
+  if (ctx.pool == nullptr) return entry;
+  T out = std::move(entry);
+  saved.erase(ctx.buffers);
+  return out;
+}
 
 /// A named tensor that is state but not trained (BatchNorm running statistics): saved in checkpoints.
 struct NamedBuffer {
@@ -139,8 +152,12 @@ class Module {
   /// Registers a counter the module keeps in `*value`.
   void add_counter(std::string name, int64_t* value);
 
-  /// A buffer for an input gradient (backward's dx and its scratch): from ctx.gradients when set, else this
-  /// module's Workspace entry `id`.
+  /// A buffer for an output (forward's y, or what backward reads besides it, such as max-pooling's indices):
+  /// from ctx.pool when set, else this module's Workspace entry `id`.
+  Tensor output_buffer(RunContext& ctx, int id, const Shape& shape, DType dtype,
+                       MemoryFormat format = MemoryFormat::kContiguous);
+  /// A buffer for an input gradient (backward's dx and its scratch): from ctx.pool when set, else this module's
+  /// Workspace entry `id`.
   Tensor gradient_buffer(RunContext& ctx, int id, const Shape& shape, DType dtype,
                          MemoryFormat format = MemoryFormat::kContiguous);
 

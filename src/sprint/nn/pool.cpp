@@ -35,17 +35,17 @@ Shape MaxPool2d::output_shape(const Shape& input) const {
 
 Tensor MaxPool2d::forward(RunContext& ctx, const Tensor& x) {
   const Shape out = output_shape(x.shape());
-  Tensor y = workspace_.get(ctx.stream, ctx.buffers, kOutput, out, x.dtype(), x.memory_format());
-  Tensor indices = workspace_.get(ctx.stream, ctx.buffers, kIndices, out, DType::kI32, y.memory_format());
+  Tensor y = output_buffer(ctx, kOutput, out, x.dtype(), x.memory_format());
+  Tensor indices = output_buffer(ctx, kIndices, out, DType::kI32, y.memory_format());
   ops::max_pool2d_forward(ctx.stream, {.x = x, .y = y, .indices = indices, .params = params_});
-  saved_.at(ctx.buffers) = {x, indices};
+  saved_.at(ctx.buffers) = {PoolInput::of(x), indices};
   return y;
 }
 
 Tensor MaxPool2d::backward(RunContext& ctx, const Tensor& dy) {
-  const Saved& s = saved_.saved(ctx.buffers, "MaxPool2d");
+  const Saved s = take_saved(ctx, saved_, "MaxPool2d");
   if (!needs_input_grad()) return Tensor();
-  Tensor dx = gradient_buffer(ctx, kInputGrad, s.x.shape(), s.x.dtype(), s.x.memory_format());
+  Tensor dx = gradient_buffer(ctx, kInputGrad, s.x.shape, s.x.dtype, s.x.format);
   ops::max_pool2d_backward(ctx.stream, {.dy = dy, .indices = s.indices, .dx = dx, .params = params_});
   return dx;
 }
@@ -67,16 +67,16 @@ Shape AvgPool2d::output_shape(const Shape& input) const {
 
 Tensor AvgPool2d::forward(RunContext& ctx, const Tensor& x) {
   Tensor y =
-      workspace_.get(ctx.stream, ctx.buffers, kOutput, output_shape(x.shape()), x.dtype(), x.memory_format());
+      output_buffer(ctx, kOutput, output_shape(x.shape()), x.dtype(), x.memory_format());
   ops::avg_pool2d_forward(ctx.stream, {.x = x, .y = y, .params = params_});
-  saved_x_.at(ctx.buffers) = x;
+  saved_x_.at(ctx.buffers) = PoolInput::of(x);
   return y;
 }
 
 Tensor AvgPool2d::backward(RunContext& ctx, const Tensor& dy) {
-  const Tensor& x = saved_x_.saved(ctx.buffers, "AvgPool2d");
+  const PoolInput x = take_saved(ctx, saved_x_, "AvgPool2d");
   if (!needs_input_grad()) return Tensor();
-  Tensor dx = gradient_buffer(ctx, kInputGrad, x.shape(), x.dtype(), x.memory_format());
+  Tensor dx = gradient_buffer(ctx, kInputGrad, x.shape, x.dtype, x.format);
   ops::avg_pool2d_backward(ctx.stream, {.dy = dy, .dx = dx, .params = params_});
   return dx;
 }
@@ -89,16 +89,16 @@ Shape GlobalAvgPool2d::output_shape(const Shape& input) const {
 }
 
 Tensor GlobalAvgPool2d::forward(RunContext& ctx, const Tensor& x) {
-  Tensor y = workspace_.get(ctx.stream, ctx.buffers, kOutput, output_shape(x.shape()), x.dtype());
+  Tensor y = output_buffer(ctx, kOutput, output_shape(x.shape()), x.dtype());
   ops::global_avg_pool2d_forward(ctx.stream, {.x = x, .y = y, .indices = kNoTensor});
-  saved_x_.at(ctx.buffers) = x;
+  saved_x_.at(ctx.buffers) = PoolInput::of(x);
   return y;
 }
 
 Tensor GlobalAvgPool2d::backward(RunContext& ctx, const Tensor& dy) {
-  const Tensor& x = saved_x_.saved(ctx.buffers, "GlobalAvgPool2d");
+  const PoolInput x = take_saved(ctx, saved_x_, "GlobalAvgPool2d");
   if (!needs_input_grad()) return Tensor();
-  Tensor dx = gradient_buffer(ctx, kInputGrad, x.shape(), x.dtype(), x.memory_format());
+  Tensor dx = gradient_buffer(ctx, kInputGrad, x.shape, x.dtype, x.format);
   ops::global_avg_pool2d_backward(ctx.stream, {.dy = dy, .indices = kNoTensor, .dx = dx});
   return dx;
 }
@@ -109,17 +109,17 @@ Shape GlobalMaxPool2d::output_shape(const Shape& input) const {
 
 Tensor GlobalMaxPool2d::forward(RunContext& ctx, const Tensor& x) {
   const Shape out = output_shape(x.shape());
-  Tensor y = workspace_.get(ctx.stream, ctx.buffers, kOutput, out, x.dtype());
-  Tensor indices = workspace_.get(ctx.stream, ctx.buffers, kIndices, out, DType::kI32);
+  Tensor y = output_buffer(ctx, kOutput, out, x.dtype());
+  Tensor indices = output_buffer(ctx, kIndices, out, DType::kI32);
   ops::global_max_pool2d_forward(ctx.stream, {.x = x, .y = y, .indices = indices});
-  saved_.at(ctx.buffers) = {x, indices};
+  saved_.at(ctx.buffers) = {PoolInput::of(x), indices};
   return y;
 }
 
 Tensor GlobalMaxPool2d::backward(RunContext& ctx, const Tensor& dy) {
-  const Saved& s = saved_.saved(ctx.buffers, "GlobalMaxPool2d");
+  const Saved s = take_saved(ctx, saved_, "GlobalMaxPool2d");
   if (!needs_input_grad()) return Tensor();
-  Tensor dx = gradient_buffer(ctx, kInputGrad, s.x.shape(), s.x.dtype(), s.x.memory_format());
+  Tensor dx = gradient_buffer(ctx, kInputGrad, s.x.shape, s.x.dtype, s.x.format);
   ops::global_max_pool2d_backward(ctx.stream, {.dy = dy, .indices = s.indices, .dx = dx});
   return dx;
 }

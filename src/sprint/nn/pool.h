@@ -22,6 +22,15 @@ struct PoolOptions {
   Pool2dParams params() const { return {kernel_size, stride > 0 ? stride : kernel_size, padding, count_include_pad}; }
 };
 
+/// What a pooling layer's backward needs of its input: the gradient's shape, dtype and layout, not the values (so
+/// the input's memory is free once forward has run).
+struct PoolInput {
+  Shape shape;
+  DType dtype = DType::kF32;
+  MemoryFormat format = MemoryFormat::kContiguous;
+  static PoolInput of(const Tensor& x) { return {x.shape(), x.dtype(), x.memory_format()}; }
+};
+
 class MaxPool2d final : public Module {
  public:
   explicit MaxPool2d(const PoolOptions& options);
@@ -36,7 +45,8 @@ class MaxPool2d final : public Module {
 
  private:
   struct Saved {
-    Tensor x, indices;
+    PoolInput x;
+    Tensor indices;
   };
   Pool2dParams params_;
   PerBuffer<Saved> saved_;
@@ -56,7 +66,7 @@ class AvgPool2d final : public Module {
 
  private:
   Pool2dParams params_;
-  PerBuffer<Tensor> saved_x_;
+  PerBuffer<PoolInput> saved_x_;
 };
 
 class GlobalAvgPool2d final : public Module {
@@ -68,7 +78,7 @@ class GlobalAvgPool2d final : public Module {
   LayerCost cost(const Shape& input, DType dtype, Phase phase) const override;
 
  private:
-  PerBuffer<Tensor> saved_x_;
+  PerBuffer<PoolInput> saved_x_;
 };
 
 class GlobalMaxPool2d final : public Module {
@@ -81,7 +91,8 @@ class GlobalMaxPool2d final : public Module {
 
  private:
   struct Saved {
-    Tensor x, indices;
+    PoolInput x;
+    Tensor indices;
   };
   PerBuffer<Saved> saved_;
 };

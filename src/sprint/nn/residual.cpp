@@ -67,7 +67,7 @@ void Residual::set_needs_input_grad(bool on) {
 Tensor Residual::forward(RunContext& ctx, const Tensor& x) {
   const Tensor out = body_name_.empty() ? body_->forward(ctx, x) : forward_child(ctx, body_name_, *body_, x);
   const Tensor skip = shortcut_ ? forward_child(ctx, shortcut_name_, *shortcut_, x) : x;
-  Tensor y = workspace_.get(ctx.stream, ctx.buffers, kOutput, out.shape(), out.dtype(), format_of(out));
+  Tensor y = output_buffer(ctx, kOutput, out.shape(), out.dtype(), format_of(out));
   add(ctx.stream, out, skip, y, "outputs");
   return y;
 }
@@ -141,14 +141,14 @@ std::string ResidualBlock::describe() const {
 
 Tensor ResidualBlock::forward(RunContext& ctx, const Tensor& x) {
   const Tensor sum = Residual::forward(ctx, x);
-  Tensor y = workspace_.get(ctx.stream, ctx.buffers, kBlockOutput, sum.shape(), sum.dtype(), format_of(sum));
+  Tensor y = output_buffer(ctx, kBlockOutput, sum.shape(), sum.dtype(), format_of(sum));
   ops::relu_forward(ctx.stream, flat(sum), flat(y));
   saved_y_.at(ctx.buffers) = y;
   return y;
 }
 
 Tensor ResidualBlock::backward(RunContext& ctx, const Tensor& dy) {
-  const Tensor& y = saved_y_.saved(ctx.buffers, "ResidualBlock");
+  const Tensor y = take_saved(ctx, saved_y_, "ResidualBlock");
   SPRINT_CHECK(dy.shape() == y.shape() && same_memory_order(dy, y), "{}: dy {} does not match the output {}",
                describe(), dy.description(), y.description());
   Tensor dsum = gradient_buffer(ctx, kBlockGrad, y.shape(), y.dtype(), format_of(y));

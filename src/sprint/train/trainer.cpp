@@ -275,7 +275,7 @@ bool Trainer::graph_step(nn::RunContext& ctx, const data::Batch& batch, int64_t 
 }
 
 EpochStats Trainer::run_epoch(int64_t epoch, int64_t n_epochs) {
-  nn::RunContext ctx{stream_, &rng_, nn::BufferKey::micro_batch(0), options_.activation_format, &gradients_};
+  nn::RunContext ctx{stream_, &rng_, nn::BufferKey::micro_batch(0), options_.activation_format, &step_buffers_};
   if (model_.on_epoch_start) model_.on_epoch_start(epoch - 1);
   // Recomputes which layers need their input gradient (parameters may have been frozen or unfrozen).
   model_.net->set_needs_input_grad(false);

@@ -202,7 +202,7 @@ class Trainer {
   dist::ProcessGroup* group_ = nullptr;             // data parallelism: set when there are 2 ranks or more
   std::unique_ptr<GradientBuckets> buckets_;         // with group_: the gradient all-reduce
   int64_t buckets_reduced_ = 0, buckets_started_early_ = 0;
-  nn::BufferPool gradients_;                        // backward's input gradients, shared by all layers
+  nn::BufferPool step_buffers_;  // layer outputs and input gradients of a step, shared by all layers
   int64_t steps_done_ = 0;                          // optimizer steps over the whole run
   std::unique_ptr<Lookahead> lookahead_;            // from the weights before the first step
   int64_t epoch_ = 1, batch_ = 0, samples_ = 0;     // position: the batch the next step starts from

@@ -1,6 +1,6 @@
-// buffer_pool_test.cpp: BufferPool hands out only buffers no one holds, reuses them once released (rows views for
-// a smaller batch), and a residual network trained with one gives the same losses as with per-layer buffers,
-// with a lower peak and no allocation in steady-state steps.
+// buffer_pool_test.cpp: BufferPool hands out only blocks no one holds, reuses them once released for any shape
+// that fits (the smallest that does; blocked padding channels zeroed), and a residual network trained with one
+// gives the same losses as with per-layer buffers, with a lower peak and no allocation in steady-state steps.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -15,39 +15,85 @@
 namespace sprint::nn {
 namespace {
 
-TEST(BufferPool, HandsOutOnlyBuffersNoOneHolds) {
+TEST(BufferPool, HandsOutOnlyBlocksNoOneHolds) {
   BufferPool pool;
   const Stream s = cpu_context().compute_stream();
   Tensor a = pool.acquire(s, {4, 8}, DType::kF32);
   Tensor b = pool.acquire(s, {4, 8}, DType::kF32);
-  EXPECT_NE(a.data(), b.data()) << "a held buffer was handed out again";
+  EXPECT_NE(a.data(), b.data()) << "a held block was handed out again";
   EXPECT_EQ(pool.size(), 2u);
   void* freed = a.data();
   a = Tensor();  // released
   Tensor c = pool.acquire(s, {4, 8}, DType::kF32);
   EXPECT_EQ(c.data(), freed);
   EXPECT_EQ(pool.size(), 2u);
-  // A smaller batch is a view of a free buffer; the view holds it.
+  // A smaller tensor of another shape and dtype fits in a free block; it holds the block.
   c = Tensor();
-  Tensor rows = pool.acquire(s, {2, 8}, DType::kF32);
-  EXPECT_EQ(rows.data(), freed);
-  EXPECT_EQ(rows.shape(), (Shape{2, 8}));
+  Tensor other = pool.acquire(s, {3, 5}, DType::kF64);
+  EXPECT_EQ(other.data(), freed);
+  EXPECT_EQ(other.shape(), (Shape{3, 5}));
+  EXPECT_EQ(other.dtype(), DType::kF64);
   Tensor d = pool.acquire(s, {4, 8}, DType::kF32);
   EXPECT_NE(d.data(), freed);
   EXPECT_NE(d.data(), b.data());
-  // Other dtypes, trailing shapes and formats never share a buffer.
+  EXPECT_EQ(pool.size(), 3u);
+  // A request larger than every free block makes a new one.
+  void* b_block = b.data();
   b = Tensor();
-  EXPECT_NE(pool.acquire(s, {4, 8}, DType::kF64).data(), nullptr);
+  Tensor big = pool.acquire(s, {4, 9}, DType::kF32);
+  EXPECT_NE(big.data(), b_block);
   EXPECT_EQ(pool.size(), 4u);
-  Tensor image = pool.acquire(s, {2, 16, 3, 3}, DType::kF32, MemoryFormat::kChannelsLast);
-  EXPECT_TRUE(image.is_channels_last());
-  image = Tensor();
-  Tensor blocked = pool.acquire(s, {2, 16, 3, 3}, DType::kF32, MemoryFormat::kChannelsBlocked8);
-  EXPECT_TRUE(blocked.is_channel_blocked());
-  EXPECT_EQ(pool.size(), 6u);
   pool.clear();
   EXPECT_EQ(pool.size(), 0u);
-  EXPECT_EQ(rows.shape(), (Shape{2, 8})) << "handles outlive clear()";
+  EXPECT_EQ(other.shape(), (Shape{3, 5})) << "handles outlive clear()";
+}
+
+TEST(BufferPool, TakesTheSmallestFreeBlockThatFits) {
+  BufferPool pool;
+  const Stream s = cpu_context().compute_stream();
+  Tensor large = pool.acquire(s, {128}, DType::kF32);
+  Tensor small = pool.acquire(s, {32}, DType::kF32);
+  Tensor medium = pool.acquire(s, {64}, DType::kF32);
+  void* small_block = small.data();
+  void* medium_block = medium.data();
+  large = small = medium = Tensor();
+  EXPECT_EQ(pool.acquire(s, {20}, DType::kF32).data(), small_block);
+  EXPECT_EQ(pool.acquire(s, {40}, DType::kF32).data(), medium_block);
+  EXPECT_EQ(pool.bytes(), (128 + 32 + 64) * 4);
+}
+
+TEST(BufferPool, KeepsLargeBlocksForLargeRequests) {
+  BufferPool pool;
+  const Stream s = cpu_context().compute_stream();
+  const int64_t large = int64_t{4} << 20;  // floats: 16 MiB
+  void* block = pool.acquire(s, {large}, DType::kF32).data();  // released at once
+  EXPECT_NE(pool.acquire(s, {large / 4}, DType::kF32).data(), block) << "a quarter-size tensor took the block";
+  EXPECT_EQ(pool.size(), 2u);
+  Tensor half = pool.acquire(s, {large / 2}, DType::kF32);
+  EXPECT_EQ(half.data(), block) << "a half-size tensor may use it";
+}
+
+TEST(BufferPool, ReusedBlocksKeepBlockedPaddingChannelsAtZero) {
+  BufferPool pool;
+  const Stream s = cpu_context().compute_stream();
+  Tensor dirty = pool.acquire(s, {2, 16, 3, 3}, DType::kF32);
+  void* block = dirty.data();
+  std::memset(dirty.data(), 0xff, dirty.n_bytes());  // NaN patterns everywhere
+  dirty = Tensor();
+  // 5 channels on 8-channel blocks: channels 5..7 pad the block and must read 0.
+  Tensor blocked = pool.acquire(s, {2, 5, 3, 3}, DType::kF32, MemoryFormat::kChannelsBlocked8);
+  ASSERT_EQ(blocked.data(), block);
+  EXPECT_TRUE(blocked.is_channel_blocked());
+  const float* p = blocked.data_as<float>();
+  for (int64_t i = 0; i < blocked.storage_numel(); ++i) {
+    if (i % 8 >= 5) {
+      ASSERT_EQ(p[i], 0.0f) << "padding element " << i;
+    }
+  }
+  blocked = Tensor();
+  Tensor channels_last = pool.acquire(s, {2, 16, 3, 3}, DType::kF32, MemoryFormat::kChannelsLast);
+  EXPECT_TRUE(channels_last.is_channels_last());
+  EXPECT_EQ(channels_last.data(), block);
 }
 
 struct TrainingRun {
@@ -65,7 +111,7 @@ TrainingRun train(bool pooled) {
   const Tensor labels = testing::random_labels(8, 10, rng);
   BufferPool pool;
   RunContext ctx{s, &rng};
-  if (pooled) ctx.gradients = &pool;
+  if (pooled) ctx.pool = &pool;
   optim::SGD sgd(optim::single_group(*model.net), optim::SGDOptions(0.05).with_momentum(0.9));
   TrainingRun run;
   cpu_allocator().reset_peak_stats();
