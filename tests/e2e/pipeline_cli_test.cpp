@@ -73,6 +73,22 @@ TEST(PipelineCli, EveryPolicyTrainsAndReportsItsStages) {
   EXPECT_GT(j["pipeline"]["overlap"].get<double>(), 0.0);
 }
 
+// Mixed precision: the stages' weights have f32 masters and bf16 compute copies; SpecTrain predicts from the
+// master with the f32 gradient and velocity and rounds the prediction into the copy the layers read.
+TEST(PipelineCli, SpecTrainPredictsMixedPrecisionWeights) {
+  TempDir tmp;
+  for (const std::string policy : {"spectrain", "stash"}) {
+    const fs::path report = tmp.path() / (policy + ".json");
+    CommandResult r = run_sprint(mlp({"--pipeline", "2", "--weight-policy", policy, "--amp", "bf16", "--report",
+                                      report.string()}));
+    ASSERT_EQ(r.exit_code, 0) << policy << ": " << r.err;
+    std::ifstream in(report);
+    const nlohmann::json j = nlohmann::json::parse(in);
+    EXPECT_EQ(j["status"], "completed");
+    EXPECT_LT(j["epochs"][1]["train_loss"].get<double>(), j["epochs"][0]["train_loss"].get<double>()) << policy;
+  }
+}
+
 TEST(PipelineCli, WhatCannotWorkIsOneLineAndExitCode2) {
   TempDir tmp;
   const std::pair<std::vector<std::string>, std::string> cases[] = {

@@ -1,6 +1,6 @@
 // amp_ops_test.cpp: the mixed-precision and schedule ops on CUDA against the CPU: loss scaling (apply,
 // unscale with the inf flag, GradScaler's update) in f32/f16/bf16, the mixed-precision optimizer update (f32
-// master and state, half gradient, half compute copy written in the same pass), and the planned step values a
+// master and state, an f32 or half gradient, half compute copy written in the same pass), and the planned step values a
 // captured graph replays (step_values_select inside a CUDA graph advances its cursor on every replay).
 #include <gtest/gtest.h>
 
@@ -62,11 +62,12 @@ TEST_F(AmpOpsTest, LossScalingMatchesTheCpu) {
 
 TEST_F(AmpOpsTest, MixedPrecisionUpdatesMatchTheCpu) {
   Generator rng(9);
-  for (DType d : {DType::kF16, DType::kBF16}) {
-    SCOPED_TRACE(std::string(dtype_name(d)));
+  for (DType d : {DType::kF16, DType::kBF16})
+  for (DType grad_dtype : {DType::kF32, d}) {
+    SCOPED_TRACE(std::string(dtype_name(d)) + " compute, " + std::string(dtype_name(grad_dtype)) + " gradient");
     const int64_t n = 10000;
     const Tensor p = random_tensor({n}, DType::kF32, rng),
-                 g = ops::cast_to(cpu(), random_tensor({n}, DType::kF32, rng), d);
+                 g = ops::cast_to(cpu(), random_tensor({n}, DType::kF32, rng), grad_dtype);
     const Tensor m = random_tensor({n}, DType::kF32, rng, -0.1, 0.1),
                  v = random_tensor({n}, DType::kF32, rng, 0, 0.1);
     for (bool adam : {false, true}) {

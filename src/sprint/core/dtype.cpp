@@ -49,6 +49,8 @@ bool dtype_is_floating(DType dtype) {
   return dtype == DType::kF32 || dtype == DType::kF64 || dtype == DType::kF16 || dtype == DType::kBF16;
 }
 
+bool dtype_is_half(DType dtype) { return dtype == DType::kF16 || dtype == DType::kBF16; }
+
 f16 f16_from_float(float value) {
   const uint32_t x = std::bit_cast<uint32_t>(value);
   const uint32_t sign = (x >> 16) & 0x8000u;

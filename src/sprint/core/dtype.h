@@ -25,6 +25,8 @@ std::string_view dtype_name(DType dtype);
 /// Parses dtype_name()'s names (and "float32", "float16", "bfloat16", "half"); throws InvalidArgument otherwise.
 DType parse_dtype(std::string_view name);
 bool dtype_is_floating(DType dtype);
+/// f16 or bf16.
+bool dtype_is_half(DType dtype);
 
 /// Host storage for one IEEE half. Arithmetic goes through float.
 struct f16 {

@@ -1,9 +1,9 @@
 // parameter.h: Parameter, a trainable tensor with its gradient and the optimizer hints attached to it.
 // Gradient bookkeeping replaces zero-filling: after zero_grad() the next backward *overwrites* the gradient
 // (GEMM beta = 0), later ones in the same step *accumulate* (gradient accumulation, shared weights).
-// Mixed precision: after use_compute_dtype(f16|bf16) the layers read value() and write grad() in that dtype while
-// an f32 master copy (master_value()) is what the optimizer updates (writing value() from it in the same pass),
-// what checkpoints save and load, and what weight averages follow.
+// Mixed precision: after use_compute_dtype(f16|bf16) the layers read value() in that dtype and write grad() in f32
+// (weight gradients accumulate in f32), while an f32 master copy (master_value()) is what the optimizer updates
+// (writing value() from it in the same pass), what checkpoints save and load, and what weight averages follow.
 #pragma once
 
 #include <memory>
@@ -26,8 +26,8 @@ class Parameter {
   /// The f32 master under mixed precision, else value(): what optimizers update and checkpoints hold.
   const Tensor& master_value() const { return master_.defined() ? master_ : value_; }
   bool has_master() const { return master_.defined(); }
-  /// Mixed precision: keeps the current f32 value as the master and makes value() and grad() `dtype` copies (same
-  /// device and layout). A no-op for dtype == value's dtype; InvalidArgument unless the value is f32 and dtype is
+  /// Mixed precision: keeps the current f32 value as the master and makes value() a `dtype` copy (same device and
+  /// layout); grad() stays f32. A no-op for dtype == value's dtype; InvalidArgument unless the value is f32 and dtype is
   /// f16 or bf16, or when a master exists already.
   void use_compute_dtype(const Stream& stream, DType dtype);
   /// value() = the master rounded to the compute dtype (after something other than the optimizer changed it).

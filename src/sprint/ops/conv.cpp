@@ -108,9 +108,10 @@ void conv2d_backward_weight(const Stream& stream, const Conv2dBackwardWeightArgs
     SPRINT_CHECK(a.dy.dim(0) == a.x.dim(0), "{}: dy {} and x {} differ in batch size", op, a.dy.description(),
                  a.x.description());
   }
-  if (a.db.defined()) check_vector(a.db, a.dy.dim(1), a.dy.dtype(), "bias gradient db", op);
+  if (a.db.defined()) check_vector(a.db, a.dy.dim(1), a.db.dtype(), "bias gradient db", op);
   check_floating(a.dy, op);
-  check_same_dtype(a.dy.dtype(), {&a.x, &a.dw}, op);
+  check_same_dtype(a.dy.dtype(), {&a.x}, op);
+  check_param_grad_dtype(a.dy.dtype(), {&a.dw, &a.db}, op);
   check_on_stream_device(stream, {&a.dy, &a.x, &a.dw, &a.db}, op);
   check_no_alias(a.dw, {&a.dy, &a.x}, op);
   check_no_alias(a.db, {&a.dy, &a.x}, op);

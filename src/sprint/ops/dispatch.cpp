@@ -17,6 +17,20 @@ void check_same_dtype(DType dtype, std::initializer_list<const Tensor*> tensors,
       SPRINT_CHECK(t->dtype() == dtype, "{}: expected {} tensors, got {}", op, dtype_name(dtype), t->description());
 }
 
+void check_param_grad_dtype(DType compute, std::initializer_list<const Tensor*> grads, const char* op) {
+  const bool half = dtype_is_half(compute);
+  const Tensor* first = nullptr;
+  for (const Tensor* g : grads) {
+    if (!g->defined()) continue;
+    SPRINT_CHECK(g->dtype() == compute || (half && g->dtype() == DType::kF32),
+                 "{}: a parameter gradient of {} operands is {}{}, got {}", op, dtype_name(compute),
+                 dtype_name(compute), half ? " or f32" : "", g->description());
+    if (first == nullptr) first = g;
+    SPRINT_CHECK(g->dtype() == first->dtype(), "{}: parameter gradients {} and {} differ in dtype", op,
+                 first->description(), g->description());
+  }
+}
+
 void check_contiguous(std::initializer_list<const Tensor*> tensors, const char* op) {
   for (const Tensor* t : tensors)
     if (t->defined()) SPRINT_CHECK(t->is_contiguous(), "{}: tensor {} must be contiguous", op, t->description());

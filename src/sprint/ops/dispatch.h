@@ -43,6 +43,10 @@ struct BackendTable {
 void check_on_stream_device(const Stream& stream, std::initializer_list<const Tensor*> tensors, const char* op);
 /// Every defined tensor has dtype `dtype`.
 void check_same_dtype(DType dtype, std::initializer_list<const Tensor*> tensors, const char* op);
+/// Parameter gradients (dW, db) of an op computing in `compute`: every defined one is of that dtype, or f32
+/// beside f16/bf16 operands (mixed precision accumulates weight gradients in f32, as PyTorch's AMP does), all of
+/// one dtype.
+void check_param_grad_dtype(DType compute, std::initializer_list<const Tensor*> grads, const char* op);
 /// Every defined tensor is contiguous.
 void check_contiguous(std::initializer_list<const Tensor*> tensors, const char* op);
 /// `out` does not share memory with any of `inputs`.

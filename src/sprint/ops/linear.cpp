@@ -40,7 +40,8 @@ void linear_backward(const Stream& stream, const LinearBackwardArgs& a) {
   if (a.dw.defined()) check_shape(a.dw, {out, in}, "linear dw");
   if (a.db.defined()) check_shape(a.db, {out}, "linear db");
   check_floating(a.x, op);
-  check_same_dtype(a.x.dtype(), {&a.dy, &a.w, &a.y, &a.scratch, &a.dx, &a.dw, &a.db}, op);
+  check_same_dtype(a.x.dtype(), {&a.dy, &a.w, &a.y, &a.scratch, &a.dx}, op);
+  check_param_grad_dtype(a.x.dtype(), {&a.dw, &a.db}, op);
   check_on_stream_device(stream, {&a.dy, &a.x, &a.w, &a.y, &a.scratch, &a.dx, &a.dw, &a.db}, op);
   check_contiguous({&a.dy, &a.x, &a.w, &a.y, &a.scratch, &a.dx, &a.dw, &a.db}, op);
   kBackward.select(stream.device())(stream, a);

@@ -26,20 +26,24 @@ void check_lists(const Stream& s, std::span<const Tensor> params, std::span<cons
                  p.description());
   }
 }
-// Mixed precision: an f32 parameter beside a half gradient, and its compute copy (the gradient's dtype).
+// Mixed precision: an f32 parameter (the master) with an f32 gradient or one in its compute copy's dtype, and the
+// compute copy (f16 or bf16) that the update writes.
 void check_dtypes(const Stream& s, std::span<const Tensor> params, std::span<const Tensor> grads,
                   std::span<const Tensor> copies, const char* op) {
   SPRINT_CHECK(copies.empty() || copies.size() == params.size(), "{}: {} compute copies for {} parameters", op,
                copies.size(), params.size());
   for (size_t i = 0; i < params.size(); ++i) {
-    const bool mixed = params[i].dtype() != grads[i].dtype();
-    SPRINT_CHECK(!mixed || params[i].dtype() == DType::kF32, "{}: parameter {} is {} with a {} gradient (mixed precision "
-                 "needs an f32 master)", op, i, dtype_name(params[i].dtype()), dtype_name(grads[i].dtype()));
+    const bool half_grad = params[i].dtype() != grads[i].dtype();
+    SPRINT_CHECK(!half_grad || (params[i].dtype() == DType::kF32 && dtype_is_half(grads[i].dtype())),
+                 "{}: parameter {} is {} with a {} gradient (a gradient is its parameter's dtype, or f16/bf16 beside "
+                 "an f32 master)", op, i, dtype_name(params[i].dtype()), dtype_name(grads[i].dtype()));
     if (copies.empty() || !copies[i].defined()) continue;
     const Tensor& c = copies[i];
-    SPRINT_CHECK(mixed && c.dtype() == grads[i].dtype(),
-                 "{}: compute copy {} is {}; it goes with an f32 parameter and a gradient of its dtype ({} and {})", op,
-                 i, dtype_name(c.dtype()), dtype_name(params[i].dtype()), dtype_name(grads[i].dtype()));
+    SPRINT_CHECK(params[i].dtype() == DType::kF32 && dtype_is_half(c.dtype()) &&
+                     (!half_grad || grads[i].dtype() == c.dtype()),
+                 "{}: compute copy {} is {}; it is f16 or bf16 beside an f32 parameter, with an f32 gradient or one "
+                 "of its dtype (got {} and {})", op, i, dtype_name(c.dtype()), dtype_name(params[i].dtype()),
+                 dtype_name(grads[i].dtype()));
     SPRINT_CHECK(c.shape() == params[i].shape() && c.is_contiguous() == params[i].is_contiguous() &&
                      c.weight_block() == params[i].weight_block(),
                  "{}: compute copy {} is {}, its parameter {}", op, i, c.description(), params[i].description());

@@ -117,10 +117,23 @@ void StageWeights::put_prediction(const Stream& stream, int64_t updates_ahead) {
   if (updates_ahead == 0 || version_ == 0) return;
   keep_current(stream);
   const double momentum = optimizer_.momentum();
+  if (predicted_masters_.size() != params_.size()) predicted_masters_.resize(params_.size());
   for (size_t i = 0; i < params_.size(); ++i) {
     const nn::Parameter& p = *params_[i];
-    predict_weight(stream, current_[i], *velocities_[i], p.grad(), optimizer_.effective_lr(p), momentum,
-                   updates_ahead, p.value());
+    if (!p.has_master()) {
+      predict_weight(stream, current_[i], *velocities_[i], p.grad(), optimizer_.effective_lr(p), momentum,
+                     updates_ahead, p.value());
+      continue;
+    }
+    // Mixed precision: predicted from the f32 master with the f32 gradient and velocity, then rounded into the
+    // compute copy the layers read (the master itself does not move).
+    const Tensor& master = p.master_value();
+    Tensor& predicted = predicted_masters_[i];
+    if (!predicted.defined())
+      predicted = Tensor::empty(master.shape(), master.dtype(), stream.context().allocator(), master.memory_format());
+    predict_weight(stream, master, *velocities_[i], p.grad(), optimizer_.effective_lr(p), momentum, updates_ahead,
+                   predicted);
+    ops::copy(stream, predicted, p.value());
   }
 }
 

@@ -84,6 +84,7 @@ class StageWeights {
   WeightPolicy policy_;
   VersionDifference spectrain_;
   std::vector<Tensor> current_;               // the true weights while a pass runs with others
+  std::vector<Tensor> predicted_masters_;     // mixed precision: f32 predictions, rounded into the values
   std::vector<Tensor*> velocities_;           // SGD's momentum buffers (SpecTrain), per parameter
   nn::PerBuffer<std::vector<Tensor>> stash_;  // weights of each in-flight mini-batch (stash)
   nn::PerBuffer<int64_t> forward_version_;    // version at each in-flight mini-batch's forward

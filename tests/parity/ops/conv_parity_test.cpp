@@ -6,9 +6,11 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <span>
 
 #include "sprint/ops/conv.h"
 #include "sprint/ops/elementwise.h"
+#include "sprint/runtime/device_registry.h"
 #include "support/parity.h"
 #include "support/test_util.h"
 
@@ -76,6 +78,62 @@ void run_conv_case(const ConvCase& cc, MemoryFormat format) {
   c.tolerance[DType::kF32] = {1e-4, 2e-4};
   c.tolerance[DType::kF16] = {2e-2, 5e-2};
   c.tolerance[DType::kBF16] = {5e-2, 2e-1};
+  testing::run_parity(c);
+}
+
+// Mixed precision's weight gradients: f16/bf16 x and dy with f32 dw and db, written (or added to an f32 gradient
+// that holds bits no half value has) without rounding the f32 result. `tight` is the CPU's promise (its kernels sum
+// the exact products of the widened operands in f32); cuDNN writes its filter gradient in the operands' dtype and
+// the backend widens it, so the all-backend case compares at the half dtypes' tolerances.
+void run_f32_weight_grad_case(const ConvCase& cc, MemoryFormat format, bool tight) {
+  const Shape x_shape{cc.n, cc.c, cc.h, cc.w}, w_shape{cc.k, cc.c / cc.params.groups, cc.kernel, cc.kernel};
+  const Shape y_shape = ops::conv2d_output_shape(x_shape, w_shape, cc.params);
+  ParityCase c{
+      .name = cc.name + "/f32-grads/" + memory_format_name(format),
+      .make_inputs =
+          [=](Generator& rng) {
+            return std::vector<Tensor>{testing::random_tensor(x_shape, DType::kF64, rng),
+                                       testing::random_tensor(y_shape, DType::kF64, rng),
+                                       testing::random_tensor({w_shape.product()}, DType::kF64, rng),
+                                       testing::random_tensor({cc.k}, DType::kF64, rng)};
+          },
+      .run =
+          [=](const Stream& s, const std::vector<Tensor>& v) {
+            const Tensor &x = v[0], &dy = v[1];
+            const DType grad_dtype = dtype_is_half(x.dtype()) ? DType::kF32 : x.dtype();
+            const MemoryFormat wf = ops::preferred_weight_format(s, x, cc.params.groups);
+            Allocator& alloc = s.context().allocator();
+            Tensor dw = Tensor::empty(w_shape, grad_dtype, alloc, wf), db = Tensor::empty({cc.k}, grad_dtype, alloc);
+            if (cc.accumulate) {  // start from gradients with a third added: bits that no half value has
+              const Stream& host = cpu_context().compute_stream();
+              const auto start = [&](const Tensor& t, const Shape& shape) {
+                Tensor f = ops::cast_to(host, ops::to_host(s, t), DType::kF64);
+                for (double& e : std::span<double>(f.data_as<double>(), f.numel())) e += 1.0 / 3.0;
+                return ops::cast_to(host, f, grad_dtype).reshape(shape);
+              };
+              ops::copy(s, ops::to_stream_device(s, start(v[2], w_shape)), dw);
+              ops::copy(s, ops::to_stream_device(s, start(v[3], {cc.k})), db);
+            }
+            ops::conv2d_backward_weight(s, {.dy = dy,
+                                            .x = x,
+                                            .dw = dw,
+                                            .db = cc.bias ? db : kNoTensor,
+                                            .params = cc.params,
+                                            .mode = cc.accumulate ? GradMode::kAccumulate : GradMode::kOverwrite});
+            std::vector<Tensor> out{dw};
+            if (cc.bias) out.push_back(db);
+            return out;
+          },
+      .dtypes = {DType::kF16, DType::kBF16},
+      .input_format = format};
+  c.tolerance[DType::kF32] = {1e-4, 2e-4};
+  if (tight) {
+    c.tolerance[DType::kF16] = {1e-5, 2e-5};
+    c.tolerance[DType::kBF16] = {1e-5, 2e-5};
+  } else {
+    c.tolerance[DType::kF16] = {2e-3, 5e-3};
+    c.tolerance[DType::kBF16] = {1e-2, 4e-2};
+  }
   testing::run_parity(c);
 }
 
@@ -186,6 +244,23 @@ TEST(ConvParity, DilationAndGroups) {
 TEST(ConvParity, Accumulate) {
   run_both({"conv/accumulate", 2, 8, 7, 7, 16, 3, {.padding = 1}, true, Activation::kNone, true});
 }
+TEST(ConvParity, F32WeightGradientsOfHalfOperands) {
+  for (MemoryFormat f : {MemoryFormat::kContiguous, MemoryFormat::kChannelsLast, MemoryFormat::kChannelsBlocked8,
+                         MemoryFormat::kChannelsBlocked16}) {
+    run_f32_weight_grad_case({"conv/resnet", 2, 64, 8, 8, 64, 3, {.padding = 1}, true}, f, false);
+    run_f32_weight_grad_case({"conv/accumulate", 2, 8, 7, 7, 16, 3, {.padding = 1}, true, Activation::kNone, true},
+                             f, false);
+  }
+}
+
+TEST(ConvParity, F32WeightGradientsOnTheCpuAreNotRoundedToHalf) {
+  SPRINT_PARITY_HOST_ONLY();
+  for (MemoryFormat f : {MemoryFormat::kContiguous, MemoryFormat::kChannelsBlocked16})
+    for (bool accumulate : {false, true})
+      run_f32_weight_grad_case(
+          {"conv/tight", 2, 16, 8, 8, 32, 3, {.padding = 1}, true, Activation::kNone, accumulate}, f, true);
+}
+
 TEST(ConvParity, ResNetShape) {
   run_both({"conv/resnet", 2, 64, 8, 8, 64, 3, {.padding = 1}, false});
 }

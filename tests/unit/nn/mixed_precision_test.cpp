@@ -1,10 +1,12 @@
 // mixed_precision_test.cpp: the Cast layer (values rounded to its dtype forward, the gradient back in the
 // input's dtype) and nn::use_mixed_precision on a built model: convolutions and linear layers get f32 masters
 // with bf16/f16 compute copies, BatchNorm stays f32, Cast layers sit at both edges, and the parameter paths
-// and the f32 values a checkpoint reads do not change. (Running the converted model needs half-precision
-// kernels: CUDA; tests/gpu.)
+// and the f32 values a checkpoint reads do not change. The converted model runs on the CPU (half operands
+// widened) with f32 weight gradients: accumulated over micro-batches they equal the sum of the micro-batches'
+// gradients to f32 rounding, where half gradients would lose the small contributions.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <set>
 
 #include "sprint/core/error.h"
@@ -71,6 +73,48 @@ TEST(MixedPrecision, ConvertsConvAndLinearAndKeepsBatchNormAndPaths) {
   Generator c(1);
   Model other = build_model("mlp2", {6}, 3, c, {.hidden = {4, 4}});
   EXPECT_THROW(use_mixed_precision(other, DType::kF32, s), InvalidArgument);
+}
+
+// The summed gradients of `batches` micro-batches: accumulated in the parameters, or taken one by one and added
+// in f64.
+std::vector<std::vector<double>> conv_net_gradients(DType compute, int batches, bool accumulate) {
+  const Stream s = cpu_context().compute_stream();
+  Generator rng(11);
+  Model model = build_model("cnn", {1, 12, 12}, 10, rng);
+  model.net->set_needs_input_grad(false);
+  use_mixed_precision(model, compute, s);
+  RunContext ctx{s, &rng};
+  std::vector<std::vector<double>> sums;
+  const auto params = model.net->parameters();
+  for (const ParameterPtr& p : params) sums.emplace_back(static_cast<size_t>(p->grad().numel()), 0.0);
+  for (int b = 0; b < batches; ++b) {
+    // Micro-batches of very different scale: the small ones are below half precision's resolution of the sum.
+    const Tensor x = testing::random_tensor({4, 1, 12, 12}, DType::kF32, rng, 0.0, b == 0 ? 1.0 : 1e-3);
+    const Tensor labels = testing::random_labels(4, 10, rng);
+    if (!accumulate || b == 0)
+      for (const ParameterPtr& p : params) p->zero_grad();
+    model.loss->forward(ctx, model.net->forward(ctx, x), labels);
+    model.net->backward(ctx, model.loss->backward(ctx));
+    if (accumulate && b + 1 < batches) continue;
+    for (size_t i = 0; i < params.size(); ++i) {
+      EXPECT_EQ(params[i]->grad().dtype(), DType::kF32) << params[i]->name();
+      const std::vector<float> g = ops::cast_to(s, params[i]->grad(), DType::kF32).to_vector<float>();
+      for (size_t j = 0; j < g.size(); ++j) sums[i][j] += g[j];
+    }
+  }
+  return sums;
+}
+
+TEST(MixedPrecision, WeightGradientsAccumulateInF32) {
+  for (DType compute : {DType::kBF16, DType::kF16}) {
+    SCOPED_TRACE(std::string(dtype_name(compute)));
+    const auto accumulated = conv_net_gradients(compute, 8, true), separate = conv_net_gradients(compute, 8, false);
+    ASSERT_EQ(accumulated.size(), separate.size());
+    for (size_t i = 0; i < accumulated.size(); ++i)
+      for (size_t j = 0; j < accumulated[i].size(); ++j)
+        ASSERT_NEAR(accumulated[i][j], separate[i][j], 1e-6 * (1.0 + std::fabs(separate[i][j])))
+            << "parameter " << i << " entry " << j;
+  }
 }
 
 }  // namespace

@@ -1,7 +1,8 @@
 // mixed_precision_update_test.cpp: optimizer updates under mixed precision on the CPU. A parameter computing
-// in bf16 or f16 (Parameter::use_compute_dtype) keeps an f32 master: SGD and AdamW update the master from the
-// half-precision gradient exactly as they update an f32 parameter from the same (rounded) gradient values,
-// keep f32 state, and write the master rounded to the compute dtype into value() in the same pass.
+// in bf16 or f16 (Parameter::use_compute_dtype) keeps an f32 master and an f32 gradient: SGD and AdamW update the
+// master exactly as they update an f32 parameter from the same gradient, keep f32 state, and write the master
+// rounded to the compute dtype into value() in the same pass. The update op also takes a half gradient beside
+// an f32 master (the gradient's values widened).
 // Checkpoint-facing views (master_value, load_value) read and write the master.
 #include <gtest/gtest.h>
 
@@ -27,15 +28,15 @@ nn::ParameterPtr make_param() {
       "weight", Tensor::from_values(std::vector<float>{0.5f, -1.25f, 2.0f, 0.7f, -0.3f, 1e-3f}, {6}));
 }
 
-// The step-t gradient in the compute dtype, and the same values in f32.
+// The step-t gradient, the same f32 values in both (the mixed-precision parameter's gradient is f32).
 void set_grads(nn::Parameter& half, nn::Parameter& full, int t) {
   half.take_grad_mode();
   full.take_grad_mode();
   const Tensor g32 = Tensor::empty({6}, DType::kF32);
   for (int64_t i = 0; i < 6; ++i)
-    g32.data_as<float>()[i] = 0.37f * t - 0.71f * static_cast<float>(i) + 0.05f * t * t;
-  ops::copy(cpu(), g32, half.grad());          // rounded to bf16 / f16
-  ops::copy(cpu(), half.grad(), full.grad());  // the rounded values, exactly, in f32
+    g32.data_as<float>()[i] = 0.37f * t - 0.71f * static_cast<float>(i) + 0.05f * t * t + 1e-4f;
+  ops::copy(cpu(), g32, half.grad());
+  ops::copy(cpu(), g32, full.grad());
 }
 
 std::vector<float> rounded(const Tensor& master, DType dtype) {
@@ -49,7 +50,7 @@ void expect_master_updates_like_f32(DType compute, Make make) {
   half->use_compute_dtype(cpu(), compute);
   ASSERT_TRUE(half->has_master());
   EXPECT_EQ(half->value().dtype(), compute);
-  EXPECT_EQ(half->grad().dtype(), compute);
+  EXPECT_EQ(half->grad().dtype(), DType::kF32);
   EXPECT_EQ(half->master_value().dtype(), DType::kF32);
   auto opt_half = make(half);
   auto opt_full = make(full);
@@ -116,6 +117,26 @@ TEST(MixedPrecisionUpdate, UpdateOpChecksTheCopies) {
                                          .hyper = {.lr = 0.1}}),
                  InvalidArgument);
   }
+  // An f32 gradient takes a copy of either half dtype; a half gradient only one of its own dtype.
+  const Tensor g32 = Tensor::empty({4}, DType::kF32);
+  ops::fill(cpu(), g32, 1.0);
+  const std::vector<Tensor> f32_grads = {g32}, f16_copies = {copy_f16};
+  EXPECT_NO_THROW(ops::sgd_update(cpu(), {.params = params,
+                                          .grads = f32_grads,
+                                          .momentum_buffers = {},
+                                          .compute_copies = f16_copies,
+                                          .hyper = {.lr = 0.5}}));
+  EXPECT_EQ(p.to_vector<float>(), std::vector<float>(4, 0.5f));
+  EXPECT_EQ(ops::cast_to(cpu(), copy_f16, DType::kF32).to_vector<float>(), std::vector<float>(4, 0.5f));
+  // A copy beside an f32 parameter with an f32 gradient must be half.
+  const Tensor copy_f32 = Tensor::empty({4}, DType::kF32);
+  const std::vector<Tensor> f32_copies = {copy_f32};
+  EXPECT_THROW(ops::sgd_update(cpu(), {.params = params,
+                                       .grads = f32_grads,
+                                       .momentum_buffers = {},
+                                       .compute_copies = f32_copies,
+                                       .hyper = {.lr = 0.5}}),
+               InvalidArgument);
   // A half gradient needs an f32 parameter.
   const Tensor p16 = Tensor::empty({4}, DType::kF16);
   const std::vector<Tensor> half_params = {p16};

@@ -50,8 +50,8 @@ struct Conv2dBackwardDataArgs {
 struct Conv2dBackwardWeightArgs {
   const Tensor& dy;  ///< (N, K, P, Q), same memory format as x
   const Tensor& x;   ///< (N, C, H, W): the forward input
-  const Tensor& dw;  ///< (K, C/G, R, S) contiguous, or undefined (frozen weight)
-  const Tensor& db;  ///< (K) or undefined (no bias or frozen bias)
+  const Tensor& dw;  ///< (K, C/G, R, S) contiguous, or undefined (frozen weight); x's dtype, or f32 for f16/bf16 x
+  const Tensor& db;  ///< (K) or undefined (no bias or frozen bias); dtype as dw
   Conv2dParams params;
   GradMode mode = GradMode::kOverwrite;  ///< for dw and db
 };

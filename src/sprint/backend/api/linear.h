@@ -23,8 +23,8 @@ struct LinearBackwardArgs {
   const Tensor& y;        ///< (N, O): forward output (used when activation != kNone)
   const Tensor& scratch;  ///< (N, O): workspace for the pre-activation gradient (activation != kNone)
   const Tensor& dx;       ///< (N, I) or undefined (not needed)
-  const Tensor& dw;       ///< (O, I) or undefined (frozen weight)
-  const Tensor& db;       ///< (O) or undefined
+  const Tensor& dw;       ///< (O, I) or undefined (frozen weight); x's dtype, or f32 for f16/bf16 x (mixed precision)
+  const Tensor& db;       ///< (O) or undefined; dtype as dw
   Activation activation = Activation::kNone;
   GradMode dx_mode = GradMode::kOverwrite;
   GradMode param_mode = GradMode::kOverwrite;  ///< for dw and db

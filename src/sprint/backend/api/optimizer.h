@@ -1,8 +1,9 @@
 // optimizer.h (backend interface): fused parameter updates over many tensors at once (one launch on CUDA).
 // Each list holds one entry per parameter tensor; entry i of every list has the same shape and device.
 // Dtypes: parameter, gradient and state all alike (f32, f16 or bf16; math in f32 at least), or mixed precision: an
-// f32 parameter (the master) and f32 state with an f16/bf16 gradient, and then compute_copies[i], in the
-// gradient's dtype, receives the updated master rounded to it in the same pass. CPU and CUDA follow these rules.
+// f32 parameter (the master) and f32 state with an f32 gradient (what layers write beside half operands) or an
+// f16/bf16 one, and then compute_copies[i], f16 or bf16 (the gradient's dtype when that is half), receives the
+// updated master rounded to it in the same pass. CPU and CUDA follow these rules.
 #pragma once
 
 #include <span>

@@ -1,6 +1,6 @@
 // optimizer.cpp (CPU): fused SGD (momentum, Nesterov, weight decay) and Adam/AdamW updates, one pass per tensor
-// (SGD split over the context's threads for large tensors); with mixed precision the pass reads the f16/bf16
-// gradient, updates the f32 master and state, and writes the rounded compute copy.
+// (SGD split over the context's threads for large tensors); with mixed precision the pass reads the gradient (f32,
+// or f16/bf16), updates the f32 master and state, and writes the rounded f16/bf16 compute copy.
 #include "sprint/backend/api/optimizer.h"
 
 #include <algorithm>
@@ -26,15 +26,16 @@ inline G round_to(P v) {
   else return static_cast<G>(v);
 }
 
-// P: parameter and state type; G: gradient type (P, or a half type with an f32 master); copy: optional G output;
-// mask: optional P (1: train the entry, 0: see UpdateMaskMode).
-template <class P, class G>
+// P: parameter and state type; G: gradient type (P, or a half type with an f32 master); C: the compute copy's type
+// (an optional output: a half type with an f32 master); mask: optional P (1: train the entry, 0: see
+// UpdateMaskMode).
+template <class P, class G, class C>
 void sgd_one(const Tensor& param, const Tensor& grad, const Tensor* buffer, const Tensor* copy_t,
              const Tensor* mask_t, UpdateMaskMode mode, const SgdHyper& h, bool first, const Stream& stream) {
   P* p = param.data_as<P>();
   const G* g = grad.data_as<G>();
   P* buf = buffer ? buffer->data_as<P>() : nullptr;
-  G* copy = copy_t ? copy_t->data_as<G>() : nullptr;
+  C* copy = copy_t ? copy_t->data_as<C>() : nullptr;
   const P* mask = mask_t ? mask_t->data_as<P>() : nullptr;
   const bool freeze = mode == UpdateMaskMode::kFreeze;
   const int64_t n = param.storage_numel();  // blocked weights: padding too (it stays 0)
@@ -52,7 +53,7 @@ void sgd_one(const Tensor& param, const Tensor& grad, const Tensor* buffer, cons
     } else {
       p[i] -= lr * d;
     }
-    if (copy) copy[i] = round_to<G>(p[i]);
+    if (copy) copy[i] = round_to<C>(p[i]);
   };
   if (mask == nullptr) {
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
@@ -69,7 +70,7 @@ void sgd_one(const Tensor& param, const Tensor& grad, const Tensor* buffer, cons
   }
 }
 
-template <class P, class G>
+template <class P, class G, class C>
 void adam_one(const Tensor& param, const Tensor& grad, const Tensor& m_t, const Tensor& v_t, const Tensor* copy_t,
               const Tensor* mask_t, UpdateMaskMode mode, const AdamHyper& h, int64_t step) {
   const P* mask = mask_t ? mask_t->data_as<P>() : nullptr;
@@ -78,7 +79,7 @@ void adam_one(const Tensor& param, const Tensor& grad, const Tensor& m_t, const 
   const G* g = grad.data_as<G>();
   P* m = m_t.data_as<P>();
   P* v = v_t.data_as<P>();
-  G* copy = copy_t ? copy_t->data_as<G>() : nullptr;
+  C* copy = copy_t ? copy_t->data_as<C>() : nullptr;
   const int64_t n = param.storage_numel();  // blocked weights: padding too (it stays 0)
   const double bc1 = 1.0 - std::pow(h.beta1, static_cast<double>(step));
   const double bc2 = 1.0 - std::pow(h.beta2, static_cast<double>(step));
@@ -97,20 +98,28 @@ void adam_one(const Tensor& param, const Tensor& grad, const Tensor& m_t, const 
     m[i] = b1 * m[i] + (P(1) - b1) * gi;
     v[i] = b2 * v[i] + (P(1) - b2) * gi * gi;
     p[i] -= step_size * m[i] / (std::sqrt(v[i]) * inv_sqrt_bc2 + eps);
-    if (copy) copy[i] = round_to<G>(p[i]);
+    if (copy) copy[i] = round_to<C>(p[i]);
   }
 }
 
-// Calls f(P{}, G{}) for the parameter / gradient dtype pair: equal f32 or f64, or an f32 master with f16/bf16
-// gradients.
+// Calls f(P{}, G{}, C{}) for the parameter / gradient / compute-copy dtypes: all equal (f32 or f64, no copy), or an
+// f32 master and state with an f32 or f16/bf16 gradient and an f16/bf16 compute copy (mixed precision).
 template <class F>
-void dispatch_update(DType param, DType grad, const char* op, F&& f) {
-  if (param == grad) return dispatch_floating(param, op, [&](auto t) { f(t, t); });
+void dispatch_update(DType param, DType grad, const Tensor* copy, const char* op, F&& f) {
+  const auto with_copy = [&](auto p, auto g) {
+    if (copy == nullptr) return f(p, g, g);
+    switch (copy->dtype()) {
+      case DType::kF16: return f(p, g, f16{});
+      case DType::kBF16: return f(p, g, bf16{});
+      default: SPRINT_THROW(Unsupported, "{}: a {} compute copy", op, dtype_name(copy->dtype()));
+    }
+  };
+  if (param == grad) return dispatch_floating(param, op, [&](auto t) { with_copy(t, t); });
   SPRINT_CHECK(param == DType::kF32, "{}: a {} gradient needs an f32 master parameter, got {}", op, dtype_name(grad),
                dtype_name(param));
   switch (grad) {
-    case DType::kF16: return f(float{}, f16{});
-    case DType::kBF16: return f(float{}, bf16{});
+    case DType::kF16: return with_copy(float{}, f16{});
+    case DType::kBF16: return with_copy(float{}, bf16{});
     default: SPRINT_THROW(Unsupported, "{}: an f32 parameter with a {} gradient", op, dtype_name(grad));
   }
 }
@@ -156,10 +165,11 @@ void sgd_update(const Stream& stream, const SgdUpdateArgs& a) {
   SPRINT_CHECK(!with_momentum || a.momentum_buffers.size() == a.params.size(),
                "sgd_update: {} momentum buffers for {} parameters", a.momentum_buffers.size(), a.params.size());
   for (size_t i = 0; i < a.params.size(); ++i) {
-    dispatch_update(a.params[i].dtype(), a.grads[i].dtype(), "sgd_update", [&](auto p, auto g) {
-      sgd_one<decltype(p), decltype(g)>(a.params[i], a.grads[i], with_momentum ? &a.momentum_buffers[i] : nullptr,
-                                        copy_of(a.compute_copies, i), mask_of(a.masks, i), a.mask_mode, hyper,
-                                        a.first_step, stream);
+    const Tensor* copy = copy_of(a.compute_copies, i);
+    dispatch_update(a.params[i].dtype(), a.grads[i].dtype(), copy, "sgd_update", [&](auto p, auto g, auto c) {
+      sgd_one<decltype(p), decltype(g), decltype(c)>(a.params[i], a.grads[i],
+                                                     with_momentum ? &a.momentum_buffers[i] : nullptr, copy,
+                                                     mask_of(a.masks, i), a.mask_mode, hyper, a.first_step, stream);
     });
   }
 }
@@ -168,10 +178,10 @@ void adam_update(const Stream&, const AdamUpdateArgs& a) {
   int64_t step = 1;
   const AdamHyper hyper = effective(a, &step);
   for (size_t i = 0; i < a.params.size(); ++i) {
-    dispatch_update(a.params[i].dtype(), a.grads[i].dtype(), "adam_update", [&](auto p, auto g) {
-      adam_one<decltype(p), decltype(g)>(a.params[i], a.grads[i], a.exp_avg[i], a.exp_avg_sq[i],
-                                         copy_of(a.compute_copies, i), mask_of(a.masks, i), a.mask_mode, hyper,
-                                         step);
+    const Tensor* copy = copy_of(a.compute_copies, i);
+    dispatch_update(a.params[i].dtype(), a.grads[i].dtype(), copy, "adam_update", [&](auto p, auto g, auto c) {
+      adam_one<decltype(p), decltype(g), decltype(c)>(a.params[i], a.grads[i], a.exp_avg[i], a.exp_avg_sq[i], copy,
+                                                      mask_of(a.masks, i), a.mask_mode, hyper, step);
     });
   }
 }

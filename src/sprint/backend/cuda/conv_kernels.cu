@@ -20,12 +20,13 @@ __global__ void kcrs_to_krsc_kernel(const T* __restrict__ src, T* __restrict__ d
   SPRINT_GRID_STRIDE_LOOP(i, n) dst[i] = src[kcrs_index(i, cg, rs)];
 }
 
-template <class T>
-__global__ void krsc_to_kcrs_kernel(const T* __restrict__ src, T* __restrict__ dst, int64_t n, int64_t cg,
-                                    int64_t rs, bool accumulate) {
+template <class S, class D>
+__global__ void filter_gradient_kernel(const S* __restrict__ src, D* __restrict__ dst, int64_t n, int64_t cg,
+                                       int64_t rs, bool src_krsc, bool accumulate) {
   SPRINT_GRID_STRIDE_LOOP(i, n) {
-    const int64_t o = kcrs_index(i, cg, rs);
-    dst[o] = accumulate ? from_float<T>(__fadd_rn(to_float(dst[o]), to_float(src[i]))) : src[i];
+    const int64_t o = src_krsc ? kcrs_index(i, cg, rs) : i;
+    const float v = to_float(src[i]);
+    dst[o] = from_float<D>(accumulate ? __fadd_rn(to_float(dst[o]), v) : v);
   }
 }
 
@@ -56,15 +57,22 @@ void launch_kcrs_to_krsc(cudaStream_t stream, DType dtype, const void* src, void
   });
 }
 
-void launch_krsc_to_kcrs(cudaStream_t stream, DType dtype, const void* src, void* dst, int64_t k, int64_t cg,
-                         int64_t r, int64_t s, bool accumulate) {
+void launch_filter_gradient_to_kcrs(cudaStream_t stream, DType src_dtype, const void* src, DType dst_dtype, void* dst,
+                                    int64_t k, int64_t cg, int64_t r, int64_t s, bool src_krsc, bool accumulate) {
+  SPRINT_CHECK(dst_dtype == src_dtype || dst_dtype == DType::kF32,
+               "conv2d weight gradient: {} values go into {} or f32, not {}", dtype_name(src_dtype),
+               dtype_name(src_dtype), dtype_name(dst_dtype));
   const int64_t n = k * cg * r * s;
   if (n == 0) return;
-  dispatch_floating(dtype, "conv2d weight-gradient reorder", [&](auto tag) {
+  dispatch_floating(src_dtype, "conv2d weight-gradient store", [&](auto tag) {
     using T = typename decltype(tag)::type;
-    krsc_to_kcrs_kernel<T><<<blocks_for(n), kThreads, 0, stream>>>(
-        static_cast<const T*>(src), static_cast<T*>(dst), n, cg, r * s, accumulate);
-    SPRINT_CUDA_CHECK_LAUNCH("krsc_to_kcrs_kernel");
+    if (dst_dtype == DType::kF32)
+      filter_gradient_kernel<T, float><<<blocks_for(n), kThreads, 0, stream>>>(
+          static_cast<const T*>(src), static_cast<float*>(dst), n, cg, r * s, src_krsc, accumulate);
+    else
+      filter_gradient_kernel<T, T><<<blocks_for(n), kThreads, 0, stream>>>(
+          static_cast<const T*>(src), static_cast<T*>(dst), n, cg, r * s, src_krsc, accumulate);
+    SPRINT_CUDA_CHECK_LAUNCH("filter_gradient_kernel");
   });
 }
 

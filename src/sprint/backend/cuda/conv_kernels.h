@@ -16,10 +16,11 @@ namespace sprint::cuda {
 void launch_kcrs_to_krsc(cudaStream_t stream, DType dtype, const void* src, void* dst, int64_t k, int64_t cg,
                          int64_t r, int64_t s);
 
-/// dst (K, Cg, R, S) (=|+=) src (K, R, S, Cg). Accumulation adds in float and rounds once, like the CPU's
-/// `dw = dw + value` for f32.
-void launch_krsc_to_kcrs(cudaStream_t stream, DType dtype, const void* src, void* dst, int64_t k, int64_t cg,
-                         int64_t r, int64_t s, bool accumulate);
+/// dst (K, Cg, R, S) (=|+=) src, where src is (K, R, S, Cg) when `src_krsc` and (K, Cg, R, S) otherwise; dst is
+/// src's dtype, or f32 beside an f16/bf16 src (mixed precision's f32 weight gradients). Accumulation adds in float
+/// and rounds once, like the CPU's `dw = dw + value`.
+void launch_filter_gradient_to_kcrs(cudaStream_t stream, DType src_dtype, const void* src, DType dst_dtype, void* dst,
+                                    int64_t k, int64_t cg, int64_t r, int64_t s, bool src_krsc, bool accumulate);
 
 /// y = act(y + b[k]) in place over a dense (N, K, P, Q) tensor in `layout`; `b` (K) may be null (activation
 /// only). ReLU maps x < 0 to 0 and keeps NaN (like the CPU's std::max(acc, 0.0)).

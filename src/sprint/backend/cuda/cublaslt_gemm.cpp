@@ -86,8 +86,8 @@ size_t CublasLtGemm::KeyHash::operator()(const Key& k) const {
   size_t h = 1469598103934665603ull;
   auto mix = [&h](uint64_t v) { h = (h ^ v) * 1099511628211ull; };
   for (int64_t v : {k.m, k.n, k.k, k.lda, k.ldb, k.ldd}) mix(static_cast<uint64_t>(v));
-  for (int v :
-       {k.dtype, k.trans_a, k.trans_b, k.epilogue, k.tf32, k.align_a, k.align_b, k.align_d, k.align_bias})
+  for (int v : {k.dtype, k.d_dtype, k.trans_a, k.trans_b, k.epilogue, k.tf32, k.align_a, k.align_b, k.align_d,
+                k.align_bias})
     mix(static_cast<uint64_t>(v));
   return h;
 }
@@ -153,7 +153,7 @@ CublasLtGemm::Plan& CublasLtGemm::plan_for(const Key& key, const GemmProblem& p)
                                                  p.trans_a ? u(p.m) : u(p.k), p.lda));
   SPRINT_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&plan->b, type, p.trans_b ? u(p.n) : u(p.k),
                                                  p.trans_b ? u(p.k) : u(p.n), p.ldb));
-  SPRINT_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&plan->d, type, u(p.m), u(p.n), p.ldd));
+  SPRINT_CUBLAS_CHECK(cublasLtMatrixLayoutCreate(&plan->d, cuda_type(p.d_type()), u(p.m), u(p.n), p.ldd));
 
   cublasLtMatmulPreference_t pref = nullptr;
   SPRINT_CUBLAS_CHECK(cublasLtMatmulPreferenceCreate(&pref));
@@ -183,10 +183,9 @@ CublasLtGemm::Plan& CublasLtGemm::plan_for(const Key& key, const GemmProblem& p)
   }
   if (!plan->supported) {
     log_warn(
-        "cuBLASLt: no algorithm for {} GEMM m={} n={} k={} op(A)={} op(B)={} epilogue {} (alignments A {} B "
-        "{} "
-        "D {} bias {}){}",
-        dtype_name(p.dtype), p.m, p.n, p.k, p.trans_a ? "T" : "N", p.trans_b ? "T" : "N",
+        "cuBLASLt: no algorithm for {} GEMM into {} m={} n={} k={} op(A)={} op(B)={} epilogue {} (alignments A "
+        "{} B {} D {} bias {}){}",
+        dtype_name(p.dtype), dtype_name(p.d_type()), p.m, p.n, p.k, p.trans_a ? "T" : "N", p.trans_b ? "T" : "N",
         epilogue_name(p.epilogue), key.align_a, key.align_b, key.align_d, key.align_bias,
         p.epilogue != GemmEpilogue::kNone ? "; falling back to a plain GEMM plus an epilogue kernel" : "");
   }
@@ -198,6 +197,9 @@ bool CublasLtGemm::run(const Stream& stream, const GemmProblem& p) {
   SPRINT_CHECK(p.m >= 1 && p.n >= 1 && p.k >= 1, "GEMM needs m, n, k >= 1, got {} {} {}", p.m, p.n, p.k);
   SPRINT_CHECK(p.a && p.b && p.d, "GEMM with a null operand");
   SPRINT_CHECK(!has_bias(p.epilogue) || p.bias != nullptr, "GEMM bias epilogue without a bias");
+  SPRINT_CHECK(p.d_type() == p.dtype || (p.d_type() == DType::kF32 && p.dtype != DType::kF32 && !has_bias(p.epilogue)),
+               "GEMM of {} operands into {}: D is the operands' dtype, or f32 beside f16/bf16 ones (no bias epilogue)",
+               dtype_name(p.dtype), dtype_name(p.d_type()));
   SPRINT_CHECK(p.lda >= (p.trans_a ? p.k : p.m) && p.ldb >= (p.trans_b ? p.n : p.k) && p.ldd >= p.m,
                "GEMM leading dimensions too small: lda {} ldb {} ldd {} for m {} n {} k {}", p.lda, p.ldb,
                p.ldd, p.m, p.n, p.k);
@@ -205,6 +207,7 @@ bool CublasLtGemm::run(const Stream& stream, const GemmProblem& p) {
   std::lock_guard<std::mutex> lock(mutex_);
   Key key{};
   key.dtype = static_cast<int>(p.dtype);
+  key.d_dtype = static_cast<int>(p.d_type());
   key.trans_a = p.trans_a;
   key.trans_b = p.trans_b;
   key.epilogue = static_cast<int>(p.epilogue);

@@ -7,7 +7,8 @@
 // A is stored (m x k) with leading dimension lda, or (k x m) when trans_a; B is (k x n), or (n x k) when
 // trans_b; D is (m x n) with leading dimension ldd. The row-major mapping is the caller's business (see
 // linear.cpp). Precision: f32 inputs use CUBLAS_COMPUTE_32F (true FP32, no TF32) unless allow_tf32 is set;
-// f16/bf16 inputs compute in f32 (CUBLAS_COMPUTE_32F) and round the output once. alpha/beta are f32.
+// f16/bf16 inputs compute in f32 (CUBLAS_COMPUTE_32F) and round the output once, or write an f32 D (then C
+// == D is f32 too, so accumulation happens in f32). alpha/beta are f32.
 #pragma once
 
 #include <cublasLt.h>
@@ -16,6 +17,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <unordered_map>
 #include <vector>
 
@@ -27,7 +29,9 @@ namespace sprint::cuda {
 enum class GemmEpilogue : uint8_t { kNone, kBias, kRelu, kReluBias };
 
 struct GemmProblem {
-  DType dtype = DType::kF32;  ///< of A, B, D and the bias
+  DType dtype = DType::kF32;  ///< of A, B, the bias, and D unless d_dtype is set
+  /// D's dtype when it differs: f32 beside f16/bf16 A and B (weight gradients accumulated in f32).
+  std::optional<DType> d_dtype;
   bool trans_a = false;
   bool trans_b = false;
   int64_t m = 0, n = 0, k = 0;
@@ -41,6 +45,8 @@ struct GemmProblem {
   float beta = 0.0f;  ///< 0: D is overwritten; 1: accumulated into (C == D)
   GemmEpilogue epilogue = GemmEpilogue::kNone;
   const void* bias = nullptr;  ///< length m, for kBias / kReluBias
+
+  DType d_type() const { return d_dtype.value_or(dtype); }
 };
 
 class CublasLtGemm final : public ContextExtension {
@@ -63,7 +69,7 @@ class CublasLtGemm final : public ContextExtension {
 
  private:
   struct Key {
-    int dtype, trans_a, trans_b, epilogue, tf32;
+    int dtype, d_dtype, trans_a, trans_b, epilogue, tf32;
     int64_t m, n, k, lda, ldb, ldd;
     int align_a, align_b, align_d, align_bias;
     bool operator==(const Key&) const = default;

@@ -23,6 +23,7 @@
 
 #include <algorithm>
 #include <climits>
+#include <optional>
 
 #include "sprint/backend/cuda/channel_reduce.h"
 #include "sprint/backend/cuda/common.h"
@@ -91,7 +92,7 @@ int to_int(int64_t v, const char* what) {
 /// One convolution to run: geometry, operands and the output. Operands by direction:
 ///   forward          in0 = x,  in1 = w (KCRS),  out = y
 ///   backward-data    in0 = dy, in1 = w (KCRS),  out = dx
-///   backward-filter  in0 = x,  in1 = dy,        out = dw (KCRS)
+///   backward-filter  in0 = x,  in1 = dy,        out = dw (KCRS), of dtype or f32 (out_dtype)
 struct CudnnConv::Call {
   ConvKind kind;
   DType dtype;
@@ -102,10 +103,17 @@ struct CudnnConv::Call {
   const void* in1;
   void* out;
   bool accumulate;
+  /// Backward-filter: dw's dtype when it differs from the operands' (f32 weight gradients of f16/bf16 operands).
+  std::optional<DType> out_dtype = {};
 
   bool nhwc() const { return layout == ImageLayout::kNHWC; }
   /// NHWC with a filter whose KCRS and KRSC bytes differ: reorder through the workspace.
   bool reorder_weights() const { return nhwc() && cg > 1 && r * s > 1; }
+  /// cuDNN writes the filter gradient into the workspace (in the operands' dtype, KRSC for NHWC), and a kernel
+  /// stores it into dw: reordered to KCRS and/or widened to f32, added when accumulating.
+  bool staged_filter_gradient() const {
+    return kind == ConvKind::kBackwardFilter && (reorder_weights() || out_dtype.value_or(dtype) != dtype);
+  }
   size_t weight_bytes() const { return static_cast<size_t>(k * cg * r * s) * dtype_size(dtype); }
   size_t out_bytes() const {
     const int64_t numel = kind == ConvKind::kForward ? n * k * p * q
@@ -483,8 +491,10 @@ void CudnnConv::run(const Stream& stream, const Call& call) {
   std::lock_guard<std::mutex> lock(mutex_);
   const Plan& plan = plan_for(stream, handle.get(), call, capturing);
 
-  // Workspace: [KRSC weights (or KRSC dw) | cuDNN workspace].
-  const size_t weight_region = call.reorder_weights() ? StreamWorkspace::align_up(call.weight_bytes()) : 0;
+  // Workspace: [KRSC weights (or the staged dw) | cuDNN workspace].
+  const bool staged = call.staged_filter_gradient();
+  const size_t weight_region =
+      call.reorder_weights() || staged ? StreamWorkspace::align_up(call.weight_bytes()) : 0;
   char* ws = static_cast<char*>(
       context_.extension<StreamWorkspace>().get(stream, weight_region + std::max<size_t>(plan.workspace_bytes, 1)));
   void* cudnn_ws = plan.workspace_bytes > 0 ? ws + weight_region : nullptr;
@@ -514,12 +524,13 @@ void CudnnConv::run(const Stream& stream, const Call& call) {
       break;
     }
     case ConvKind::kBackwardFilter: {
-      if (weight_region > 0) {  // dw in KRSC, then reordered (and accumulated) into KCRS
+      if (staged) {  // dw in the workspace, then reordered / widened (and accumulated) into KCRS
         SPRINT_CUDNN_CHECK(cudnnConvolutionBackwardFilter(
             handle, &one, plan.x, call.in0, plan.y, call.in1, plan.conv,
             static_cast<cudnnConvolutionBwdFilterAlgo_t>(plan.algo), cudnn_ws, plan.workspace_bytes, &zero, plan.w,
             ws));
-        launch_krsc_to_kcrs(native, call.dtype, ws, call.out, call.k, call.cg, call.r, call.s, call.accumulate);
+        launch_filter_gradient_to_kcrs(native, call.dtype, ws, call.out_dtype.value_or(call.dtype), call.out, call.k,
+                                       call.cg, call.r, call.s, call.reorder_weights(), call.accumulate);
       } else {
         SPRINT_CUDNN_CHECK(cudnnConvolutionBackwardFilter(
             handle, &one, plan.x, call.in0, plan.y, call.in1, plan.conv,
@@ -639,25 +650,31 @@ void CudnnConv::backward_weight(const Stream& stream, const Conv2dBackwardWeight
   check_dtype(a.x, dtype, "x", op);
   const ImageLayout layout = image_layout({&a.x, &a.dy}, op);
   const bool accumulate = a.mode == GradMode::kAccumulate;
+  // Parameter gradients: the operands' dtype, or f32 beside f16/bf16 operands (mixed precision).
+  const DType grad_dtype = a.dw.defined() ? a.dw.dtype() : a.db.dtype();
+  SPRINT_CHECK(grad_dtype == dtype || grad_dtype == DType::kF32,
+               "{}: {} operands have {} or f32 parameter gradients, got {}", op, dtype_name(dtype), dtype_name(dtype),
+               dtype_name(grad_dtype));
   if (a.dw.defined()) {
     const Geometry g = check_geometry(a.x, a.dw, a.dy, a.params, op);
-    check_dtype(a.dw, dtype, "dw", op);
+    check_dtype(a.dw, grad_dtype, "dw", op);
     if (a.dw.numel() > 0) {
       if (a.x.numel() == 0 || a.dy.numel() == 0) {  // empty sum
         if (!accumulate) zero(a.dw, native);
       } else {
         check_int_sized({&a.x, &a.dw, &a.dy}, op);
         run(stream, Call{ConvKind::kBackwardFilter, dtype, layout, g.n, g.c, g.h, g.w, g.k, g.cg, g.r, g.s, g.p,
-                         g.q, a.params, a.x.data(), a.dy.data(), a.dw.data(), accumulate});
+                         g.q, a.params, a.x.data(), a.dy.data(), a.dw.data(), accumulate, grad_dtype});
       }
     }
   }
   if (a.db.defined()) {
     const int64_t k = a.dy.dim(1);
-    SPRINT_CHECK(a.db.ndim() == 1 && a.db.dim(0) == k && a.db.dtype() == dtype && a.db.is_contiguous(),
-                 "{}: db must be a contiguous {} ({}) tensor, got {}", op, dtype_name(dtype), k, a.db.description());
+    SPRINT_CHECK(a.db.ndim() == 1 && a.db.dim(0) == k && a.db.dtype() == grad_dtype && a.db.is_contiguous(),
+                 "{}: db must be a contiguous {} ({}) tensor, got {}", op, dtype_name(grad_dtype), k,
+                 a.db.description());
     launch_bias_grad(stream, dtype, layout, a.dy.numel() > 0 ? a.dy.data() : nullptr, a.dy.dim(0), k,
-                     a.dy.dim(2) * a.dy.dim(3), a.db.data(), accumulate);
+                     a.dy.dim(2) * a.dy.dim(3), grad_dtype, a.db.data(), accumulate);
   }
 }
 

@@ -23,7 +23,8 @@
 // epilogue the plain GEMM runs and launch_bias_activation finishes the job (logged once per shape). Backward:
 // dpre = dy ⊙ [y > 0] is written into args.scratch by the ReLU-backward kernel (no AUX bit-mask is kept, so
 // no DRELU epilogue); db is a deterministic column-sum kernel (cuBLASLt's BGRADB epilogue cannot accumulate
-// into db for GradMode::kAccumulate); beta = 1 implements accumulation into dx / dw.
+// into db for GradMode::kAccumulate); beta = 1 implements accumulation into dx / dw. Mixed precision: dw and db
+// may be f32 beside f16/bf16 operands (D of the dW GEMM is then f32: the accumulation stays in f32).
 #include "sprint/backend/api/linear.h"
 
 #include "sprint/backend/api/elementwise.h"
@@ -54,7 +55,7 @@ void gemm(const Stream& stream, const GemmProblem& p, const char* what) {
   if (p.k == 0) {
     if (p.beta == 0.0f)
       SPRINT_CUDA_CHECK(
-          cudaMemsetAsync(p.d, 0, static_cast<size_t>(p.m * p.n) * dtype_size(p.dtype), stream_of(stream)));
+          cudaMemsetAsync(p.d, 0, static_cast<size_t>(p.m * p.n) * dtype_size(p.d_type()), stream_of(stream)));
     return;
   }
   // With epilogue kNone run() either queues the GEMM or throws; false would be a broken invariant.
@@ -123,8 +124,13 @@ void linear_backward(const Stream& stream, const LinearBackwardArgs& a) {
   check_matrix(a.w, out, in, dtype, "w");
   check_matrix(a.dy, n, out, dtype, "dy");
   if (a.dx.defined()) check_matrix(a.dx, n, in, dtype, "dx");
-  if (a.dw.defined()) check_matrix(a.dw, out, in, dtype, "dw");
-  if (a.db.defined()) check_vector(a.db, out, dtype, "db");
+  // Parameter gradients: the operands' dtype, or f32 beside f16/bf16 operands (mixed precision).
+  const DType grad_dtype = a.dw.defined() ? a.dw.dtype() : (a.db.defined() ? a.db.dtype() : dtype);
+  SPRINT_CHECK(grad_dtype == dtype || grad_dtype == DType::kF32,
+               "linear_backward: {} operands have {} or f32 parameter gradients, got {}", dtype_name(dtype),
+               dtype_name(dtype), dtype_name(grad_dtype));
+  if (a.dw.defined()) check_matrix(a.dw, out, in, grad_dtype, "dw");
+  if (a.db.defined()) check_vector(a.db, out, grad_dtype, "db");
 
   // Pre-activation gradient.
   const void* dpre = a.dy.data();
@@ -152,12 +158,13 @@ void linear_backward(const Stream& stream, const LinearBackwardArgs& a) {
     p.b = dpre;
     p.ldb = out;
     p.d = a.dw.data();
+    p.d_dtype = grad_dtype;
     p.ldd = in;
     p.beta = beta_param;
     gemm(stream, p, "dW");
   }
   if (a.db.defined())
-    launch_column_sum(scope.stream(), dtype, dpre, a.db.data(), n, out,
+    launch_column_sum(scope.stream(), dtype, dpre, grad_dtype, a.db.data(), n, out,
                       a.param_mode == GradMode::kAccumulate);
   if (a.dx.defined()) {
     GemmProblem p;

@@ -17,9 +17,9 @@ constexpr int kRowLanes = 16;  // row phases per block (threadIdx.y)
 
 // out[c] (=|+=) sum_r x[r, c]. Block (kColTile, kRowLanes): thread (tx, ty) sums rows ty, ty + kRowLanes, ...
 // of column blockIdx.x * kColTile + tx; the kRowLanes partials are then added in a fixed order.
-template <class T>
+template <class T, class O>
 __global__ void __launch_bounds__(kColTile* kRowLanes)
-    column_sum_kernel(const T* __restrict__ x, T* __restrict__ out, int64_t rows, int64_t cols,
+    column_sum_kernel(const T* __restrict__ x, O* __restrict__ out, int64_t rows, int64_t cols,
                       bool accumulate) {
   __shared__ float partial[kRowLanes][kColTile + 1];
   const int64_t col = static_cast<int64_t>(blockIdx.x) * kColTile + threadIdx.x;
@@ -32,7 +32,7 @@ __global__ void __launch_bounds__(kColTile* kRowLanes)
     float s = 0.0f;
 #pragma unroll
     for (int i = 0; i < kRowLanes; ++i) s += partial[i][threadIdx.x];
-    out[col] = from_float<T>(accumulate ? to_float(out[col]) + s : s);
+    out[col] = from_float<O>(accumulate ? to_float(out[col]) + s : s);
   }
 }
 
@@ -53,16 +53,23 @@ __global__ void bias_activation_kernel(T* __restrict__ y, const T* __restrict__ 
 // Launchers
 // ------------------------------------------------------------------------------------------------------------
 
-void launch_column_sum(cudaStream_t stream, DType dtype, const void* x, void* out, int64_t rows, int64_t cols,
-                       bool accumulate) {
+void launch_column_sum(cudaStream_t stream, DType x_dtype, const void* x, DType out_dtype, void* out, int64_t rows,
+                       int64_t cols, bool accumulate) {
   SPRINT_CHECK(rows >= 0 && cols >= 0, "column_sum: bad shape ({}, {})", rows, cols);
+  SPRINT_CHECK(out_dtype == x_dtype || out_dtype == DType::kF32, "column_sum: {} sums into {} or f32, not {}",
+               dtype_name(x_dtype), dtype_name(x_dtype), dtype_name(out_dtype));
   if (cols == 0) return;
   const int64_t blocks = (cols + kColTile - 1) / kColTile;
   SPRINT_CHECK(blocks <= 0x7fffffff, "column_sum: {} columns is too many", cols);
-  dispatch_floating(dtype, "column_sum", [&](auto tag) {
+  dispatch_floating(x_dtype, "column_sum", [&](auto tag) {
     using T = typename decltype(tag)::type;
-    column_sum_kernel<T><<<static_cast<unsigned>(blocks), dim3(kColTile, kRowLanes), 0, stream>>>(
-        static_cast<const T*>(x), static_cast<T*>(out), rows, cols, accumulate);
+    const dim3 grid(static_cast<unsigned>(blocks)), block(kColTile, kRowLanes);
+    if (out_dtype == DType::kF32)
+      column_sum_kernel<T, float><<<grid, block, 0, stream>>>(static_cast<const T*>(x), static_cast<float*>(out),
+                                                              rows, cols, accumulate);
+    else
+      column_sum_kernel<T, T><<<grid, block, 0, stream>>>(static_cast<const T*>(x), static_cast<T*>(out), rows,
+                                                          cols, accumulate);
     SPRINT_CUDA_CHECK_LAUNCH("column_sum_kernel");
   });
 }

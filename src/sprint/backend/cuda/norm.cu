@@ -419,7 +419,9 @@ float* required_param(const Tensor& t, int64_t channels, const char* name, const
 // ------------------------------------------------------------------------------------------------------------
 
 void launch_bias_grad(const Stream& stream, DType dtype, ImageLayout layout, const void* dy, int64_t n,
-                      int64_t channels, int64_t hw, void* db, bool accumulate) {
+                      int64_t channels, int64_t hw, DType db_dtype, void* db, bool accumulate) {
+  SPRINT_CHECK(db_dtype == dtype || db_dtype == DType::kF32, "conv2d bias gradient: {} dy sums into {} or f32, not {}",
+               dtype_name(dtype), dtype_name(dtype), dtype_name(db_dtype));
   if (channels == 0) return;
   const cudaStream_t native = stream_of(stream);
   const ReducePlan plan = plan_reduce(layout, n, channels, hw);
@@ -427,8 +429,12 @@ void launch_bias_grad(const Stream& stream, DType dtype, ImageLayout layout, con
   dispatch_floating(dtype, "conv2d bias gradient", [&](auto tag) {
     using T = typename decltype(tag)::type;
     launch_partials<1>(native, plan, SumOp<T>{static_cast<const T*>(dy)}, ws.partials);
-    bias_grad_finalize_kernel<T><<<blocks_for(channels), kThreads, 0, native>>>(
-        ws.partials, plan.chunks, channels, static_cast<T*>(db), accumulate);
+    if (db_dtype == DType::kF32)
+      bias_grad_finalize_kernel<float><<<blocks_for(channels), kThreads, 0, native>>>(
+          ws.partials, plan.chunks, channels, static_cast<float*>(db), accumulate);
+    else
+      bias_grad_finalize_kernel<T><<<blocks_for(channels), kThreads, 0, native>>>(
+          ws.partials, plan.chunks, channels, static_cast<T*>(db), accumulate);
     SPRINT_CUDA_CHECK_LAUNCH("bias_grad_finalize_kernel");
   });
 }
