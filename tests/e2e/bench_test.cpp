@@ -34,8 +34,11 @@ TEST(Bench, CpuVsGpuQuickWritesResults) {
   const fs::path out = tmp.path() / "bench";
   const CommandResult r = run_sprint({"bench", "cpu-vs-gpu", "--quick", "--repeats", "2", "--dataset",
                                       "fashion-mnist", "--limit-train", "2000", "--limit-test", "500",
-                                      "--data-dir", data_dir, "--out", out.string()});
+                                      "--data-dir", data_dir, "--out", out.string(), "--progress", "on"});
   ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  // The live line while a run goes (forced on: stderr is not a terminal here).
+  EXPECT_NE(r.err.find("bench cpu-vs-gpu ["), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("0/2  cpu, run 1: "), std::string::npos) << r.err;
   const std::string md = read_text_file((out / "RESULTS.md").string());
   EXPECT_NE(md.find("# sprint bench cpu-vs-gpu"), std::string::npos) << md;
   EXPECT_TRUE(has_line_starting(md, "| cpu | 2 | ")) << md;

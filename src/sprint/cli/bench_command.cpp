@@ -4,6 +4,7 @@
 // versions) with its plots (time per configuration, test accuracy and training loss per epoch). Every number
 // comes from these runs.
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
@@ -26,6 +27,7 @@
 #include "sprint/data/process.h"
 #include "sprint/profile/plot.h"
 #include "sprint/runtime/device_registry.h"
+#include "sprint/train/progress.h"
 #include "sprint/train/report.h"
 
 namespace sprint::cli {
@@ -393,6 +395,8 @@ int run_bench(const BenchArgs& a) {
     }
     rows.push_back(std::move(row));
   }
+  train::ProgressLine progress(progress_enabled(a.progress));
+  progress.begin("bench " + a.name, planned);
   for (int r = 1; r <= repeats; ++r)
     for (Row& row : rows) {
       if (!row.skipped.empty()) continue;
@@ -402,8 +406,17 @@ int run_bench(const BenchArgs& a) {
       argv.insert(argv.end(), row.command.begin(), row.command.end());
       argv.insert(argv.end(), {"--report", report.string(), "--progress", "off"});
       if (plan.vary_seed) argv.insert(argv.end(), {"--seed", std::to_string(r - 1)});
-      data::run_program({.argv = argv, .cwd = fs::current_path(), .log_path = report.string() + ".log"});
+      const auto t0 = std::chrono::steady_clock::now();
+      const auto show_running = [&] {
+        progress.task(done, fmt::format("{}, run {}: {:.0f} s", c.label, r,
+                                        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()));
+      };
+      data::run_program({.argv = argv,
+                         .cwd = fs::current_path(),
+                         .log_path = report.string() + ".log",
+                         .while_running = show_running});
       row.runs.push_back(read_run(report));
+      progress.end();
       std::printf("[%d/%d] %s, run %d: %.2f s, test accuracy %.2f%%\n", ++done, planned, c.label.c_str(), r,
                   row.runs.back().seconds, 100.0 * row.runs.back().accuracy);
       std::fflush(stdout);

@@ -196,13 +196,18 @@ struct BenchArgs {
   std::optional<int64_t> limit_train, limit_test;
   std::optional<std::string> dataset, data_dir;
   std::vector<std::string> given;  ///< the bench's own arguments as given, for RESULTS.md
+  std::string progress = "auto";    ///< live progress line on stderr: auto | on | off
 };
 
 struct DataFetchArgs {
   std::vector<std::string> names;
   std::optional<std::string> data_dir;
   bool force = false;
+  std::string progress = "auto";  ///< live progress line on stderr: auto | on | off
 };
+
+/// --progress: "on" | "off" | "auto" (a live line when stderr is a terminal and $CI is unset).
+bool progress_enabled(const std::string& mode);
 
 /// --threads: "auto" (nullopt) or a whole number from 1 to kMaxThreads. Throws InvalidArgument otherwise.
 std::optional<int> parse_threads(const std::string& value);

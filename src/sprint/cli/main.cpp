@@ -270,6 +270,8 @@ void add_bench(CLI::App& app, sprint::cli::BenchArgs& a) {
   b->add_option("--dataset", a.dataset, "override the data set (cpu-vs-gpu on fashion-mnist, say)")
       ->check(CLI::IsMember({"fashion-mnist", "mnist", "cifar10"}));
   b->add_option("--data-dir", a.data_dir, "data directory (default: $SPRINT_DATA, else ~/.cache/sprint)");
+  b->add_option("--progress", a.progress, "live progress line on stderr: auto (when a terminal) | on | off")
+      ->check(CLI::IsMember({"auto", "on", "off"}))->capture_default_str();
   b->footer("Examples:\n  sprint bench --list\n  sprint bench optimizations --quick --repeats 3 --out bench/opt");
 }
 
@@ -449,6 +451,9 @@ void build_app(CLI::App& app, Parsed& p) {
   p.fetch->add_option("--data-dir", p.fetch_args.data_dir,
                       "data directory (default: $SPRINT_DATA, else ~/.cache/sprint)");
   p.fetch->add_flag("--force", p.fetch_args.force, "fetch again even if already installed and verified");
+  p.fetch->add_option("--progress", p.fetch_args.progress,
+                      "live progress line on stderr while a step runs: auto (when a terminal) | on | off")
+      ->check(CLI::IsMember({"auto", "on", "off"}))->capture_default_str();
   p.list = data->add_subcommand("list", "Show which data sets are installed");
   p.list->add_option("--data-dir", p.list_dir, "data directory (default: $SPRINT_DATA, else ~/.cache/sprint)");
 

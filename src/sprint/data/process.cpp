@@ -7,9 +7,12 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <thread>
 
 #include "sprint/core/error.h"
 
@@ -101,8 +104,23 @@ void run_program(const ProgramRun& run) {
   if (rc != 0) SPRINT_THROW(IoError, "cannot run `{}`: {}", cmd, std::strerror(rc));
 
   int status = 0;
-  while (waitpid(pid, &status, 0) < 0) {
-    if (errno != EINTR) SPRINT_THROW(IoError, "waiting for `{}` failed: {}", cmd, std::strerror(errno));
+  const int wait_flags = run.while_running ? WNOHANG : 0;
+  while (true) {
+    const pid_t done = waitpid(pid, &status, wait_flags);
+    if (done == pid) break;
+    if (done < 0) {
+      if (errno == EINTR) continue;
+      SPRINT_THROW(IoError, "waiting for `{}` failed: {}", cmd, std::strerror(errno));
+    }
+    try {  // still running (WNOHANG)
+      run.while_running();
+    } catch (...) {
+      kill(pid, SIGKILL);
+      while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+      }
+      throw;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return;
   const std::string how = WIFEXITED(status)     ? fmt::format("exit status {}", WEXITSTATUS(status))

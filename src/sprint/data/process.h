@@ -4,6 +4,7 @@
 #pragma once
 
 #include <filesystem>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -17,6 +18,9 @@ struct ProgramRun {
   std::vector<std::string> env = {};      ///< extra "NAME=value" entries, overriding the inherited environment
   std::string install_hint = {};          ///< shown when argv[0] is not found, e.g. "apt-get install npm"
   std::filesystem::path stdin_path = {};  ///< the child's stdin (opened read-only); empty: /dev/null
+  /// Called about every 100 ms while the program runs (a live progress line); may be empty. When it throws, the
+  /// child is killed and waited for, and the exception propagates.
+  std::function<void()> while_running = {};
 };
 
 /// Runs the program and waits for it; stdin is run.stdin_path, else /dev/null. Throws IoError when the program

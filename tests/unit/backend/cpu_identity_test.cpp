@@ -63,6 +63,11 @@ TEST(CpuIdentity, NamesTheMicroarchitecturesOfTheLastDecade) {
   EXPECT_EQ(microarchitecture(make("GenuineIntel", 6, 0x3f, 2, {})), "Haswell");
   EXPECT_EQ(microarchitecture(make("GenuineIntel", 6, 0x01, 0, {})), "");  // not in the table
   EXPECT_EQ(microarchitecture(make("HygonGenuine", 24, 0, 0, {})), "");
+  // A guest whose hypervisor reports Rocket Lake's model (0xa7) beside AMX: the table's name would be wrong.
+  EXPECT_EQ(microarchitecture(make("GenuineIntel", 6, 0xa7, 1, {"avx512f"})), "Rocket Lake");
+  EXPECT_EQ(microarchitecture(make("GenuineIntel", 6, 0xa7, 1, {"avx512f", "amx_tile", "amx_bf16"})),
+            "Sapphire Rapids or later; the reported model is not the core's");
+  EXPECT_EQ(microarchitecture(make("GenuineIntel", 6, 0xad, 1, {"avx512f", "amx_tile"})), "Granite Rapids");
 }
 
 TEST(CpuIdentity, SummarisesTheSimdExtensions) {

@@ -3,6 +3,8 @@
 // of Fashion-MNIST (skipped when the package is not installed), and the child-process runner.
 #include <gtest/gtest.h>
 
+#include <chrono>
+
 #include <cstdlib>
 
 #include "data_test_util.h"
@@ -213,6 +215,26 @@ TEST(RunProgram, MissingProgramFailureOutputAndWorkingDirectory) {
     return s;
   }());
   EXPECT_EQ(file_tail(dir.path() / "many", 2), "line 98\nline 99");
+}
+
+// while_running is called while the child runs (a progress line's redraw); when it throws, the child is killed
+// and the exception reaches the caller.
+TEST(RunProgram, CallsBackWhileTheProgramRunsAndStopsItOnAnException) {
+  testing::TempDir dir;
+  int calls = 0;
+  run_program({.argv = {"sh", "-c", "sleep 0.5; echo done"},
+               .cwd = dir.path(),
+               .log_path = dir.path() / "log",
+               .while_running = [&] { ++calls; }});
+  EXPECT_GE(calls, 2);
+  EXPECT_EQ(file_tail(dir.path() / "log"), "done");
+  const auto t0 = std::chrono::steady_clock::now();
+  EXPECT_THROW(run_program({.argv = {"sleep", "30"},
+                            .cwd = dir.path(),
+                            .log_path = dir.path() / "log",
+                            .while_running = [] { throw std::runtime_error("stop"); }}),
+               std::runtime_error);
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(10)) << "the child was not killed";
 }
 
 TEST(ScopedTempDir, RemovedWithItsContent) {

@@ -156,7 +156,14 @@ std::string microarchitecture(const CpuIdentity& id) {
         return "";
     }
   }
-  if (id.intel() && id.family == 6) return intel_family6(id.model, id.stepping);
+  if (id.intel() && id.family == 6) {
+    const std::string name = intel_family6(id.model, id.stepping);
+    // AMX exists on Sapphire Rapids and later server cores only: a model number from the table of older or
+    // client parts beside AMX was set by a hypervisor, and naming it would describe another machine.
+    const bool amx_part = name == "Sapphire Rapids" || name == "Emerald Rapids" || name == "Granite Rapids";
+    if (id.has("amx_tile") && !amx_part) return "Sapphire Rapids or later; the reported model is not the core's";
+    return name;
+  }
   return "";
 }
 
