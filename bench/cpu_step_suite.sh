@@ -2,7 +2,8 @@
 # cpu_step_suite.sh: median training-step time of the conv models on the CPU, sprint and its PyTorch peer
 # alternating (sprint, peer, sprint, peer, ...) so that both see the same machine state. One JSON object per line
 # (sprint_bench_step / bench/peers/pytorch_step.py); the peer runs NCHW (PyTorch's default) and channels-last.
-# Usage: [AIRBENCH=1] bench/cpu_step_suite.sh [BUILD_DIR] [ROUNDS]   (peer: Debian's python3-torch via /usr/bin/python3)
+# Usage: [AIRBENCH=1] [AMP=bf16] bench/cpu_step_suite.sh [BUILD_DIR] [ROUNDS]   (peer: Debian's python3-torch via
+# /usr/bin/python3). AMP=bf16 (or f16) runs both sides in mixed precision: sprint --amp, PyTorch torch.autocast.
 set -euo pipefail
 build=${1:-build}
 rounds=${2:-3}
@@ -11,7 +12,7 @@ peer=(/usr/bin/python3 "$(dirname "$0")/peers/pytorch_step.py")
 
 step() {  # step MODEL SHAPE THREADS STEPS [BATCH]
   local model=$1 shape=$2 threads=$3 steps=$4 batch=${5:-64}
-  local common=(--model "$model" --shape "$shape" --threads "$threads" --steps "$steps" --batch "$batch")
+  local common=(--model "$model" --shape "$shape" --threads "$threads" --steps "$steps" --batch "$batch" --amp "${AMP:-off}")
   for ((r = 0; r < rounds; ++r)); do
     "$build/bin/sprint_bench_step" "${common[@]}"
     "${peer[@]}" "${common[@]}"

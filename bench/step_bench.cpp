@@ -3,7 +3,7 @@
 // bench/peers/pytorch_step.py (same models, batch, optimizer, thread count). Prints one JSON object.
 // Usage: sprint_bench_step [--model cnn] [--shape 1x28x28] [--classes 10] [--batch 64] [--threads 1]
 //                          [--steps 20] [--warmup 3] [--format auto|nchw|nhwc|blocked]
-//                          [--pool on|off]
+//                          [--pool on|off] [--amp off|bf16|f16]
 #include <sys/resource.h>
 
 #include <algorithm>
@@ -19,6 +19,7 @@
 #include "bench_options.h"
 
 #include "sprint/core/rng.h"
+#include "sprint/nn/mixed_precision.h"
 #include "sprint/nn/models.h"
 #include "sprint/ops/elementwise.h"
 #include "sprint/optim/sgd.h"
@@ -30,6 +31,7 @@ using namespace sprint;
 
 struct Args {
   std::string model = "cnn", shape = "1x28x28", format = "auto";
+  std::string amp = "off";  // mixed precision as sprint train --amp (f32 masters, half compute copies)
   bool pool = true;  // layer outputs and gradients from a shared BufferPool, as the Trainer
   int64_t classes = 10, batch = 64, steps = 20, warmup = 3;
   int threads = 1;
@@ -42,6 +44,7 @@ Args parse(int argc, char** argv) {
     else if (k == "--shape") a.shape = v;
     else if (k == "--format") a.format = v;
     else if (k == "--pool") a.pool = v == "on";
+    else if (k == "--amp") a.amp = v;
     else if (k == "--classes") a.classes = std::stoll(v);
     else if (k == "--batch") a.batch = std::stoll(v);
     else if (k == "--steps") a.steps = std::stoll(v);
@@ -50,6 +53,7 @@ Args parse(int argc, char** argv) {
     else return false;
     return true;
   });
+  if (a.amp != "off" && a.amp != "bf16" && a.amp != "f16") throw InvalidArgument("--amp off | bf16 | f16");
   if (a.batch < 1 || a.steps < 1 || a.warmup < 0 || a.threads < 1)
     throw InvalidArgument("--batch, --steps and --threads must be >= 1, --warmup >= 0");
   return a;
@@ -70,14 +74,19 @@ int main(int argc, char** argv) {
     const Shape sample = bench::parse_shape(a.shape);
     const bool image = sample.size() == 3;
     // As `sprint train --memory-format`: auto = the conv models' preferred layout from the first convolution on.
-    const train::Layouts layouts =
-        train::choose_layouts(a.format, image && nn::has_convolutions(a.model), cpu_context().compute_stream());
+    const DType compute = a.amp == "bf16" ? DType::kBF16 : a.amp == "f16" ? DType::kF16 : DType::kF32;
+    const train::Layouts layouts = train::choose_layouts(a.format, image && nn::has_convolutions(a.model),
+                                                         cpu_context().compute_stream(), compute);
     const MemoryFormat format = layouts.input;
     const std::optional<MemoryFormat> activations = layouts.activations;
     Generator rng(0);
     nn::Model model = nn::build_model(a.model, sample, a.classes, rng);
     model.net->set_needs_input_grad(false);  // as the Trainer: no gradient for the input batch
     const Stream stream = cpu_context().compute_stream();
+    if (a.amp != "off") {
+      nn::use_mixed_precision(model, a.amp == "bf16" ? DType::kBF16 : DType::kF16, stream);
+      model.net->set_needs_input_grad(false);
+    }
     optim::SGD sgd(optim::single_group(*model.net), optim::SGDOptions(0.01).with_momentum(0.9));
 
     std::vector<int64_t> dims{a.batch};
@@ -119,6 +128,7 @@ int main(int argc, char** argv) {
     out["format"] = memory_format_name(activations.value_or(format));
     out["steps"] = a.steps;
     out["buffer_pool"] = a.pool;
+    out["amp"] = a.amp;
     out["median_step_ms"] = ms[ms.size() / 2];
     out["min_step_ms"] = ms.front();
     out["last_loss"] = last_loss;

@@ -3,6 +3,8 @@
 # median time of one training step (zero_grad, forward, loss, backward, SGD(lr 0.01, momentum 0.9)) on synthetic
 # inputs of a data set's shape, and the process's peak resident memory. Models as in pytorch_train.py (mlp, cnn,
 # fc, resnet18) and cifar_models.py (airbench94, resnet9, vgg16). --channels-last runs the conv models channels-last (PyTorch's default is NCHW).
+# --amp bf16|f16 runs forward and loss under torch.autocast (PyTorch's mixed precision: f32 weights and gradients,
+# half operands for the ops autocast lists).
 # Usage: /usr/bin/python3 bench/peers/pytorch_step.py --model resnet18 --shape 3x32x32 --batch 64 --threads 2
 import argparse, json, os, resource, statistics, sys, time
 
@@ -23,6 +25,7 @@ def main():
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--warmup", type=int, default=3)
     ap.add_argument("--channels-last", action="store_true")
+    ap.add_argument("--amp", choices=["off", "bf16", "f16"], default="off")
     args = ap.parse_args()
     set_cpu_threads(args.threads)
     torch.manual_seed(0)
@@ -43,7 +46,11 @@ def main():
     for step in range(args.warmup + args.steps):
         t0 = time.perf_counter()
         opt.zero_grad()
-        loss = loss_fn(model(x), y)
+        if args.amp == "off":
+            loss = loss_fn(model(x), y)
+        else:
+            with torch.autocast("cpu", dtype=torch.bfloat16 if args.amp == "bf16" else torch.float16):
+                loss = loss_fn(model(x).float(), y)
         loss.backward()
         opt.step()
         t1 = time.perf_counter()
@@ -51,7 +58,7 @@ def main():
             times.append((t1 - t0) * 1e3)
     print(json.dumps({"engine": f"pytorch {torch.__version__}", "model": args.model, "shape": args.shape,
                       "batch": args.batch, "threads": args.threads,
-                      "format": "nhwc" if args.channels_last else "nchw", "steps": args.steps,
+                      "format": "nhwc" if args.channels_last else "nchw", "steps": args.steps, "amp": args.amp,
                       "median_step_ms": statistics.median(times), "min_step_ms": min(times),
                       "last_loss": loss.item(),
                       "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0}))

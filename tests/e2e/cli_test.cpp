@@ -76,7 +76,8 @@ TEST(Cli, UsageErrorsExitNonZeroWithAMessage) {
   CommandResult scaled_graph = run_sprint({"train", "--dataset", "random", "--loss-scale", "dynamic", "--cuda-graph"});
   EXPECT_EQ(scaled_graph.exit_code, 2);
   EXPECT_NE(scaled_graph.err.find("does not combine with --cuda-graph"), std::string::npos) << scaled_graph.err;
-  // Mixed precision runs on the CPU too (half operands widened around f32 kernels), with a one-line warning.
+  // Mixed precision runs on the CPU too (half operands widened around f32 kernels, or bf16 convolutions on AMX),
+  // with a one-line warning saying which.
   CommandResult amp = run_sprint({"train", "--dataset", "random", "--epochs", "1", "--amp", "bf16"});
   EXPECT_EQ(amp.exit_code, 0) << amp.err;
   EXPECT_EQ(count_lines(amp.err), 1) << amp.err;

@@ -27,6 +27,7 @@
 #include "sprint/dist/process_group.h"
 #include "sprint/nn/mixed_precision.h"
 #include "sprint/nn/models.h"
+#include "sprint/ops/conv.h"
 #include "sprint/optim/adam.h"
 #include "sprint/optim/sgd.h"
 #include "sprint/profile/chrome_trace.h"
@@ -320,11 +321,15 @@ int run_train_in(const TrainArgs& a, dist::ProcessGroup* group) {
   nn::Model model = nn::build_model(a.model, data.train.sample_shape(), data.train.num_classes, init_rng, model_options);
   if (model.init_from_data) model.init_from_data(data::normalized_images(data.train, model.init_samples));
   model.net->to_device(stream);
+  const DType compute = a.amp == "bf16" ? DType::kBF16 : a.amp == "f16" ? DType::kF16 : DType::kF32;
   if (a.amp != "off") {
-    if (device.is_cpu())
+    if (device.is_cpu() && !ops::has_native_convolutions(stream, compute))
       log_warn("--amp {} on the CPU: its kernels are f32, so each op widens its {} operands to f32 and rounds its "
                "outputs (the numerics of mixed precision, 2-3x slower than f32 training)",
                a.amp, a.amp);
+    else if (device.is_cpu())
+      log_warn("--amp bf16 on the CPU: convolutions run oneDNN's AMX bf16 kernels on channels-last activations; "
+               "the other ops widen their bf16 operands to f32");
     nn::use_mixed_precision(model, a.amp == "bf16" ? DType::kBF16 : DType::kF16, stream);
   }
   const bool loss_scaling = a.loss_scale == "dynamic" || (a.loss_scale == "auto" && a.amp == "f16");
@@ -388,7 +393,8 @@ int run_train_in(const TrainArgs& a, dist::ProcessGroup* group) {
   if (loss_scaling)
     options.loss_scaling = optim::LossScalerOptions{.init_scale = a.loss_scale_init,
                                                     .growth_interval = a.loss_scale_interval};
-  const train::Layouts layout = train::choose_layouts(a.memory_format, nn::has_convolutions(a.model), stream);
+  const train::Layouts layout =
+      train::choose_layouts(a.memory_format, nn::has_convolutions(a.model), stream, compute);
   options.format = layout.input;
   options.activation_format = layout.activations;
   options.progress = progress_enabled(a.progress);

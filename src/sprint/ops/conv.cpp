@@ -58,6 +58,11 @@ Shape conv2d_output_shape(const Shape& x, const Shape& w, const Conv2dParams& p)
   return {x[0], k, out_h, out_w};
 }
 
+bool has_native_convolutions(const Stream& stream, DType dtype) {
+  if (dtype == DType::kF32 || stream.device().is_cuda()) return true;
+  return dtype == DType::kBF16 && cpu::has_native_bf16_convolutions(stream);
+}
+
 MemoryFormat preferred_activation_format(const Stream& stream, DType dtype) {
   if (stream.device().is_cuda()) return MemoryFormat::kChannelsLast;
   return cpu::preferred_activation_format(stream, dtype);

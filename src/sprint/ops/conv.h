@@ -12,6 +12,9 @@ namespace sprint::ops {
 /// geometry is invalid or the kernel does not fit.
 Shape conv2d_output_shape(const Shape& x, const Shape& w, const Conv2dParams& params);
 
+/// True when the stream's device convolves `dtype` operands with kernels of that dtype: f32 everywhere; f16 and
+/// bf16 on CUDA; bf16 on a CPU with AMX-BF16. Otherwise the CPU widens half operands to f32 around its f32 kernels.
+bool has_native_convolutions(const Stream& stream, DType dtype);
 /// The layout convolutional models run their activations in on a stream's device for `dtype`: on the CPU
 /// (f32, fast path) oneDNN's channel-blocked layout for the ISA it dispatches to (8 channels on AVX2, 16 on
 /// AVX-512); on CUDA channels-last (what cuDNN's tensor cores read); NCHW for the CPU reference loops.

@@ -5,7 +5,7 @@
 
 namespace sprint::train {
 
-Layouts choose_layouts(std::string_view mode, bool convolutional, const Stream& stream) {
+Layouts choose_layouts(std::string_view mode, bool convolutional, const Stream& stream, DType compute) {
   if (mode == "nhwc") return {MemoryFormat::kChannelsLast, std::nullopt};
   if (mode == "nchw") return {MemoryFormat::kContiguous, std::nullopt};
   const bool blocked = mode == "blocked";
@@ -15,7 +15,7 @@ Layouts choose_layouts(std::string_view mode, bool convolutional, const Stream& 
     SPRINT_THROW(InvalidArgument, "--memory-format blocked is a CPU layout; on {} use auto, nchw or nhwc",
                  device_name(stream.device()));
   if (!blocked && !convolutional) return {};
-  const MemoryFormat preferred = ops::preferred_activation_format(stream, DType::kF32);
+  const MemoryFormat preferred = ops::preferred_activation_format(stream, compute);
   if (preferred == MemoryFormat::kChannelsLast) return {MemoryFormat::kChannelsLast, std::nullopt};
   return {MemoryFormat::kContiguous, preferred};
 }

@@ -19,7 +19,9 @@ struct Layouts {
 /// (ops::preferred_activation_format): channels-last on CUDA (cuDNN's tensor cores read NHWC), oneDNN's
 /// channel-blocked layout on the CPU, entered at the first convolution and left at the flatten/pooling before the
 /// classifier; other models NCHW. nchw / nhwc: that layout all along. blocked: the CPU's blocked layout (an
-/// InvalidArgument on CUDA). Anything else is an InvalidArgument.
-Layouts choose_layouts(std::string_view mode, bool convolutional, const Stream& stream);
+/// InvalidArgument on CUDA). Anything else is an InvalidArgument. `compute` is the convolutions' dtype (mixed
+/// precision's compute dtype): bf16 on a CPU with AMX-BF16 prefers channels-last.
+Layouts choose_layouts(std::string_view mode, bool convolutional, const Stream& stream,
+                       DType compute = DType::kF32);
 
 }  // namespace sprint::train

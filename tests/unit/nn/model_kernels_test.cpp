@@ -8,11 +8,14 @@
 // pass, which reads another layout, does). Runs on whatever ISA the machine has: the implementations are oneDNN's choice.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <set>
 #include <string>
 
 #include "sprint/backend/cpu/onednn_ops.h"
+#include "sprint/nn/mixed_precision.h"
 #include "sprint/nn/models.h"
 #include "sprint/ops/conv.h"
 #include "sprint/ops/elementwise.h"
@@ -82,6 +85,50 @@ void expect_fast_kernels(const std::string& model_name, const Shape& sample, boo
   EXPECT_GT(convolutions, 0) << "no convolution went through oneDNN";
   step();
   EXPECT_EQ(cpu::onednn::created_primitives(s).size(), log.size()) << "a steady-state step created primitives";
+}
+
+// Mixed precision bf16 on a CPU with AMX-BF16: channels-last activations, and every convolution pass runs one of
+// oneDNN's AMX (or bf16) kernels, none a reference one, with f32 weight gradients; elsewhere the bf16 operands are
+// widened to f32 (the test is skipped).
+TEST(ModelKernels, Bf16ConvolutionsRunAmxKernelsWhereTheCpuHasThem) {
+  const Stream s = cpu_context().compute_stream();
+  if (!ops::has_native_convolutions(s, DType::kBF16))
+    GTEST_SKIP() << "this CPU has no AMX-BF16: bf16 convolutions run on widened f32 copies";
+  ASSERT_EQ(ops::preferred_activation_format(s, DType::kBF16), MemoryFormat::kChannelsLast);
+  Generator rng(11);
+  Model model = build_model("resnet10", {3, 32, 32}, 10, rng);
+  use_mixed_precision(model, DType::kBF16, s);
+  model.net->set_needs_input_grad(false);
+  const Tensor x = ops::cast_to(s, testing::random_tensor({kBatch, 3, 32, 32}, DType::kF32, rng), DType::kF32,
+                                MemoryFormat::kChannelsLast);
+  const Tensor labels = testing::random_labels(kBatch, 10, rng);
+  RunContext ctx{s, &rng};
+  optim::SGD sgd(optim::single_group(*model.net), optim::SGDOptions(0.01).with_momentum(0.9));
+  const size_t before = cpu::onednn::created_primitives(s).size();
+  for (int step = 0; step < 2; ++step) {
+    sgd.zero_grad();
+    const float loss = model.loss->forward(ctx, model.net->forward(ctx, x), labels).to_vector<float>()[0];
+    EXPECT_TRUE(std::isfinite(loss));
+    model.net->backward(ctx, model.loss->backward(ctx));
+    sgd.step(s);
+  }
+  const std::vector<cpu::onednn::PrimitiveInfo> log = cpu::onednn::created_primitives(s);
+  int amx = 0, convolutions = 0;
+  std::set<std::string> passes;
+  for (size_t i = before; i < log.size(); ++i) {
+    const cpu::onednn::PrimitiveInfo& p = log[i];
+    if (p.kind.rfind("convolution", 0) != 0) continue;
+    ++convolutions;
+    passes.insert(p.kind);
+    EXPECT_FALSE(cpu::onednn::is_reference_implementation(p.implementation)) << describe(p);
+    EXPECT_NE(p.implementation.find("bf16"), std::string::npos) << "not a bf16 kernel: " << describe(p);
+    if (p.implementation.find("amx") != std::string::npos) ++amx;
+  }
+  // Each distinct shape and pass is one primitive (equal layers share it): all three passes appear.
+  EXPECT_EQ(passes, (std::set<std::string>{"convolution_forward", "convolution_backward_data",
+                                           "convolution_backward_weights"}));
+  EXPECT_GT(amx, convolutions / 2) << "most passes should run AMX kernels";
+  for (const ParameterPtr& p : model.net->parameters()) EXPECT_EQ(p->grad().dtype(), DType::kF32) << p->name();
 }
 
 TEST(ModelKernels, CnnRunsFastKernelsWithoutActivationReorders) {

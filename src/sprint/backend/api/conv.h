@@ -58,13 +58,16 @@ struct Conv2dBackwardWeightArgs {
 
 namespace cpu {
 /// Channel-blocked with oneDNN's block for the running ISA (the f32 fast path, and f16/bf16, which run it on
-/// widened copies), else NCHW (reference loops).
+/// widened copies); channels-last for bf16 on CPUs with AMX-BF16 (oneDNN's AMX kernels); NCHW for the
+/// reference loops.
 MemoryFormat preferred_activation_format(const Stream& stream, DType dtype);
+/// True when bf16 convolutions run oneDNN's AMX-BF16 kernels (not reference mode, and the CPU has AMX-BF16).
+bool has_native_bf16_convolutions(const Stream& stream);
 /// Blocked weights with the input's channel block for a channel-blocked input without groups (f32, f16, bf16
 /// fast path), else contiguous KCRS.
 MemoryFormat preferred_weight_format(const Stream& stream, DType dtype, MemoryFormat input_format, int64_t groups);
-/// Fast path: oneDNN or Winograd (f32; f16/bf16 on widened copies); reference loops for f64 or when the context
-/// is in reference mode.
+/// Fast path: oneDNN or Winograd (f32; bf16 channels-last or NCHW operands on oneDNN's bf16 kernels where the
+/// CPU has AMX-BF16; other f16/bf16 operands on widened copies); reference loops for f64 or when the context is in reference mode.
 void conv2d_forward(const Stream& stream, const Conv2dForwardArgs& args);
 void conv2d_backward_data(const Stream& stream, const Conv2dBackwardDataArgs& args);
 void conv2d_backward_weight(const Stream& stream, const Conv2dBackwardWeightArgs& args);

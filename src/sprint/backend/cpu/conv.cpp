@@ -172,8 +172,9 @@ void conv2d_backward_weight(const Conv2dBackwardWeightArgs& args) {
 }  // namespace ref
 
 // ------------------------------------------------------------------------------------------------------------
-// Dispatch: Winograd or oneDNN for f32, the reference for f64 (and in reference mode); f16/bf16 operands are
-// widened to f32 around the call (half_widening.h)
+// Dispatch: Winograd or oneDNN for f32, the reference for f64 (and in reference mode); bf16 operands run
+// oneDNN's bf16 kernels where the CPU has AMX-BF16, other f16/bf16 operands are widened to f32 around the call
+// (half_widening.h)
 // ------------------------------------------------------------------------------------------------------------
 namespace {
 // The fast paths' blocked layouts serve f32 and the half dtypes (whose operands are widened to f32 in the same
@@ -193,8 +194,14 @@ bool blocked_layouts(const Stream& stream, DType dtype) {
 }
 }  // namespace
 
+bool has_native_bf16_convolutions(const Stream& stream) {
+  return !context_of(stream).reference_only() && onednn::has_bf16_convolutions();
+}
+
 MemoryFormat preferred_activation_format(const Stream& stream, DType dtype) {
   if (!blocked_layouts(stream, dtype)) return MemoryFormat::kContiguous;
+  // bf16 on AMX: channels-last, the layout of oneDNN's AMX convolutions.
+  if (dtype == DType::kBF16 && has_native_bf16_convolutions(stream)) return MemoryFormat::kChannelsLast;
   return onednn::channel_block() == 16 ? MemoryFormat::kChannelsBlocked16 : MemoryFormat::kChannelsBlocked8;
 }
 
@@ -222,6 +229,16 @@ bool winograd_profitable(int threads, int64_t c, int64_t k, int64_t h, int64_t w
 }
 
 /// `in` is the pass's input side (x, or dy for backward-data), `out` its output (y, dx).
+// bf16 operands (all the given tensors; undefined ones skipped) that oneDNN's bf16 kernels take on this CPU:
+// AMX-BF16 (onednn::has_bf16_convolutions), the fast path (not reference mode), and activations that are not
+// channel-blocked (the AMX kernels read channels-last ones; blocked bf16 ones would run slower kernels than the
+// widened f32 path).
+bool native_bf16(const Stream& stream, std::initializer_list<const Tensor*> operands) {
+  for (const Tensor* t : operands)
+    if (t->defined() && (t->dtype() != DType::kBF16 || t->is_channel_blocked())) return false;
+  return has_native_bf16_convolutions(stream);
+}
+
 bool use_winograd(const Stream& stream, ConvPass pass, const Tensor& in, const Tensor& w, const Tensor& out,
                   const Conv2dParams& p) {
   const WinogradMode mode = winograd_mode();
@@ -234,6 +251,7 @@ bool use_winograd(const Stream& stream, ConvPass pass, const Tensor& in, const T
 
 void conv2d_forward(const Stream& stream, const Conv2dForwardArgs& args) {
   if (any_half({&args.x, &args.w, &args.b, &args.y})) {
+    if (native_bf16(stream, {&args.x, &args.w, &args.b, &args.y}) && onednn::conv2d_forward(stream, args)) return;
     HalfWidening h(stream);
     conv2d_forward(stream, {.x = h.in(args.x), .w = h.in(args.w), .b = h.in(args.b), .y = h.out(args.y),
                             .params = args.params, .activation = args.activation});
@@ -247,6 +265,7 @@ void conv2d_forward(const Stream& stream, const Conv2dForwardArgs& args) {
 
 void conv2d_backward_data(const Stream& stream, const Conv2dBackwardDataArgs& args) {
   if (any_half({&args.dy, &args.w, &args.dx})) {
+    if (native_bf16(stream, {&args.dy, &args.w, &args.dx}) && onednn::conv2d_backward_data(stream, args)) return;
     HalfWidening h(stream);
     conv2d_backward_data(stream, {.dy = h.in(args.dy), .w = h.in(args.w), .dx = h.out(args.dx, args.mode),
                                   .params = args.params, .mode = args.mode});
@@ -260,6 +279,10 @@ void conv2d_backward_data(const Stream& stream, const Conv2dBackwardDataArgs& ar
 
 void conv2d_backward_weight(const Stream& stream, const Conv2dBackwardWeightArgs& args) {
   if (any_half({&args.dy, &args.x, &args.dw, &args.db})) {
+    // Weight gradients of bf16 operands may be f32 (mixed precision); oneDNN writes those directly.
+    if (args.dw.defined() && native_bf16(stream, {&args.dy, &args.x}) &&
+        onednn::conv2d_backward_weight(stream, args))
+      return;
     HalfWidening h(stream);
     conv2d_backward_weight(stream, {.dy = h.in(args.dy), .x = h.in(args.x), .dw = h.out(args.dw, args.mode),
                                     .db = h.out(args.db, args.mode), .params = args.params, .mode = args.mode});

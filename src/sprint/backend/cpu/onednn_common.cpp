@@ -19,6 +19,7 @@ PrimitiveKey& PrimitiveKey::add(int64_t value) {
 
 PrimitiveKey& PrimitiveKey::add_tensor(const Tensor& t) {
   if (!t.defined()) return add(-1);
+  add(static_cast<int64_t>(t.dtype()));
   add(t.ndim());
   for (int i = 0; i < t.ndim(); ++i) add(t.dim(i));
   for (int i = 0; i < t.ndim(); ++i) add(t.strides()[i]);
@@ -85,15 +86,22 @@ std::vector<PrimitiveInfo> created_primitives(const Stream& stream) {
 // ------------------------------------------------------------------------------------------------------------
 // Descriptors
 // ------------------------------------------------------------------------------------------------------------
+dnnl::memory::data_type data_type_of(DType dtype) {
+  switch (dtype) {
+    case DType::kF32: return dnnl::memory::data_type::f32;
+    case DType::kBF16: return dnnl::memory::data_type::bf16;
+    default: SPRINT_THROW(Unsupported, "sprint's oneDNN paths take f32 and bf16 tensors, got {}", dtype_name(dtype));
+  }
+}
+
 dnnl::memory::desc user_desc(const Tensor& t) {
-  SPRINT_ASSERT(t.dtype() == DType::kF32, "oneDNN paths take f32 tensors, got {}", t.description());
+  const dnnl::memory::data_type type = data_type_of(t.dtype());
   if (t.is_channel_blocked()) {
     using tag = dnnl::memory::format_tag;
-    return dnnl::memory::desc(dims_of(t), dnnl::memory::data_type::f32,
-                              t.channel_block() == 8 ? tag::aBcd8b : tag::aBcd16b);
+    return dnnl::memory::desc(dims_of(t), type, t.channel_block() == 8 ? tag::aBcd8b : tag::aBcd16b);
   }
   dnnl::memory::dims strides(t.strides().begin(), t.strides().end());
-  return dnnl::memory::desc(dims_of(t), dnnl::memory::data_type::f32, strides);
+  return dnnl::memory::desc(dims_of(t), type, strides);
 }
 
 dnnl::memory::dims weight_dims(const Tensor& w, int64_t groups) {
@@ -103,16 +111,15 @@ dnnl::memory::dims weight_dims(const Tensor& w, int64_t groups) {
 
 dnnl::memory::desc weight_desc(const Tensor& w, int64_t groups) {
   using tag = dnnl::memory::format_tag;
+  const dnnl::memory::data_type type = data_type_of(w.dtype());
   if (w.is_weight_blocked()) {  // groups == 1 (checked by ops::conv2d_*)
-    return dnnl::memory::desc(dims_of(w), dnnl::memory::data_type::f32,
-                              w.weight_block() == 8 ? tag::ABcd8b8a : tag::ABcd16b16a);
+    return dnnl::memory::desc(dims_of(w), type, w.weight_block() == 8 ? tag::ABcd8b8a : tag::ABcd16b16a);
   }
-  return dnnl::memory::desc(weight_dims(w, groups), dnnl::memory::data_type::f32,
-                            groups == 1 ? tag::oihw : tag::goihw);
+  return dnnl::memory::desc(weight_dims(w, groups), type, groups == 1 ? tag::oihw : tag::goihw);
 }
 
-dnnl::memory::desc any_desc(const dnnl::memory::dims& dims) {
-  return dnnl::memory::desc(dims, dnnl::memory::data_type::f32, dnnl::memory::format_tag::any);
+dnnl::memory::desc any_desc(const dnnl::memory::dims& dims, DType dtype) {
+  return dnnl::memory::desc(dims, data_type_of(dtype), dnnl::memory::format_tag::any);
 }
 
 bool is_reference_implementation(const std::string& impl) {

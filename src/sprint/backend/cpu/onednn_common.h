@@ -24,9 +24,9 @@ namespace sprint::cpu::onednn {
 /// Identifies one cached primitive set: op kind, thread count, shapes, strides and options, as integers.
 class PrimitiveKey {
  public:
-  static constexpr int kCapacity = 40;
+  static constexpr int kCapacity = 48;
   PrimitiveKey& add(int64_t value);
-  PrimitiveKey& add_tensor(const Tensor& t);  ///< defined flag, dims and strides
+  PrimitiveKey& add_tensor(const Tensor& t);  ///< defined flag, dtype, dims and strides
   PrimitiveKey& add_double(double value);
   size_t hash() const;
   friend bool operator==(const PrimitiveKey& a, const PrimitiveKey& b);
@@ -83,14 +83,16 @@ class OneDnnContext final : public ContextExtension {
 /// The OneDnnContext of a CPU stream; also applies the context's thread count (sync_threads).
 OneDnnContext& onednn_context(const Stream& stream, int* n_threads = nullptr);
 
-/// f32 descriptor of the tensor's layout: its dims and strides (NCHW, NHWC, a batch slice of either, or 1-D), or
-/// oneDNN's nChw8c / nChw16c for a channel-blocked tensor.
+/// oneDNN's data type for f32 and bf16 (the dtypes sprint's oneDNN paths take); Unsupported otherwise.
+dnnl::memory::data_type data_type_of(DType dtype);
+/// Descriptor of the tensor's dtype (f32 or bf16) and layout: its dims and strides (NCHW, NHWC, a batch slice of
+/// either, or 1-D), or oneDNN's nChw8c / nChw16c for a channel-blocked tensor.
 dnnl::memory::desc user_desc(const Tensor& t);
-/// f32 descriptor of a contiguous (K, C/G, R, S) weight, as oneDNN's (K, C, R, S) or (G, K/G, C/G, R, S).
+/// Descriptor of a contiguous (K, C/G, R, S) weight, as oneDNN's (K, C, R, S) or (G, K/G, C/G, R, S), in its dtype.
 dnnl::memory::desc weight_desc(const Tensor& w, int64_t groups);
 dnnl::memory::dims weight_dims(const Tensor& w, int64_t groups);
 /// Same dims with format_tag::any: lets the primitive pick its (blocked) layout.
-dnnl::memory::desc any_desc(const dnnl::memory::dims& dims);
+dnnl::memory::desc any_desc(const dnnl::memory::dims& dims, DType dtype = DType::kF32);
 inline dnnl::memory::dims dims_of(const Tensor& t) { return dnnl::memory::dims(t.shape().begin(), t.shape().end()); }
 
 /// Converts dnnl::error into sprint::BackendError naming the op.

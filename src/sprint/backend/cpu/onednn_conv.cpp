@@ -1,7 +1,8 @@
-// onednn_conv.cpp: Conv2d forward / backward-data / backward-weight through oneDNN (f32). Channel-blocked and
-// channels-last activations go to the primitives as they are (no reorder); NCHW ones are reordered into the
-// blocked layout oneDNN picks and back at the op's edges. KCRS weights are reordered into the kernel's weight
-// layout on each call (a few KB to a few MB, small beside the activations).
+// onednn_conv.cpp: Conv2d forward / backward-data / backward-weight through oneDNN, in f32, and in bf16 where
+// the CPU has AMX-BF16 (bf16 activations and weights, f32 accumulation, weight gradients in f32 or bf16). Channel-blocked and channels-last activations go to the primitives as they are (no reorder); NCHW ones
+// are reordered into the blocked layout oneDNN picks and back at the op's edges. KCRS weights are reordered into
+// the kernel's weight layout on each call (a few KB to a few MB, small beside the activations). A bf16 call for
+// which oneDNN has only its reference kernel runs nothing and returns false (the caller widens to f32).
 #include "sprint/backend/cpu/onednn_common.h"
 #include "sprint/backend/cpu/isa_policy.h"
 #include "sprint/backend/cpu/onednn_ops.h"
@@ -27,7 +28,7 @@ memory::desc activation_desc(const Tensor& t, const Tensor& other) {
   // A network's input (1 or 3 channels) next to a blocked tensor: oneDNN's first-layer kernels read it as it is;
   // reordering it would pad its channels to a whole block (8x the work of a 1-channel backward-weight pass).
   if (other.is_channel_blocked() && t.dim(1) < other.channel_block()) return user_desc(t);
-  return any_desc(dims_of(t));
+  return any_desc(dims_of(t), t.dtype());
 }
 
 /// x is a plain network input with fewer channels than a block (readable as NHWC) and dy is channel-blocked.
@@ -38,7 +39,7 @@ bool first_layer_pair(const Tensor& x, const Tensor& dy) {
 
 /// NHWC descriptor of a 4-D tensor's dims (the tensor itself may be NHWC, or NCHW with C == 1).
 memory::desc nhwc_desc(const Tensor& t) {
-  return memory::desc(dims_of(t), memory::data_type::f32, memory::format_tag::acdb);
+  return memory::desc(dims_of(t), data_type_of(t.dtype()), memory::format_tag::acdb);
 }
 
 struct Geometry {
@@ -59,13 +60,14 @@ PrimitiveKey conv_key(ConvOp op, int threads, const Tensor& x, const Tensor& w, 
   return key;
 }
 
-/// Forward descriptor shared by all three passes (backward primitives need it as a hint).
+/// Forward descriptor shared by all three passes (backward primitives need it as a hint). Weights (of w's shape)
+/// and bias are of x's dtype (the weight gradient of a backward-weight pass may be f32 beside bf16 operands).
 dnnl::convolution_forward::primitive_desc forward_pd(const dnnl::engine& engine, const Tensor& x,
                                                      const Tensor& w, const Tensor& y, const Conv2dParams& p,
                                                      bool bias, Activation activation) {
   const Geometry g = geometry(p);
   const memory::desc bias_md =
-      bias ? memory::desc({w.dim(0)}, memory::data_type::f32, memory::format_tag::x) : memory::desc();
+      bias ? memory::desc({w.dim(0)}, data_type_of(x.dtype()), memory::format_tag::x) : memory::desc();
   dnnl::primitive_attr attr;
   switch (activation) {
     case Activation::kNone: break;
@@ -78,32 +80,40 @@ dnnl::convolution_forward::primitive_desc forward_pd(const dnnl::engine& engine,
   }
   auto make_pd = [&](const memory::desc& xd, const memory::desc& yd) {
     dnnl::convolution_forward::desc desc(prop_kind::forward_training, algorithm::convolution_direct, xd,
-                                         any_desc(weight_dims(w, p.groups)), bias_md, yd, g.strides, g.dilates,
-                                         g.padding, g.padding);
+                                         any_desc(weight_dims(w, p.groups), x.dtype()), bias_md, yd, g.strides,
+                                         g.dilates, g.padding, g.padding);
     return dnnl::convolution_forward::primitive_desc(desc, attr, engine);
   };
   auto pd = make_pd(activation_desc(x, y), activation_desc(y, x));
   // No fast kernel for these layouts (see conv2d_backward_weight): let oneDNN choose them.
   if (is_reference_implementation(pd.impl_info_str()))
-    pd = make_pd(any_desc(dims_of(x)), any_desc(dims_of(y)));
+    pd = make_pd(any_desc(dims_of(x), x.dtype()), any_desc(dims_of(y), y.dtype()));
   return pd;
+}
+
+/// A bf16 primitive that would run oneDNN's reference kernel is not used (the caller widens to f32 instead).
+bool usable(const Tensor& operand, const std::string& impl) {
+  return operand.dtype() == DType::kF32 || !is_reference_implementation(impl);
 }
 
 // ------------------------------------------------------------------------------------------------------------
 // Cached entries
 // ------------------------------------------------------------------------------------------------------------
 struct ForwardEntry : CachedPrimitive {
+  bool native = true;  // false: bf16 operands without a fast kernel (nothing else is set)
   dnnl::convolution_forward conv;
   Staged src, weights, dst;
   memory bias;
 };
 
 struct BackwardDataEntry : CachedPrimitive {
+  bool native = true;
   dnnl::convolution_backward_data conv;
   Staged diff_dst, weights, diff_src;
 };
 
 struct BackwardWeightEntry : CachedPrimitive {
+  bool native = true;
   dnnl::convolution_backward_weights conv;
   Staged src, diff_dst, diff_weights, diff_bias;
   bool bias = false;
@@ -122,7 +132,14 @@ int64_t channel_block() {
   return (isa & avx512) == avx512 ? 16 : 8;
 }
 
-void conv2d_forward(const Stream& stream, const Conv2dForwardArgs& a) {
+bool has_bf16_convolutions() {
+  if (!apply_isa_policy().empty()) return false;  // an ISA cap below AVX-512 (isa_policy.h)
+  const auto isa = static_cast<unsigned>(dnnl::get_effective_cpu_isa());
+  const auto amx = static_cast<unsigned>(dnnl::cpu_isa::avx512_core_amx);
+  return (isa & amx) == amx;
+}
+
+bool conv2d_forward(const Stream& stream, const Conv2dForwardArgs& a) {
   try {
     int threads = 1;
     OneDnnContext& dnn = onednn_context(stream, &threads);
@@ -132,6 +149,8 @@ void conv2d_forward(const Stream& stream, const Conv2dForwardArgs& a) {
     auto& e = dnn.cached<ForwardEntry>(key, [&] {
       auto entry = std::make_unique<ForwardEntry>();
       const auto pd = forward_pd(dnn.engine(), a.x, a.w, a.y, a.params, bias, a.activation);
+      entry->native = usable(a.x, pd.impl_info_str());
+      if (!entry->native) return entry.release();
       dnn.record("convolution_forward", pd.impl_info_str(), dims_of(a.x));
       entry->conv = dnnl::convolution_forward(pd);
       entry->src.init_input(user_desc(a.x), pd.src_desc(), dnn);
@@ -146,6 +165,7 @@ void conv2d_forward(const Stream& stream, const Conv2dForwardArgs& a) {
       }
       return entry.release();
     });
+    if (!e.native) return false;
     std::lock_guard<std::mutex> lock(e.mutex);
     dnnl::stream& s = dnn.stream();
     e.src.input(s, a.x.data());
@@ -155,12 +175,13 @@ void conv2d_forward(const Stream& stream, const Conv2dForwardArgs& a) {
     e.conv.execute(s, e.args);
     e.dst.finish_output(s);
     s.wait();
+    return true;
   } catch (const dnnl::error& err) {
     rethrow_onednn_error("conv2d_forward", err);
   }
 }
 
-void conv2d_backward_data(const Stream& stream, const Conv2dBackwardDataArgs& a) {
+bool conv2d_backward_data(const Stream& stream, const Conv2dBackwardDataArgs& a) {
   try {
     int threads = 1;
     OneDnnContext& dnn = onednn_context(stream, &threads);
@@ -173,13 +194,15 @@ void conv2d_backward_data(const Stream& stream, const Conv2dBackwardDataArgs& a)
       const auto hint = forward_pd(dnn.engine(), a.dx, a.w, a.dy, a.params, false, Activation::kNone);
       auto make_pd = [&](const memory::desc& dxd, const memory::desc& dyd) {
         dnnl::convolution_backward_data::desc desc(algorithm::convolution_direct, dxd,
-                                                   any_desc(weight_dims(a.w, a.params.groups)), dyd, g.strides,
-                                                   g.dilates, g.padding, g.padding);
+                                                   any_desc(weight_dims(a.w, a.params.groups), a.w.dtype()), dyd,
+                                                   g.strides, g.dilates, g.padding, g.padding);
         return dnnl::convolution_backward_data::primitive_desc(desc, dnn.engine(), hint);
       };
       auto pd = make_pd(activation_desc(a.dx, a.dy), activation_desc(a.dy, a.dx));
       if (is_reference_implementation(pd.impl_info_str()))
-        pd = make_pd(any_desc(dims_of(a.dx)), any_desc(dims_of(a.dy)));
+        pd = make_pd(any_desc(dims_of(a.dx), a.dx.dtype()), any_desc(dims_of(a.dy), a.dy.dtype()));
+      entry->native = usable(a.dy, pd.impl_info_str());
+      if (!entry->native) return entry.release();
       dnn.record("convolution_backward_data", pd.impl_info_str(), dims_of(a.dx));
       entry->conv = dnnl::convolution_backward_data(pd);
       entry->diff_dst.init_input(user_desc(a.dy), pd.diff_dst_desc(), dnn);
@@ -191,6 +214,7 @@ void conv2d_backward_data(const Stream& stream, const Conv2dBackwardDataArgs& a)
                      {DNNL_ARG_DIFF_SRC, entry->diff_src.primitive_memory()}};
       return entry.release();
     });
+    if (!e.native) return false;
     std::lock_guard<std::mutex> lock(e.mutex);
     dnnl::stream& s = dnn.stream();
     e.diff_dst.input(s, a.dy.data());
@@ -199,12 +223,13 @@ void conv2d_backward_data(const Stream& stream, const Conv2dBackwardDataArgs& a)
     e.conv.execute(s, e.args);
     e.diff_src.finish_output(s);
     s.wait();
+    return true;
   } catch (const dnnl::error& err) {
     rethrow_onednn_error("conv2d_backward_data", err);
   }
 }
 
-void conv2d_backward_weight(const Stream& stream, const Conv2dBackwardWeightArgs& a) {
+bool conv2d_backward_weight(const Stream& stream, const Conv2dBackwardWeightArgs& a) {
   try {
     int threads = 1;
     OneDnnContext& dnn = onednn_context(stream, &threads);
@@ -214,13 +239,13 @@ void conv2d_backward_weight(const Stream& stream, const Conv2dBackwardWeightArgs
                   "conv2d_backward_weight (oneDNN) needs dw; bias-only gradients use the loops");
     const Tensor& w = a.dw;
     PrimitiveKey key = conv_key(ConvOp::kBackwardWeight, threads, a.x, w, a.dy, a.params);
-    key.add(accumulate).add(want_db);
+    key.add(accumulate).add(want_db).add(static_cast<int64_t>(w.dtype()));
     auto& e = dnn.cached<BackwardWeightEntry>(key, [&] {
       auto entry = std::make_unique<BackwardWeightEntry>();
       const Geometry g = geometry(a.params);
       const auto hint = forward_pd(dnn.engine(), a.x, w, a.dy, a.params, want_db, Activation::kNone);
       const memory::desc bias_md =
-          want_db ? memory::desc({a.db.dim(0)}, memory::data_type::f32, memory::format_tag::x)
+          want_db ? memory::desc({a.db.dim(0)}, data_type_of(a.db.dtype()), memory::format_tag::x)
                   : memory::desc();
       // The network's input x (NHWC, or NCHW with one channel, which is the same bytes) next to a blocked dy:
       // oneDNN has no jit kernel for that pair. Reordering dy to NHWC and running the NHWC kernel beats padding
@@ -233,15 +258,17 @@ void conv2d_backward_weight(const Stream& stream, const Conv2dBackwardWeightArgs
       }
       auto make_pd = [&](const memory::desc& xd, const memory::desc& dyd) {
         dnnl::convolution_backward_weights::desc desc(algorithm::convolution_direct, xd,
-                                                      any_desc(weight_dims(w, a.params.groups)), bias_md, dyd,
-                                                      g.strides, g.dilates, g.padding, g.padding);
+                                                      any_desc(weight_dims(w, a.params.groups), w.dtype()), bias_md,
+                                                      dyd, g.strides, g.dilates, g.padding, g.padding);
         return dnnl::convolution_backward_weights::primitive_desc(desc, dnn.engine(), hint);
       };
       auto pd = make_pd(x_desc, dy_desc);
       // Some small shapes (a 3x3 kernel over a 2x2 plane) have only oneDNN's reference kernel in the blocked
       // layout: let it choose the layouts then (reorders at this op beat a reference loop).
       if (is_reference_implementation(pd.impl_info_str()))
-        pd = make_pd(any_desc(dims_of(a.x)), any_desc(dims_of(a.dy)));
+        pd = make_pd(any_desc(dims_of(a.x), a.x.dtype()), any_desc(dims_of(a.dy), a.dy.dtype()));
+      entry->native = usable(a.x, pd.impl_info_str());
+      if (!entry->native) return entry.release();
       dnn.record("convolution_backward_weights", pd.impl_info_str(), dims_of(a.x));
       entry->conv = dnnl::convolution_backward_weights(pd);
       entry->src.init_input(first_layer && pd.src_desc() == nhwc_desc(a.x) ? nhwc_desc(a.x) : user_desc(a.x),
@@ -260,6 +287,7 @@ void conv2d_backward_weight(const Stream& stream, const Conv2dBackwardWeightArgs
       }
       return entry.release();
     });
+    if (!e.native) return false;
     std::lock_guard<std::mutex> lock(e.mutex);
     dnnl::stream& s = dnn.stream();
     e.src.input(s, a.x.data());
@@ -270,6 +298,7 @@ void conv2d_backward_weight(const Stream& stream, const Conv2dBackwardWeightArgs
     e.diff_weights.finish_output(s);
     if (e.bias) e.diff_bias.finish_output(s);
     s.wait();
+    return true;
   } catch (const dnnl::error& err) {
     rethrow_onednn_error("conv2d_backward_weight", err);
   }

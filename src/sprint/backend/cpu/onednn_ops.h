@@ -1,4 +1,4 @@
-// onednn_ops.h: the oneDNN fast paths of the CPU backend (f32 only), called by conv.cpp, norm.cpp and pool.cpp
+// onednn_ops.h: the oneDNN fast paths of the CPU backend (f32; convolutions also bf16), called by conv.cpp, norm.cpp and pool.cpp
 // after they ruled out the reference. Kept apart from onednn_common.h so that those files never include dnnl.hpp.
 #pragma once
 
@@ -38,10 +38,19 @@ bool is_reference_implementation(const std::string& impl);
 /// Channels per block of the activation layout oneDNN's convolutions use on this CPU: 16 on AVX-512, else 8.
 int64_t channel_block();
 
-void conv2d_forward(const Stream& stream, const Conv2dForwardArgs& args);
-void conv2d_backward_data(const Stream& stream, const Conv2dBackwardDataArgs& args);
+/// True when sprint runs bf16 convolutions on oneDNN's bf16 kernels: the CPU has AMX-BF16 (oneDNN's
+/// avx512_core_amx). Their AMX kernels read channels-last activations; on nChw16c ones oneDNN 2.6 falls back to
+/// its AVX512-BF16 kernels, which measured slower than its f32 ones (docs/benchmarks.md), and CPUs with
+/// AVX512-BF16 alone keep widening bf16 operands to f32.
+bool has_bf16_convolutions();
+
+/// f32 operands, or bf16 ones (weight gradients f32 or bf16) where has_bf16_convolutions(). Return false, having
+/// run nothing, when oneDNN has only its reference kernel for bf16 operands of this shape: the caller then runs
+/// the f32 kernels on widened copies. f32 calls always run and return true.
+bool conv2d_forward(const Stream& stream, const Conv2dForwardArgs& args);
+bool conv2d_backward_data(const Stream& stream, const Conv2dBackwardDataArgs& args);
 /// At least one of dw, db is defined.
-void conv2d_backward_weight(const Stream& stream, const Conv2dBackwardWeightArgs& args);
+bool conv2d_backward_weight(const Stream& stream, const Conv2dBackwardWeightArgs& args);
 
 void batch_norm_forward_training(const Stream& stream, const BatchNormTrainingArgs& args);
 void batch_norm_forward_inference(const Stream& stream, const BatchNormInferenceArgs& args);
