@@ -426,8 +426,7 @@ int run_bench(const BenchArgs& a) {
   const std::vector<std::string> notes = draw_plots(plan, rows, out);
   std::string md = results_markdown(plan, rows, command, has_cuda, notes);
   if (plan.per_op) md += per_op_markdown(rows);
-  data::write_output_file(out / "RESULTS.md",
-                          std::span(reinterpret_cast<const uint8_t*>(md.data()), md.size()));
+  data::write_output_text(out / "RESULTS.md", md);
   std::printf("%s", md.c_str());
   return 0;
 }

@@ -42,9 +42,6 @@ Shape parse_input_shape(const std::string& text) {
   return shape;
 }
 
-void write_text_atomic(const std::filesystem::path& path, const std::string& text) {
-  data::write_output_file(path, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
-}
 
 }  // namespace
 
@@ -128,7 +125,7 @@ int run_eval(const EvalArgs& a) {
       j["test_samples"] = e.samples;
       j["test_accuracy"] = e.accuracy;
       j["test_loss"] = e.loss;
-      write_text_atomic(*a.report, j.dump(2) + "\n");
+      data::write_output_text(*a.report, j.dump(2) + "\n");
     }
     return 0;
   }

@@ -21,13 +21,6 @@
 #include "sprint/train/sparse_checkpoint.h"
 
 namespace sprint::cli {
-namespace {
-
-void write_text(const std::string& path, const std::string& text) {
-  data::write_output_file(path, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
-}
-
-}  // namespace
 
 int run_fisher(const FisherArgs& a) {
   SPRINT_CHECK(!(a.checkpoint && a.save_init), "--save-init writes the initialisation, which --checkpoint replaces");
@@ -91,14 +84,11 @@ int run_fisher(const FisherArgs& a) {
   }
   mask.model = a.model;
   train::write_mask(a.out, mask);
-  int64_t classifier_size = 0;
-  for (const auto& e : mask.entries)
-    if (!classifier.empty() && e.name.starts_with(classifier + ".")) classifier_size += static_cast<int64_t>(e.keep.size());
   std::printf("%s mask: %lld of %lld parameters kept (%.4g%%; keep %g), classifier %s kept whole (%lld); written to "
               "%s (hash %s)\n",
               mask.method.c_str(), static_cast<long long>(mask.kept()), static_cast<long long>(mask.total()),
               100.0 * static_cast<double>(mask.kept()) / static_cast<double>(mask.total()), mask.keep_ratio,
-              classifier.empty() ? "(none)" : classifier.c_str(), static_cast<long long>(classifier_size),
+              mask.classifier.empty() ? "(none)" : mask.classifier.c_str(), static_cast<long long>(mask.classifier_size()),
               a.out.c_str(), mask.hash().c_str());
   if (a.report) {
     nlohmann::ordered_json j;
@@ -117,7 +107,7 @@ int run_fisher(const FisherArgs& a) {
     for (const auto& e : mask.entries)
       per[e.name] = {{"kept", std::count(e.keep.begin(), e.keep.end(), uint8_t{1})}, {"total", e.keep.size()}};
     j["parameters"] = per;
-    write_text(*a.report, j.dump(2) + "\n");
+    data::write_output_text(*a.report, j.dump(2) + "\n");
   }
   return 0;
 }

@@ -36,7 +36,7 @@ SparseRun::SparseRun(const TrainArgs& a, nn::Model& model, optim::Optimizer& opt
   if (a.mask) {
     mask_ = train::read_mask(*a.mask);
     try {
-      (void)train::update_masks(*model.net, *mask_);
+      train::check_mask_fits(*model.net, *mask_);
     } catch (const InvalidArgument& e) {
       SPRINT_THROW(InvalidArgument, "--mask {}: {}", *a.mask, e.what());
     }

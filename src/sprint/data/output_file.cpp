@@ -118,6 +118,10 @@ void check_output_path(const fs::path& path, std::string_view what) {
     SPRINT_THROW(IoError, "{} {}: cannot write: {}", what, path.string(), os_reason(errno));
 }
 
+void write_output_text(const fs::path& path, std::string_view text) {
+  write_output_file(path, std::span(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
+}
+
 void write_output_file(const fs::path& path, std::span<const uint8_t> bytes) {
   if (path.empty()) SPRINT_THROW(IoError, "cannot write a file with an empty path");
   const fs::path target = resolved(path);

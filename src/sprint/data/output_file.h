@@ -23,6 +23,8 @@ void check_output_path(const std::filesystem::path& path, std::string_view what)
 
 /// Writes `bytes` to `path` as described above. Throws IoError.
 void write_output_file(const std::filesystem::path& path, std::span<const uint8_t> bytes);
+/// write_output_file of a text's bytes (reports, RESULTS.md, traces).
+void write_output_text(const std::filesystem::path& path, std::string_view text);
 
 /// Checks that `dir` is (or can be created as) a writable directory; creates it. Throws IoError naming `what`.
 void prepare_output_directory(const std::filesystem::path& dir, std::string_view what);

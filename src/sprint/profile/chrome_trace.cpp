@@ -76,7 +76,7 @@ std::string chrome_trace_json(const ProfileData& data) {
 
 void write_chrome_trace(const std::filesystem::path& path, const ProfileData& data) {
   const std::string text = chrome_trace_json(data);
-  data::write_output_file(path, std::span(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
+  data::write_output_text(path, text);
 }
 
 }  // namespace sprint::profile

@@ -16,7 +16,7 @@ Tensor host_logical_f32(const Stream& stream, const Tensor& t) {
 ModelAverager::ModelAverager(nn::Module& net, const ParameterMask* mask) : net_(net) { set_mask(mask); }
 
 void ModelAverager::set_mask(const ParameterMask* mask) {
-  if (mask != nullptr) (void)update_masks(net_, *mask);  // fits, or a precise error
+  if (mask != nullptr) check_mask_fits(net_, *mask);
   slots_.clear();
   values_ = dense_values_ = 0;
   for (auto& [name, p] : net_.named_parameters()) {

@@ -52,6 +52,13 @@ int64_t ParameterMask::total() const {
   return n;
 }
 
+int64_t ParameterMask::classifier_size() const {
+  int64_t n = 0;
+  for (const Entry& e : entries)
+    if (in_classifier(e.name, classifier)) n += static_cast<int64_t>(e.keep.size());
+  return n;
+}
+
 const ParameterMask::Entry* ParameterMask::find(const std::string& name) const {
   for (const Entry& e : entries)
     if (e.name == name) return &e;
@@ -226,8 +233,7 @@ ParameterMask parse_mask(const data::SafetensorsFile& f) {
   return mask;
 }
 
-std::unordered_map<const nn::Parameter*, Tensor> update_masks(nn::Module& net, const ParameterMask& mask) {
-  std::unordered_map<const nn::Parameter*, Tensor> out;
+void check_mask_fits(nn::Module& net, const ParameterMask& mask) {
   std::vector<std::string> missing, mismatched, unknown;
   std::unordered_set<std::string> seen;
   for (auto& [name, p] : net.named_parameters()) {
@@ -236,18 +242,10 @@ std::unordered_map<const nn::Parameter*, Tensor> update_masks(nn::Module& net, c
     const ParameterMask::Entry* e = mask.find(name);
     if (e == nullptr) {
       missing.push_back(name);
-      continue;
-    }
-    if (e->shape != p->value().shape()) {
+    } else if (e->shape != p->value().shape()) {
       mismatched.push_back(fmt::format("{} (mask {}, parameter {})", name, e->shape.to_string(),
                                        p->value().shape().to_string()));
-      continue;
     }
-    if (std::all_of(e->keep.begin(), e->keep.end(), [](uint8_t b) { return b != 0; })) continue;
-    Tensor m = Tensor::empty(e->shape, DType::kF32);
-    float* v = m.data_as<float>();
-    for (size_t i = 0; i < e->keep.size(); ++i) v[i] = e->keep[i] != 0 ? 1.0f : 0.0f;
-    out.emplace(p.get(), std::move(m));
   }
   for (const ParameterMask::Entry& e : mask.entries)
     if (!seen.contains(e.name)) unknown.push_back(e.name);
@@ -261,6 +259,20 @@ std::unordered_map<const nn::Parameter*, Tensor> update_masks(nn::Module& net, c
                list(missing));
   SPRINT_CHECK(mismatched.empty(), "the mask does not fit the model: {}", list(mismatched));
   SPRINT_CHECK(unknown.empty(), "the mask names parameter(s) the model does not have: {}", list(unknown));
+}
+
+std::unordered_map<const nn::Parameter*, Tensor> update_masks(nn::Module& net, const ParameterMask& mask) {
+  check_mask_fits(net, mask);
+  std::unordered_map<const nn::Parameter*, Tensor> out;
+  for (auto& [name, p] : net.named_parameters()) {
+    if (!p->trainable()) continue;
+    const ParameterMask::Entry* e = mask.find(name);
+    if (std::all_of(e->keep.begin(), e->keep.end(), [](uint8_t b) { return b != 0; })) continue;
+    Tensor m = Tensor::empty(e->shape, DType::kF32);
+    float* v = m.data_as<float>();
+    for (size_t i = 0; i < e->keep.size(); ++i) v[i] = e->keep[i] != 0 ? 1.0f : 0.0f;
+    out.emplace(p.get(), std::move(m));
+  }
   return out;
 }
 

@@ -43,6 +43,8 @@ struct ParameterMask {
 
   int64_t kept() const;
   int64_t total() const;
+  /// Entries of the parameters under `classifier` (kept whole); 0 without a classifier.
+  int64_t classifier_size() const;
   /// The entry called `name`, or null.
   const Entry* find(const std::string& name) const;
   /// 16 hex digits: FNV-1a over names, shapes and bits, so equal masks hash equal whatever made them.
@@ -83,5 +85,8 @@ ParameterMask parse_mask(const data::SafetensorsFile& file);
 /// has entries left out; parameters kept whole are left out of the map. InvalidArgument naming the parameters when
 /// the mask does not fit the model (missing, unknown or differently shaped parameters).
 std::unordered_map<const nn::Parameter*, Tensor> update_masks(nn::Module& net, const ParameterMask& mask);
+/// InvalidArgument naming the parameters unless the mask has exactly the model's trainable parameters, each of its
+/// shape (the check update_masks makes, without building the masks).
+void check_mask_fits(nn::Module& net, const ParameterMask& mask);
 
 }  // namespace sprint::train

@@ -45,7 +45,7 @@ std::string pipeline_trace_json(const std::vector<PipelineSpan>& spans, int stag
 void write_pipeline_trace(const std::filesystem::path& path, const std::vector<PipelineSpan>& spans,
                           int stages) {
   const std::string text = pipeline_trace_json(spans, stages);
-  data::write_output_file(path, std::span(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
+  data::write_output_text(path, text);
 }
 
 }  // namespace sprint::train

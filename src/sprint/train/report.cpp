@@ -196,7 +196,7 @@ std::string pipeline_json(const PipelineOptions& options, const std::string& bou
 
 void write_report(const std::filesystem::path& path, const RunReport& report) {
   const std::string text = report_json(report);
-  data::write_output_file(path, std::span<const uint8_t>(reinterpret_cast<const uint8_t*>(text.data()), text.size()));
+  data::write_output_text(path, text);
 }
 
 std::string epoch_table_header() {

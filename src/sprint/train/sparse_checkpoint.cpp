@@ -47,7 +47,7 @@ std::string content_hash(const data::SafetensorsFile& file) {
 SparseSaveResult save_sparse_weights(const fs::path& path, const Stream& stream, nn::Module& net,
                                      const std::string& model, int64_t step, const ParameterMask& mask,
                                      const fs::path& base) {
-  (void)update_masks(net, mask);  // the mask fits the model, or a precise error
+  check_mask_fits(net, mask);
   const data::SafetensorsFile base_file = data::read_safetensors(resolve_checkpoint(base));
   std::unordered_map<const nn::Parameter*, std::string> first_path;
   std::unordered_map<std::string, std::string> mask_name;  // state_dict name -> the mask entry it follows

@@ -28,22 +28,7 @@ namespace {
 
 data::Dataset images(int64_t n, uint64_t seed) { return test_data::random_images(n, 6, 6, seed); }
 
-nn::Model make_model() {
-  Generator rng(11);
-  nn::Model m;
-  m.name = "tiny";
-  m.net = std::make_shared<nn::Sequential>();
-  nn::ConvOptions conv(2, 8, 3);
-  conv.padding = 1;
-  m.net->emplace<nn::Conv2d>(conv, rng);
-  m.net->emplace<nn::BatchNorm2d>(nn::BatchNormOptions(8));
-  m.net->emplace<nn::ReLU>();
-  m.net->emplace<nn::Flatten>();
-  m.net->emplace<nn::Dropout>(0.25);
-  m.net->emplace<nn::Linear>(nn::LinearOptions(8 * 36, 3), rng);
-  m.loss = std::make_unique<nn::CrossEntropyLoss>();
-  return m;
-}
+nn::Model make_model() { return test_data::tiny_conv_model(/*dropout=*/0.25); }
 
 struct TrainingRun {
   nn::Model model = make_model();

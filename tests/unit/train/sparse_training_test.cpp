@@ -60,6 +60,7 @@ TEST(TopKMask, KeepsTheClassifierWholeAndTheLargestScoresWithinTheBudget) {
   EXPECT_EQ(m.entries[1].keep, (std::vector<uint8_t>{1, 1}));
   EXPECT_EQ(m.kept(), 4);
   EXPECT_EQ(m.total(), 8);
+  EXPECT_EQ(m.classifier_size(), 2);
   // keep 0.6 of 8 = floor(4.8) = 4 as well; without a classifier the 4 largest win.
   EXPECT_EQ(top_k_mask(s, 0.6, "").kept(), 4);
   EXPECT_EQ(top_k_mask(s, 0.6, "").entries[0].keep, (std::vector<uint8_t>{1, 1, 1, 0, 0, 1}));  // 9, 5, 4, first 1
@@ -155,33 +156,23 @@ TEST(EmpiricalFisher, SumsSquaredPerExampleGradients) {
   EXPECT_EQ(classifier_prefix(*model.net), "0");
 }
 
-nn::Model conv_model() {
-  Generator rng(11);
-  nn::Model m;
-  m.net = std::make_shared<nn::Sequential>();
-  nn::ConvOptions conv(2, 8, 3);
-  conv.padding = 1;
-  m.net->emplace<nn::Conv2d>(conv, rng);
-  m.net->emplace<nn::BatchNorm2d>(nn::BatchNormOptions(8));
-  m.net->emplace<nn::ReLU>();
-  m.net->emplace<nn::Flatten>();
-  m.net->emplace<nn::Linear>(nn::LinearOptions(8 * 36, 3), rng);
-  m.loss = std::make_unique<nn::CrossEntropyLoss>();
-  return m;
-}
+nn::Model conv_model() { return test_data::tiny_conv_model(); }
 
 TEST(UpdateMasks, RejectAMaskThatDoesNotFitTheModel) {
   nn::Model a = conv_model();
   ParameterMask m = dense_mask(*a.net);
   EXPECT_TRUE(update_masks(*a.net, m).empty());  // everything kept: nothing to mask
+  EXPECT_NO_THROW(check_mask_fits(*a.net, m));
   m.entries[0].shape = {8, 2, 3, 4};
   EXPECT_THROW(update_masks(*a.net, m), InvalidArgument);
+  EXPECT_THROW(check_mask_fits(*a.net, m), InvalidArgument);
   m = dense_mask(*a.net);
   m.entries.pop_back();
   EXPECT_THROW(update_masks(*a.net, m), InvalidArgument);
   m = dense_mask(*a.net);
   m.entries.push_back({"extra.weight", {1}, {1}});
   EXPECT_THROW(update_masks(*a.net, m), InvalidArgument);
+  EXPECT_THROW(check_mask_fits(*a.net, m), InvalidArgument);
 }
 
 // SGD with Nesterov momentum and weight decay on a channel-blocked conv, BatchNorm and a Linear, 30% random mask:

@@ -1,10 +1,19 @@
-// train_test_data.h: the small synthetic image data set the training tests share.
+// train_test_data.h: the small synthetic image data set and the tiny conv model the training tests share.
 #pragma once
 
 #include <cstdint>
+#include <memory>
 
 #include "sprint/core/rng.h"
 #include "sprint/data/dataset.h"
+#include "sprint/nn/activation.h"
+#include "sprint/nn/batch_norm.h"
+#include "sprint/nn/conv.h"
+#include "sprint/nn/dropout.h"
+#include "sprint/nn/flatten.h"
+#include "sprint/nn/linear.h"
+#include "sprint/nn/loss.h"
+#include "sprint/nn/models.h"
 
 namespace sprint::train::test_data {
 
@@ -22,6 +31,25 @@ inline data::Dataset random_images(int64_t n, int64_t h, int64_t w, uint64_t see
   d.mean = {0.5f, 0.4f};
   d.std = {0.25f, 0.3f};
   return d;
+}
+
+/// For random_images(n, 6, 6, ...): conv 3x3 (2 -> 8, padding 1), BatchNorm, ReLU, flatten, optional dropout,
+/// linear 288 -> 3, cross-entropy; weights from seed 11.
+inline nn::Model tiny_conv_model(double dropout = 0.0) {
+  Generator rng(11);
+  nn::Model m;
+  m.name = "tiny";
+  m.net = std::make_shared<nn::Sequential>();
+  nn::ConvOptions conv(2, 8, 3);
+  conv.padding = 1;
+  m.net->emplace<nn::Conv2d>(conv, rng);
+  m.net->emplace<nn::BatchNorm2d>(nn::BatchNormOptions(8));
+  m.net->emplace<nn::ReLU>();
+  m.net->emplace<nn::Flatten>();
+  if (dropout > 0.0) m.net->emplace<nn::Dropout>(dropout);
+  m.net->emplace<nn::Linear>(nn::LinearOptions(8 * 36, 3), rng);
+  m.loss = std::make_unique<nn::CrossEntropyLoss>();
+  return m;
 }
 
 }  // namespace sprint::train::test_data
