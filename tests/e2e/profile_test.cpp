@@ -86,13 +86,24 @@ TEST(Profile, ProfileCommandOnRandomFeatureData) {
 TEST(Profile, ProfileCommandOnTheCnnWithImages) {
   TempDir tmp;
   const fs::path data_dir = write_blank_fashion_mnist(tmp.path() / "data");
+  const fs::path report = tmp.path() / "profile.json";
   const CommandResult r =
       run_sprint({"profile", "--model", "cnn", "--dataset", "fashion-mnist", "--data-dir", data_dir.string(),
-                  "--steps", "2", "--warmup", "1", "--batch-size", "8", "--threads", "1"});
+                  "--steps", "3", "--warmup", "1", "--batch-size", "32", "--threads", "1", "--report",
+                  report.string()});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   for (const char* layer : {"c1", "c2", "f1", "f2"})
     EXPECT_TRUE(has_row(r.out, layer, "forward")) << layer << r.out;
   EXPECT_TRUE(has_row(r.out, "c1", "backward")) << r.out;
+  // The spans account for the measured step time: what falls outside every span ("[other]") is under 5% of it.
+  const nlohmann::json j = nlohmann::json::parse(read_text_file(report.string()));
+  bool other = false;
+  for (const nlohmann::json& row : j["profile"]["rows"]) {
+    if (row["name"] != "[other]") continue;
+    other = true;
+    EXPECT_LT(row["self_share"].get<double>(), 0.05) << j["profile"].dump(2);
+  }
+  EXPECT_TRUE(other) << "no [other] row: " << j["profile"].dump(2);
 }
 
 TEST(Profile, BadOptionsAreOneErrorLineBeforeTraining) {
