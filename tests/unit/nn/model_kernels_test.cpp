@@ -88,7 +88,7 @@ void expect_fast_kernels(const std::string& model_name, const Shape& sample, boo
 }
 
 // Mixed precision bf16 on a CPU with AMX-BF16: channels-last activations, and every convolution pass runs one of
-// oneDNN's AMX (or bf16) kernels, none a reference one, with f32 weight gradients; elsewhere the bf16 operands are
+// oneDNN's AMX (or bf16) kernels and BatchNorm oneDNN's bf16 one, none a reference one, with f32 weight gradients; elsewhere the bf16 operands are
 // widened to f32 (the test is skipped).
 TEST(ModelKernels, Bf16ConvolutionsRunAmxKernelsWhereTheCpuHasThem) {
   const Stream s = cpu_context().compute_stream();
@@ -113,10 +113,14 @@ TEST(ModelKernels, Bf16ConvolutionsRunAmxKernelsWhereTheCpuHasThem) {
     sgd.step(s);
   }
   const std::vector<cpu::onednn::PrimitiveInfo> log = cpu::onednn::created_primitives(s);
-  int amx = 0, convolutions = 0;
+  int amx = 0, convolutions = 0, batch_norms = 0;
   std::set<std::string> passes;
   for (size_t i = before; i < log.size(); ++i) {
     const cpu::onednn::PrimitiveInfo& p = log[i];
+    if (p.kind.rfind("batch_normalization", 0) == 0) {  // BatchNorm on the bf16 activations too
+      ++batch_norms;
+      EXPECT_FALSE(cpu::onednn::is_reference_implementation(p.implementation)) << describe(p);
+    }
     if (p.kind.rfind("convolution", 0) != 0) continue;
     ++convolutions;
     passes.insert(p.kind);
@@ -128,6 +132,7 @@ TEST(ModelKernels, Bf16ConvolutionsRunAmxKernelsWhereTheCpuHasThem) {
   EXPECT_EQ(passes, (std::set<std::string>{"convolution_forward", "convolution_backward_data",
                                            "convolution_backward_weights"}));
   EXPECT_GT(amx, convolutions / 2) << "most passes should run AMX kernels";
+  EXPECT_GT(batch_norms, 0) << "BatchNorm widened its bf16 activations instead of running oneDNN's bf16 kernels";
   for (const ParameterPtr& p : model.net->parameters()) EXPECT_EQ(p->grad().dtype(), DType::kF32) << p->name();
 }
 

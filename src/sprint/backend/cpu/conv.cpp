@@ -229,16 +229,6 @@ bool winograd_profitable(int threads, int64_t c, int64_t k, int64_t h, int64_t w
 }
 
 /// `in` is the pass's input side (x, or dy for backward-data), `out` its output (y, dx).
-// bf16 operands (all the given tensors; undefined ones skipped) that oneDNN's bf16 kernels take on this CPU:
-// AMX-BF16 (onednn::has_bf16_convolutions), the fast path (not reference mode), and activations that are not
-// channel-blocked (the AMX kernels read channels-last ones; blocked bf16 ones would run slower kernels than the
-// widened f32 path).
-bool native_bf16(const Stream& stream, std::initializer_list<const Tensor*> operands) {
-  for (const Tensor* t : operands)
-    if (t->defined() && (t->dtype() != DType::kBF16 || t->is_channel_blocked())) return false;
-  return has_native_bf16_convolutions(stream);
-}
-
 bool use_winograd(const Stream& stream, ConvPass pass, const Tensor& in, const Tensor& w, const Tensor& out,
                   const Conv2dParams& p) {
   const WinogradMode mode = winograd_mode();
@@ -251,7 +241,7 @@ bool use_winograd(const Stream& stream, ConvPass pass, const Tensor& in, const T
 
 void conv2d_forward(const Stream& stream, const Conv2dForwardArgs& args) {
   if (any_half({&args.x, &args.w, &args.b, &args.y})) {
-    if (native_bf16(stream, {&args.x, &args.w, &args.b, &args.y}) && onednn::conv2d_forward(stream, args)) return;
+    if (native_bf16_operands(stream, {&args.x, &args.w, &args.b, &args.y}) && onednn::conv2d_forward(stream, args)) return;
     HalfWidening h(stream);
     conv2d_forward(stream, {.x = h.in(args.x), .w = h.in(args.w), .b = h.in(args.b), .y = h.out(args.y),
                             .params = args.params, .activation = args.activation});
@@ -265,7 +255,7 @@ void conv2d_forward(const Stream& stream, const Conv2dForwardArgs& args) {
 
 void conv2d_backward_data(const Stream& stream, const Conv2dBackwardDataArgs& args) {
   if (any_half({&args.dy, &args.w, &args.dx})) {
-    if (native_bf16(stream, {&args.dy, &args.w, &args.dx}) && onednn::conv2d_backward_data(stream, args)) return;
+    if (native_bf16_operands(stream, {&args.dy, &args.w, &args.dx}) && onednn::conv2d_backward_data(stream, args)) return;
     HalfWidening h(stream);
     conv2d_backward_data(stream, {.dy = h.in(args.dy), .w = h.in(args.w), .dx = h.out(args.dx, args.mode),
                                   .params = args.params, .mode = args.mode});
@@ -280,7 +270,7 @@ void conv2d_backward_data(const Stream& stream, const Conv2dBackwardDataArgs& ar
 void conv2d_backward_weight(const Stream& stream, const Conv2dBackwardWeightArgs& args) {
   if (any_half({&args.dy, &args.x, &args.dw, &args.db})) {
     // Weight gradients of bf16 operands may be f32 (mixed precision); oneDNN writes those directly.
-    if (args.dw.defined() && native_bf16(stream, {&args.dy, &args.x}) &&
+    if (args.dw.defined() && native_bf16_operands(stream, {&args.dy, &args.x}) &&
         onednn::conv2d_backward_weight(stream, args))
       return;
     HalfWidening h(stream);

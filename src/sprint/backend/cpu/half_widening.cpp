@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <bit>
 
+#include "sprint/backend/api/conv.h"
 #include "sprint/backend/api/elementwise.h"
 #include "sprint/backend/cpu/cpu_common.h"
 
@@ -130,6 +131,12 @@ bool is_half(const Tensor& t) {
       return false;
   }
   return false;
+}
+
+bool native_bf16_operands(const Stream& stream, std::initializer_list<const Tensor*> tensors) {
+  for (const Tensor* t : tensors)
+    if (t->defined() && (t->dtype() != DType::kBF16 || t->is_channel_blocked())) return false;
+  return has_native_bf16_convolutions(stream);
 }
 
 bool any_half(std::initializer_list<const Tensor*> tensors) {

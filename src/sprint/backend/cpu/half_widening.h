@@ -24,6 +24,10 @@ bool is_half(const Tensor& t);
 /// True when any of the tensors is f16 or bf16 (undefined ones are skipped).
 bool any_half(std::initializer_list<const Tensor*> tensors);
 
+/// True when every defined tensor is bf16 and not channel-blocked and the CPU runs bf16 natively (AMX-BF16,
+/// has_native_bf16_convolutions): then convolutions and BatchNorm run oneDNN's bf16 kernels instead of widening.
+bool native_bf16_operands(const Stream& stream, std::initializer_list<const Tensor*> tensors);
+
 /// The widened operands of one op call: in() and out() hand back the tensor to pass to the f32 path (the
 /// tensor itself when it is not half), and finish() rounds every widened output into its half tensor. A
 /// widened copy keeps its tensor's memory format (contiguous for strided views), so an op's format rules hold

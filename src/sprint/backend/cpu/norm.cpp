@@ -145,11 +145,14 @@ void batch_norm_backward(const BatchNormBackwardArgs& args) {
 }  // namespace ref
 
 // ------------------------------------------------------------------------------------------------------------
-// Dispatch: oneDNN for f32, the reference for f64 (and in reference mode); f16/bf16 activations are widened to
-// f32 around the call (half_widening.h), the per-channel tensors being f32 already
+// Dispatch: oneDNN for f32, the reference for f64 (and in reference mode); bf16 activations run oneDNN's bf16
+// kernels where the CPU has AMX-BF16 (native_bf16_operands), other f16/bf16 activations are widened to f32 around
+// the call (half_widening.h), the per-channel tensors being f32 already
 // ------------------------------------------------------------------------------------------------------------
 void batch_norm_forward_training(const Stream& stream, const BatchNormTrainingArgs& args) {
   if (any_half({&args.x, &args.y})) {
+    if (native_bf16_operands(stream, {&args.x, &args.y}) && onednn::batch_norm_forward_training(stream, args))
+      return;
     HalfWidening h(stream);
     batch_norm_forward_training(stream, {.x = h.in(args.x),
                                          .gamma = args.gamma,
@@ -169,6 +172,8 @@ void batch_norm_forward_training(const Stream& stream, const BatchNormTrainingAr
 
 void batch_norm_forward_inference(const Stream& stream, const BatchNormInferenceArgs& args) {
   if (any_half({&args.x, &args.y})) {
+    if (native_bf16_operands(stream, {&args.x, &args.y}) && onednn::batch_norm_forward_inference(stream, args))
+      return;
     HalfWidening h(stream);
     batch_norm_forward_inference(stream, {.x = h.in(args.x),
                                           .gamma = args.gamma,
@@ -187,6 +192,8 @@ void batch_norm_forward_inference(const Stream& stream, const BatchNormInference
 
 void batch_norm_backward(const Stream& stream, const BatchNormBackwardArgs& args) {
   if (any_half({&args.dy, &args.x, &args.dx})) {
+    if (native_bf16_operands(stream, {&args.dy, &args.x, &args.dx}) && onednn::batch_norm_backward(stream, args))
+      return;
     HalfWidening h(stream);
     batch_norm_backward(stream, {.dy = h.in(args.dy),
                                  .x = h.in(args.x),

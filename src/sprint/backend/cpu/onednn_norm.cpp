@@ -1,4 +1,5 @@
-// onednn_norm.cpp: BatchNorm2d through oneDNN (f32) on the caller's own layout (NCHW or NHWC; BN is
+// onednn_norm.cpp: BatchNorm2d through oneDNN (f32 activations, or bf16 ones on AMX-BF16 CPUs; per-channel
+// tensors f32) on the caller's own layout (NCHW or NHWC; BN is
 // memory-bound, a reorder would cost as much as the op). oneDNN works with the variance, sprint saves 1 /
 // sqrt(var + eps): small per-channel loops convert between the two and update the running statistics.
 #include <cmath>
@@ -39,11 +40,13 @@ void set_channel(std::unordered_map<int, memory>& args, int arg, const Tensor& t
 }
 
 struct ForwardEntry : CachedPrimitive {
+  bool native = true;  // false: bf16 activations with only a reference kernel (nothing else is set)
   dnnl::batch_normalization_forward bn;
   memory variance;  // training: oneDNN's batch variance (biased)
 };
 
 struct BackwardEntry : CachedPrimitive {
+  bool native = true;
   dnnl::batch_normalization_backward bn;
   memory variance;  // 1 / invstd², with eps = 0 given to oneDNN
   memory shift;     // zeros: oneDNN wants the shift as an input whenever its gradient is computed
@@ -51,9 +54,13 @@ struct BackwardEntry : CachedPrimitive {
   Staged diff_src;
 };
 
+bool usable(const Tensor& x, const std::string& impl) {
+  return x.dtype() == DType::kF32 || !is_reference_implementation(impl);
+}
+
 }  // namespace
 
-void batch_norm_forward_training(const Stream& stream, const BatchNormTrainingArgs& a) {
+bool batch_norm_forward_training(const Stream& stream, const BatchNormTrainingArgs& a) {
   try {
     int threads = 1;
     OneDnnContext& dnn = onednn_context(stream, &threads);
@@ -67,6 +74,8 @@ void batch_norm_forward_training(const Stream& stream, const BatchNormTrainingAr
       dnnl::batch_normalization_forward::desc desc(prop_kind::forward_training, user_desc(a.x),
                                                    static_cast<float>(a.eps), flags);
       const dnnl::batch_normalization_forward::primitive_desc pd(desc, dnn.engine());
+      entry->native = usable(a.x, pd.impl_info_str());
+      if (!entry->native) return entry.release();
       dnn.record("batch_normalization_forward_training", pd.impl_info_str(), dims_of(a.x));
       entry->bn = dnnl::batch_normalization_forward(pd);
       entry->variance = memory(pd.variance_desc(), dnn.engine());
@@ -78,6 +87,7 @@ void batch_norm_forward_training(const Stream& stream, const BatchNormTrainingAr
       bind_channel(entry->args, DNNL_ARG_SHIFT, a.beta, dnn.engine(), channels);
       return entry.release();
     });
+    if (!e.native) return false;
     std::lock_guard<std::mutex> lock(e.mutex);
     e.args.at(DNNL_ARG_SRC).set_data_handle(a.x.data());
     e.args.at(DNNL_ARG_DST).set_data_handle(a.y.data());
@@ -101,12 +111,13 @@ void batch_norm_forward_training(const Stream& stream, const BatchNormTrainingAr
         rv[c] = static_cast<float>((1.0 - mom) * rv[c] + mom * var[c] * unbias);
       }
     }
+    return true;
   } catch (const dnnl::error& err) {
     rethrow_onednn_error("batch_norm_forward_training", err);
   }
 }
 
-void batch_norm_forward_inference(const Stream& stream, const BatchNormInferenceArgs& a) {
+bool batch_norm_forward_inference(const Stream& stream, const BatchNormInferenceArgs& a) {
   try {
     int threads = 1;
     OneDnnContext& dnn = onednn_context(stream, &threads);
@@ -120,6 +131,8 @@ void batch_norm_forward_inference(const Stream& stream, const BatchNormInference
       dnnl::batch_normalization_forward::desc desc(prop_kind::forward_inference, user_desc(a.x),
                                                    static_cast<float>(a.eps), flags);
       const dnnl::batch_normalization_forward::primitive_desc pd(desc, dnn.engine());
+      entry->native = usable(a.x, pd.impl_info_str());
+      if (!entry->native) return entry.release();
       dnn.record("batch_normalization_forward_inference", pd.impl_info_str(), dims_of(a.x));
       entry->bn = dnnl::batch_normalization_forward(pd);
       entry->args = {{DNNL_ARG_SRC, memory(user_desc(a.x), dnn.engine(), DNNL_MEMORY_NONE)},
@@ -130,6 +143,7 @@ void batch_norm_forward_inference(const Stream& stream, const BatchNormInference
       bind_channel(entry->args, DNNL_ARG_SHIFT, a.beta, dnn.engine(), channels);
       return entry.release();
     });
+    if (!e.native) return false;
     std::lock_guard<std::mutex> lock(e.mutex);
     e.args.at(DNNL_ARG_SRC).set_data_handle(a.x.data());
     e.args.at(DNNL_ARG_DST).set_data_handle(a.y.data());
@@ -148,12 +162,13 @@ void batch_norm_forward_inference(const Stream& stream, const BatchNormInference
         a.save_invstd.data_as<float>()[c] =
             static_cast<float>(1.0 / std::sqrt(static_cast<double>(rv[c]) + a.eps));
     }
+    return true;
   } catch (const dnnl::error& err) {
     rethrow_onednn_error("batch_norm_forward_inference", err);
   }
 }
 
-void batch_norm_backward(const Stream& stream, const BatchNormBackwardArgs& a) {
+bool batch_norm_backward(const Stream& stream, const BatchNormBackwardArgs& a) {
   try {
     int threads = 1;
     OneDnnContext& dnn = onednn_context(stream, &threads);
@@ -176,6 +191,8 @@ void batch_norm_backward(const Stream& stream, const BatchNormBackwardArgs& a) {
       dnnl::batch_normalization_backward::desc desc(params ? prop_kind::backward : prop_kind::backward_data,
                                                     user_desc(a.dy), user_desc(a.x), 0.0f, flags);
       const dnnl::batch_normalization_backward::primitive_desc pd(desc, dnn.engine(), hint);
+      entry->native = usable(a.x, pd.impl_info_str());
+      if (!entry->native) return entry.release();
       dnn.record("batch_normalization_backward", pd.impl_info_str(), dims_of(a.x));
       entry->bn = dnnl::batch_normalization_backward(pd);
       entry->variance = memory(pd.variance_desc(), dnn.engine());
@@ -201,6 +218,7 @@ void batch_norm_backward(const Stream& stream, const BatchNormBackwardArgs& a) {
       }
       return entry.release();
     });
+    if (!e.native) return false;
     std::lock_guard<std::mutex> lock(e.mutex);
     const float* invstd = a.save_invstd.data_as<float>();
     float* var = static_cast<float*>(e.variance.get_data_handle());
@@ -225,6 +243,7 @@ void batch_norm_backward(const Stream& stream, const BatchNormBackwardArgs& a) {
     };
     store_param(a.dgamma, e.diff_scale);
     store_param(a.dbeta, e.diff_shift);
+    return true;
   } catch (const dnnl::error& err) {
     rethrow_onednn_error("batch_norm_backward", err);
   }

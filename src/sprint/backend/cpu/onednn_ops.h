@@ -52,9 +52,11 @@ bool conv2d_backward_data(const Stream& stream, const Conv2dBackwardDataArgs& ar
 /// At least one of dw, db is defined.
 bool conv2d_backward_weight(const Stream& stream, const Conv2dBackwardWeightArgs& args);
 
-void batch_norm_forward_training(const Stream& stream, const BatchNormTrainingArgs& args);
-void batch_norm_forward_inference(const Stream& stream, const BatchNormInferenceArgs& args);
-void batch_norm_backward(const Stream& stream, const BatchNormBackwardArgs& args);
+/// f32 activations, or bf16 ones (f32 per-channel tensors); false, having run nothing, when oneDNN has only its
+/// reference kernel for bf16 activations of this shape (the caller widens them).
+bool batch_norm_forward_training(const Stream& stream, const BatchNormTrainingArgs& args);
+bool batch_norm_forward_inference(const Stream& stream, const BatchNormInferenceArgs& args);
+bool batch_norm_backward(const Stream& stream, const BatchNormBackwardArgs& args);
 
 void avg_pool2d_forward(const Stream& stream, const AvgPool2dForwardArgs& args);
 /// f32 GELU over flat views; backward overwrites dx.
