@@ -20,17 +20,6 @@ bool dense(const Tensor& t) {
 // The copy keeps a dense tensor's format; a strided view's copy is contiguous.
 MemoryFormat widened_format(const Tensor& t) { return dense(t) ? t.memory_format() : MemoryFormat::kContiguous; }
 
-// bf16 <-> f32 inline (the compiler vectorises these loops); the same rounding as bf16_from_float.
-inline float widen_bf16(bf16 v) {
-  return std::bit_cast<float>(static_cast<uint32_t>(v.bits) << 16);
-}
-inline bf16 narrow_bf16(float value) {
-  uint32_t x = std::bit_cast<uint32_t>(value);
-  if ((x & 0x7fffffffu) > 0x7f800000u) return bf16{static_cast<uint16_t>((x >> 16) | 0x40u)};  // quiet NaN
-  x += 0x7fffu + ((x >> 16) & 1u);
-  return bf16{static_cast<uint16_t>(x >> 16)};
-}
-
 // f16 <-> f32 eight at a time with F16C (every x86 CPU with AVX2 has it), round to nearest even as
 // f16_from_float; the tail and CPUs without F16C take the portable conversions.
 bool has_f16c() {

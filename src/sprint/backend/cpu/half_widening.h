@@ -8,6 +8,8 @@
 // mixed-precision training (loss scaling, master weights) on any machine, not a fast one.
 #pragma once
 
+#include <bit>
+#include <cstdint>
 #include <deque>
 #include <initializer_list>
 #include <utility>
@@ -18,6 +20,15 @@
 #include "sprint/runtime/stream.h"
 
 namespace sprint::cpu {
+
+/// bf16 <-> f32 inline (the compiler vectorises loops of these); the same rounding as core's bf16_from_float.
+inline float widen_bf16(bf16 v) { return std::bit_cast<float>(static_cast<uint32_t>(v.bits) << 16); }
+inline bf16 narrow_bf16(float value) {
+  uint32_t x = std::bit_cast<uint32_t>(value);
+  if ((x & 0x7fffffffu) > 0x7f800000u) return bf16{static_cast<uint16_t>((x >> 16) | 0x40u)};  // quiet NaN
+  x += 0x7fffu + ((x >> 16) & 1u);
+  return bf16{static_cast<uint16_t>(x >> 16)};
+}
 
 /// True when t is defined and f16 or bf16.
 bool is_half(const Tensor& t);
