@@ -328,8 +328,9 @@ int run_train_in(const TrainArgs& a, dist::ProcessGroup* group) {
                "outputs (the numerics of mixed precision, 2-3x slower than f32 training)",
                a.amp, a.amp);
     else if (device.is_cpu())
-      log_warn("--amp bf16 on the CPU: convolutions run oneDNN's AMX bf16 kernels on channels-last activations; "
-               "the other ops widen their bf16 operands to f32");
+      log_warn("--amp bf16 on the CPU: convolutions (AMX), BatchNorm and GELU run oneDNN's bf16 kernels on "
+               "channels-last activations, ReLU and the residual adds bf16 loops; pooling and the classifier widen "
+               "their bf16 operands to f32");
     nn::use_mixed_precision(model, a.amp == "bf16" ? DType::kBF16 : DType::kF16, stream);
   }
   const bool loss_scaling = a.loss_scale == "dynamic" || (a.loss_scale == "auto" && a.amp == "f16");
