@@ -84,7 +84,7 @@ int main(int argc, char** argv) {
     model.net->set_needs_input_grad(false);  // as the Trainer: no gradient for the input batch
     const Stream stream = cpu_context().compute_stream();
     if (a.amp != "off") {
-      nn::use_mixed_precision(model, a.amp == "bf16" ? DType::kBF16 : DType::kF16, stream);
+      nn::use_mixed_precision(model, compute, stream);
       model.net->set_needs_input_grad(false);
     }
     optim::SGD sgd(optim::single_group(*model.net), optim::SGDOptions(0.01).with_momentum(0.9));

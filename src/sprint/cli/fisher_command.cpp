@@ -88,7 +88,8 @@ int run_fisher(const FisherArgs& a) {
               "%s (hash %s)\n",
               mask.method.c_str(), static_cast<long long>(mask.kept()), static_cast<long long>(mask.total()),
               100.0 * static_cast<double>(mask.kept()) / static_cast<double>(mask.total()), mask.keep_ratio,
-              mask.classifier.empty() ? "(none)" : mask.classifier.c_str(), static_cast<long long>(mask.classifier_size()),
+              mask.classifier.empty() ? "(none)" : mask.classifier.c_str(),
+              static_cast<long long>(mask.classifier_size()),
               a.out.c_str(), mask.hash().c_str());
   if (a.report) {
     nlohmann::ordered_json j;

@@ -331,7 +331,7 @@ int run_train_in(const TrainArgs& a, dist::ProcessGroup* group) {
       log_warn("--amp bf16 on the CPU: convolutions (AMX), BatchNorm and GELU run oneDNN's bf16 kernels on "
                "channels-last activations, ReLU and the residual adds bf16 loops; pooling and the classifier widen "
                "their bf16 operands to f32");
-    nn::use_mixed_precision(model, a.amp == "bf16" ? DType::kBF16 : DType::kF16, stream);
+    nn::use_mixed_precision(model, compute, stream);
   }
   const bool loss_scaling = a.loss_scale == "dynamic" || (a.loss_scale == "auto" && a.amp == "f16");
   SPRINT_CHECK(loss_scaling || (!given("--loss-scale-init") && !given("--loss-scale-interval")),

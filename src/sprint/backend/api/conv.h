@@ -67,7 +67,8 @@ bool has_native_bf16_convolutions(const Stream& stream);
 /// fast path), else contiguous KCRS.
 MemoryFormat preferred_weight_format(const Stream& stream, DType dtype, MemoryFormat input_format, int64_t groups);
 /// Fast path: oneDNN or Winograd (f32; bf16 channels-last or NCHW operands on oneDNN's bf16 kernels where the
-/// CPU has AMX-BF16; other f16/bf16 operands on widened copies); reference loops for f64 or when the context is in reference mode.
+/// CPU has AMX-BF16; other f16/bf16 operands on widened copies); reference loops for f64 or when the context is
+/// in reference mode.
 void conv2d_forward(const Stream& stream, const Conv2dForwardArgs& args);
 void conv2d_backward_data(const Stream& stream, const Conv2dBackwardDataArgs& args);
 void conv2d_backward_weight(const Stream& stream, const Conv2dBackwardWeightArgs& args);

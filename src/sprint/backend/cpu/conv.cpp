@@ -241,7 +241,8 @@ bool use_winograd(const Stream& stream, ConvPass pass, const Tensor& in, const T
 
 void conv2d_forward(const Stream& stream, const Conv2dForwardArgs& args) {
   if (any_half({&args.x, &args.w, &args.b, &args.y})) {
-    if (native_bf16_operands(stream, {&args.x, &args.w, &args.b, &args.y}) && onednn::conv2d_forward(stream, args)) return;
+    if (native_bf16_operands(stream, {&args.x, &args.w, &args.b, &args.y}) && onednn::conv2d_forward(stream, args))
+      return;
     HalfWidening h(stream);
     conv2d_forward(stream, {.x = h.in(args.x), .w = h.in(args.w), .b = h.in(args.b), .y = h.out(args.y),
                             .params = args.params, .activation = args.activation});
@@ -255,7 +256,8 @@ void conv2d_forward(const Stream& stream, const Conv2dForwardArgs& args) {
 
 void conv2d_backward_data(const Stream& stream, const Conv2dBackwardDataArgs& args) {
   if (any_half({&args.dy, &args.w, &args.dx})) {
-    if (native_bf16_operands(stream, {&args.dy, &args.w, &args.dx}) && onednn::conv2d_backward_data(stream, args)) return;
+    if (native_bf16_operands(stream, {&args.dy, &args.w, &args.dx}) && onednn::conv2d_backward_data(stream, args))
+      return;
     HalfWidening h(stream);
     conv2d_backward_data(stream, {.dy = h.in(args.dy), .w = h.in(args.w), .dx = h.out(args.dx, args.mode),
                                   .params = args.params, .mode = args.mode});

@@ -4,7 +4,6 @@
 #include "sprint/backend/api/elementwise.h"
 
 #include <algorithm>
-#include <bit>
 #include <cstring>
 
 #include "sprint/backend/cpu/cpu_common.h"
@@ -132,8 +131,7 @@ void cast(const Stream&, const CastArgs& a) {
 
 namespace {
 /// Element-wise ops on bf16 tensors in one pass: each element widened, computed in f32 and rounded once, the
-/// numerics of the widened path (half_widening.h) without its copies. The loops work on the raw 16-bit patterns
-/// with branch-free conversions so that the compiler vectorises them.
+/// numerics of the widened path (half_widening.h) without its copies, on the raw 16-bit patterns.
 bool all_bf16(std::initializer_list<const Tensor*> tensors) {
   for (const Tensor* t : tensors)
     if (t->defined() && t->dtype() != DType::kBF16) return false;
@@ -141,13 +139,6 @@ bool all_bf16(std::initializer_list<const Tensor*> tensors) {
 }
 const uint16_t* bits_of(const Tensor& t) { return reinterpret_cast<const uint16_t*>(t.data()); }
 uint16_t* mutable_bits_of(const Tensor& t) { return reinterpret_cast<uint16_t*>(t.data()); }
-inline float widen_bits(uint16_t b) { return std::bit_cast<float>(static_cast<uint32_t>(b) << 16); }
-inline uint16_t narrow_bits(float value) {  // narrow_bf16's rounding, as a select
-  const uint32_t x = std::bit_cast<uint32_t>(value);
-  const uint32_t rounded = (x + 0x7fffu + ((x >> 16) & 1u)) >> 16;
-  const uint32_t quiet_nan = (x >> 16) | 0x40u;
-  return static_cast<uint16_t>((x & 0x7fffffffu) > 0x7f800000u ? quiet_nan : rounded);
-}
 }  // namespace
 
 void relu_forward(const Stream& stream, const ReluForwardArgs& a) {
@@ -157,7 +148,7 @@ void relu_forward(const Stream& stream, const ReluForwardArgs& a) {
     const int64_t n = a.x.numel();
     const int threads = elementwise_threads(stream, n);
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-    for (int64_t i = 0; i < n; ++i) y[i] = widen_bits(x[i]) > 0.0f ? x[i] : uint16_t{0};
+    for (int64_t i = 0; i < n; ++i) y[i] = widen_bf16_bits(x[i]) > 0.0f ? x[i] : uint16_t{0};
     return;
   }
   if (any_half({&a.x, &a.y})) {
@@ -186,10 +177,11 @@ void relu_backward(const Stream& stream, const ReluBackwardArgs& a) {
     if (a.mode == GradMode::kAccumulate) {
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
       for (int64_t i = 0; i < n; ++i)
-        dx[i] = narrow_bits(widen_bits(dx[i]) + (widen_bits(y[i]) > 0.0f ? widen_bits(dy[i]) : 0.0f));
+        dx[i] = narrow_bf16_bits(widen_bf16_bits(dx[i]) +
+                                 (widen_bf16_bits(y[i]) > 0.0f ? widen_bf16_bits(dy[i]) : 0.0f));
     } else {
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-      for (int64_t i = 0; i < n; ++i) dx[i] = widen_bits(y[i]) > 0.0f ? dy[i] : uint16_t{0};
+      for (int64_t i = 0; i < n; ++i) dx[i] = widen_bf16_bits(y[i]) > 0.0f ? dy[i] : uint16_t{0};
     }
     return;
   }
@@ -224,12 +216,13 @@ void axpby(const Stream& stream, const AxpbyArgs& a) {
     const int threads = elementwise_threads(stream, n);
     if (a.beta == 0.0) {  // b is not read
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-      for (int64_t i = 0; i < n; ++i) out[i] = narrow_bits(alpha * widen_bits(x[i]));
+      for (int64_t i = 0; i < n; ++i) out[i] = narrow_bf16_bits(alpha * widen_bf16_bits(x[i]));
       return;
     }
     const uint16_t* y = bits_of(a.b);
 #pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1)
-    for (int64_t i = 0; i < n; ++i) out[i] = narrow_bits(alpha * widen_bits(x[i]) + beta * widen_bits(y[i]));
+    for (int64_t i = 0; i < n; ++i)
+      out[i] = narrow_bf16_bits(alpha * widen_bf16_bits(x[i]) + beta * widen_bf16_bits(y[i]));
     return;
   }
   if (any_half({&a.a, &a.b, &a.out})) {

@@ -21,14 +21,17 @@
 
 namespace sprint::cpu {
 
-/// bf16 <-> f32 inline (the compiler vectorises loops of these); the same rounding as core's bf16_from_float.
-inline float widen_bf16(bf16 v) { return std::bit_cast<float>(static_cast<uint32_t>(v.bits) << 16); }
-inline bf16 narrow_bf16(float value) {
-  uint32_t x = std::bit_cast<uint32_t>(value);
-  if ((x & 0x7fffffffu) > 0x7f800000u) return bf16{static_cast<uint16_t>((x >> 16) | 0x40u)};  // quiet NaN
-  x += 0x7fffu + ((x >> 16) & 1u);
-  return bf16{static_cast<uint16_t>(x >> 16)};
+/// bf16 <-> f32 inline on the 16-bit patterns, branch-free so that the compiler vectorises loops of them; the same
+/// rounding as core's bf16_from_float (to nearest even, NaN kept quiet).
+inline float widen_bf16_bits(uint16_t bits) { return std::bit_cast<float>(static_cast<uint32_t>(bits) << 16); }
+inline uint16_t narrow_bf16_bits(float value) {
+  const uint32_t x = std::bit_cast<uint32_t>(value);
+  const uint32_t rounded = (x + 0x7fffu + ((x >> 16) & 1u)) >> 16;
+  const uint32_t quiet_nan = (x >> 16) | 0x40u;
+  return static_cast<uint16_t>((x & 0x7fffffffu) > 0x7f800000u ? quiet_nan : rounded);
 }
+inline float widen_bf16(bf16 v) { return widen_bf16_bits(v.bits); }
+inline bf16 narrow_bf16(float value) { return bf16{narrow_bf16_bits(value)}; }
 
 /// True when t is defined and f16 or bf16.
 bool is_half(const Tensor& t);

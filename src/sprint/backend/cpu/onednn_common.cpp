@@ -126,6 +126,10 @@ bool is_reference_implementation(const std::string& impl) {
   return impl.rfind("ref", 0) == 0 || impl.find("simple") != std::string::npos;
 }
 
+bool has_fast_kernel(const Tensor& operand, const std::string& implementation) {
+  return operand.dtype() == DType::kF32 || !is_reference_implementation(implementation);
+}
+
 void rethrow_onednn_error(const char* op, const dnnl::error& e) {
   SPRINT_THROW(BackendError, "oneDNN failed in {}: {} (status {})", op, e.what(), static_cast<int>(e.status));
 }

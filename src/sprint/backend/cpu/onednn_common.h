@@ -95,6 +95,10 @@ dnnl::memory::dims weight_dims(const Tensor& w, int64_t groups);
 dnnl::memory::desc any_desc(const dnnl::memory::dims& dims, DType dtype = DType::kF32);
 inline dnnl::memory::dims dims_of(const Tensor& t) { return dnnl::memory::dims(t.shape().begin(), t.shape().end()); }
 
+/// False for a bf16 primitive that would run oneDNN's reference kernel (its caller widens to f32 instead); true
+/// for f32 operands, whatever kernel oneDNN chose.
+bool has_fast_kernel(const Tensor& operand, const std::string& implementation);
+
 /// Converts dnnl::error into sprint::BackendError naming the op.
 [[noreturn]] void rethrow_onednn_error(const char* op, const dnnl::error& e);
 

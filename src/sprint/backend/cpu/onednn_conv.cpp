@@ -1,5 +1,6 @@
 // onednn_conv.cpp: Conv2d forward / backward-data / backward-weight through oneDNN, in f32, and in bf16 where
-// the CPU has AMX-BF16 (bf16 activations and weights, f32 accumulation, weight gradients in f32 or bf16). Channel-blocked and channels-last activations go to the primitives as they are (no reorder); NCHW ones
+// the CPU has AMX-BF16 (bf16 activations and weights, f32 accumulation, weight gradients in f32 or bf16).
+// Channel-blocked and channels-last activations go to the primitives as they are (no reorder); NCHW ones
 // are reordered into the blocked layout oneDNN picks and back at the op's edges. KCRS weights are reordered into
 // the kernel's weight layout on each call (a few KB to a few MB, small beside the activations). A bf16 call for
 // which oneDNN has only its reference kernel runs nothing and returns false (the caller widens to f32).
@@ -91,10 +92,6 @@ dnnl::convolution_forward::primitive_desc forward_pd(const dnnl::engine& engine,
   return pd;
 }
 
-/// A bf16 primitive that would run oneDNN's reference kernel is not used (the caller widens to f32 instead).
-bool usable(const Tensor& operand, const std::string& impl) {
-  return operand.dtype() == DType::kF32 || !is_reference_implementation(impl);
-}
 
 // ------------------------------------------------------------------------------------------------------------
 // Cached entries
@@ -149,7 +146,7 @@ bool conv2d_forward(const Stream& stream, const Conv2dForwardArgs& a) {
     auto& e = dnn.cached<ForwardEntry>(key, [&] {
       auto entry = std::make_unique<ForwardEntry>();
       const auto pd = forward_pd(dnn.engine(), a.x, a.w, a.y, a.params, bias, a.activation);
-      entry->native = usable(a.x, pd.impl_info_str());
+      entry->native = has_fast_kernel(a.x, pd.impl_info_str());
       if (!entry->native) return entry.release();
       dnn.record("convolution_forward", pd.impl_info_str(), dims_of(a.x));
       entry->conv = dnnl::convolution_forward(pd);
@@ -201,7 +198,7 @@ bool conv2d_backward_data(const Stream& stream, const Conv2dBackwardDataArgs& a)
       auto pd = make_pd(activation_desc(a.dx, a.dy), activation_desc(a.dy, a.dx));
       if (is_reference_implementation(pd.impl_info_str()))
         pd = make_pd(any_desc(dims_of(a.dx), a.dx.dtype()), any_desc(dims_of(a.dy), a.dy.dtype()));
-      entry->native = usable(a.dy, pd.impl_info_str());
+      entry->native = has_fast_kernel(a.dy, pd.impl_info_str());
       if (!entry->native) return entry.release();
       dnn.record("convolution_backward_data", pd.impl_info_str(), dims_of(a.dx));
       entry->conv = dnnl::convolution_backward_data(pd);
@@ -267,7 +264,7 @@ bool conv2d_backward_weight(const Stream& stream, const Conv2dBackwardWeightArgs
       // layout: let it choose the layouts then (reorders at this op beat a reference loop).
       if (is_reference_implementation(pd.impl_info_str()))
         pd = make_pd(any_desc(dims_of(a.x), a.x.dtype()), any_desc(dims_of(a.dy), a.dy.dtype()));
-      entry->native = usable(a.x, pd.impl_info_str());
+      entry->native = has_fast_kernel(a.x, pd.impl_info_str());
       if (!entry->native) return entry.release();
       dnn.record("convolution_backward_weights", pd.impl_info_str(), dims_of(a.x));
       entry->conv = dnnl::convolution_backward_weights(pd);

@@ -54,9 +54,6 @@ struct BackwardEntry : CachedPrimitive {
   Staged diff_src;
 };
 
-bool usable(const Tensor& x, const std::string& impl) {
-  return x.dtype() == DType::kF32 || !is_reference_implementation(impl);
-}
 
 }  // namespace
 
@@ -74,7 +71,7 @@ bool batch_norm_forward_training(const Stream& stream, const BatchNormTrainingAr
       dnnl::batch_normalization_forward::desc desc(prop_kind::forward_training, user_desc(a.x),
                                                    static_cast<float>(a.eps), flags);
       const dnnl::batch_normalization_forward::primitive_desc pd(desc, dnn.engine());
-      entry->native = usable(a.x, pd.impl_info_str());
+      entry->native = has_fast_kernel(a.x, pd.impl_info_str());
       if (!entry->native) return entry.release();
       dnn.record("batch_normalization_forward_training", pd.impl_info_str(), dims_of(a.x));
       entry->bn = dnnl::batch_normalization_forward(pd);
@@ -131,7 +128,7 @@ bool batch_norm_forward_inference(const Stream& stream, const BatchNormInference
       dnnl::batch_normalization_forward::desc desc(prop_kind::forward_inference, user_desc(a.x),
                                                    static_cast<float>(a.eps), flags);
       const dnnl::batch_normalization_forward::primitive_desc pd(desc, dnn.engine());
-      entry->native = usable(a.x, pd.impl_info_str());
+      entry->native = has_fast_kernel(a.x, pd.impl_info_str());
       if (!entry->native) return entry.release();
       dnn.record("batch_normalization_forward_inference", pd.impl_info_str(), dims_of(a.x));
       entry->bn = dnnl::batch_normalization_forward(pd);
@@ -191,7 +188,7 @@ bool batch_norm_backward(const Stream& stream, const BatchNormBackwardArgs& a) {
       dnnl::batch_normalization_backward::desc desc(params ? prop_kind::backward : prop_kind::backward_data,
                                                     user_desc(a.dy), user_desc(a.x), 0.0f, flags);
       const dnnl::batch_normalization_backward::primitive_desc pd(desc, dnn.engine(), hint);
-      entry->native = usable(a.x, pd.impl_info_str());
+      entry->native = has_fast_kernel(a.x, pd.impl_info_str());
       if (!entry->native) return entry.release();
       dnn.record("batch_normalization_backward", pd.impl_info_str(), dims_of(a.x));
       entry->bn = dnnl::batch_normalization_backward(pd);

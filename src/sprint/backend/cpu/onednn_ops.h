@@ -1,5 +1,5 @@
-// onednn_ops.h: the oneDNN fast paths of the CPU backend (f32; convolutions also bf16), called by conv.cpp, norm.cpp and pool.cpp
-// after they ruled out the reference. Kept apart from onednn_common.h so that those files never include dnnl.hpp.
+// onednn_ops.h: the oneDNN fast paths of the CPU backend (f32; convolutions, BatchNorm and GELU also bf16), called
+// by conv.cpp, norm.cpp, gelu.cpp and pool.cpp after they ruled out the reference. Kept apart from onednn_common.h so that those files never include dnnl.hpp.
 #pragma once
 
 #include <cstdint>
