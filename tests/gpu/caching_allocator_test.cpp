@@ -180,5 +180,46 @@ TEST_F(CachingAllocatorTest, ContextAllocatorBacksDeviceTensors) {
   EXPECT_GE(s.reserved_bytes, s.allocated_bytes);
 }
 
+TEST_F(CachingAllocatorTest, StreamsKeepTheirOwnBlocksAndCrossStreamBlocksWaitForTheirEvents) {
+  auto on_compute = make();
+  Stream side = context().create_stream();
+  auto on_side = on_compute->for_stream(context().native_stream(side));
+  void* p = on_compute->allocate(kMiB);
+  on_compute->deallocate(p, kMiB);
+  void* q = on_side->allocate(kMiB);
+  EXPECT_NE(q, p);  // the compute stream's free block is not the side stream's
+  EXPECT_EQ(on_compute->n_segments(), 2);
+  on_side->deallocate(q, kMiB);
+
+  // A compute-stream tensor read on the side stream: its block waits for the side stream's work.
+  Tensor t = Tensor::empty({1 << 20}, DType::kF32, context().allocator());
+  Tensor u = Tensor::empty({1 << 20}, DType::kF32, context().stream_allocator(side));
+  ops::fill(stream(), t, 1.0);
+  side.wait_for(stream());
+  for (int i = 0; i < 50; ++i) ops::copy(side, t, u);  // keeps the side stream busy reading t
+  record_stream(t, side);
+  void* t_memory = t.data();
+  t = Tensor();
+  const int64_t waiting = static_cast<cuda::CachingAllocator&>(context().allocator()).n_waiting_blocks();
+  side.synchronize();
+  Tensor again = Tensor::empty({1 << 20}, DType::kF32, context().allocator());
+  EXPECT_EQ(again.data(), t_memory);  // reusable once the side stream's reads have finished
+  EXPECT_EQ(static_cast<cuda::CachingAllocator&>(context().allocator()).n_waiting_blocks(), 0);
+  EXPECT_LE(waiting, 1);
+  for (float v : values<float>(u)) ASSERT_EQ(v, 1.0f);
+}
+
+TEST_F(CachingAllocatorTest, AStreamWaitsForAnotherGpusEvent) {
+  if (cuda_device_count() < 2) GTEST_SKIP() << "needs two GPUs";
+  DeviceContext& other = device_context(cuda_device(1));
+  Event done(context());
+  Tensor t = Tensor::empty({1000}, DType::kF32, context().allocator());
+  ops::fill(stream(), t, 3.0);
+  done.record(stream());
+  done.block(other.compute_stream());  // cudaStreamWaitEvent on GPU 1 for GPU 0's event
+  other.compute_stream().synchronize();
+  EXPECT_TRUE(done.ready());
+}
+
 }  // namespace
 }  // namespace sprint

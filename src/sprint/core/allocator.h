@@ -34,6 +34,13 @@ class Allocator {
   virtual void reset_peak_stats() = 0;
   /// Returns cached memory to the system where the allocator caches (no-op otherwise).
   virtual void release_cached() {}
+  /// Stream-ordered allocators (CUDA) reuse a freed block at once for later work on the stream it was allocated
+  /// for. This says that work queued on `native_stream` (another stream of the device) uses the block `ptr` that
+  /// allocate() returned, so that its reuse also waits for that work. No-op where memory is not stream-ordered.
+  virtual void record_stream(void* ptr, void* native_stream) {
+    (void)ptr;
+    (void)native_stream;
+  }
 };
 
 /// Counters shared by allocator implementations (lock-free).

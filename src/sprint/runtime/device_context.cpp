@@ -2,6 +2,7 @@
 #include "sprint/runtime/device_context.h"
 
 #include "sprint/core/error.h"
+#include "sprint/core/tensor.h"
 
 namespace sprint {
 namespace detail {
@@ -71,8 +72,28 @@ void Event::record(const Stream& stream) {
 
 void Event::block(const Stream& stream) const {
   SPRINT_CHECK(valid(), "wait on an invalid event");
-  SPRINT_CHECK(&stream.context() == context_, "event and stream belong to different devices");
-  context_->event_block(native_, stream);
+  DeviceContext& waiting = stream.context();
+  if (&waiting == context_) {
+    context_->event_block(native_, stream);
+    return;
+  }
+  // Another device's event: a host event is complete once recorded; host work waits for a device event on the
+  // host; a GPU stream waits on the device for another GPU's event (CUDA allows events of other devices there).
+  const Device from = context_->device(), to = waiting.device();
+  switch (from.type) {
+    case DeviceType::kCPU:
+      return;
+    case DeviceType::kCUDA:
+      break;
+  }
+  switch (to.type) {
+    case DeviceType::kCPU:
+      context_->event_synchronize(native_);
+      return;
+    case DeviceType::kCUDA:
+      waiting.event_block(native_, stream);
+      return;
+  }
 }
 
 void Event::synchronize() const {
@@ -84,6 +105,14 @@ bool Event::ready() const { return !valid() || context_->event_ready(native_); }
 float Event::elapsed_ms_since(const Event& start) const {
   SPRINT_CHECK(valid() && start.valid() && start.context_ == context_, "elapsed_ms needs two events of one device");
   return context_->event_elapsed_ms(start.native_, native_);
+}
+
+void record_stream(const Tensor& tensor, const Stream& stream) {
+  if (!tensor.defined() || !stream.valid()) return;
+  const std::shared_ptr<Storage>& storage = tensor.storage();
+  SPRINT_CHECK(storage->device() == stream.device(), "record_stream: a tensor on {} and a stream of {}",
+               device_name(storage->device()), device_name(stream.device()));
+  if (Allocator* allocator = storage->allocator()) allocator->record_stream(storage->data(), stream.native_handle());
 }
 
 }  // namespace sprint

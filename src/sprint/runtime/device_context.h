@@ -48,8 +48,15 @@ class DeviceContext {
   virtual ~DeviceContext();
 
   virtual Device device() const = 0;
-  /// Allocator for tensors on this device.
+  /// Allocator for tensors on this device, used by work on the compute stream.
   virtual Allocator& allocator() = 0;
+  /// Allocator for tensors that work on `stream` (a stream of this context) produces and uses: where memory is
+  /// stream-ordered (CUDA), a freed block is reused at once only by later work on that stream. A tensor that
+  /// other streams use as well is marked with record_stream(tensor, other). The one allocator on the CPU.
+  virtual Allocator& stream_allocator(const Stream& stream) {
+    (void)stream;
+    return allocator();
+  }
   /// Allocator for host memory that this device copies from/to fastest (pinned on CUDA; plain on the CPU).
   virtual Allocator& host_allocator() = 0;
   /// The stream ops run on unless told otherwise.

@@ -8,6 +8,7 @@
 namespace sprint {
 
 class DeviceContext;
+class Tensor;
 
 class Stream {
  public:
@@ -49,7 +50,9 @@ class Event {
   bool valid() const { return context_ != nullptr; }
   /// Marks the current end of `stream`'s queue.
   void record(const Stream& stream);
-  /// Makes `stream` wait (on the device, no host block) until the recorded work has finished.
+  /// Makes `stream` wait (on the device, no host block) until the recorded work has finished. `stream` may belong
+  /// to another device: a GPU stream waits for another GPU's event on the device, host work waits for a GPU's
+  /// event on the host, and a host event never makes anything wait (it completed when recorded).
   void block(const Stream& stream) const;
   /// Blocks the host until the recorded work has finished.
   void synchronize() const;
@@ -63,5 +66,11 @@ class Event {
   DeviceContext* context_ = nullptr;
   void* native_ = nullptr;
 };
+
+/// Tells the allocator of `tensor` that work queued on `stream` so far and from now on uses its memory (PyTorch's
+/// recordStream): when the tensor is released, the memory is reused only after that work has finished. Needed for
+/// a tensor allocated for one stream and read or written by another (a pipeline hand-off, a side-stream
+/// all-reduce) unless that stream's work is joined back first. No-op for host memory and undefined tensors.
+void record_stream(const Tensor& tensor, const Stream& stream);
 
 }  // namespace sprint

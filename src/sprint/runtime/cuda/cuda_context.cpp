@@ -68,6 +68,7 @@ CudaContext::~CudaContext() {
   for (void* s : {compute_, copy_}) (void)cudaStreamSynchronize(as_stream(s));
   for (void* s : extra_streams_) (void)cudaStreamSynchronize(as_stream(s));
   // 3. Memory, then streams and the event.
+  stream_allocators_.clear();
   allocator_.reset();
   pinned_.reset();
   (void)cudaEventDestroy(as_event(join_event_));
@@ -93,6 +94,16 @@ Stream CudaContext::create_stream() {
   cudaStream_t s = create_non_blocking_stream();
   extra_streams_.push_back(s);
   return Stream(this, s);
+}
+
+Allocator& CudaContext::stream_allocator(const Stream& stream) {
+  void* native = native_stream(stream);
+  if (native == compute_) return *allocator_;
+  std::lock_guard<std::mutex> lock(mutex_);
+  for (auto& [s, a] : stream_allocators_)
+    if (s == native) return *a;
+  stream_allocators_.emplace_back(native, allocator_->for_stream(native));
+  return *stream_allocators_.back().second;
 }
 
 void CudaContext::synchronize(const Stream& stream) {

@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <mutex>
+#include <utility>
 #include <vector>
 
 #include "sprint/runtime/cuda/caching_allocator.h"
@@ -25,6 +26,8 @@ class CudaContext final : public DeviceContext {
 
   Device device() const override { return cuda_device(index_); }
   Allocator& allocator() override { return *allocator_; }
+  /// The allocator for work on `stream` (one per stream, created on first use; all share one pool).
+  Allocator& stream_allocator(const Stream& stream) override;
   Allocator& host_allocator() override { return *pinned_; }
   Stream compute_stream() override { return Stream(this, compute_); }
   Stream copy_stream() override { return Stream(this, copy_); }
@@ -46,8 +49,8 @@ class CudaContext final : public DeviceContext {
   PinnedAllocator& pinned_allocator() { return *pinned_; }
   const DeviceProperties& properties() const { return properties_; }
   /// A further non-blocking stream owned by this context (destroyed with it), e.g. for a pipeline stage or a
-  /// second copy direction. Memory used on it follows the allocator's rule (join into the compute stream
-  /// first).
+  /// second copy direction. Tensors its work produces come from stream_allocator(stream); tensors of other
+  /// streams it uses are marked with record_stream (runtime/stream.h).
   Stream create_stream();
   /// Blocks until all work on all of this context's streams has finished.
   void synchronize_all();
@@ -63,6 +66,7 @@ class CudaContext final : public DeviceContext {
   std::mutex mutex_;            // guards extra_streams_ and join_event_
   void* join_event_ = nullptr;  // cudaEvent_t reused by stream_wait
   std::unique_ptr<CachingAllocator> allocator_;
+  std::vector<std::pair<void*, std::unique_ptr<CachingAllocator>>> stream_allocators_;  // guarded by mutex_
   std::unique_ptr<PinnedAllocator> pinned_;
 };
 
