@@ -30,7 +30,7 @@ Tensor BufferPool::acquire(const Stream& stream, const Shape& shape, DType dtype
     if (best == nullptr || block->n_bytes() < (*best)->n_bytes()) best = &block;
   }
   if (best == nullptr) {
-    Tensor fresh = Tensor::empty(shape, dtype, stream.context().allocator(), format);  // blocked: zero-filled
+    Tensor fresh = Tensor::empty(shape, dtype, stream.allocator(), format);  // blocked: zero-filled
     blocks_.push_back(fresh.storage());
     return fresh;
   }

@@ -40,7 +40,7 @@ void Parameter::use_compute_dtype(const Stream& stream, DType dtype) {
   // The gradient stays f32: layers write dW and db in f32 from half operands, so accumulation over micro-batches
   // and shared weights, the loss scaler's checks and the all-reduce see f32 values (PyTorch's AMP keeps .grad
   // in the parameter's f32 as well).
-  grad_ = Tensor::empty(value_.shape(), master_.dtype(), stream.context().allocator(), value_.memory_format());
+  grad_ = Tensor::empty(value_.shape(), master_.dtype(), stream.allocator(), value_.memory_format());
   has_grad_ = false;
 }
 
@@ -55,7 +55,7 @@ void Parameter::convert_format(const Stream& stream, MemoryFormat format) {
   if (master_.defined()) {
     master_ = ops::cast_to(stream, master_, master_.dtype(), format);
     value_ = ops::cast_to(stream, value_, value_.dtype(), format);
-    grad_ = Tensor::empty(value_.shape(), master_.dtype(), stream.context().allocator(), format);
+    grad_ = Tensor::empty(value_.shape(), master_.dtype(), stream.allocator(), format);
     has_grad_ = false;
   } else {
     set_value(ops::cast_to(stream, value_, value_.dtype(), format));

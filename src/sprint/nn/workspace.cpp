@@ -23,10 +23,10 @@ Tensor Workspace::get(const Stream& stream, BufferKey key, int id, const Shape& 
       return shape.size() == 0 || e.tensor.dim(0) == shape[0] ? e.tensor : e.tensor.rows(0, shape[0]);
     }
     e.tensor = Tensor();  // free before allocating the larger one
-    e.tensor = Tensor::empty(shape, dtype, stream.context().allocator(), format);
+    e.tensor = Tensor::empty(shape, dtype, stream.allocator(), format);
     return e.tensor;
   }
-  entries_.push_back({key, id, Tensor::empty(shape, dtype, stream.context().allocator(), format)});
+  entries_.push_back({key, id, Tensor::empty(shape, dtype, stream.allocator(), format)});
   return entries_.back().tensor;
 }
 

@@ -105,7 +105,7 @@ Tensor full(const Stream& stream, const Shape& shape, DType dtype, double value,
   // A blocked tensor's padding channels must stay 0: fill the logical elements through a copy.
   if (channel_block(format) != 0 || weight_block(format) != 0)
     return cast_to(stream, full(stream, shape, dtype, value), dtype, format);
-  Tensor t = Tensor::empty(shape, dtype, stream.context().allocator(), format);
+  Tensor t = Tensor::empty(shape, dtype, stream.allocator(), format);
   // fill() wants a contiguous tensor; a channels-last tensor is contiguous in memory, so fill its flat view.
   fill(stream, Tensor::wrap(t.data(), {t.numel()}, dtype, t.device()), value);
   return t;
@@ -113,7 +113,7 @@ Tensor full(const Stream& stream, const Shape& shape, DType dtype, double value,
 
 Tensor to_stream_device(const Stream& stream, const Tensor& src) {
   if (src.device() == stream.device()) return src;
-  Tensor dst = Tensor::empty(src.shape(), src.dtype(), stream.context().allocator());
+  Tensor dst = Tensor::empty(src.shape(), src.dtype(), stream.allocator());
   copy(stream, src.is_contiguous() ? src : cast_to(device_context(src.device()).compute_stream(), src, src.dtype()),
        dst);
   return dst;
@@ -129,7 +129,7 @@ Tensor to_host(const Stream& stream, const Tensor& src) {
 }
 
 Tensor cast_to(const Stream& stream, const Tensor& src, DType dtype, MemoryFormat format) {
-  Tensor dst = Tensor::empty(src.shape(), dtype, stream.context().allocator(), format);
+  Tensor dst = Tensor::empty(src.shape(), dtype, stream.allocator(), format);
   copy(stream, src, dst);
   return dst;
 }

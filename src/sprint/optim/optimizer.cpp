@@ -95,7 +95,7 @@ const Tensor& Optimizer::write_step_values(const Stream& stream, double grad_sca
   v[static_cast<int>(StepValue::kStep)] = static_cast<double>(step_count_);
   if (stream.device().is_cpu()) return host_step_values_;
   if (!device_step_values_.defined() || device_step_values_.device() != stream.device())
-    device_step_values_ = Tensor::empty({kStepValueCount}, DType::kF64, stream.context().allocator());
+    device_step_values_ = Tensor::empty({kStepValueCount}, DType::kF64, stream.allocator());
   if (!stream.context().is_capturing(stream)) ops::copy(stream, host_step_values_, device_step_values_);
   return device_step_values_;
 }
@@ -118,7 +118,7 @@ void Optimizer::plan_steps(const Stream& stream, const std::vector<PlannedStep>&
   plan_cursor_ = ops::to_stream_device(stream, Tensor::from_values(std::vector<int64_t>{0}, {1}));
   host_cursor_ = Tensor::from_values(std::vector<int64_t>{0}, {1});
   if (!device_step_values_.defined() || device_step_values_.device() != stream.device())
-    device_step_values_ = Tensor::empty({kStepValueCount}, DType::kF64, stream.context().allocator());
+    device_step_values_ = Tensor::empty({kStepValueCount}, DType::kF64, stream.allocator());
 }
 
 void Optimizer::count_replayed_step() {
@@ -191,7 +191,7 @@ std::vector<std::string> Optimizer::load_state(const Stream& stream, const Param
       SPRINT_THROW(FormatError, "optimizer state {} is {}, its parameter is {}", name, src.shape().to_string(),
                    value.shape().to_string());
     if (!s.tensor->defined())
-      *s.tensor = Tensor::empty(value.shape(), value.dtype(), stream.context().allocator(), value.memory_format());
+      *s.tensor = Tensor::empty(value.shape(), value.dtype(), stream.allocator(), value.memory_format());
     ops::copy(stream, ops::to_stream_device(stream, src), *s.tensor);
     loaded.push_back(name);
   }

@@ -45,7 +45,7 @@ void SGD::update_set(const Stream& stream, size_t b, const std::vector<size_t>& 
     Tensor& buf = momentum_[b][i];
     const bool fresh = with_momentum && !buf.defined();
     if (fresh) {
-      buf = Tensor::empty(value.shape(), value.dtype(), stream.context().allocator(), value.memory_format());
+      buf = Tensor::empty(value.shape(), value.dtype(), stream.allocator(), value.memory_format());
     } else if (with_momentum && buf.memory_format() != value.memory_format()) {
       buf = ops::cast_to(stream, buf, buf.dtype(), value.memory_format());  // the layer changed its layout
     }

@@ -38,6 +38,8 @@ DeviceContext& Stream::context() const {
   return *context_;
 }
 
+Allocator& Stream::allocator() const { return context().stream_allocator(*this); }
+
 void Stream::synchronize() const { context().synchronize(*this); }
 
 void Stream::wait_for(const Stream& other) const { context().stream_wait(*this, other); }

@@ -63,6 +63,10 @@ class DeviceContext {
   virtual Stream compute_stream() = 0;
   /// A second stream for host<->device copies that overlap compute (the compute stream on the CPU).
   virtual Stream copy_stream() = 0;
+  /// A further stream owned by the context (destroyed with it), for work that may overlap the compute stream's
+  /// (a pipeline stage, a side-stream all-reduce). The CPU runs all work synchronously on the calling thread:
+  /// there it is the compute stream.
+  virtual Stream create_stream() { return compute_stream(); }
   virtual void synchronize(const Stream& stream) = 0;
   virtual void stream_wait(const Stream& waiting, const Stream& other) = 0;
   /// Copies n_bytes asynchronously on `stream` (synchronously on the CPU). Pointers are raw device/host memory.

@@ -7,6 +7,7 @@
 
 namespace sprint {
 
+class Allocator;
 class DeviceContext;
 class Tensor;
 
@@ -20,6 +21,9 @@ class Stream {
   DeviceContext& context() const;
   /// cudaStream_t on CUDA devices, nullptr on the CPU.
   void* native_handle() const { return native_; }
+  /// The allocator for tensors this stream's work produces (DeviceContext::stream_allocator): where memory is
+  /// stream-ordered, their blocks are reused only by this stream's later work.
+  Allocator& allocator() const;
   /// Blocks the calling thread until all work queued on this stream has finished.
   void synchronize() const;
   /// Makes all future work on this stream wait for the work queued on `other` so far (no host block).

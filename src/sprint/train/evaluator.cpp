@@ -44,7 +44,7 @@ Tensor Evaluator::logits(nn::RunContext& ctx, const Tensor& inputs, int tta) {
                                               {-1, true, 0.125}, {1, false, 0.125}, {1, true, 0.125}};
   const std::span<const View> views = tta == 1 ? std::span<const View>(kMirror) : kMirrorTranslate;
   const int64_t rows = inputs.dim(0);
-  Allocator& allocator = ctx.stream.context().allocator();
+  Allocator& allocator = ctx.stream.allocator();
   if (!tta_view_.defined() || tta_view_.dim(0) < rows || tta_view_.dtype() != inputs.dtype())
     tta_view_ = Tensor::empty(inputs.shape(), inputs.dtype(), allocator, inputs.memory_format());
   const Tensor view = tta_view_.rows(0, rows);

@@ -53,7 +53,7 @@ void GradientBuckets::plan(const Stream& stream, const std::vector<nn::Parameter
   }
   for (size_t i = 0; i < buckets_.size(); ++i) {
     Bucket& b = buckets_[i];
-    b.flat = Tensor::empty({b.elements}, b.dtype, stream.context().allocator());
+    b.flat = Tensor::empty({b.elements}, b.dtype, stream.allocator());
     for (const Slot& s : b.slots) bucket_of_[s.param] = i;
   }
   planned_for_ = grads;

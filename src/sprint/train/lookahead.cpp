@@ -62,7 +62,7 @@ void Lookahead::load_averages(const Stream& stream, const std::function<Tensor(c
 
 Tensor Lookahead::snapshot(const Stream& stream, const Tensor& value) {
   Tensor copy =
-      Tensor::empty(value.shape(), value.dtype(), stream.context().allocator(), value.memory_format());
+      Tensor::empty(value.shape(), value.dtype(), stream.allocator(), value.memory_format());
   ops::copy(stream, flat(value), flat(copy));
   return copy;
 }
@@ -81,7 +81,7 @@ void Lookahead::update(const Stream& stream, double decay) {
                    "Lookahead: a tracked tensor changed from {} to {}", e.value.description(),
                    now[i].description());
       Tensor ema =
-          Tensor::empty(now[i].shape(), now[i].dtype(), stream.context().allocator(), now[i].memory_format());
+          Tensor::empty(now[i].shape(), now[i].dtype(), stream.allocator(), now[i].memory_format());
       ops::copy(stream, e.ema, ema);
       e = {now[i], ema};
     }

@@ -72,11 +72,26 @@ class Channel {
 };
 
 /// What crosses a stage boundary: mini-batch `index`'s activation (forward) or activation gradient
-/// (backward).
+/// (backward), and on a GPU the event after which the producer's stream has written it.
 struct HandOff {
   int64_t index = 0;
   Tensor tensor;
+  std::shared_ptr<Event> ready;
 };
+
+/// The point of `stream`'s queue after the work queued so far (null on the CPU, whose work is done when queued).
+std::shared_ptr<Event> mark(const Stream& stream) {
+  if (stream.device().is_cpu()) return nullptr;
+  auto e = std::make_shared<Event>(stream.context());
+  e->record(stream);
+  return e;
+}
+
+/// Orders the work `consumer` queues next after `ready`, and tells the allocator that `consumer` uses `tensor`.
+void consume(const Tensor& tensor, const std::shared_ptr<Event>& ready, const Stream& consumer) {
+  if (ready) ready->block(consumer);
+  record_stream(tensor, consumer);
+}
 
 }  // namespace
 
@@ -86,6 +101,8 @@ struct Pipeline::Shared {
   struct Slot {
     Tensor inputs, labels;
     int64_t size = 0;
+    std::shared_ptr<Event> filled;    // the feeder's copies into the slot (the run's stream)
+    std::shared_ptr<Event> released;  // stage 0's last use of the slot's mini-batch (stage 0's stream)
   };
   std::vector<Slot> ring;
   Channel<int64_t> free_slots;                                 // ring slots the feeder may fill
@@ -111,6 +128,7 @@ struct Pipeline::Shared {
 
 struct Pipeline::Stage {
   int index = 0;
+  Stream stream;  // the run's stream for one stage; otherwise a stream of the stage's own
   std::shared_ptr<nn::Sequential> net;
   std::unique_ptr<optim::Optimizer> optimizer;
   std::unique_ptr<StageWeights> weights;
@@ -143,8 +161,6 @@ std::vector<PipelineSpan> Pipeline::spans() const {
 Pipeline::Pipeline(nn::Model& model, const PipelineOptions& options, const Stream& stream,
                    std::optional<MemoryFormat> activation_format, Generator& rng, const data::Batch& sample)
     : model_(model), options_(options), stream_(stream), activation_format_(activation_format), rng_(rng) {
-  SPRINT_CHECK(stream.device().is_cpu(), "--pipeline runs its stages on CPU threads; {} is not supported yet",
-               device_name(stream.device()));
   SPRINT_CHECK(options.stages >= 1, "--pipeline needs at least 1 stage, got {}", options.stages);
   SPRINT_CHECK(options.micro_batches >= 1, "--micro-batches must be >= 1, got {}", options.micro_batches);
   SPRINT_CHECK(options.policy == WeightPolicy::kSync || options.micro_batches == 1,
@@ -188,6 +204,7 @@ Pipeline::Pipeline(nn::Model& model, const PipelineOptions& options, const Strea
   for (int k = 0; k < options.stages; ++k) {
     auto s = std::make_unique<Stage>();
     s->index = k;
+    s->stream = options.stages == 1 ? stream : stream.context().create_stream();
     s->net = views[static_cast<size_t>(k)];
     s->optimizer = options.make_optimizer(*s->net);
     std::vector<nn::ParameterPtr> trained;
@@ -239,7 +256,8 @@ void Pipeline::run_stage(Stage& stage, Shared& shared, const optim::Schedule* sc
   const bool first = k == 0, last = k == K - 1;
   const bool sync = options_.policy == WeightPolicy::kSync;
   nn::Loss& loss = *model_.loss;
-  nn::RunContext ctx{stream_, first ? &rng_ : &stage.rng, nn::BufferKey::micro_batch(0), activation_format_};
+  const Stream& stream = stage.stream;
+  nn::RunContext ctx{stream, first ? &rng_ : &stage.rng, nn::BufferKey::micro_batch(0), activation_format_};
   Channel<HandOff>* in = first ? nullptr : shared.activations[static_cast<size_t>(k - 1)].get();
   Channel<HandOff>* out = last ? nullptr : shared.activations[static_cast<size_t>(k)].get();
   Channel<HandOff>* grad_in = last ? nullptr : shared.gradients[static_cast<size_t>(k)].get();
@@ -263,9 +281,13 @@ void Pipeline::run_stage(Stage& stage, Shared& shared, const optim::Schedule* sc
     if (first) {
       std::optional<int64_t> i = wait([&] { return shared.fed.pop(); });
       if (!i) return std::nullopt;
-      return HandOff{*i, shared.slot_of(*i).inputs};
+      const Shared::Slot& s = shared.slot_of(*i);
+      consume(s.inputs, s.filled, stream);
+      return HandOff{*i, s.inputs, nullptr};
     }
-    return wait([&] { return in->pop(); });
+    std::optional<HandOff> h = wait([&] { return in->pop(); });
+    if (h) consume(h->tensor, h->ready, stream);
+    return h;
   };
   // The stage's update after mini-batch `index`'s backward(s); stage 0 then frees the mini-batch's ring slot.
   auto update = [&](int64_t index) {
@@ -274,33 +296,38 @@ void Pipeline::run_stage(Stage& stage, Shared& shared, const optim::Schedule* sc
       stage.optimizer->set_lr(schedule->lr(stage.updates));
       stage.optimizer->set_momentum(schedule->momentum(stage.updates));
     }
-    stage.optimizer->step(stream_, 1.0);
+    stage.optimizer->step(stream, 1.0);
     ++stage.updates;
     stage.weights->count_update();
-    stage.weights->check_prediction_sample(stream_);
+    stage.weights->check_prediction_sample(stream);
     stage.busy += seconds_since(t);
     trace(PipelineSpanKind::kUpdate, index, 0, t);
-    if (first) shared.free_slots.push(index % static_cast<int64_t>(shared.ring.size()));
+    if (first) {
+      // Stage 0's backward came after the last stage's use of the labels (through the gradient hand-offs).
+      shared.slot_of(index).released = mark(stream);
+      shared.free_slots.push(index % static_cast<int64_t>(shared.ring.size()));
+    }
   };
   // Forward of rows [row, row + n) of mini-batch `index` under `key` (x: stage 0's whole mini-batch, a later
   // stage's activation of those rows); the last stage adds the loss.
   auto forward = [&](int64_t index, const Tensor& x, nn::BufferKey key, int64_t row, int64_t n) {
     const auto t = Clock::now();
     ctx.buffers = key;
-    stage.weights->begin_forward(stream_, key);
+    stage.weights->begin_forward(stream, key);
     const Tensor part = n == x.dim(0) ? x : x.rows(row, n);
     SPRINT_ASSERT(part.dim(0) == n, "stage {}: {} rows for a micro-batch of {}", k, part.dim(0), n);
     Tensor y = stage.net->forward(ctx, part);
-    stage.weights->end_forward(stream_);
+    stage.weights->end_forward(stream);
     if (last) {
       const Shared::Slot& s = shared.slot_of(index);
+      if (!first) consume(s.labels, s.filled, stream);
       const Tensor labels = n == s.size ? s.labels : s.labels.rows(row, n);
       const Tensor batch_loss = loss.forward(ctx, y, labels);
       ops::axpby(
-          stream_,
+          stream,
           {.a = batch_loss, .b = shared.loss_sum, .out = shared.loss_sum, .alpha = loss_weight(loss, n)});
     } else {
-      out->push({index, y});
+      out->push({index, y, mark(stream)});
     }
     stage.busy += seconds_since(t);
     trace(PipelineSpanKind::kForward, index, sync ? key.micro_batch_index() : 0, t);
@@ -314,6 +341,7 @@ void Pipeline::run_stage(Stage& stage, Shared& shared, const optim::Schedule* sc
     } else {
       std::optional<HandOff> g = wait([&] { return grad_in->pop(); });
       SPRINT_ASSERT(g && g->index == index, "stage {} expected the gradient of mini-batch {}", k, index);
+      consume(g->tensor, g->ready, stream);
       dy = g->tensor;
     }
     const auto t = Clock::now();
@@ -323,10 +351,10 @@ void Pipeline::run_stage(Stage& stage, Shared& shared, const optim::Schedule* sc
     stage.staleness_max = std::max(stage.staleness_max, staleness);
     ++stage.backwards;
     if (zero_first) stage.optimizer->zero_grad();
-    stage.weights->begin_backward(stream_, key);
+    stage.weights->begin_backward(stream, key);
     Tensor dx = stage.net->backward(ctx, dy);
-    stage.weights->end_backward(stream_);
-    if (!first) grad_out->push({index, dx});
+    stage.weights->end_backward(stream);
+    if (!first) grad_out->push({index, dx, mark(stream)});
     stage.busy += seconds_since(t);
     trace(PipelineSpanKind::kBackward, index, sync ? key.micro_batch_index() : 0, t);
   };
@@ -396,7 +424,10 @@ Pipeline::EpochResult Pipeline::train_epoch(const std::function<std::optional<da
     shared.activations.push_back(std::make_unique<Channel<HandOff>>());
     shared.gradients.push_back(std::make_unique<Channel<HandOff>>());
   }
-  for (auto& s : stages_) s->net->set_needs_input_grad(s->index > 0);
+  for (auto& s : stages_) {
+    s->net->set_needs_input_grad(s->index > 0);
+    s->stream.wait_for(stream_);  // what the run queued before (weights, the zeroed loss sum) comes first
+  }
   // Each stage thread gets its share of the cores (at least one).
   CpuContext& cpu = cpu_context();
   const int threads = cpu.num_threads();
@@ -423,14 +454,16 @@ Pipeline::EpochResult Pipeline::train_epoch(const std::function<std::optional<da
       std::optional<int64_t> slot = shared.free_slots.pop();
       SPRINT_ASSERT(slot.has_value(), "the pipeline's input ring closed");
       Shared::Slot& s = shared.ring[static_cast<size_t>(*slot)];
+      if (s.released) s.released->block(stream_);  // stage 0 (and so the last stage) is done with it
       if (!s.inputs.defined() || s.inputs.shape() != batch->inputs.shape()) {
-        s.inputs = Tensor::empty(batch->inputs.shape(), batch->inputs.dtype(), stream_.context().allocator(),
+        s.inputs = Tensor::empty(batch->inputs.shape(), batch->inputs.dtype(), stream_.allocator(),
                                  batch->inputs.memory_format());
-        s.labels = Tensor::empty(batch->labels.shape(), batch->labels.dtype(), stream_.context().allocator());
+        s.labels = Tensor::empty(batch->labels.shape(), batch->labels.dtype(), stream_.allocator());
       }
       ops::copy(stream_, batch->inputs, s.inputs);
       ops::copy(stream_, batch->labels, s.labels);
       s.size = batch->size;
+      s.filled = mark(stream_);
       // Stage 0 frees the slots in the order it was fed them: mini-batch i always lands in slot i % ring
       // size.
       const int64_t fed_index = result.mini_batches;
@@ -445,6 +478,7 @@ Pipeline::EpochResult Pipeline::train_epoch(const std::function<std::optional<da
   }
   shared.fed.close();
   for (std::thread& t : threads_) t.join();
+  for (auto& s : stages_) stream_.wait_for(s->stream);  // the run's later work sees every stage's
   wall_seconds_ += seconds_since(started);
   cpu.set_num_threads(threads);
   if (shared.error) std::rethrow_exception(shared.error);

@@ -1,8 +1,15 @@
 // pipeline.h: pipeline model parallelism. A sequential model is cut into K stages; each stage runs on its own
-// thread (its own CPU cores' share), passes activations forward and activation gradients back through
-// hand-off queues, and updates its own weights with its own optimizer: asynchronous 1F1B with one update per
-// mini-batch per stage (weight policies none / stash / spectrain), or GPipe's synchronous micro-batches
-// (sync).
+// thread (its own CPU cores' share) and, on a GPU, queues its work on a stream of its own; it passes activations
+// forward and activation gradients back through hand-off queues, and updates its own weights with its own
+// optimizer: asynchronous 1F1B with one update per mini-batch per stage (weight policies none / stash /
+// spectrain), or GPipe's synchronous micro-batches (sync).
+//
+// On a GPU no stage waits on the host for the device in the steady state: each hand-off carries an event
+// recorded on the producing stage's stream, the consuming stage's stream waits for it on the device, and the
+// tensor is marked as used by the consumer (record_stream), so its memory is not reused before the consumer's
+// work has run. The input ring is ordered the same way (filled on the run's stream, released by stage 0). The
+// stages' streams wait for the run's stream when an epoch begins, and the run's stream for theirs when it ends.
+// Busy and idle times are the stage threads' host times (on a GPU: queueing work and waiting for hand-offs).
 #pragma once
 
 #include <chrono>
@@ -64,7 +71,7 @@ struct PipelineSpan {
 
 class Pipeline {
  public:
-  /// `model` must live on the CPU. The stages are cut at construction (timing the layers on `sample` when no
+  /// `model` lives on the device of `stream` (the CPU or one GPU). The stages are cut at construction (timing the layers on `sample` when no
   /// boundaries are given); `rng` is the run's dropout generator (stage 0 uses it, later stages forks of it).
   Pipeline(nn::Model& model, const PipelineOptions& options, const Stream& stream,
            std::optional<MemoryFormat> activation_format, Generator& rng, const data::Batch& sample);

@@ -101,8 +101,6 @@ Trainer::Trainer(nn::Model& model, optim::Optimizer& optimizer, const data::Data
     graph_ = std::make_unique<GraphState>();
   }
   if (options.pipeline) {
-    SPRINT_CHECK(options.device.is_cpu(), "--pipeline runs its stages on CPU threads; {} is not supported yet",
-                 device_name(options.device));
     SPRINT_CHECK(options.accumulate_steps == 1, "--pipeline does not combine with gradient accumulation "
                                                 "(the sync weight policy's --micro-batches splits a batch instead)");
     SPRINT_CHECK(!options.cuda_graph, "--pipeline does not combine with CUDA graphs");

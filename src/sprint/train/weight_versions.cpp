@@ -89,7 +89,7 @@ void StageWeights::copy_values_to(const Stream& stream, std::vector<Tensor>& cop
   if (copies.size() != params_.size()) {  // made on first use, shaped and laid out like the values
     copies.clear();
     for (const nn::ParameterPtr& p : params_)
-      copies.push_back(Tensor::empty(p->value().shape(), p->value().dtype(), stream.context().allocator(),
+      copies.push_back(Tensor::empty(p->value().shape(), p->value().dtype(), stream.allocator(),
                                      p->value().memory_format()));
   }
   for (size_t i = 0; i < params_.size(); ++i)
@@ -130,7 +130,7 @@ void StageWeights::put_prediction(const Stream& stream, int64_t updates_ahead) {
     const Tensor& master = p.master_value();
     Tensor& predicted = predicted_masters_[i];
     if (!predicted.defined())
-      predicted = Tensor::empty(master.shape(), master.dtype(), stream.context().allocator(), master.memory_format());
+      predicted = Tensor::empty(master.shape(), master.dtype(), stream.allocator(), master.memory_format());
     predict_weight(stream, master, *velocities_[i], p.grad(), optimizer_.effective_lr(p), momentum, updates_ahead,
                    predicted);
     ops::copy(stream, predicted, p.value());

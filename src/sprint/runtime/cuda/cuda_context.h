@@ -51,7 +51,7 @@ class CudaContext final : public DeviceContext {
   /// A further non-blocking stream owned by this context (destroyed with it), e.g. for a pipeline stage or a
   /// second copy direction. Tensors its work produces come from stream_allocator(stream); tensors of other
   /// streams it uses are marked with record_stream (runtime/stream.h).
-  Stream create_stream();
+  Stream create_stream() override;
   /// Blocks until all work on all of this context's streams has finished.
   void synchronize_all();
   /// The cudaStream_t of a stream of this context (throws if it belongs to another context or is null).

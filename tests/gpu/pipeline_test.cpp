@@ -1,0 +1,132 @@
+// pipeline_test.cpp: pipelined training on one GPU, each stage on a stream of its own (hand-offs ordered by
+// events, tensors marked with record_stream). Every policy's run on CUDA must match the same pipelined run on
+// the CPU within float reordering (the 1F1B order fixes the results, whatever the streams' timing), and GPipe's
+// sync must match plain CUDA training. A model with BatchNorm and dropout, three stages.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <string>
+
+#include "gpu/gpu_test_util.h"
+#include "sprint/data/dataset.h"
+#include "sprint/nn/activation.h"
+#include "sprint/nn/batch_norm.h"
+#include "sprint/nn/conv.h"
+#include "sprint/nn/dropout.h"
+#include "sprint/nn/flatten.h"
+#include "sprint/nn/linear.h"
+#include "sprint/nn/pool.h"
+#include "sprint/optim/sgd.h"
+#include "sprint/runtime/cuda/caching_allocator.h"
+#include "sprint/train/pipeline_stages.h"
+#include "sprint/train/trainer.h"
+
+namespace sprint::testing {
+namespace {
+
+nn::Model conv_net(Generator& rng) {
+  nn::Model m;
+  m.name = "cnn";
+  m.net = std::make_shared<nn::Sequential>();
+  m.net->emplace<nn::Conv2d>(nn::ConvOptions(1, 4, 3).with_padding(1), rng);
+  m.net->emplace<nn::BatchNorm2d>(nn::BatchNormOptions(4));
+  m.net->emplace<nn::ReLU>();
+  m.net->emplace<nn::MaxPool2d>(2);
+  m.net->emplace<nn::Flatten>();
+  m.net->emplace<nn::Linear>(nn::LinearOptions(64, 16).with_activation(Activation::kReLU), rng);
+  m.net->emplace<nn::Dropout>(0.1);
+  m.net->emplace<nn::Linear>(nn::LinearOptions(16, 5), rng);
+  m.loss = std::make_unique<nn::CrossEntropyLoss>();
+  return m;
+}
+
+data::Dataset features(int64_t n, uint64_t seed) {
+  data::Dataset d = data::make_random_dataset(n, 64, 5, seed);
+  d.inputs = d.inputs.reshape({n, 1, 8, 8});
+  return d;
+}
+
+std::unique_ptr<optim::Optimizer> make_sgd(nn::Module& m) {
+  return std::make_unique<optim::SGD>(optim::single_group(m), optim::SGDOptions(0.05).with_momentum(0.9));
+}
+
+struct PipelineRun {
+  std::vector<double> losses;
+  std::vector<std::vector<float>> params;
+  std::vector<train::StageReport> stages;
+};
+
+PipelineRun train_on(Device device, std::optional<train::WeightPolicy> policy, int stages = 3) {
+  const data::Dataset train_set = features(192, 3), test_set = features(64, 4);
+  Generator init(7);
+  nn::Model model = conv_net(init);
+  const Stream s = device_context(device).compute_stream();
+  model.net->to_device(s);
+  auto sgd = make_sgd(*model.net);
+  train::TrainerOptions o;
+  o.batch_size = 16;
+  o.eval_batch_size = 64;
+  o.seed = 11;
+  o.num_workers = 0;
+  o.device = device;
+  if (policy) {
+    train::PipelineOptions& p = o.pipeline.emplace();
+    p.stages = stages;
+    p.policy = *policy;
+    p.micro_batches = *policy == train::WeightPolicy::kSync ? 2 : 1;
+    p.boundaries = train::boundaries_by_index(train::pipeline_layers(*model.net).size(), stages);
+    p.make_optimizer = make_sgd;
+  }
+  train::Trainer trainer(model, *sgd, train_set, test_set, o);
+  PipelineRun r;
+  for (int e = 1; e <= 2; ++e) {
+    const train::EpochStats stats = trainer.run_epoch(e, 2);
+    r.losses.push_back(stats.train_loss);
+    r.losses.push_back(stats.test.loss);
+  }
+  for (const nn::ParameterPtr& p : model.net->parameters())
+    r.params.push_back(ops::to_host(s, p->master_value()).to_vector<float>());
+  r.stages = trainer.pipeline_stages();
+  return r;
+}
+
+void expect_close(const PipelineRun& got, const PipelineRun& want, double tol, const std::string& what) {
+  SCOPED_TRACE(what);
+  ASSERT_EQ(got.losses.size(), want.losses.size());
+  for (size_t i = 0; i < want.losses.size(); ++i) EXPECT_NEAR(got.losses[i], want.losses[i], tol) << i;
+  ASSERT_EQ(got.params.size(), want.params.size());
+  for (size_t i = 0; i < want.params.size(); ++i)
+    for (size_t j = 0; j < want.params[i].size(); ++j)
+      ASSERT_NEAR(got.params[i][j], want.params[i][j], tol) << "parameter " << i << " entry " << j;
+}
+
+class PipelineOnCuda : public CudaTest {};
+
+TEST_F(PipelineOnCuda, EveryPolicyMatchesTheSamePipelineOnTheCpu) {
+  for (train::WeightPolicy policy : {train::WeightPolicy::kNone, train::WeightPolicy::kStash,
+                                     train::WeightPolicy::kSpecTrain, train::WeightPolicy::kSync}) {
+    const PipelineRun gpu = train_on(cuda_device(0), policy), cpu = train_on(kCPU, policy);
+    expect_close(gpu, cpu, 2e-4, train::weight_policy_name(policy));
+    ASSERT_EQ(gpu.stages.size(), 3u);
+    for (size_t k = 0; k < 3; ++k) {
+      EXPECT_EQ(gpu.stages[k].updates, cpu.stages[k].updates);
+      EXPECT_EQ(gpu.stages[k].max_staleness, cpu.stages[k].max_staleness);
+    }
+  }
+}
+
+TEST_F(PipelineOnCuda, SyncMatchesPlainTrainingOnTheGpu) {
+  expect_close(train_on(cuda_device(0), train::WeightPolicy::kSync), train_on(cuda_device(0), std::nullopt), 2e-4,
+               "sync vs plain");
+}
+
+TEST_F(PipelineOnCuda, StagesRunOnStreamsOfTheirOwnAndLeaveNoBlockWaiting) {
+  const PipelineRun run = train_on(cuda_device(0), train::WeightPolicy::kNone);
+  EXPECT_EQ(run.stages.size(), 3u);
+  context().synchronize_all();
+  (void)Tensor::empty({16}, DType::kF32, context().allocator());  // polls the blocks that waited for events
+  EXPECT_EQ(context().caching_allocator().n_waiting_blocks(), 0);
+}
+
+}  // namespace
+}  // namespace sprint::testing
