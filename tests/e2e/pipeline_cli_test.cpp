@@ -89,6 +89,34 @@ TEST(PipelineCli, SpecTrainPredictsMixedPrecisionWeights) {
   }
 }
 
+// Checkpoints of a pipelined run are saved at each epoch's end (every stage's optimizer, the cut, the stages'
+// generators, SpecTrain's last gradients): a run killed after its first save and resumed ends with the bytes of
+// the run that was never killed.
+TEST(PipelineCli, KilledAndResumedRunsEndBitIdentical) {
+  TempDir tmp;
+  const auto args = [](const fs::path& dir, const std::string& policy) {
+    std::vector<std::string> a = mlp({"--pipeline", "2", "--weight-policy", policy, "--schedule", "onecycle",
+                                      "--samples", "6000", "--epochs", "3", "--threads", "2", "--checkpoint-dir",
+                                      dir.string()});
+    return a;
+  };
+  for (const std::string policy : {"spectrain", "stash"}) {
+    SCOPED_TRACE(policy);
+    const fs::path reference = tmp.path() / ("reference-" + policy), dir = tmp.path() / ("killed-" + policy);
+    CommandResult r = run_sprint(args(reference, policy));
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const std::string want = read_text_file((reference / "latest.safetensors").string());
+    ASSERT_FALSE(want.empty());
+    ASSERT_TRUE(run_sprint_and_kill(args(dir, policy), [&] { return fs::exists(dir / "latest.safetensors"); }, 0))
+        << "the run ended before the kill";
+    CommandResult resumed = run_sprint({"train", "--resume", dir.string()});
+    ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+    EXPECT_NE(resumed.out.find("resumed "), std::string::npos) << resumed.out;
+    EXPECT_TRUE(read_text_file((dir / "latest.safetensors").string()) == want)
+        << "final weights differ from the uninterrupted run";
+  }
+}
+
 TEST(PipelineCli, WhatCannotWorkIsOneLineAndExitCode2) {
   TempDir tmp;
   const std::pair<std::vector<std::string>, std::string> cases[] = {
@@ -97,8 +125,8 @@ TEST(PipelineCli, WhatCannotWorkIsOneLineAndExitCode2) {
       {{"--pipeline", "9"}, "9 stages need at least 9 layers"},
       {{"--pipeline", "2", "--pipeline-boundaries", "0,9"}, "stage 1 begins at layer 9"},
       {{"--pipeline", "2", "--pipeline-boundaries", "0"}, "gives 1 stage starts for --pipeline 2"},
-      {{"--pipeline", "2", "--checkpoint-dir", (tmp.path() / "ck").string()},
-       "does not combine with --checkpoint-dir"},
+      {{"--pipeline", "2", "--checkpoint-dir", (tmp.path() / "ck").string(), "--checkpoint-every", "5"},
+       "not every --checkpoint-every steps"},
       {{"--pipeline", "2", "--accumulate", "2"}, "does not combine with gradient accumulation"},
       {{"--pipeline", "2", "--optimizer", "adam"}, "spectrain weight policy predicts along SGD's momentum"},
       {{"--pipeline", "2", "--weight-policy", "gpipe"}, "--weight-policy"},

@@ -402,9 +402,9 @@ int run_train_in(const TrainArgs& a, dist::ProcessGroup* group) {
   options.augment = augment;
   options.tta = a.tta;
   if (a.pipeline > 0) {
-    SPRINT_CHECK(!a.checkpoint_dir && !a.resume,
-                 "--pipeline does not combine with --checkpoint-dir or --resume yet (each stage's optimizer keeps its "
-                 "own state)");
+    SPRINT_CHECK(a.checkpoint_every == 0,
+                 "--pipeline saves checkpoints at each epoch's end and when interrupted (its stages have drained then), "
+                 "not every --checkpoint-every steps");
     train::PipelineOptions& p = options.pipeline.emplace();
     p.stages = a.pipeline;
     p.policy = train::parse_weight_policy(a.weight_policy);
@@ -424,8 +424,14 @@ int run_train_in(const TrainArgs& a, dist::ProcessGroup* group) {
   train::Trainer* trainer_ptr = nullptr;
   const auto save_checkpoint = [&] {
     train::Trainer& t = *trainer_ptr;
-    const train::RunState state{t.state(), optimizer.progress(), optimizer.named_state(paths),
-                                optimizer.describe_update_sets(), a.command, train::epochs_json(report.epochs)};
+    // A pipelined run's stages each hold the state of their own parameters (model paths): together the whole.
+    const std::vector<optim::Optimizer*> optimizers = t.checkpointed_optimizers();
+    train::RunState state{t.state(), optimizers.front()->progress(), {}, {}, a.command,
+                          train::epochs_json(report.epochs)};
+    for (optim::Optimizer* o : optimizers) {
+      for (nn::NamedBuffer& b : o->named_state(paths)) state.optimizer_state.push_back(std::move(b));
+      state.optimizer_groups += (state.optimizer_groups.empty() ? "" : "; ") + o->describe_update_sets();
+    }
     const auto start = std::chrono::steady_clock::now();
     const std::filesystem::path saved = train::save_checkpoint(*a.checkpoint_dir, stream, *model.net, a.model, state, a.keep);
     log_info("checkpoint {} saved in {:.3f} s", saved.string(),
@@ -449,14 +455,17 @@ int run_train_in(const TrainArgs& a, dist::ProcessGroup* group) {
     const auto start = std::chrono::steady_clock::now();
     const train::LoadedCheckpoint c = train::load_checkpoint(*a.resume);
     train::load_model_state(stream, *model.net, c.weights, true);
-    const std::vector<std::string> loaded =
-        optimizer.load_state(stream, paths, train::tensors_with_prefix(c.state, "optimizer."));
-    size_t saved = 0;
+    trainer.restore(c.run.trainer, train::tensors_with_prefix(c.state, "lookahead."),
+                    train::tensors_with_prefix(c.state, "gradient."));
+    size_t loaded = 0, saved = 0;
+    for (optim::Optimizer* o : trainer.checkpointed_optimizers()) {
+      loaded += o->load_state(stream, paths, train::tensors_with_prefix(c.state, "optimizer.")).size();
+      o->restore_progress(c.run.optimizer);
+    }
+    if (options.pipeline) optimizer.restore_progress(c.run.optimizer);  // its lr is the one the table prints
     for (const auto& e : c.state.entries()) saved += e.name.starts_with("optimizer.") ? 1 : 0;
-    SPRINT_CHECK(loaded.size() == saved, "{}: {} optimizer tensors saved, {} belong to this optimizer",
-                 c.state.source(), saved, loaded.size());
-    optimizer.restore_progress(c.run.optimizer);
-    trainer.restore(c.run.trainer, train::tensors_with_prefix(c.state, "lookahead."));
+    SPRINT_CHECK(loaded == saved, "{}: {} optimizer tensors saved, {} belong to this optimizer", c.state.source(),
+                 saved, loaded);
     report.epochs = train::parse_epochs_json(c.run.report_epochs);
     first_epoch = c.run.trainer.epoch;
     log_info("checkpoint {} loaded in {:.3f} s", c.weights_path.string(),

@@ -192,6 +192,8 @@ fs::path save_checkpoint(const fs::path& dir, const Stream& stream, nn::Module& 
     tensors.push_back({"optimizer." + b.name, host_logical(stream, b.value)});
   for (const nn::NamedBuffer& b : s.trainer.lookahead)
     tensors.push_back({"lookahead." + b.name, host_logical(stream, b.value)});
+  for (const nn::NamedBuffer& b : s.trainer.gradients)
+    tensors.push_back({"gradient." + b.name, host_logical(stream, b.value)});
   tensors.push_back({"trainer.loss_sum", s.trainer.loss_sum});
   if (s.trainer.loss_scale.defined()) tensors.push_back({"trainer.loss_scale", s.trainer.loss_scale});
   std::map<std::string, std::string> metadata = {
@@ -210,6 +212,13 @@ fs::path save_checkpoint(const fs::path& dir, const Stream& stream, nn::Module& 
       {"report_epochs", s.report_epochs},
   };
   if (s.trainer.loss_scale.defined()) metadata["skipped_steps"] = std::to_string(s.trainer.skipped_steps);
+  if (!s.trainer.pipeline_boundaries.empty()) {
+    metadata["pipeline_boundaries"] = nlohmann::json(s.trainer.pipeline_boundaries).dump();
+    nlohmann::json generators = nlohmann::json::array();
+    for (const GeneratorState& g : s.trainer.stage_generators)
+      generators.push_back({std::to_string(g.seed), std::to_string(g.offset)});  // strings: 64-bit exact
+    metadata["stage_generators"] = generators.dump();
+  }
   data::write_safetensors(dir / (base + ".state.safetensors"), tensors, metadata);
   const fs::path weights = dir / (base + ".safetensors");
   save_weights(weights, stream, net, model, step, {{"state", base + ".state.safetensors"}});
@@ -271,6 +280,20 @@ LoadedCheckpoint load_checkpoint(const fs::path& dir) {
   if (const data::SafetensorsFile::Entry* e = c.state.find("trainer.loss_scale")) {
     r.trainer.loss_scale = c.state.tensor(*e);
     r.trainer.skipped_steps = meta_number<int64_t>(c.state, "skipped_steps");
+  }
+  if (c.state.metadata().count("pipeline_boundaries") != 0) {
+    try {
+      r.trainer.pipeline_boundaries =
+          nlohmann::json::parse(meta(c.state, "pipeline_boundaries")).get<std::vector<size_t>>();
+      for (const auto& g : nlohmann::json::parse(meta(c.state, "stage_generators")))
+        r.trainer.stage_generators.push_back(
+            {std::stoull(g.at(0).get<std::string>()), std::stoull(g.at(1).get<std::string>())});
+    } catch (const std::exception& e) {
+      SPRINT_THROW(FormatError, "{}: metadata \"pipeline_boundaries\" / \"stage_generators\" is malformed ({})",
+                   c.state.source(), e.what());
+    }
+    if (r.trainer.pipeline_boundaries.empty())
+      SPRINT_THROW(FormatError, "{}: metadata \"pipeline_boundaries\" is empty", c.state.source());
   }
   r.optimizer.step_count = meta_number<int64_t>(c.state, "optimizer_step");
   r.optimizer.lr = meta_number<double>(c.state, "optimizer_lr");

@@ -9,7 +9,8 @@
 // A checkpoint directory holds, per save at optimizer step S, "step-<S>.safetensors" (the weights) and
 // "step-<S>.state.safetensors" (optimizer moments "optimizer.<path>.<kind>", lookahead averages
 // "lookahead.<path>", the epoch's loss sum, and in the metadata the run's position, RNG state, optimizer counters,
-// parameter-group settings, the command that started the run and the epochs reported so far), and
+// parameter-group settings, the command that started the run and the epochs reported so far; a pipelined run
+// adds "pipeline_boundaries" and "stage_generators" to the metadata and, with SpecTrain, "gradient.<path>"), and
 // "latest.safetensors", a hard link to the newest complete save's weights. Every file is written atomically
 // (temporary name, fsync, rename, fsync of the directory); "latest" moves last, so a kill at any moment leaves
 // the previous save intact and loadable. Saves older than the newest `keep` are deleted.

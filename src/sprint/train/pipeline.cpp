@@ -225,6 +225,31 @@ int64_t Pipeline::updates() const {
   return stages_.empty() ? 0 : stages_.front()->updates;
 }
 
+std::vector<optim::Optimizer*> Pipeline::optimizers() const {
+  std::vector<optim::Optimizer*> out;
+  for (const auto& s : stages_) out.push_back(s->optimizer.get());
+  return out;
+}
+
+std::vector<GeneratorState> Pipeline::stage_generators() const {
+  std::vector<GeneratorState> out;
+  for (size_t k = 1; k < stages_.size(); ++k) out.push_back(stages_[k]->rng.state());
+  return out;
+}
+
+void Pipeline::restore_stage_generators(const std::vector<GeneratorState>& states) {
+  SPRINT_CHECK(states.size() + 1 == stages_.size(), "the checkpoint holds dropout generators of {} stages after the "
+               "first; this pipeline has {} stages", states.size(), stages_.size());
+  for (size_t k = 1; k < stages_.size(); ++k) stages_[k]->rng.set_state(states[k - 1]);
+}
+
+void Pipeline::restore_updates(int64_t updates) {
+  for (auto& s : stages_) {
+    s->updates = updates;
+    s->weights->set_version(updates);
+  }
+}
+
 std::vector<StageReport> Pipeline::reports() const {
   std::vector<StageReport> out;
   const PipelineLayers layers = pipeline_layers(*model_.net);

@@ -97,6 +97,17 @@ class Pipeline {
   double wall_seconds() const { return wall_seconds_; }
   /// Updates each stage applied over the run (equal for every stage between epochs).
   int64_t updates() const;
+  /// Between epochs (or after an interrupted epoch has drained): each stage's optimizer, stage order. Their
+  /// parameters are the model's, so Optimizer::named_state with the model's paths names every slot as a run
+  /// without the pipeline would.
+  std::vector<optim::Optimizer*> optimizers() const;
+  /// The dropout generators of stages 1..K-1 (stage 0 uses the run's), for checkpoints; and their restore.
+  std::vector<GeneratorState> stage_generators() const;
+  void restore_stage_generators(const std::vector<GeneratorState>& states);
+  /// A resumed run: every stage has applied `updates` updates (the schedule's step, SpecTrain's version).
+  void restore_updates(int64_t updates);
+  /// SpecTrain predicts along the last gradient: a checkpoint keeps the stages' gradients.
+  bool predicts_from_gradients() const { return options_.policy == WeightPolicy::kSpecTrain; }
 
  private:
   struct Stage;

@@ -6,6 +6,8 @@
 #include <cmath>
 #include <span>
 
+#include <fmt/ranges.h>
+
 #include "sprint/config.h"
 #include "sprint/data/loader.h"
 #include "sprint/data/resident_loader.h"
@@ -107,8 +109,9 @@ Trainer::Trainer(nn::Model& model, optim::Optimizer& optimizer, const data::Data
     SPRINT_CHECK(!options.loss_scaling, "--pipeline does not combine with loss scaling");
     SPRINT_CHECK(options.lookahead.every == 0, "--pipeline does not combine with lookahead weight averaging");
     SPRINT_CHECK(options.profiler == nullptr, "--pipeline does not combine with the profiler yet");
-    SPRINT_CHECK(options.checkpoint_every == 0 && !options.on_checkpoint,
-                 "--pipeline does not combine with checkpoints yet (each stage's optimizer holds its own state)");
+    SPRINT_CHECK(options.checkpoint_every == 0,
+                 "--pipeline saves checkpoints at each epoch's end and when interrupted (its stages have drained "
+                 "then), not every --checkpoint-every steps");
     SPRINT_CHECK(!options.on_step, "--pipeline runs no per-step hook (its stages step on their own threads)");
   }
   if (options.process_group != nullptr && options.process_group->size() > 1) {
@@ -313,9 +316,7 @@ EpochStats Trainer::run_epoch(int64_t epoch, int64_t n_epochs) {
   std::optional<data::Batch> first;
   if (options_.pipeline) {
     first = train_loader_->next();
-    if (first && !pipeline_)
-      pipeline_ = std::make_unique<Pipeline>(model_, *options_.pipeline, stream_, options_.activation_format, rng_,
-                                             *first);
+    if (first && !pipeline_) make_pipeline(&*first);
   }
   stream_.synchronize();
   const auto start = std::chrono::steady_clock::now();
@@ -418,6 +419,34 @@ std::pair<int64_t, int64_t> Trainer::pipelined_epoch(std::optional<data::Batch> 
   return {r.mini_batches, r.samples};
 }
 
+void Trainer::make_pipeline(const data::Batch* sample) {
+  const PipelineOptions& p = *options_.pipeline;
+  SPRINT_CHECK(sample != nullptr || !p.boundaries.empty() || p.stages == 1,
+               "the pipeline's stages are balanced on the first batch: its optimizers exist once an epoch has begun");
+  const GeneratorState before = rng_.state();
+  pipeline_ = std::make_unique<Pipeline>(model_, p, stream_, options_.activation_format, rng_,
+                                         sample != nullptr ? *sample : data::Batch{});
+  if (pending_stage_generators_) {
+    // Resumed: the run's generator was saved after the stages' forks, and the stages' own states were saved too.
+    rng_.set_state(before);
+    pipeline_->restore_stage_generators(*pending_stage_generators_);
+    pipeline_->restore_updates(pending_stage_updates_);
+    // The stages' lr and momentum as their last update left them (SpecTrain predicts with them before the next).
+    if (options_.schedule && pending_stage_updates_ > 0)
+      for (optim::Optimizer* o : pipeline_->optimizers()) {
+        o->set_lr(options_.schedule->lr(pending_stage_updates_ - 1));
+        o->set_momentum(options_.schedule->momentum(pending_stage_updates_ - 1));
+      }
+    pending_stage_generators_.reset();
+  }
+}
+
+std::vector<optim::Optimizer*> Trainer::checkpointed_optimizers() {
+  if (!options_.pipeline) return {&optimizer_};
+  if (!pipeline_) make_pipeline(nullptr);
+  return pipeline_->optimizers();
+}
+
 std::vector<StageReport> Trainer::pipeline_stages() const {
   return pipeline_ ? pipeline_->reports() : std::vector<StageReport>{};
 }
@@ -436,6 +465,13 @@ TrainerState Trainer::state() {
   s.loss_sum = batch_ > 0 ? ops::to_host(stream_, ops::cast_to(stream_, loss_sum_, DType::kF32))
                           : Tensor::from_values(std::vector<float>{0.0f}, {});
   if (lookahead_) s.lookahead = lookahead_->named_averages();
+  if (pipeline_) {
+    s.pipeline_boundaries = pipeline_->boundaries();
+    s.stage_generators = pipeline_->stage_generators();
+    if (pipeline_->predicts_from_gradients())
+      for (const auto& [name, p] : model_.net->named_parameters())
+        if (p->trainable()) s.gradients.push_back({name, p->grad()});
+  }
   if (scaler_) {
     s.loss_scale = scaler_->state(stream_);
     s.skipped_steps = scaler_->skipped_steps();
@@ -443,12 +479,37 @@ TrainerState Trainer::state() {
   return s;
 }
 
-void Trainer::restore(const TrainerState& s, const std::function<Tensor(const std::string&)>& find_average) {
+void Trainer::restore(const TrainerState& s, const std::function<Tensor(const std::string&)>& find_average,
+                      const std::function<Tensor(const std::string&)>& find_gradient) {
   SPRINT_CHECK(s.epoch >= 1 && s.batch >= 0 && s.batch <= train_loader_->batches_per_epoch() && s.samples >= 0 &&
                    s.steps_done >= 0,
                "cannot resume at epoch {}, batch {} of {} ({} samples, {} steps)", s.epoch, s.batch,
                train_loader_->batches_per_epoch(), s.samples, s.steps_done);
   SPRINT_CHECK(s.loss_sum.defined() && s.loss_sum.numel() == 1, "resume: the epoch's loss sum is missing");
+  SPRINT_CHECK(options_.pipeline.has_value() == !s.pipeline_boundaries.empty(),
+               "resume: the checkpoint was saved by a run {} --pipeline; resume it {}",
+               s.pipeline_boundaries.empty() ? "without" : "with", s.pipeline_boundaries.empty() ? "without it" : "with it");
+  if (options_.pipeline) {
+    SPRINT_CHECK(pipeline_ == nullptr, "resume: restore() comes before the first epoch of a pipelined run");
+    PipelineOptions& p = *options_.pipeline;
+    SPRINT_CHECK(static_cast<int>(s.pipeline_boundaries.size()) == p.stages,
+                 "resume: the checkpoint's pipeline has {} stages, this run {}", s.pipeline_boundaries.size(), p.stages);
+    SPRINT_CHECK(p.boundaries.empty() || p.boundaries == s.pipeline_boundaries,
+                 "resume: the checkpoint's stages begin at layers {}, --pipeline-boundaries gives {}",
+                 fmt::join(s.pipeline_boundaries, ","), fmt::join(p.boundaries, ","));
+    p.boundaries = s.pipeline_boundaries;  // the same cut, even where the stages were balanced by measured time
+    pending_stage_generators_ = s.stage_generators;
+    pending_stage_updates_ = s.steps_done;
+    if (p.policy == WeightPolicy::kSpecTrain && s.steps_done > 0) {
+      SPRINT_CHECK(find_gradient != nullptr, "resume: SpecTrain needs the stages' last gradients");
+      for (const auto& [name, param] : model_.net->named_parameters()) {
+        if (!param->trainable()) continue;
+        const Tensor g = find_gradient(name);
+        SPRINT_CHECK(g.defined(), "resume: the checkpoint has no gradient for {} (SpecTrain predicts along it)", name);
+        ops::copy(stream_, ops::to_stream_device(stream_, g), param->grad());
+      }
+    }
+  }
   steps_done_ = s.steps_done;
   rng_.set_state(s.rng);
   SPRINT_CHECK(!scaler_ || s.loss_scale.defined(), "resume: the run scales its loss but the checkpoint has no loss scale");

@@ -132,6 +132,11 @@ struct TrainerState {
   /// Dynamic loss scaling: the scaler's f32 (3) host state and its count of skipped steps; undefined without.
   Tensor loss_scale;
   int64_t skipped_steps = 0;
+  /// Pipelined runs: where each stage begins (pipeline_stages.h) and the dropout generators of stages 1..K-1.
+  StageBoundaries pipeline_boundaries;
+  std::vector<GeneratorState> stage_generators;
+  /// Pipelined SpecTrain: the last gradient of every parameter (the prediction's g), named as the parameters.
+  std::vector<nn::NamedBuffer> gradients;
 };
 
 struct EpochStats {
@@ -161,6 +166,9 @@ class Trainer {
   EvalStats evaluate_with(int tta);
   /// The pipeline's stages so far (empty without TrainerOptions::pipeline or before the first epoch).
   std::vector<StageReport> pipeline_stages() const;
+  /// The optimizers whose state a checkpoint holds: the trainer's, or with a pipeline each stage's (the pipeline
+  /// is cut here if no epoch has run yet: after restore() at the saved boundaries, or at the options' ones).
+  std::vector<optim::Optimizer*> checkpointed_optimizers();
   /// "0-3 | 4-9": where the pipeline cut the model (empty before the first epoch or without a pipeline).
   std::string pipeline_boundaries() const;
   /// The pipeline's traced passes and its epochs' wall time (empty / 0 without a pipeline).
@@ -183,7 +191,8 @@ class Trainer {
   /// Continues from `state` (before the first run_epoch): the next run_epoch(state.epoch) starts at state.batch.
   /// `find_average(name)` gives the saved lookahead averages (lookahead.h). The model and optimizer are restored
   /// by the caller.
-  void restore(const TrainerState& state, const std::function<Tensor(const std::string&)>& find_average);
+  void restore(const TrainerState& state, const std::function<Tensor(const std::string&)>& find_average,
+               const std::function<Tensor(const std::string&)>& find_gradient = {});
 
  private:
   nn::Model& model_;
@@ -208,6 +217,8 @@ class Trainer {
   int64_t epoch_ = 1, batch_ = 0, samples_ = 0;     // position: the batch the next step starts from
   bool interrupted_ = false;
   std::optional<TrainerState> resume_;              // where the next run_epoch continues (restore())
+  std::optional<std::vector<GeneratorState>> pending_stage_generators_;  // restore() before the pipeline exists
+  int64_t pending_stage_updates_ = 0;
   std::unique_ptr<optim::LossScaler> scaler_;       // dynamic loss scaling, when on
   std::vector<nn::ParameterPtr> scaled_params_;     // the model's parameters, for the scaler
   std::vector<Tensor> scaled_grads_;                // this step's gradients for the scaler (capacity reused)
@@ -219,6 +230,9 @@ class Trainer {
 
   /// After an optimizer step: lookahead averaging when due (`last`: the run's final step).
   void after_optimizer_step(int64_t total, bool last);
+  /// Cuts the pipeline (`sample`: the batch that times the layers when the stages are balanced; null when the
+  /// boundaries are known) and gives its stages the generators restore() saw.
+  void make_pipeline(const data::Batch* sample);
 
   /// One optimisation step on `batch` (forward, loss, backward, optimizer if the window is complete).
   /// Returns true when it ran the optimizer.

@@ -54,6 +54,8 @@ class StageWeights {
   void end_backward(const Stream& stream);
   /// After the stage's optimizer step: one more version.
   void count_update() { ++version_; }
+  /// A resumed run: the stage has already applied `updates` updates (SpecTrain predicts only after the first).
+  void set_version(int64_t updates) { version_ = updates; }
 
   /// Updates applied since the forward of `key` (its measured staleness, read at its backward).
   int64_t versions_since_forward(nn::BufferKey key) const;

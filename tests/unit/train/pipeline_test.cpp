@@ -8,7 +8,11 @@
 #include <cmath>
 
 #include "sprint/data/dataset.h"
+#include "sprint/nn/dropout.h"
+#include "sprint/nn/flatten.h"
+#include "sprint/nn/linear.h"
 #include "sprint/nn/models.h"
+#include "sprint/ops/elementwise.h"
 #include "sprint/optim/sgd.h"
 #include "sprint/runtime/device_registry.h"
 #include "sprint/train/pipeline_schedule.h"
@@ -194,6 +198,125 @@ TEST(Pipeline, RefusesWhatItCannotDo) {
   o.pipeline->micro_batches = 2;  // micro-batches are the sync policy's
   Trainer t(model, *sgd, all, all, o);
   EXPECT_THROW(t.run_epoch(1, 1), InvalidArgument);
+}
+
+}  // namespace
+}  // namespace sprint::train
+
+namespace sprint::train {
+namespace {
+
+// An MLP with dropout in two stages (so stage 1 draws from a generator of its own).
+nn::Model dropout_mlp(Generator& rng) {
+  nn::Model m;
+  m.name = "mlp-dropout";
+  m.net = std::make_shared<nn::Sequential>();
+  m.net->emplace<nn::Flatten>();
+  m.net->emplace<nn::Linear>(nn::LinearOptions(6, 12).with_activation(Activation::kReLU), rng);
+  m.net->emplace<nn::Dropout>(0.2);
+  m.net->emplace<nn::Linear>(nn::LinearOptions(12, 8).with_activation(Activation::kReLU), rng);
+  m.net->emplace<nn::Dropout>(0.2);
+  m.net->emplace<nn::Linear>(nn::LinearOptions(8, 3), rng);
+  m.loss = std::make_unique<nn::CrossEntropyLoss>();
+  return m;
+}
+
+struct Resumable {
+  nn::Model model;
+  std::unique_ptr<optim::Optimizer> optimizer;
+  std::unique_ptr<Trainer> trainer;
+};
+
+Resumable resumable(const data::Dataset& train_set, const data::Dataset& test_set, WeightPolicy policy,
+                    StageBoundaries boundaries = {0, 3}) {
+  Resumable r;
+  Generator init(5);
+  r.model = dropout_mlp(init);
+  r.optimizer = make_sgd(*r.model.net);
+  TrainerOptions o;
+  o.batch_size = 16;
+  o.eval_batch_size = 40;
+  o.num_workers = 0;
+  o.seed = 9;
+  PipelineOptions& p = o.pipeline.emplace(stages(2, policy, std::move(boundaries)));
+  p.make_optimizer = make_sgd;
+  r.trainer = std::make_unique<Trainer>(r.model, *r.optimizer, train_set, test_set, o);
+  return r;
+}
+
+std::vector<std::vector<float>> weights_of(nn::Model& m) {
+  std::vector<std::vector<float>> w;
+  for (const auto& [name, p] : m.net->named_parameters()) w.push_back(p->value().to_vector<float>());
+  return w;
+}
+
+// Epoch 1, then the run's state, the weights and every stage's optimizer state moved into a new trainer that
+// runs epoch 2: the same weights, bit for bit, as one trainer running both epochs (what --resume relies on).
+TEST(Pipeline, ResumedAtAnEpochsEndTrainsBitIdentically) {
+  const data::Dataset all = data::make_random_dataset(200, 6, 3, 11);
+  const data::Dataset train_set = data::subset(all, 0, 160), test_set = data::subset(all, 160, 40);
+  const Stream stream = cpu_context().compute_stream();
+  for (WeightPolicy policy : {WeightPolicy::kNone, WeightPolicy::kSpecTrain, WeightPolicy::kSync}) {
+    SCOPED_TRACE(weight_policy_name(policy));
+    Resumable whole = resumable(train_set, test_set, policy);
+    (void)whole.trainer->run_epoch(1, 2);
+    const EpochStats want = whole.trainer->run_epoch(2, 2);
+
+    Resumable first = resumable(train_set, test_set, policy);
+    (void)first.trainer->run_epoch(1, 2);
+    TrainerState state = first.trainer->state();
+    state.epoch = 2;  // as a checkpoint taken at epoch 1's end continues
+    state.batch = 0;
+    state.samples = 0;
+    ASSERT_EQ(state.pipeline_boundaries.size(), 2u);
+    ASSERT_EQ(state.stage_generators.size(), 1u);
+    const optim::ParameterPaths paths = optim::parameter_paths(*first.model.net);
+    std::vector<nn::NamedBuffer> saved;
+    for (optim::Optimizer* o : first.trainer->checkpointed_optimizers())
+      for (nn::NamedBuffer& b : o->named_state(paths)) saved.push_back(nn::NamedBuffer{b.name, ops::to_host(stream, b.value)});
+    const optim::OptimizerProgress progress = first.trainer->checkpointed_optimizers().front()->progress();
+
+    Resumable second = resumable(train_set, test_set, policy, {});  // balanced: restore() gives the saved cut
+    const auto from = first.model.net->named_parameters();
+    const auto to = second.model.net->named_parameters();
+    for (size_t i = 0; i < from.size(); ++i) ops::copy(stream, from[i].second->value(), to[i].second->value());
+    const auto find_in = [&](const std::vector<nn::NamedBuffer>& list) {
+      return [&list](const std::string& name) {
+        for (const nn::NamedBuffer& b : list)
+          if (b.name == name) return b.value;
+        return Tensor();
+      };
+    };
+    EXPECT_EQ(state.gradients.empty(), policy != WeightPolicy::kSpecTrain);
+    std::vector<nn::NamedBuffer> gradients;
+    for (const nn::NamedBuffer& g : state.gradients) gradients.push_back({g.name, ops::to_host(stream, g.value)});
+    second.trainer->restore(state, [](const std::string&) { return Tensor(); }, find_in(gradients));
+    const optim::ParameterPaths second_paths = optim::parameter_paths(*second.model.net);
+    size_t loaded = 0;
+    for (optim::Optimizer* o : second.trainer->checkpointed_optimizers()) {
+      loaded += o->load_state(stream, second_paths, [&](const std::string& name) {
+                   for (const nn::NamedBuffer& b : saved)
+                     if (b.name == name) return b.value;
+                   return Tensor();
+                 }).size();
+      o->restore_progress(progress);
+    }
+    EXPECT_EQ(loaded, saved.size());
+    const EpochStats got = second.trainer->run_epoch(2, 2);
+    EXPECT_EQ(got.train_loss, want.train_loss);
+    EXPECT_EQ(weights_of(second.model), weights_of(whole.model));
+  }
+}
+
+TEST(Pipeline, ResumeRefusesAnotherCut) {
+  const data::Dataset all = data::make_random_dataset(80, 6, 3, 11);
+  Resumable r = resumable(all, all, WeightPolicy::kNone);
+  TrainerState s;
+  s.loss_sum = Tensor::from_values(std::vector<float>{0.0f}, {});
+  EXPECT_THROW(r.trainer->restore(s, [](const std::string&) { return Tensor(); }), InvalidArgument);  // no pipeline
+  s.pipeline_boundaries = {0, 2, 4};
+  s.stage_generators = {{1, 0}, {2, 0}};
+  EXPECT_THROW(r.trainer->restore(s, [](const std::string&) { return Tensor(); }), InvalidArgument);  // 3 stages
 }
 
 }  // namespace
