@@ -315,7 +315,11 @@ void Pipeline::run_stage(Stage& stage, Shared& shared, const optim::Schedule* sc
     return h;
   };
   // The stage's update after mini-batch `index`'s backward(s); stage 0 then frees the mini-batch's ring slot.
+  auto shake = [&](PipelineSpanKind kind) {
+    if (options_.before_pass) options_.before_pass(k, kind);
+  };
   auto update = [&](int64_t index) {
+    shake(PipelineSpanKind::kUpdate);
     const auto t = Clock::now();
     if (schedule != nullptr) {
       stage.optimizer->set_lr(schedule->lr(stage.updates));
@@ -336,6 +340,7 @@ void Pipeline::run_stage(Stage& stage, Shared& shared, const optim::Schedule* sc
   // Forward of rows [row, row + n) of mini-batch `index` under `key` (x: stage 0's whole mini-batch, a later
   // stage's activation of those rows); the last stage adds the loss.
   auto forward = [&](int64_t index, const Tensor& x, nn::BufferKey key, int64_t row, int64_t n) {
+    shake(PipelineSpanKind::kForward);
     const auto t = Clock::now();
     ctx.buffers = key;
     stage.weights->begin_forward(stream, key);
@@ -359,6 +364,7 @@ void Pipeline::run_stage(Stage& stage, Shared& shared, const optim::Schedule* sc
   };
   // Backward of mini-batch `index` under `key`; `scale` weighs a micro-batch's loss gradient.
   auto backward = [&](int64_t index, nn::BufferKey key, double scale, bool zero_first) {
+    shake(PipelineSpanKind::kBackward);
     Tensor dy;
     if (last) {
       ctx.buffers = key;

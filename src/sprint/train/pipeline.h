@@ -29,6 +29,9 @@
 
 namespace sprint::train {
 
+/// What a traced interval of a stage was.
+enum class PipelineSpanKind { kForward, kBackward, kUpdate };
+
 struct PipelineOptions {
   int stages = 1;
   WeightPolicy policy = WeightPolicy::kNone;
@@ -38,6 +41,9 @@ struct PipelineOptions {
   StageBoundaries boundaries;
   /// Makes stage k's optimizer over the parameters of the stage's module (the run's optimizer settings).
   std::function<std::unique_ptr<optim::Optimizer>(nn::Module& stage)> make_optimizer;
+  /// Testing: called on stage `stage`'s thread before each of its passes and updates (concurrently from every
+  /// stage), e.g. to sleep for random times and shake the threads' timing. Null: nothing.
+  std::function<void(int stage, PipelineSpanKind kind)> before_pass;
 };
 
 /// What one stage did, for the report.
@@ -55,8 +61,6 @@ struct StageReport {
   double idle_seconds = 0.0;  ///< waiting for an input or a gradient
 };
 
-/// What a traced interval of a stage was.
-enum class PipelineSpanKind { kForward, kBackward, kUpdate };
 /// "forward" / "backward" / "update"
 const char* pipeline_span_kind_name(PipelineSpanKind kind);
 
