@@ -1,21 +1,15 @@
 // pipeline_test.cpp: pipelined training on one GPU, each stage on a stream of its own (hand-offs ordered by
 // events, tensors marked with record_stream). Every policy's run on CUDA must match the same pipelined run on
 // the CPU within float reordering (the 1F1B order fixes the results, whatever the streams' timing), and GPipe's
-// sync must match plain CUDA training. A model with BatchNorm and dropout, three stages.
+// sync must match plain CUDA training. The small CNN (BatchNorm, dropout) in three stages.
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <string>
 
 #include "gpu/gpu_test_util.h"
+#include "gpu/small_cnn.h"
 #include "sprint/data/dataset.h"
-#include "sprint/nn/activation.h"
-#include "sprint/nn/batch_norm.h"
-#include "sprint/nn/conv.h"
-#include "sprint/nn/dropout.h"
-#include "sprint/nn/flatten.h"
-#include "sprint/nn/linear.h"
-#include "sprint/nn/pool.h"
 #include "sprint/optim/sgd.h"
 #include "sprint/runtime/cuda/caching_allocator.h"
 #include "sprint/train/pipeline_stages.h"
@@ -23,22 +17,6 @@
 
 namespace sprint::testing {
 namespace {
-
-nn::Model conv_net(Generator& rng) {
-  nn::Model m;
-  m.name = "cnn";
-  m.net = std::make_shared<nn::Sequential>();
-  m.net->emplace<nn::Conv2d>(nn::ConvOptions(1, 4, 3).with_padding(1), rng);
-  m.net->emplace<nn::BatchNorm2d>(nn::BatchNormOptions(4));
-  m.net->emplace<nn::ReLU>();
-  m.net->emplace<nn::MaxPool2d>(2);
-  m.net->emplace<nn::Flatten>();
-  m.net->emplace<nn::Linear>(nn::LinearOptions(64, 16).with_activation(Activation::kReLU), rng);
-  m.net->emplace<nn::Dropout>(0.1);
-  m.net->emplace<nn::Linear>(nn::LinearOptions(16, 5), rng);
-  m.loss = std::make_unique<nn::CrossEntropyLoss>();
-  return m;
-}
 
 data::Dataset features(int64_t n, uint64_t seed) {
   data::Dataset d = data::make_random_dataset(n, 64, 5, seed);
@@ -59,7 +37,7 @@ struct PipelineRun {
 PipelineRun train_on(Device device, std::optional<train::WeightPolicy> policy, int stages = 3) {
   const data::Dataset train_set = features(192, 3), test_set = features(64, 4);
   Generator init(7);
-  nn::Model model = conv_net(init);
+  nn::Model model = small_cnn(init);
   const Stream s = device_context(device).compute_stream();
   model.net->to_device(s);
   auto sgd = make_sgd(*model.net);

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "gpu/gpu_test_util.h"
+#include "gpu/small_cnn.h"
 #include "sprint/data/dataset.h"
 #include "sprint/nn/activation.h"
 #include "sprint/nn/batch_norm.h"
@@ -46,20 +47,6 @@ nn::Model mlp_with_dropout(Generator& rng) {
   return m;
 }
 
-nn::Model small_cnn(Generator& rng) {
-  nn::Model m;
-  m.name = "cnn";
-  m.net = std::make_shared<nn::Sequential>();
-  m.net->emplace<nn::Conv2d>(nn::ConvOptions(1, 4, 3).with_padding(1), rng);
-  m.net->emplace<nn::BatchNorm2d>(nn::BatchNormOptions(4));
-  m.net->emplace<nn::ReLU>();
-  m.net->emplace<nn::MaxPool2d>(2);
-  m.net->emplace<nn::Flatten>();
-  m.net->emplace<nn::Dropout>(0.2);
-  m.net->emplace<nn::Linear>(nn::LinearOptions(64, 5), rng);
-  m.loss = std::make_unique<nn::CrossEntropyLoss>();
-  return m;
-}
 
 /// u8 images (n, 1, 8, 8) whose label depends on the brighter half, with FashionMNIST's statistics.
 data::Dataset images(int64_t n) {

@@ -64,16 +64,7 @@ class CudaDeviceMemory final : public DeviceMemory {
     return e;
   }
 
-  bool event_done(void* event) override {
-    const cudaError_t status = cudaEventQuery(static_cast<cudaEvent_t>(event));
-    if (status == cudaSuccess) return true;
-    if (status == cudaErrorNotReady) {
-      if (cudaPeekAtLastError() == cudaErrorNotReady) (void)cudaGetLastError();
-      return false;
-    }
-    SPRINT_CUDA_CHECK(status);
-    return false;
-  }
+  bool event_done(void* event) override { return event_completed(static_cast<cudaEvent_t>(event)); }
 
   void release_event(void* event) noexcept override { free_events_.push_back(static_cast<cudaEvent_t>(event)); }
 

@@ -88,4 +88,16 @@ RelaxedCaptureModeGuard::~RelaxedCaptureModeGuard() {
   (void)cudaThreadExchangeStreamCaptureMode(&mode_);
 }
 
+bool event_completed(cudaEvent_t event) {
+  const cudaError_t status = cudaEventQuery(event);
+  if (status == cudaSuccess) return true;
+  if (status == cudaErrorNotReady) {
+    // "Not ready" is not a failure; make sure it does not linger as the thread's last error.
+    if (cudaPeekAtLastError() == cudaErrorNotReady) (void)cudaGetLastError();
+    return false;
+  }
+  SPRINT_CUDA_CHECK(status);
+  return false;
+}
+
 }  // namespace sprint::cuda

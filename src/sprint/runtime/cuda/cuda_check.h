@@ -43,6 +43,12 @@ void check_launch(const char* kernel, const char* file, int line);
       ::sprint::cuda::detail::throw_cudnn_error(sprint_cudnn_status_, #expr, __FILE__, __LINE__); \
   } while (0)
 
+namespace sprint::cuda {
+/// cudaEventQuery as a bool: true once the event's work has finished, false while it runs ("not ready" is no
+/// failure and is not left as the thread's last error); other errors throw BackendError.
+bool event_completed(cudaEvent_t event);
+}  // namespace sprint::cuda
+
 /// After a kernel launch (`kernel<<<...>>>(...)`): throws if the launch failed (bad configuration, no image
 /// for this GPU, sticky error from earlier work).
 #define SPRINT_CUDA_CHECK_LAUNCH(kernel_name) \

@@ -173,17 +173,7 @@ void CudaContext::event_synchronize(void* event) {
   SPRINT_CUDA_CHECK(cudaEventSynchronize(as_event(event)));
 }
 
-bool CudaContext::event_ready(void* event) {
-  const cudaError_t status = cudaEventQuery(as_event(event));
-  if (status == cudaSuccess) return true;
-  if (status == cudaErrorNotReady) {
-    // "Not ready" is not a failure; make sure it does not linger as the thread's last error.
-    if (cudaPeekAtLastError() == cudaErrorNotReady) (void)cudaGetLastError();
-    return false;
-  }
-  SPRINT_CUDA_CHECK(status);
-  return false;
-}
+bool CudaContext::event_ready(void* event) { return event_completed(as_event(event)); }
 
 float CudaContext::event_elapsed_ms(void* start, void* end) {
   SPRINT_CUDA_CHECK(cudaEventSynchronize(as_event(start)));
