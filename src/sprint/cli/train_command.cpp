@@ -402,9 +402,6 @@ int run_train_in(const TrainArgs& a, dist::ProcessGroup* group) {
   options.augment = augment;
   options.tta = a.tta;
   if (a.pipeline > 0) {
-    SPRINT_CHECK(a.checkpoint_every == 0,
-                 "--pipeline saves checkpoints at each epoch's end and when interrupted (its stages have drained then), "
-                 "not every --checkpoint-every steps");
     train::PipelineOptions& p = options.pipeline.emplace();
     p.stages = a.pipeline;
     p.policy = train::parse_weight_policy(a.weight_policy);

@@ -110,8 +110,6 @@ class Pipeline {
   void restore_stage_generators(const std::vector<GeneratorState>& states);
   /// A resumed run: every stage has applied `updates` updates (the schedule's step, SpecTrain's version).
   void restore_updates(int64_t updates);
-  /// SpecTrain predicts along the last gradient: a checkpoint keeps the stages' gradients.
-  bool predicts_from_gradients() const { return options_.policy == WeightPolicy::kSpecTrain; }
 
  private:
   struct Stage;

@@ -430,12 +430,12 @@ void Trainer::make_pipeline(const data::Batch* sample) {
     // Resumed: the run's generator was saved after the stages' forks, and the stages' own states were saved too.
     rng_.set_state(before);
     pipeline_->restore_stage_generators(*pending_stage_generators_);
-    pipeline_->restore_updates(pending_stage_updates_);
+    pipeline_->restore_updates(steps_done_);  // no step has run since restore()
     // The stages' lr and momentum as their last update left them (SpecTrain predicts with them before the next).
-    if (options_.schedule && pending_stage_updates_ > 0)
+    if (options_.schedule && steps_done_ > 0)
       for (optim::Optimizer* o : pipeline_->optimizers()) {
-        o->set_lr(options_.schedule->lr(pending_stage_updates_ - 1));
-        o->set_momentum(options_.schedule->momentum(pending_stage_updates_ - 1));
+        o->set_lr(options_.schedule->lr(steps_done_ - 1));
+        o->set_momentum(options_.schedule->momentum(steps_done_ - 1));
       }
     pending_stage_generators_.reset();
   }
@@ -468,7 +468,7 @@ TrainerState Trainer::state() {
   if (pipeline_) {
     s.pipeline_boundaries = pipeline_->boundaries();
     s.stage_generators = pipeline_->stage_generators();
-    if (pipeline_->predicts_from_gradients())
+    if (options_.pipeline->policy == WeightPolicy::kSpecTrain)  // it predicts along the last gradients
       for (const auto& [name, p] : model_.net->named_parameters())
         if (p->trainable()) s.gradients.push_back({name, p->grad()});
   }
@@ -499,7 +499,6 @@ void Trainer::restore(const TrainerState& s, const std::function<Tensor(const st
                  fmt::join(s.pipeline_boundaries, ","), fmt::join(p.boundaries, ","));
     p.boundaries = s.pipeline_boundaries;  // the same cut, even where the stages were balanced by measured time
     pending_stage_generators_ = s.stage_generators;
-    pending_stage_updates_ = s.steps_done;
     if (p.policy == WeightPolicy::kSpecTrain && s.steps_done > 0) {
       SPRINT_CHECK(find_gradient != nullptr, "resume: SpecTrain needs the stages' last gradients");
       for (const auto& [name, param] : model_.net->named_parameters()) {

@@ -218,7 +218,6 @@ class Trainer {
   bool interrupted_ = false;
   std::optional<TrainerState> resume_;              // where the next run_epoch continues (restore())
   std::optional<std::vector<GeneratorState>> pending_stage_generators_;  // restore() before the pipeline exists
-  int64_t pending_stage_updates_ = 0;
   std::unique_ptr<optim::LossScaler> scaler_;       // dynamic loss scaling, when on
   std::vector<nn::ParameterPtr> scaled_params_;     // the model's parameters, for the scaler
   std::vector<Tensor> scaled_grads_;                // this step's gradients for the scaler (capacity reused)
