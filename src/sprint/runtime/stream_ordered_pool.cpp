@@ -321,7 +321,8 @@ void StreamOrderedPool::deallocate(void* ptr) noexcept {
   try {
     m.record_events(w);
   } catch (const std::exception& e) {
-    // Without events the block's reuse cannot be ordered: wait for the device instead.
+    // No events yet: the block keeps waiting; later allocations try to record them again, and release_cached()
+    // (or running out of memory) frees it after synchronising the device.
     log_message(LogLevel::kError, fmt::format("{}: {}", device_name(m.memory->device()), e.what()));
     for (void* ev : w.events) m.memory->release_event(ev);
     w.events.clear();
