@@ -72,6 +72,7 @@ void expect_module_gradients(nn::Module& module, const Shape& input_shape, const
   Generator layer_rng(o.seed + 1);
   const GeneratorState rng_state = layer_rng.state();
   nn::RunContext ctx{stream, &layer_rng};
+  ctx.replica_sum = o.replica_sum;
 
   auto run_forward = [&]() -> Tensor {
     layer_rng.set_state(rng_state);  // same dropout mask on every evaluation

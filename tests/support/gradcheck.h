@@ -8,6 +8,7 @@
 
 #include "sprint/nn/loss.h"
 #include "sprint/nn/module.h"
+#include "sprint/nn/replica_sum.h"
 
 namespace sprint::testing {
 
@@ -24,6 +25,8 @@ struct GradcheckOptions {
   int64_t max_probes = 0;
   /// Input memory format (4-D inputs only).
   MemoryFormat input_format = MemoryFormat::kContiguous;
+  /// Put in the RunContext (synchronised batch norm over these replicas); null: none.
+  nn::ReplicaSum* replica_sum = nullptr;
 };
 
 /// `module` must hold f64 parameters on the CPU.

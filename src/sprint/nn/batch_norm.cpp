@@ -3,11 +3,13 @@
 
 #include "sprint/backend/api/norm.h"
 #include "sprint/nn/init.h"
+#include "sprint/nn/replica_sum.h"
 #include "sprint/ops/norm.h"
+#include "sprint/ops/norm_sums.h"
 
 namespace sprint::nn {
 namespace {
-enum BufferId { kOutput, kInputGrad, kMean, kInvStd };
+enum BufferId { kOutput, kInputGrad, kMean, kInvStd, kVar, kSums, kBackwardSums };
 
 Tensor host_constant(int64_t n, DType dtype, double value) {
   Tensor t = Tensor::empty({n}, dtype);
@@ -60,7 +62,31 @@ Tensor BatchNorm2d::forward(RunContext& ctx, const Tensor& x) {
   const Tensor& beta = beta_ ? beta_->value() : kNoTensor;
   // Without running statistics, eval mode also normalises with the batch (as PyTorch does).
   s.batch_stats = training() || !options_.track_running_stats;
-  if (s.batch_stats) {
+  s.synchronised = training() && ctx.replica_sum != nullptr;
+  if (s.synchronised) {
+    // The job's batch statistics: this replica's sums, added over the replicas, then normalise with them.
+    const bool update = options_.track_running_stats;
+    if (update) ++num_batches_tracked_;
+    const Tensor sums = workspace_.get(ctx.stream, ctx.buffers, kSums, {2 * c + 1}, DType::kF64);
+    const Tensor var = workspace_.get(ctx.stream, ctx.buffers, kVar, {c}, pt);
+    ops::batch_norm_sums(ctx.stream, {.x = x, .sums = sums});
+    ctx.replica_sum->sum(ctx.stream, sums);
+    ops::batch_norm_statistics(ctx.stream, {.sums = sums,
+                                            .mean = s.mean,
+                                            .var = var,
+                                            .running_mean = update ? running_mean_ : kNoTensor,
+                                            .running_var = update ? running_var_ : kNoTensor,
+                                            .momentum = options_.momentum});
+    ops::batch_norm_forward_inference(ctx.stream, {.x = x,
+                                                   .gamma = gamma,
+                                                   .beta = beta,
+                                                   .y = y,
+                                                   .running_mean = s.mean,
+                                                   .running_var = var,
+                                                   .save_mean = kNoTensor,
+                                                   .save_invstd = s.invstd,
+                                                   .eps = options_.eps});
+  } else if (s.batch_stats) {
     const bool update = training() && options_.track_running_stats;
     if (update) ++num_batches_tracked_;
     ops::batch_norm_forward_training(ctx.stream, {.x = x,
@@ -100,6 +126,10 @@ Tensor BatchNorm2d::backward(RunContext& ctx, const Tensor& dy) {
                                        s.x.memory_format())
                       : Tensor();
   const bool split = train_g && train_b && g_mode != b_mode;  // parameters shared with different histories
+  if (s.synchronised) {
+    backward_synchronised(ctx, dy, s, dx, g_mode, b_mode, split);
+    return dx;
+  }
   ops::batch_norm_backward(ctx.stream, {.dy = dy,
                                         .x = s.x,
                                         .gamma = gamma_ ? gamma_->value() : kNoTensor,
@@ -123,6 +153,44 @@ Tensor BatchNorm2d::backward(RunContext& ctx, const Tensor& dy) {
                                           .param_mode = b_mode});
   }
   return dx;
+}
+
+// The job's gradient through synchronised statistics: this replica's sums give its own dγ and dβ (averaged over
+// the replicas with the other gradients), and the sums added over the replicas give dx.
+void BatchNorm2d::backward_synchronised(RunContext& ctx, const Tensor& dy, const Saved& s, const Tensor& dx,
+                                        GradMode g_mode, GradMode b_mode, bool split) {
+  const bool train_g = gamma_ && gamma_->trainable();
+  const bool train_b = beta_ && beta_->trainable();
+  const Tensor sums =
+      workspace_.get(ctx.stream, ctx.buffers, kBackwardSums, {2 * options_.num_features + 1}, DType::kF64);
+  const BatchNormBackwardSumsArgs args{.dy = dy,
+                                       .x = s.x,
+                                       .save_mean = s.mean,
+                                       .save_invstd = s.invstd,
+                                       .sums = sums,
+                                       .dgamma = train_g ? gamma_->grad() : kNoTensor,
+                                       .dbeta = train_b && !split ? beta_->grad() : kNoTensor,
+                                       .param_mode = train_g ? g_mode : b_mode};
+  ops::batch_norm_backward_sums(ctx.stream, args);
+  if (split) {  // dβ with its own mode (the sums come out the same)
+    ops::batch_norm_backward_sums(ctx.stream, {.dy = dy,
+                                               .x = s.x,
+                                               .save_mean = s.mean,
+                                               .save_invstd = s.invstd,
+                                               .sums = sums,
+                                               .dgamma = kNoTensor,
+                                               .dbeta = beta_->grad(),
+                                               .param_mode = b_mode});
+  }
+  if (!dx.defined()) return;
+  ctx.replica_sum->sum(ctx.stream, sums);
+  ops::batch_norm_input_grad(ctx.stream, {.dy = dy,
+                                          .x = s.x,
+                                          .gamma = gamma_ ? gamma_->value() : kNoTensor,
+                                          .save_mean = s.mean,
+                                          .save_invstd = s.invstd,
+                                          .sums = sums,
+                                          .dx = dx});
 }
 
 }  // namespace sprint::nn

@@ -1,5 +1,8 @@
 // batch_norm.h: BatchNorm2d, x (N, C, H, W) -> y in x's memory format. Training normalises with batch statistics
-// and updates the running ones (PyTorch's momentum convention); eval uses the running statistics. Scale (gamma,
+// and updates the running ones (PyTorch's momentum convention); eval uses the running statistics. In a
+// data-parallel job whose RunContext carries a ReplicaSum (nn/replica_sum.h), training normalises with the
+// statistics of every replica's batch together (PyTorch's SyncBatchNorm): two sums over the replicas per step,
+// one in forward and one in backward. Scale (gamma,
 // "weight") and shift (beta, "bias") are optional; per-channel tensors are f32 (f64 for f64 layers).
 #pragma once
 
@@ -48,7 +51,10 @@ class BatchNorm2d final : public Module {
   struct Saved {
     Tensor x, mean, invstd;
     bool batch_stats = true;
+    bool synchronised = false;  // normalised with every replica's batch (RunContext::replica_sum)
   };
+  void backward_synchronised(RunContext& ctx, const Tensor& dy, const Saved& s, const Tensor& dx, GradMode g_mode,
+                             GradMode b_mode, bool split);
 
   BatchNormOptions options_;
   ParameterPtr gamma_, beta_;

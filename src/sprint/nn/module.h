@@ -28,6 +28,7 @@ namespace sprint::nn {
 
 class LayerObserver;
 class GradientListener;
+class ReplicaSum;
 
 /// The two passes of a training step, as profilers and cost models name them.
 enum class Phase { kForward, kBackward };
@@ -64,6 +65,9 @@ struct RunContext {
   LayerObserver* observer = nullptr;
   /// Told after each child's backward that its parameters' gradients are written (nn/gradient_listener.h).
   GradientListener* gradient_listener = nullptr;
+  /// Set in training steps of a data-parallel job with synchronised batch norm (nn/replica_sum.h): BatchNorm2d
+  /// then normalises with the batch statistics of every replica's batch; null: with its own batch's.
+  ReplicaSum* replica_sum = nullptr;
 };
 
 /// What `layer`'s forward saved for ctx.buffers, for its backward: moved out when the layers share ctx.pool (so

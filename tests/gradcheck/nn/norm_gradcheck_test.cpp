@@ -6,6 +6,7 @@
 #include "sprint/nn/activation.h"
 #include "sprint/nn/batch_norm.h"
 #include "sprint/nn/conv.h"
+#include "sprint/nn/replica_sum.h"
 #include "sprint/nn/sequential.h"
 #include "sprint/runtime/device_registry.h"
 #include "support/gradcheck.h"
@@ -55,6 +56,25 @@ TEST(NormGradcheck, TrainingWithFrozenShift) {
   BatchNorm2d bn(f64(BatchNormOptions(3)));
   bn.bias()->set_trainable(false);
   check_both_formats(bn, {2, 3, 3, 3});
+}
+
+// Synchronised over a job of one replica (the sum over replicas is the identity): the split into sums, statistics
+// and input gradient differentiates correctly, with and without a scale.
+TEST(NormGradcheck, TrainingSynchronisedOverReplicas) {
+  struct OneReplica final : ReplicaSum {
+    void sum(const Stream&, const Tensor&) override {}
+  } one;
+  for (bool scale : {true, false}) {
+    BatchNorm2d bn(f64(BatchNormOptions(3).with_trainable_scale(scale)));
+    Generator rng(2);
+    if (scale) bn.weight()->set_value(testing::random_tensor({3}, DType::kF64, rng, 0.5, 1.5));
+    bn.bias()->set_value(testing::random_tensor({3}, DType::kF64, rng));
+    for (MemoryFormat format : {MemoryFormat::kContiguous, MemoryFormat::kChannelsLast}) {
+      testing::GradcheckOptions o = with_format(format);
+      o.replica_sum = &one;
+      testing::expect_module_gradients(bn, {4, 3, 3, 2}, o);
+    }
+  }
 }
 
 TEST(NormGradcheck, EvalUsesRunningStatistics) {

@@ -1,9 +1,11 @@
-// norm_parity_test.cpp: batch norm forward (training, inference) and backward on every backend vs the CPU
+// norm_parity_test.cpp: batch norm forward (training, inference) and backward, and its form around per-channel
+// sums (synchronised batch norm: sums, statistics, backward sums, input gradient), on every backend vs the CPU
 // reference, in NCHW, NHWC and (CPU) channel-blocked by 8 and 16; per-channel tensors in norm_param_dtype (f32 for f16/bf16 activations).
 #include <gtest/gtest.h>
 
 #include "sprint/ops/elementwise.h"
 #include "sprint/ops/norm.h"
+#include "sprint/ops/norm_sums.h"
 #include "support/parity.h"
 #include "support/test_util.h"
 
@@ -107,11 +109,91 @@ void run_norm_case(const NormCase& nc, MemoryFormat format) {
   testing::run_parity(c);
 }
 
+// The synchronised form for one replica: forward sums -> statistics (running update) -> normalise; backward
+// sums (dgamma, dbeta) -> input gradient. Outputs: forward sums, mean, var, running statistics, y, invstd,
+// backward sums, dx, and dgamma / dbeta when present.
+void run_sums_case(const NormCase& nc, MemoryFormat format) {
+  ParityCase c{.name = nc.name + "/sums/" + memory_format_name(format),
+               .make_inputs = [=](Generator& rng) { return make_norm_inputs(rng, nc.shape); },
+               .run =
+                   [=](const Stream& s, const std::vector<Tensor>& v) {
+                     const Tensor &x = v[0], &dy = v[1];
+                     const DType pt = norm_param_dtype(x.dtype());
+                     const int64_t ch = x.dim(1);
+                     Tensor gamma = nc.gamma ? ops::cast_to(s, v[2], pt) : Tensor();
+                     Tensor beta = nc.beta ? ops::cast_to(s, v[3], pt) : Tensor();
+                     Tensor rm = ops::cast_to(s, v[4], pt), rv = ops::cast_to(s, v[5], pt);
+                     Allocator& alloc = s.context().allocator();
+                     auto act = [&] { return Tensor::empty(x.shape(), x.dtype(), alloc, x.memory_format()); };
+                     auto vec = [&] { return Tensor::empty({ch}, pt, alloc); };
+                     Tensor sums = ops::batch_norm_sums_buffer(s, ch), grad_sums = ops::batch_norm_sums_buffer(s, ch);
+                     Tensor mean = vec(), var = vec(), invstd = vec(), y = act(), dx = act(), dgamma = vec(),
+                            dbeta = vec();
+                     ops::batch_norm_sums(s, {.x = x, .sums = sums});
+                     ops::batch_norm_statistics(s, {.sums = sums,
+                                                    .mean = mean,
+                                                    .var = var,
+                                                    .running_mean = rm,
+                                                    .running_var = rv,
+                                                    .momentum = 0.1});
+                     ops::batch_norm_forward_inference(s, {.x = x,
+                                                           .gamma = gamma,
+                                                           .beta = beta,
+                                                           .y = y,
+                                                           .running_mean = mean,
+                                                           .running_var = var,
+                                                           .save_mean = kNoTensor,
+                                                           .save_invstd = invstd,
+                                                           .eps = 1e-5});
+                     const GradMode mode = nc.accumulate ? GradMode::kAccumulate : GradMode::kOverwrite;
+                     if (nc.accumulate) {  // accumulate onto a first, overwriting pass
+                       ops::batch_norm_backward_sums(s, {.dy = dy,
+                                                         .x = x,
+                                                         .save_mean = mean,
+                                                         .save_invstd = invstd,
+                                                         .sums = grad_sums,
+                                                         .dgamma = nc.gamma ? dgamma : Tensor(),
+                                                         .dbeta = nc.beta ? dbeta : Tensor()});
+                       ops::batch_norm_input_grad(s, {.dy = dy,
+                                                      .x = x,
+                                                      .gamma = gamma,
+                                                      .save_mean = mean,
+                                                      .save_invstd = invstd,
+                                                      .sums = grad_sums,
+                                                      .dx = dx});
+                     }
+                     ops::batch_norm_backward_sums(s, {.dy = dy,
+                                                       .x = x,
+                                                       .save_mean = mean,
+                                                       .save_invstd = invstd,
+                                                       .sums = grad_sums,
+                                                       .dgamma = nc.gamma ? dgamma : Tensor(),
+                                                       .dbeta = nc.beta ? dbeta : Tensor(),
+                                                       .param_mode = mode});
+                     ops::batch_norm_input_grad(s, {.dy = dy,
+                                                    .x = x,
+                                                    .gamma = gamma,
+                                                    .save_mean = mean,
+                                                    .save_invstd = invstd,
+                                                    .sums = grad_sums,
+                                                    .dx = dx,
+                                                    .dx_mode = mode});
+                     std::vector<Tensor> out{sums, mean, var, rm, rv, y, invstd, grad_sums, dx};
+                     if (nc.gamma) out.push_back(dgamma);
+                     if (nc.beta) out.push_back(dbeta);
+                     return out;
+                   },
+               .input_format = format};
+  c.tolerance[DType::kF32] = {1e-4, 1e-4};
+  testing::run_parity(c);
+}
+
 void run_both(const NormCase& nc) {
-  run_norm_case(nc, MemoryFormat::kContiguous);
-  run_norm_case(nc, MemoryFormat::kChannelsLast);
-  run_norm_case(nc, MemoryFormat::kChannelsBlocked8);
-  run_norm_case(nc, MemoryFormat::kChannelsBlocked16);
+  for (MemoryFormat f : {MemoryFormat::kContiguous, MemoryFormat::kChannelsLast, MemoryFormat::kChannelsBlocked8,
+                         MemoryFormat::kChannelsBlocked16}) {
+    run_norm_case(nc, f);
+    run_sums_case(nc, f);
+  }
 }
 
 TEST(NormParity, Affine) {
