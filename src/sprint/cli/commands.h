@@ -56,6 +56,7 @@ struct TrainArgs {
   double dist_timeout = 300.0;  ///< seconds a collective may wait for the other ranks
   double bucket_mb = 25.0;      ///< gradient all-reduce bucket size, MiB
   std::string dist_overlap = "on";  ///< "on": buckets all-reduced during backward; "off": after it
+  bool sync_batchnorm = false;      ///< BatchNorm statistics over every rank's batch
   int64_t merge_every = 0;      ///< local SGD: average the ranks' weights every N steps (0: gradient averaging)
   // sparse training (train/parameter_mask.h)
   std::optional<std::string> mask;       ///< train only this mask's entries (sprint fisher --out)

@@ -115,6 +115,9 @@ void add_train(CLI::App& app, sprint::cli::TrainArgs& a) {
                 "--distributed: on = each bucket's all-reduce starts during backward as soon as its gradients are "
                 "final; off = all of them after backward")
       ->check(CLI::IsMember({"on", "off"}))->capture_default_str();
+  t->add_flag("--sync-batchnorm", a.sync_batchnorm,
+              "--distributed: BatchNorm layers normalise with the statistics of every rank's batch together "
+              "(synchronised batch norm, as one process on the whole global batch); default: each rank's own");
   t->add_option("--merge-every", a.merge_every,
                 "--distributed: local SGD instead of gradient averaging: every rank trains on the whole training set "
                 "in its own order and the ranks average their weights (with --mask: the masked entries) every N "

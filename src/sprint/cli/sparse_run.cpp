@@ -23,6 +23,8 @@ SparseRun::SparseRun(const TrainArgs& a, nn::Model& model, optim::Optimizer& opt
                "--merge-every (local SGD) needs --distributed (several processes under mpirun)");
   SPRINT_CHECK(a.merge_every == 0 || (!a.was_given("--bucket-mb") && !a.was_given("--dist-overlap")),
                "--bucket-mb and --dist-overlap set the gradient all-reduce, which --merge-every replaces");
+  SPRINT_CHECK(a.merge_every == 0 || !a.sync_batchnorm,
+               "--sync-batchnorm needs gradient averaging: under --merge-every the ranks train apart");
   SPRINT_CHECK(!a.mask || a.pipeline == 0, "--mask does not combine with --pipeline (each stage has its own optimizer)");
   SPRINT_CHECK(!a.mask || !a.cuda_graph, "--mask does not combine with --cuda-graph yet");
   if (a.save_sparse) {

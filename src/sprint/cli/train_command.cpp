@@ -375,6 +375,7 @@ int run_train_in(const TrainArgs& a, dist::ProcessGroup* group) {
   options.process_group = group;
   options.bucket_bytes = std::max<int64_t>(1, static_cast<int64_t>(a.bucket_mb * 1024.0 * 1024.0));
   options.overlap_allreduce = a.dist_overlap == "on";
+  options.sync_batch_norm = a.sync_batchnorm;
   if (sparse.averager() != nullptr) {
     options.average_every = a.merge_every;
     options.averager = sparse.averager();
@@ -547,7 +548,8 @@ int run_train_in(const TrainArgs& a, dist::ProcessGroup* group) {
                                                   .overlap = options.overlap_allreduce,
                                                   .buckets_reduced = trainer.buckets_reduced(),
                                                   .buckets_started_during_backward =
-                                                      trainer.buckets_started_during_backward()});
+                                                      trainer.buckets_started_during_backward(),
+                                                  .sync_batch_norm = options.sync_batch_norm});
     std::printf("data parallel: %d ranks over %s; %.2f MiB all-reduced per optimizer step and rank (%lld steps)\n",
                 group->size(), std::string(group->backend_name()).c_str(),
                 trainer.steps_done() > 0
@@ -587,7 +589,7 @@ int run_train_in(const TrainArgs& a, dist::ProcessGroup* group) {
 
 int run_train(const TrainArgs& given_args) {
   if (!given_args.distributed) {
-    for (const char* name : {"--dist-timeout", "--bucket-mb", "--dist-overlap"})
+    for (const char* name : {"--dist-timeout", "--bucket-mb", "--dist-overlap", "--sync-batchnorm"})
       SPRINT_CHECK(!given_args.was_given(name), "{} needs --distributed", name);
     return run_train_in(given_args, nullptr);
   }

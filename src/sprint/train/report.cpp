@@ -155,6 +155,7 @@ std::string distributed_json(const DistributedReport& d) {
   j["overlap"] = d.overlap;
   j["buckets_reduced"] = d.buckets_reduced;
   j["buckets_started_during_backward"] = d.buckets_started_during_backward;
+  j["sync_batch_norm"] = d.sync_batch_norm;
   return j.dump();
 }
 

@@ -53,10 +53,11 @@ struct DistributedReport {
   bool overlap = false;                          // buckets may start during backward
   int64_t buckets_reduced = 0;                   // gradient buckets all-reduced, over all steps
   int64_t buckets_started_during_backward = 0;   // of those, started before backward ended
+  bool sync_batch_norm = false;                  // BatchNorm statistics over every rank's batch
 };
 
 /// {"ranks","backend","optimizer_steps","collectives","bytes","bytes_per_step","overlap","buckets_reduced",
-/// "buckets_started_during_backward"}
+/// "buckets_started_during_backward","sync_batch_norm"}
 std::string distributed_json(const DistributedReport& d);
 
 /// {"stages","weight_policy","micro_batches","boundaries","wall_seconds","overlap","per_stage":[{"stage","layers","layer_names","updates",

@@ -16,6 +16,7 @@
 #include "sprint/ops/elementwise.h"
 #include "sprint/ops/loss.h"
 #include "sprint/runtime/device_registry.h"
+#include "sprint/train/group_replica_sum.h"
 #if SPRINT_HAS_CUDA
 #include "sprint/runtime/cuda/cuda_graph.h"
 #endif
@@ -122,6 +123,9 @@ Trainer::Trainer(nn::Model& model, optim::Optimizer& optimizer, const data::Data
     SPRINT_CHECK(options.average_every >= 0 && (options.average_every == 0) == (options.averager == nullptr),
                  "local SGD needs both a merge interval >= 1 and an averager");
     if (options.average_every == 0) buckets_ = std::make_unique<GradientBuckets>(options.bucket_bytes, *model_.net);
+    SPRINT_CHECK(!options.sync_batch_norm || options.average_every == 0,
+                 "synchronised batch norm needs gradient averaging (local SGD's ranks train apart)");
+    if (options.sync_batch_norm) replica_sum_ = std::make_unique<GroupReplicaSum>(*group_);
     // Every rank starts from rank 0's weights and statistics (masters too, under mixed precision).
     for (const nn::ParameterPtr& p : model_.net->parameters()) {
       group_->broadcast(stream_, p->master_value(), 0);
@@ -277,6 +281,7 @@ bool Trainer::graph_step(nn::RunContext& ctx, const data::Batch& batch, int64_t 
 
 EpochStats Trainer::run_epoch(int64_t epoch, int64_t n_epochs) {
   nn::RunContext ctx{stream_, &rng_, nn::BufferKey::micro_batch(0), options_.activation_format, &step_buffers_};
+  ctx.replica_sum = replica_sum_.get();
   if (model_.on_epoch_start) model_.on_epoch_start(epoch - 1);
   // Recomputes which layers need their input gradient (parameters may have been frozen or unfrozen).
   model_.net->set_needs_input_grad(false);

@@ -14,6 +14,7 @@
 #include "sprint/data/dataset.h"
 #include "sprint/dist/process_group.h"
 #include "sprint/nn/models.h"
+#include "sprint/nn/replica_sum.h"
 #include "sprint/optim/optimizer.h"
 #include "sprint/optim/loss_scaler.h"
 #include "sprint/optim/schedule.h"
@@ -109,6 +110,9 @@ struct TrainerOptions {
   /// Data parallelism: start each bucket's all-reduce during backward, as soon as its gradients are final (off:
   /// every bucket after backward).
   bool overlap_allreduce = true;
+  /// Data parallelism: BatchNorm layers normalise with the batch statistics of every rank's batch together
+  /// (synchronised batch norm; two all-reduces per layer and step); off: each rank with its own batch's.
+  bool sync_batch_norm = false;
   /// Data parallelism by local SGD instead of gradient averaging (FISH's distributed training): every rank trains
   /// on the whole training set in its own order and augmentation (seed + rank) with its own optimizer state, and
   /// `averager` replaces the ranks' weights by their mean every `average_every` optimizer steps and after the
@@ -210,6 +214,7 @@ class Trainer {
   Tensor loss_sum_;                                 // 0-d accumulator on the device
   dist::ProcessGroup* group_ = nullptr;             // data parallelism: set when there are 2 ranks or more
   std::unique_ptr<GradientBuckets> buckets_;         // with group_: the gradient all-reduce
+  std::unique_ptr<nn::ReplicaSum> replica_sum_;      // with group_ and sync_batch_norm
   int64_t buckets_reduced_ = 0, buckets_started_early_ = 0;
   nn::BufferPool step_buffers_;  // layer outputs and input gradients of a step, shared by all layers
   int64_t steps_done_ = 0;                          // optimizer steps over the whole run
