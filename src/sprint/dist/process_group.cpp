@@ -103,10 +103,32 @@ void ProcessGroup::check_usable(const char* op) const {
 }
 
 void ProcessGroup::fail_timeout(const std::string& what) {
+  fail(fmt::format("{} did not complete within {} s: another rank has exited, crashed or hangs", what,
+                   timeout_.count() / 1000.0));
+}
+
+void ProcessGroup::fail(const std::string& reason) {
   broken_ = true;
-  broken_reason_ = fmt::format("{} did not complete within {} s", what, timeout_.count() / 1000.0);
-  SPRINT_THROW(DistTimeout, "rank {} of {}: {}: another rank has exited, crashed or hangs", rank_, size_,
-               broken_reason_);
+  broken_reason_ = reason;
+  SPRINT_THROW(DistTimeout, "rank {} of {}: {}", rank_, size_, reason);
+}
+
+// Backends without device collectives admit no tensor, so these are never called.
+bool ProcessGroup::reduces_on_device(const Tensor&) const { return false; }
+void ProcessGroup::allreduce_on_device(const Stream&, const Tensor&, ReduceOp) {
+  SPRINT_THROW(InternalError, "{}: no device collectives", backend_name());
+}
+std::unique_ptr<PendingCollective> ProcessGroup::start_allreduce_on_device(const Stream&, const Tensor&, ReduceOp) {
+  SPRINT_THROW(InternalError, "{}: no device collectives", backend_name());
+}
+void ProcessGroup::broadcast_on_device(const Stream&, const Tensor&, int) {
+  SPRINT_THROW(InternalError, "{}: no device collectives", backend_name());
+}
+void ProcessGroup::allgather_on_device(const Stream&, const Tensor&, const Tensor&) {
+  SPRINT_THROW(InternalError, "{}: no device collectives", backend_name());
+}
+void ProcessGroup::reduce_scatter_on_device(const Stream&, const Tensor&, const Tensor&, ReduceOp) {
+  SPRINT_THROW(InternalError, "{}: no device collectives", backend_name());
 }
 
 void ProcessGroup::count(int64_t bytes) {
@@ -118,6 +140,10 @@ void ProcessGroup::allreduce(const Stream& stream, const Tensor& t, ReduceOp op)
   constexpr const char* name = "allreduce";
   check_usable(name);
   check_mean(t, op);
+  if (reduces_on_device(t)) {
+    count(static_cast<int64_t>(t.n_bytes()));
+    return allreduce_on_device(stream, t, op);
+  }
   Staged s = stage(stream, t, true, name);
   const HostBuffer buffer{s.host.data(), s.host.numel(), s.host.dtype()};
   count(static_cast<int64_t>(s.host.n_bytes()));
@@ -184,6 +210,10 @@ std::unique_ptr<PendingCollective> ProcessGroup::allreduce_async(const Stream& s
                                                                  ReduceOp op) {
   check_usable("allreduce");
   check_mean(t, op);
+  if (reduces_on_device(t)) {
+    count(static_cast<int64_t>(t.n_bytes()));
+    return start_allreduce_on_device(stream, t, op);
+  }
   return std::make_unique<PendingAllreduce>(*this, stream, t, op);
 }
 
@@ -191,6 +221,10 @@ void ProcessGroup::broadcast(const Stream& stream, const Tensor& t, int root) {
   constexpr const char* name = "broadcast";
   check_usable(name);
   SPRINT_CHECK(root >= 0 && root < size_, "broadcast: root {} is not a rank of {}", root, size_);
+  if (reduces_on_device(t)) {
+    count(static_cast<int64_t>(t.n_bytes()));
+    return broadcast_on_device(stream, t, root);
+  }
   Staged s = stage(stream, t, true, name);
   count(static_cast<int64_t>(s.host.n_bytes()));
   if (size_ > 1) broadcast_host({s.host.data(), s.host.numel(), s.host.dtype()}, root);
@@ -201,6 +235,11 @@ void ProcessGroup::in_to_out(const Stream& stream, const Tensor& in, const Tenso
                              std::optional<ReduceOp> op) {
   check_usable(name);
   check_mean(in, op);
+  if (reduces_on_device(in) && reduces_on_device(out)) {
+    count(static_cast<int64_t>(in.n_bytes()));
+    if (op) return reduce_scatter_on_device(stream, in, out, *op);
+    return allgather_on_device(stream, in, out);
+  }
   Staged si = stage(stream, in, true, name);
   Staged so = stage(stream, out, false, name);
   count(static_cast<int64_t>(si.host.n_bytes()));

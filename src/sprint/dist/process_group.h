@@ -2,7 +2,9 @@
 // or an NCCL one). Every rank calls the same collectives in the same order with tensors of the same shape and
 // dtype. Tensors may live on any device and be f32, f64, f16, bf16, i32 or i64: half tensors are reduced in f32
 // and rounded once (as NCCL's own f16/bf16 sums accumulate in f32), device tensors are staged through host
-// memory by backends that only reach the host. A collective that does not complete within the group's timeout
+// memory by backends that only reach the host. A backend that reaches device memory (NCCL) takes the tensors it
+// admits (reduces_on_device) where they live, ordered on the caller's stream: the collective starts after the
+// work queued there and the work queued afterwards sees its result, with no host synchronisation. A collective that does not complete within the group's timeout
 // (a rank has crashed, was killed or hangs) throws DistTimeout naming this rank and the collective; the group is
 // then broken and every later call throws at once. allreduce_async starts an all-reduce that completes while the
 // caller goes on (data-parallel gradients reduced while backward still runs); collectives started that way and
@@ -45,7 +47,9 @@ class PendingCollective {
   /// Lets the collective progress without blocking (MPI progresses non-blocking collectives inside its calls);
   /// true once it has completed on this rank.
   virtual bool test() = 0;
-  /// Blocks until it completes (DistTimeout after the group's timeout) and writes the result into the tensor.
+  /// Blocks until it completes (DistTimeout after the group's timeout) and writes the result into the tensor. For
+  /// a tensor reduced on its device it orders the caller's stream after the collective instead (no host block):
+  /// work queued there afterwards sees the result.
   virtual void wait() = 0;
 };
 
@@ -57,7 +61,7 @@ class ProcessGroup {
 
   int rank() const { return rank_; }
   int size() const { return size_; }
-  /// "single", "mpi".
+  /// "single", "mpi", "nccl".
   virtual std::string_view backend_name() const = 0;
 
   /// In place on every rank: t = Σ_ranks t (or the mean).
@@ -101,9 +105,23 @@ class ProcessGroup {
   virtual void reduce_scatter_sum(HostBuffer in, HostBuffer out) = 0;
   virtual void barrier_host() = 0;
 
+  /// True when the backend runs collectives on `t` where it lives, without staging it through host memory (NCCL:
+  /// contiguous tensors on its GPU). Default: none. The *_on_device collectives below get only such tensors
+  /// (allgather and reduce_scatter: when both are), and are ordered on `stream` (see the file comment).
+  virtual bool reduces_on_device(const Tensor& t) const;
+  virtual void allreduce_on_device(const Stream& stream, const Tensor& t, ReduceOp op);
+  virtual std::unique_ptr<PendingCollective> start_allreduce_on_device(const Stream& stream, const Tensor& t,
+                                                                      ReduceOp op);
+  virtual void broadcast_on_device(const Stream& stream, const Tensor& t, int root);
+  virtual void allgather_on_device(const Stream& stream, const Tensor& in, const Tensor& out);
+  virtual void reduce_scatter_on_device(const Stream& stream, const Tensor& in, const Tensor& out, ReduceOp op);
+
   std::chrono::milliseconds timeout() const { return timeout_; }
   /// Throws DistTimeout for `what` and marks the group broken (every later collective throws at once).
   [[noreturn]] void fail_timeout(const std::string& what);
+  /// Marks the group broken for `reason` (a collective failed elsewhere: a watchdog, a bootstrap group) and
+  /// throws DistTimeout "rank r of n: <reason>".
+  [[noreturn]] void fail(const std::string& reason);
 
  private:
   void check_usable(const char* op) const;
