@@ -166,6 +166,19 @@ TEST(Distributed, FlagsWithoutALauncherAreOneLineErrors) {
   CommandResult sync = run_sprint({"train", "--dataset", "random", "--sync-batchnorm"});
   EXPECT_NE(sync.exit_code, 0);
   EXPECT_NE(sync.err.find("--sync-batchnorm needs --distributed"), std::string::npos) << sync.err;
+  CommandResult backend = run_sprint({"train", "--dataset", "random", "--dist-backend", "mpi"});
+  EXPECT_NE(backend.exit_code, 0);
+  EXPECT_NE(backend.err.find("--dist-backend needs --distributed"), std::string::npos) << backend.err;
+}
+
+// NCCL reduces GPU tensors: asking for it on the CPU is one error line from every rank, before any training.
+TEST(Distributed, NcclOnTheCpuIsAOneLineError) {
+  const CommandResult r =
+      run_program(SPRINT_MPIEXEC, {"-np", "2", "--oversubscribe", "--allow-run-as-root", SPRINT_BINARY, "train",
+                                   "--dataset", "random", "--distributed", "--dist-backend", "nccl"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("sprint: error: --dist-backend nccl needs --device cuda"), std::string::npos) << r.err;
+  EXPECT_EQ(r.out.find("epoch"), std::string::npos) << r.out;
 }
 
 }  // namespace

@@ -54,6 +54,7 @@ struct TrainArgs {
   // data parallelism (dist/process_group.h): under mpirun, one rank per process
   bool distributed = false;
   double dist_timeout = 300.0;  ///< seconds a collective may wait for the other ranks
+  std::string dist_backend = "auto";  ///< auto (nccl on CUDA when built, else mpi) | mpi | nccl
   double bucket_mb = 25.0;      ///< gradient all-reduce bucket size, MiB
   std::string dist_overlap = "on";  ///< "on": buckets all-reduced during backward; "off": after it
   bool sync_batchnorm = false;      ///< BatchNorm statistics over every rank's batch

@@ -8,6 +8,8 @@
 #include "sprint/backend/cpu/cpu_info.h"
 #include "sprint/cli/commands.h"
 #include "sprint/config.h"
+#include "sprint/dist/nccl_process_group.h"
+#include "sprint/dist/process_group.h"
 #include "sprint/nn/models.h"
 #include "sprint/ops/conv.h"
 #include "sprint/runtime/device_registry.h"
@@ -46,11 +48,12 @@ int run_info() {
   std::printf("sprint %s\n", SPRINT_VERSION);
   std::printf("  CUDA backend: %s\n",
               SPRINT_HAS_CUDA ? "built" : "not built (SPRINT_CUDA=OFF, or no CUDA compiler or cuDNN was found)");
-  // No sprint code calls NCCL or MPI yet: CMake may find (and, for NCCL, link) them, but nothing uses them.
-  std::printf("  NCCL:         not used by this build (%s; no multi-GPU code calls it)\n",
-              SPRINT_HAS_NCCL ? "library found and linked" : "library not found");
-  std::printf("  MPI:          not used by this build (%s; no code calls it)\n",
-              SPRINT_HAS_MPI ? "found by CMake" : "not found");
+  const std::string nccl = dist::nccl_version();
+  std::printf("  NCCL:         %s\n", dist::nccl_built()
+                                          ? ("NCCL " + nccl + ", sprint train --distributed --device cuda").c_str()
+                                          : "not built (needs the CUDA backend and NCCL found when configuring)");
+  std::printf("  MPI:          %s\n", dist::mpi_built() ? "built, sprint train --distributed under mpirun"
+                                                       : "not built (apt-get install libopenmpi-dev openmpi-bin)");
   print_cpu(cpu::cpu_info());
   std::printf("  CPU libraries: oneDNN (conv, norm, average pooling, f32 GEMM), OpenBLAS (f32 GEMM on request)\n");
   const MemoryFormat conv_layout = ops::preferred_activation_format(cpu_context().compute_stream(), DType::kF32);

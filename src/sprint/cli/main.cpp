@@ -108,6 +108,10 @@ void add_train(CLI::App& app, sprint::cli::TrainArgs& a) {
                 "--distributed: seconds a collective waits for the other ranks before the run fails with an error "
                 "naming this rank")
       ->check(sprint::cli::StrictRange(0.001, 1e6))->capture_default_str();
+  t->add_option("--dist-backend", a.dist_backend,
+                "--distributed: the collectives' library: nccl (GPU tensors on the GPU; host ones over MPI), mpi "
+                "(everything through host memory), auto = nccl with --device cuda when this sprint has it, else mpi")
+      ->check(CLI::IsMember({"auto", "mpi", "nccl"}))->capture_default_str();
   t->add_option("--bucket-mb", a.bucket_mb,
                 "--distributed: gradients are averaged over the ranks in flat buckets of about this many MiB")
       ->check(sprint::cli::StrictRange(0.001, 1e6))->capture_default_str();

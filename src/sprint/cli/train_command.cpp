@@ -24,6 +24,7 @@
 #include "sprint/data/dataset.h"
 #include "sprint/data/fetch.h"
 #include "sprint/data/output_file.h"
+#include "sprint/dist/nccl_process_group.h"
 #include "sprint/dist/process_group.h"
 #include "sprint/nn/mixed_precision.h"
 #include "sprint/nn/models.h"
@@ -589,7 +590,7 @@ int run_train_in(const TrainArgs& a, dist::ProcessGroup* group) {
 
 int run_train(const TrainArgs& given_args) {
   if (!given_args.distributed) {
-    for (const char* name : {"--dist-timeout", "--bucket-mb", "--dist-overlap", "--sync-batchnorm"})
+    for (const char* name : {"--dist-timeout", "--dist-backend", "--bucket-mb", "--dist-overlap", "--sync-batchnorm"})
       SPRINT_CHECK(!given_args.was_given(name), "{} needs --distributed", name);
     return run_train_in(given_args, nullptr);
   }
@@ -598,10 +599,21 @@ int run_train(const TrainArgs& given_args) {
   SPRINT_CHECK(dist::launched_by_mpi(), "--distributed: start sprint under an MPI launcher, e.g. mpirun -np 2 "
                                         "sprint train ... --distributed");
   const auto timeout = std::chrono::milliseconds(static_cast<int64_t>(given_args.dist_timeout * 1000.0));
-  const std::unique_ptr<dist::ProcessGroup> group = dist::make_mpi_process_group(timeout);
-  if (group->rank() == 0) return run_train_in(given_args, group.get());
+  std::unique_ptr<dist::ProcessGroup> group = dist::make_mpi_process_group(timeout);
+  TrainArgs args = given_args;
+  // One GPU per rank: `--device cuda` is this rank's GPU among its machine's, by its rank on the machine.
+  if (args.device == "cuda" && cuda_device_count() > 0)
+    args.device = fmt::format("cuda:{}", dist::local_rank() % cuda_device_count());
+  const Device device = parse_device(args.device);
+  const bool nccl = args.dist_backend == "nccl" || (args.dist_backend == "auto" && device.is_cuda() && dist::nccl_built());
+  if (nccl) {
+    SPRINT_CHECK(device.is_cuda(), "--dist-backend nccl needs --device cuda (NCCL reduces GPU tensors); on the CPU "
+                                   "use --dist-backend mpi");
+    group = dist::make_nccl_process_group(std::move(group), device_context(device), timeout);
+  }
+  if (group->rank() == 0) return run_train_in(args, group.get());
   // Other ranks train alike but print nothing and write no files (rank 0 writes the report and checkpoints).
-  TrainArgs quiet = given_args;
+  TrainArgs quiet = args;
   quiet.report.reset();
   quiet.checkpoint_dir.reset();
   quiet.checkpoint_every = 0;
