@@ -6,6 +6,8 @@
 // the flags are one-line errors.
 #include <gtest/gtest.h>
 
+#include <functional>
+
 #include <signal.h>
 
 #include <chrono>
@@ -151,6 +153,54 @@ TEST(Distributed, AHungRankEndsTheJobWithAnErrorNamingTheRank) {
 }
 
 TEST(Distributed, AKilledRankEndsTheJob) { lose_rank_one(SIGKILL, "rank 1"); }
+
+// SIGINT reaching rank 1 alone (not through mpiexec): every rank stops after the same step, rank 0 saves the
+// checkpoint (with the job's partial epoch loss), both exit 130; resumed under mpiexec, the job ends with the
+// weights of an uninterrupted run (same test loss and accuracy, bit for bit) and the same training losses.
+TEST(Distributed, AnInterruptedRankStopsTheJobAndItResumesExactly) {
+  TempDir tmp;
+  const std::string train = " train --dataset random --model mlp2 --samples 60000 --features 64 --epochs 6 "
+                            "--batch-size 32 --lr 0.05 --threads 1 --progress off --distributed";
+  const auto mpi = [&](const std::string& command, const std::function<void()>& meanwhile) {
+    return run_program(SPRINT_MPIEXEC, {"-np", "2", "--oversubscribe", "--allow-run-as-root", "sh", "-c", command},
+                       {}, meanwhile);
+  };
+  const CommandResult whole =
+      mpi(std::string("exec ") + SPRINT_BINARY + train + " --report " + (tmp.path() / "whole.json").string(), {});
+  ASSERT_EQ(whole.exit_code, 0) << whole.err;
+
+  const std::filesystem::path pid_file = tmp.path() / "rank1.pid", dir = tmp.path() / "checkpoints";
+  const CommandResult stopped = mpi(
+      "echo $$ > " + tmp.path().string() + "/rank$OMPI_COMM_WORLD_RANK.pid; exec " + std::string(SPRINT_BINARY) +
+          train + " --checkpoint-dir " + dir.string(),
+      [&] {
+        pid_t pid = 0;
+        for (int i = 0; i < 3000 && pid == 0; ++i) {
+          std::this_thread::sleep_for(std::chrono::milliseconds(10));
+          std::ifstream in(pid_file);
+          if (!(in >> pid)) pid = 0;
+        }
+        ASSERT_GT(pid, 0) << "rank 1 never started";
+        std::this_thread::sleep_for(std::chrono::milliseconds(1500));  // into training
+        kill(pid, SIGINT);
+      });
+  EXPECT_EQ(stopped.exit_code, 130) << stopped.out << stopped.err;
+  ASSERT_NE(stopped.out.find("interrupted at step"), std::string::npos) << stopped.out << stopped.err;
+
+  const CommandResult resumed = mpi(std::string("exec ") + SPRINT_BINARY + " train --resume " + dir.string() +
+                                        " --report " + (tmp.path() / "resumed.json").string(),
+                                    {});
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.out << resumed.err;
+  const nlohmann::json w = read_json(tmp.path() / "whole.json"), r = read_json(tmp.path() / "resumed.json");
+  ASSERT_EQ(r["epochs"].size(), 6u);
+  EXPECT_EQ(r["final"]["test_accuracy"], w["final"]["test_accuracy"]);
+  for (size_t e = 0; e < 6; ++e) {
+    SCOPED_TRACE(e);
+    EXPECT_EQ(r["epochs"][e]["test_loss"], w["epochs"][e]["test_loss"]);
+    const double expected = w["epochs"][e]["train_loss"].get<double>();
+    EXPECT_NEAR(r["epochs"][e]["train_loss"].get<double>(), expected, 1e-6 * expected);  // partial sums regrouped
+  }
+}
 
 TEST(Distributed, FlagsWithoutALauncherAreOneLineErrors) {
   CommandResult alone = run_sprint({"train", "--dataset", "random", "--distributed"});

@@ -25,6 +25,9 @@ SparseRun::SparseRun(const TrainArgs& a, nn::Model& model, optim::Optimizer& opt
                "--bucket-mb and --dist-overlap set the gradient all-reduce, which --merge-every replaces");
   SPRINT_CHECK(a.merge_every == 0 || !a.sync_batchnorm,
                "--sync-batchnorm needs gradient averaging: under --merge-every the ranks train apart");
+  SPRINT_CHECK(a.merge_every == 0 || (!a.checkpoint_dir && !a.resume),
+               "--checkpoint-dir and --resume need gradient averaging: under --merge-every every rank has weights and "
+               "optimizer state of its own, which rank 0's checkpoint does not hold");
   SPRINT_CHECK(!a.mask || a.pipeline == 0, "--mask does not combine with --pipeline (each stage has its own optimizer)");
   SPRINT_CHECK(!a.mask || !a.cuda_graph, "--mask does not combine with --cuda-graph yet");
   if (a.save_sparse) {

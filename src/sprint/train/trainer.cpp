@@ -119,6 +119,9 @@ Trainer::Trainer(nn::Model& model, optim::Optimizer& optimizer, const data::Data
     SPRINT_CHECK(!options.pipeline, "data-parallel training does not combine with --pipeline yet");
     SPRINT_CHECK(!options.cuda_graph, "data-parallel training does not combine with CUDA graphs (the gradient "
                                       "all-reduce runs on the host)");
+    SPRINT_CHECK(options.checkpoint_every == 0,
+                 "data-parallel training saves checkpoints at each epoch's end and when interrupted (every rank "
+                 "stops at the same step then), not every --checkpoint-every steps");
     group_ = options.process_group;
     SPRINT_CHECK(options.average_every >= 0 && (options.average_every == 0) == (options.averager == nullptr),
                  "local SGD needs both a merge interval >= 1 and an averager");
@@ -305,6 +308,8 @@ EpochStats Trainer::run_epoch(int64_t epoch, int64_t n_epochs) {
     step = resume_->batch;
     samples = resume_->samples;
     ops::copy(stream_, ops::to_stream_device(stream_, resume_->loss_sum), loss_sum_);
+    // The job's partial sum was saved (rank 0 holds it; the others add their losses from here on).
+    if (group_ != nullptr && group_->rank() != 0) ops::fill(stream_, loss_sum_, 0.0);
   } else {
     ops::fill(stream_, loss_sum_, 0.0);
   }
@@ -363,7 +368,7 @@ EpochStats Trainer::run_epoch(int64_t epoch, int64_t n_epochs) {
       throw TrainingDiverged(fmt::format("the training loss became non-finite at epoch {}, step {} of {} (lower the "
                                          "learning rate; --on-nonfinite continue trains on regardless)",
                                          epoch, step, steps));
-    if (stepped && options_.stop_requested && options_.stop_requested->load()) interrupted_ = true;
+    if (stepped && stop_agreed()) interrupted_ = true;
     if (stepped && options_.on_checkpoint && options_.checkpoint_every > 0 &&
         steps_done_ % options_.checkpoint_every == 0 && step < steps && !finished())
       options_.on_checkpoint();
@@ -460,6 +465,20 @@ std::string Trainer::pipeline_boundaries() const {
   return pipeline_ ? describe_boundaries(pipeline_->boundaries(), pipeline_layers(*model_.net).size()) : std::string();
 }
 
+// A stop asked for on any rank stops every rank after the same step (one 4-byte all-reduce per step), so that
+// rank 0's checkpoint is every rank's state; the job's partial loss of the epoch is summed then, for it.
+bool Trainer::stop_agreed() {
+  const bool here = options_.stop_requested != nullptr && options_.stop_requested->load();
+  if (group_ == nullptr) return here;
+  if (options_.stop_requested == nullptr) return false;  // the same on every rank: no rank asks
+  const Tensor flag = Tensor::from_values(std::vector<int32_t>{here ? 1 : 0}, {});
+  group_->allreduce(stream_, flag, dist::ReduceOp::kSum);
+  if (flag.data_as<int32_t>()[0] == 0) return false;
+  job_loss_at_stop_ = ops::to_host(stream_, ops::cast_to(stream_, loss_sum_, DType::kF32));
+  group_->allreduce(stream_, job_loss_at_stop_, dist::ReduceOp::kSum);
+  return true;
+}
+
 TrainerState Trainer::state() {
   TrainerState s;
   s.epoch = epoch_;
@@ -467,8 +486,9 @@ TrainerState Trainer::state() {
   s.samples = samples_;
   s.steps_done = steps_done_;
   s.rng = rng_.state();
-  s.loss_sum = batch_ > 0 ? ops::to_host(stream_, ops::cast_to(stream_, loss_sum_, DType::kF32))
-                          : Tensor::from_values(std::vector<float>{0.0f}, {});
+  s.loss_sum = batch_ == 0                      ? Tensor::from_values(std::vector<float>{0.0f}, {})
+               : job_loss_at_stop_.defined()    ? job_loss_at_stop_
+                                                : ops::to_host(stream_, ops::cast_to(stream_, loss_sum_, DType::kF32));
   if (lookahead_) s.lookahead = lookahead_->named_averages();
   if (pipeline_) {
     s.pipeline_boundaries = pipeline_->boundaries();

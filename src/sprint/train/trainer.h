@@ -221,6 +221,7 @@ class Trainer {
   std::unique_ptr<Lookahead> lookahead_;            // from the weights before the first step
   int64_t epoch_ = 1, batch_ = 0, samples_ = 0;     // position: the batch the next step starts from
   bool interrupted_ = false;
+  Tensor job_loss_at_stop_;  // data parallelism: the job's partial epoch loss when the ranks stopped (host f32)
   std::optional<TrainerState> resume_;              // where the next run_epoch continues (restore())
   std::optional<std::vector<GeneratorState>> pending_stage_generators_;  // restore() before the pipeline exists
   std::unique_ptr<optim::LossScaler> scaler_;       // dynamic loss scaling, when on
@@ -234,6 +235,7 @@ class Trainer {
 
   /// After an optimizer step: lookahead averaging when due (`last`: the run's final step).
   void after_optimizer_step(int64_t total, bool last);
+  bool stop_agreed();
   /// Cuts the pipeline (`sample`: the batch that times the layers when the stages are balanced; null when the
   /// boundaries are known) and gives its stages the generators restore() saw.
   void make_pipeline(const data::Batch* sample);
