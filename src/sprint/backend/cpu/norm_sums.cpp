@@ -1,7 +1,9 @@
-// norm_sums.cpp (CPU): batch norm around its per-channel sums (backend/api/norm_sums.h). One set of loops over
-// any layout (layout4d.h), accumulating in double per channel; the reference runs them on one thread, the fast
-// path (f32) threads them over channels. Each channel's sums are taken in the same order either way, so both
-// give the same bits. f16/bf16 activations are widened to f32 around the call (half_widening.h).
+// norm_sums.cpp (CPU): batch norm around its per-channel sums (backend/api/norm_sums.h). The reference: one set
+// of loops over any layout (layout4d.h), accumulating in double per channel, on one thread. The fast path (dense
+// f32 NCHW, NHWC and channel-blocked tensors, norm_sums_planes.h) walks memory in order, plane by plane, with
+// vectorisable inner loops over consecutive channels (or pixels), planes split over threads and their partial
+// sums added in plane order (the same bits for any thread count); other f32/f64 tensors take the reference's loops
+// threaded over channels. f16/bf16 activations are widened to f32 around the call (half_widening.h).
 #include "sprint/backend/api/norm_sums.h"
 
 #include <algorithm>
@@ -10,6 +12,7 @@
 #include "sprint/backend/cpu/cpu_common.h"
 #include "sprint/backend/cpu/half_widening.h"
 #include "sprint/backend/cpu/layout4d.h"
+#include "sprint/backend/cpu/norm_sums_planes.h"
 
 namespace sprint::cpu {
 namespace {
@@ -162,6 +165,7 @@ void batch_norm_sums(const Stream& stream, const BatchNormSumsArgs& args) {
     return h.finish();
   }
   const int threads = threads_for(stream, args.x);
+  if (!use_reference(stream, args.x.dtype()) && planes_sums(args, threads)) return;
   dispatch_floating(args.x.dtype(), "batch_norm_sums", [&](auto t) { sums_loops<decltype(t)>(args, threads); });
 }
 
@@ -183,6 +187,7 @@ void batch_norm_backward_sums(const Stream& stream, const BatchNormBackwardSumsA
     return h.finish();
   }
   const int threads = threads_for(stream, args.x);
+  if (!use_reference(stream, args.x.dtype()) && planes_backward_sums(args, threads)) return;
   dispatch_floating(args.x.dtype(), "batch_norm_backward_sums",
                     [&](auto t) { backward_sums_loops<decltype(t)>(args, threads); });
 }
@@ -201,6 +206,7 @@ void batch_norm_input_grad(const Stream& stream, const BatchNormInputGradArgs& a
     return h.finish();
   }
   const int threads = threads_for(stream, args.x);
+  if (!use_reference(stream, args.x.dtype()) && planes_input_grad(args, threads)) return;
   dispatch_floating(args.x.dtype(), "batch_norm_input_grad",
                     [&](auto t) { input_grad_loops<decltype(t)>(args, threads); });
 }
