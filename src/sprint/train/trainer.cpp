@@ -9,8 +9,10 @@
 #include <fmt/ranges.h>
 
 #include "sprint/config.h"
+#include "sprint/core/log.h"
 #include "sprint/data/loader.h"
 #include "sprint/data/resident_loader.h"
+#include "sprint/nn/batch_norm.h"
 #include "sprint/ops/augment.h"
 #include "sprint/ops/dropout.h"
 #include "sprint/ops/elementwise.h"
@@ -23,6 +25,12 @@
 
 namespace sprint::train {
 namespace {
+
+int64_t count_batch_norms(nn::Module& m) {
+  int64_t n = dynamic_cast<nn::BatchNorm2d*>(&m) != nullptr ? 1 : 0;
+  for (auto& [name, child] : m.children()) n += count_batch_norms(*child);
+  return n;
+}
 
 data::DataLoaderOptions loader_options(const TrainerOptions& o, int64_t batch_size, bool train, uint64_t seed,
                                        const data::AugmentOptions& augment) {
@@ -128,7 +136,11 @@ Trainer::Trainer(nn::Model& model, optim::Optimizer& optimizer, const data::Data
     if (options.average_every == 0) buckets_ = std::make_unique<GradientBuckets>(options.bucket_bytes, *model_.net);
     SPRINT_CHECK(!options.sync_batch_norm || options.average_every == 0,
                  "synchronised batch norm needs gradient averaging (local SGD's ranks train apart)");
-    if (options.sync_batch_norm) replica_sum_ = std::make_unique<GroupReplicaSum>(*group_);
+    if (options.sync_batch_norm) {
+      replica_sum_ = std::make_unique<GroupReplicaSum>(*group_);
+      if (group_->rank() == 0 && count_batch_norms(*model_.net) == 0)
+        log_warn("--sync-batchnorm: the model has no BatchNorm layer, so there is nothing to synchronise");
+    }
     // Every rank starts from rank 0's weights and statistics (masters too, under mixed precision).
     for (const nn::ParameterPtr& p : model_.net->parameters()) {
       group_->broadcast(stream_, p->master_value(), 0);
