@@ -130,7 +130,7 @@ TEST(CliInfo, DescribesTheCpuAndTheThreadSettings) {
       << threads;
   EXPECT_NE(threads.find("OMP_NUM_THREADS=" + omp + " (overridden by --threads)"), std::string::npos) << threads;
   const std::string rule = line_with(r.out, "sprint train --threads auto");
-  EXPECT_NE(rule.find(std::to_string(cpu.available_cores) + " (the available cores) for cnn, resnet10, resnet18, "
+  EXPECT_NE(rule.find(std::to_string(cpu.available_cores) + " (the available cores) for cnn, resnet10, resnet18, resnet34, "
                                                             "resnet18-imagenet, resnet9, vgg16, airbench94; 1 for mlp, "
                                                             "mlp2, fc"),
             std::string::npos)

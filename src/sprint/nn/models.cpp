@@ -49,6 +49,7 @@ const std::vector<ModelInfo>& model_catalog() {
       {"cnn", "small CNN: conv3x3 32 - pool - conv3x3 64 - pool - fc 128 - fc K, for 28x28 and 32x32 inputs"},
       {"resnet10", "ResNet-10 (BasicBlock x [1,1,1,1], widths 64-512) for 32x32 inputs (seed 001)"},
       {"resnet18", "ResNet-18 (BasicBlock x [2,2,2,2], widths 64-512), CIFAR variant (seed 002)"},
+      {"resnet34", "FISH's CIFAR ResNet-34 (3x3 stem, max-pool kept, BasicBlock x [3,4,6,3]) for 32x32 (seed 004)"},
       {"resnet18-imagenet", "torchvision's ResNet-18 exactly (7x7 stride-2 stem, max-pool), for its weights (seed 002)"},
       {"resnet9", "cifar10-fast's ResNet-9 (prep 64, layers 128/256/512, two residual blocks) for 32x32 (seed 004)"},
       {"vgg16", "VGG-16 with BatchNorm (13 conv 3x3, 5 max-pools, linear 512-K) for 32x32"},
@@ -86,7 +87,8 @@ Model build_model(std::string_view name, const Shape& sample_shape, int64_t num_
     m.net = make_mlp(in, widths_or(o, {128, 64}, 2, name), num_classes, rng, o.dtype);
   } else if (name == "fc") {
     m.net = make_mlp(in, widths_or(o, {512, 256}, 2, name), num_classes, rng, o.dtype);
-  } else if (name == "cnn" || name == "resnet10" || name == "resnet18" || name == "resnet18-imagenet") {
+  } else if (name == "cnn" || name == "resnet10" || name == "resnet18" || name == "resnet34" ||
+             name == "resnet18-imagenet") {
     m.net = build_conv_model(name, sample_shape, num_classes, rng, o);
   } else {
     std::string known;

@@ -44,7 +44,10 @@ Conv2d& child_conv(Module& parent, std::string_view name) {
   SPRINT_THROW(InternalError, "{} has no convolution named {}", parent.describe(), name);
 }
 
-enum class ResNetStem { kCifar, kImageNet };
+// kCifar: 3x3 stride-1 conv, no pooling (32x32 into stage 1). kCifarPooled: the same conv, then torchvision's 3x3
+// stride-2 max-pool (16x16 into stage 1; FISH's CIFAR ResNet-34). kImageNet: torchvision's 7x7 stride-2 conv and
+// max-pool.
+enum class ResNetStem { kCifar, kCifarPooled, kImageNet };
 
 struct ResNetSpec {
   std::vector<int> blocks;
@@ -59,6 +62,7 @@ std::shared_ptr<Sequential> make_resnet(const ResNetSpec& spec, const Shape& s, 
   auto net = std::make_shared<Sequential>();
   switch (spec.stem) {
     case ResNetStem::kCifar:  // (N, C, H, W) -> (N, 64, H, W)
+    case ResNetStem::kCifarPooled:
       net->add(std::make_shared<Conv2d>(ConvOptions(s[0], 64, 3).with_padding(1).with_bias(false).with_dtype(dtype),
                                         rng),
                "conv1");
@@ -71,7 +75,7 @@ std::shared_ptr<Sequential> make_resnet(const ResNetSpec& spec, const Shape& s, 
   }
   net->add(std::make_shared<BatchNorm2d>(BatchNormOptions(64).with_dtype(dtype)), "bn1");
   net->add(std::make_shared<ReLU>(), "relu");
-  if (spec.stem == ResNetStem::kImageNet)
+  if (spec.stem == ResNetStem::kImageNet || spec.stem == ResNetStem::kCifarPooled)
     net->add(std::make_shared<MaxPool2d>(PoolOptions(3).with_stride(2).with_padding(1)), "maxpool");
   const std::vector<int>& blocks = spec.blocks;
   const int64_t widths[4] = {64, 128, 256, 512};
@@ -104,6 +108,7 @@ std::shared_ptr<Sequential> build_conv_model(std::string_view name, const Shape&
   SPRINT_CHECK(s[1] >= 8 && s[2] >= 8, "model {} needs inputs of at least 8x8, got {}", name, s.to_string());
   if (name == "resnet10") return make_resnet({{1, 1, 1, 1}, ResNetStem::kCifar, o.share_weights}, s, classes, rng, o.dtype);
   if (name == "resnet18") return make_resnet({{2, 2, 2, 2}, ResNetStem::kCifar, o.share_weights}, s, classes, rng, o.dtype);
+  if (name == "resnet34") return make_resnet({{3, 4, 6, 3}, ResNetStem::kCifarPooled, false}, s, classes, rng, o.dtype);
   if (name == "resnet18-imagenet")
     return make_resnet({{2, 2, 2, 2}, ResNetStem::kImageNet, o.share_weights}, s, classes, rng, o.dtype);
   SPRINT_THROW(InvalidArgument, "unknown convolutional model '{}'", name);

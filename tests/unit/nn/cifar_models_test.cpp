@@ -37,6 +37,30 @@ TEST(CifarModels, ParameterCountsMatchThePyTorchTwins) {
   EXPECT_EQ(ab.net->n_parameters(), 1972792 - 288 - 1152);
 }
 
+// FISH's CIFAR ResNet-34 (cifar10-fast/resnet.py, resnet34(num_classes=10)): 21,282,122 parameters, 8,512
+// BatchNorm channels, the max-pool after the 3x3 stem kept (16x16 into layer1, 2x2 out of layer4), torchvision's
+// names; a batch of CIFAR images gives (N, 10) logits.
+TEST(CifarModels, Resnet34IsFishsNetwork) {
+  Generator rng(7);
+  Model m = build_model("resnet34", {3, 32, 32}, 10, rng);
+  EXPECT_EQ(all_parameters(*m.net), 21282122);
+  int64_t bn_channels = 0;
+  for (const NamedBuffer& b : m.net->named_buffers())
+    if (b.name.ends_with("running_mean")) bn_channels += b.value.numel();
+  EXPECT_EQ(bn_channels, 8512);
+  std::set<std::string> names;
+  for (const auto& [path, p] : m.net->named_parameters()) names.insert(path);
+  for (const char* expected : {"conv1.weight", "layer1.2.conv2.weight", "layer2.3.bn1.bias", "layer3.5.conv1.weight",
+                               "layer4.2.bn2.weight", "layer4.0.downsample.0.weight", "fc.bias"})
+    EXPECT_TRUE(names.count(expected)) << expected;
+  EXPECT_FALSE(names.count("layer1.3.conv1.weight"));
+  Generator data(8);
+  const Tensor x = testing::random_tensor({2, 3, 32, 32}, DType::kF32, data);
+  m.net->eval();
+  RunContext ctx{cpu_context().compute_stream()};
+  EXPECT_EQ(m.net->forward(ctx, x).shape(), (Shape{2, 10}));
+}
+
 // torchvision's resnet18(num_classes=10) with a 3x3 stride-1 conv1 and no max-pool: 11,173,962 parameters and
 // its state_dict names (bench/peers/pytorch_train.py's ResNet18 mirrors torchvision's module layout).
 TEST(CifarModels, Resnet18HasTorchvisionNames) {
