@@ -6,6 +6,7 @@
 // usage exit code.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 
@@ -102,6 +103,50 @@ TEST(Bench, SpectrainComparesThePoliciesPerExperiment) {
   if (md.find("The plots were not drawn") == std::string::npos)
     for (const char* png : {"time.png", "accuracy-random-mlp.png", "loss-cifar-10-vgg16.png"})
       EXPECT_TRUE(fs::exists(out / png)) << png;
+}
+
+// sprint bench fish --quick on FashionMNIST (installed in CI): both tables with every row, the sparse merges
+// sending the keep ratio of a dense merge's bytes (the reports' counts), small checkpoints a fraction of the full
+// one, the claims checked, both plots written as PNG files; options of other benches are one-line errors.
+TEST(Bench, FishWritesBothTablesAndTheirPlots) {
+  const std::string data_dir = fashion_mnist_data_dir();
+  if (data_dir.empty()) GTEST_SKIP() << "FashionMNIST not installed (sprint data fetch fashion-mnist)";
+  TempDir tmp;
+  const fs::path out = tmp.path() / "fish";
+  const CommandResult r = run_sprint({"bench", "fish", "--quick", "--dataset", "fashion-mnist", "--data-dir", data_dir,
+                                      "--limit-train", "512", "--limit-test", "256", "--out", out.string()});
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  const std::string md = read_text_file((out / "RESULTS.md").string());
+  EXPECT_NE(md.find("## Small checkpoints (Table 4's setup)"), std::string::npos) << md;
+  EXPECT_NE(md.find("## Distributed sparse merges (Table 3's setup)"), std::string::npos) << md;
+  EXPECT_TRUE(has_line_starting(md, "| dense | 1 | ")) << md;
+  for (const char* method : {"fisher", "random"}) {
+    const std::string m = method;
+    // Table 3: masked bytes / dense bytes of those merges = the keep ratio (values only; the mask is shared).
+    EXPECT_TRUE(has_line_starting(md, "| " + m + " | 0.005 | ")) << m;
+    EXPECT_NE(md.find(" | 0.50% |\n", md.find("| " + m + " | 0.005 | ", md.find("## Distributed"))),
+              std::string::npos)
+        << m << "\n" << md;
+    EXPECT_NE(md.find(" | 10.00% |\n", md.find("| " + m + " | 0.1 | ", md.find("## Distributed"))),
+              std::string::npos)
+        << m;
+  }
+  EXPECT_NE(md.find("- small-checkpoints: FISH beats the random mask: "), std::string::npos) << md;
+  EXPECT_NE(md.find("- distributed: FISH beats the random mask: "), std::string::npos) << md;
+  EXPECT_NE(md.find("claim: within 1 point: "), std::string::npos) << md;
+  for (const char* png : {"accuracy.png", "bytes.png"}) {
+    std::ifstream in(out / png, std::ios::binary);
+    char magic[8] = {};
+    in.read(magic, 8);
+    EXPECT_EQ(std::string(magic + 1, 3), "PNG") << png;
+  }
+  const CommandResult bad = run_sprint({"bench", "spectrain", "--keeps", "0.1", "--out", (tmp.path() / "x").string()});
+  EXPECT_NE(bad.exit_code, 0);
+  EXPECT_EQ(std::count(bad.err.begin(), bad.err.end(), '\n'), 1) << bad.err;
+  EXPECT_NE(bad.err.find("are options of sprint bench fish"), std::string::npos) << bad.err;
+  const CommandResult repeats = run_sprint({"bench", "fish", "--repeats", "3", "--out", (tmp.path() / "y").string()});
+  EXPECT_NE(repeats.exit_code, 0);
+  EXPECT_NE(repeats.err.find("--repeats does not apply"), std::string::npos) << repeats.err;
 }
 
 TEST(Bench, SpeedrunRepeatsOverSeeds) {

@@ -121,7 +121,9 @@ std::string prediction_cell(const Row& r) {
   return out.empty() ? "-" : out;
 }
 
-std::string machine_text(bool has_cuda) {
+}  // namespace
+
+std::string bench_machine_text(bool has_cuda) {
   const cpu::CpuInfo cpu = cpu::cpu_info();
   std::string text = fmt::format("- CPU: {}, {} (oneDNN's ISA), {} cores available, {} hardware threads\n",
                                  cpu.description(), cpu.isa_name, cpu.available_cores, cpu.hardware_threads);
@@ -132,10 +134,12 @@ std::string machine_text(bool has_cuda) {
   return text;
 }
 
+namespace {
+
 std::string results_markdown(const BenchPlan& plan, const std::vector<Row>& rows, const std::string& command,
                              bool has_cuda, const std::vector<std::string>& plot_notes) {
   std::string md = fmt::format("# sprint bench {}: {}\n\n{}\n\nCommand: `{}`\n\nMachine:\n{}\n", plan.name,
-                               plan.title, plan.description, command, machine_text(has_cuda));
+                               plan.title, plan.description, command, bench_machine_text(has_cuda));
   auto base_of = [&](const BenchConfig& c) -> const Row* {
     for (const Row& r : rows)
       if (r.config->label == baseline_label(plan, c) && !r.runs.empty()) return &r;
@@ -357,6 +361,10 @@ int run_bench(const BenchArgs& a) {
     return 0;
   }
   SPRINT_CHECK(!a.name.empty(), "sprint bench needs a benchmark name (sprint bench --list shows them)");
+  if (a.name == "fish") return run_bench_fish(a);
+  SPRINT_CHECK(!a.model && a.keeps.empty() && !a.merge_every && !a.fisher_samples && !a.peak_lr && !a.batch_size,
+               "--model, --keeps, --merge-every, --fisher-samples, --batch-size and --peak-lr are options of sprint "
+               "bench fish");
   SPRINT_CHECK(a.out.has_value(), "sprint bench needs --out DIR for RESULTS.md and its plots");
   const int repeats = a.repeats.value_or(a.quick ? 1 : 3);
   SPRINT_CHECK(repeats >= 1, "--repeats {}: expected a whole number >= 1", repeats);

@@ -246,7 +246,8 @@ std::vector<std::pair<std::string, std::string>> bench_names() {
           {"libraries",
            "seed 002: ResNet-18 profiled per layer, fast kernels against the reference loops per op"},
           {"spectrain",
-           "seed 000: plain training against a 2-stage pipeline with stale, stashed, SpecTrain and GPipe weights"}};
+           "seed 000: plain training against a 2-stage pipeline with stale, stashed, SpecTrain and GPipe weights"},
+          {"fish", "seed 004: FISH masks against random ones and dense training, small checkpoints and sparse merges"}};
 }
 
 BenchPlan bench_plan(const std::string& name, const BenchSize& size) {

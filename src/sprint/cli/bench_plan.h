@@ -58,4 +58,7 @@ std::vector<std::pair<std::string, std::string>> bench_names();
 /// Throws InvalidArgument for an unknown name (listing the known ones).
 BenchPlan bench_plan(const std::string& name, const BenchSize& size);
 
+/// The "Machine:" lines of a RESULTS.md: CPU and its ISA, CUDA devices, sprint's build (bench_command.cpp).
+std::string bench_machine_text(bool has_cuda);
+
 }  // namespace sprint::cli

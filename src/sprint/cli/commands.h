@@ -199,6 +199,13 @@ struct BenchArgs {
   std::optional<std::string> dataset, data_dir;
   std::vector<std::string> given;  ///< the bench's own arguments as given, for RESULTS.md
   std::string progress = "auto";    ///< live progress line on stderr: auto | on | off
+  // fish only (bench_fish.cpp)
+  std::optional<std::string> model;      ///< the network (default: the paper's resnet34; --quick: cnn)
+  std::vector<double> keeps;             ///< keep ratios (default 0.005, 0.02, 0.1)
+  std::optional<int64_t> merge_every;    ///< Table 3: optimizer steps between merges
+  std::optional<int64_t> fisher_samples;  ///< examples the Fisher information is summed over
+  std::optional<double> peak_lr;         ///< the schedule's peak learning rate
+  std::optional<int64_t> batch_size;     ///< every run's batch (per rank in Table 3)
 };
 
 struct DataFetchArgs {
@@ -229,6 +236,8 @@ int run_fisher(const FisherArgs& args);
 int run_checkpoint_info(const CheckpointInfoArgs& args);
 int run_plot(const PlotArgs& args);
 int run_bench(const BenchArgs& args);
+/// `sprint bench fish` (bench_fish.cpp): FISH's two tables, each row a `sprint fisher` / `sprint train` child.
+int run_bench_fish(const BenchArgs& args);
 int run_data_fetch(const DataFetchArgs& args);
 int run_data_list(const std::optional<std::string>& data_dir);
 int run_info();

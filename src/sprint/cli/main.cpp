@@ -279,7 +279,20 @@ void add_bench(CLI::App& app, sprint::cli::BenchArgs& a) {
   b->add_option("--data-dir", a.data_dir, "data directory (default: $SPRINT_DATA, else ~/.cache/sprint)");
   b->add_option("--progress", a.progress, "live progress line on stderr: auto (when a terminal) | on | off")
       ->check(CLI::IsMember({"auto", "on", "off"}))->capture_default_str();
-  b->footer("Examples:\n  sprint bench --list\n  sprint bench optimizations --quick --repeats 3 --out bench/opt");
+  b->add_option("--model", a.model, "fish: the network (default resnet34, the paper's; --quick: cnn)");
+  b->add_option("--keeps", a.keeps, "fish: keep ratios of the masks (default 0.005,0.02,0.1)")
+      ->delimiter(',')->check(sprint::cli::StrictRange(1e-6, 1.0));
+  b->add_option("--merge-every", a.merge_every, "fish: Table 3's optimizer steps between merges (default 500)")
+      ->check(sprint::cli::StrictRange(int64_t{1}, int64_t{1} << 40));
+  b->add_option("--fisher-samples", a.fisher_samples,
+                "fish: examples the Fisher information sums over (default 1024 for Table 4, 256 for Table 3)")
+      ->check(sprint::cli::StrictRange(int64_t{1}, int64_t{1} << 40));
+  b->add_option("--batch-size", a.batch_size, "fish: every run's batch, per rank in Table 3 (default 512)")
+      ->check(sprint::cli::StrictRange(int64_t{1}, int64_t{1} << 20));
+  b->add_option("--peak-lr", a.peak_lr, "fish: the schedule's peak learning rate (default 0.08)")
+      ->check(sprint::cli::StrictRange(1e-9, 1e3));
+  b->footer("Examples:\n  sprint bench --list\n  sprint bench optimizations --quick --repeats 3 --out bench/opt\n"
+            "  sprint bench fish --quick --out bench/fish");
 }
 
 void add_plot(CLI::App& app, sprint::cli::PlotArgs& a) {
