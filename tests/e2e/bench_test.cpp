@@ -199,7 +199,7 @@ TEST(Bench, BadInputIsOneLineAndAUsageError) {
   const CommandResult unknown = run_sprint({"bench", "nope", "--out", (tmp.path() / "x").string()});
   EXPECT_EQ(unknown.exit_code, 2);
   EXPECT_NE(
-      unknown.err.find("unknown benchmark 'nope' (known: cpu-vs-gpu, optimizations, speedrun, libraries, spectrain)"),
+      unknown.err.find("unknown benchmark 'nope' (known: cpu-vs-gpu, optimizations, speedrun, libraries, spectrain, fish)"),
       std::string::npos)
       << unknown.err;
   EXPECT_FALSE(fs::exists(tmp.path() / "x"));

@@ -50,6 +50,7 @@ struct FishSetup {
   int64_t merge_every = 500;
   int64_t t4_samples = 1024, t3_samples = 256;
   std::vector<double> keeps = {0.005, 0.02, 0.1};
+  std::string device = "cpu";  ///< every child's (Table 3's ranks: each its machine's GPU of its local rank)
 };
 
 FishSetup fish_setup(const BenchArgs& a) {
@@ -132,6 +133,7 @@ class FishBench {
   /// Runs one child (argv[0] on PATH or sprint itself), its output in DIR/runs/<name>.log.
   void child(const std::string& name, std::vector<std::string> argv) {
     if (a_.data_dir) argv.insert(argv.end(), {"--data-dir", *a_.data_dir});
+    argv.insert(argv.end(), {"--device", s_.device});
     const auto t0 = std::chrono::steady_clock::now();
     data::run_program({.argv = argv,
                        .cwd = fs::current_path(),
@@ -258,11 +260,11 @@ std::string FishBench::results() const {
       "classifier whole), entries outside a mask frozen bit for bit. Recipe: SGD, Nesterov momentum 0.9, weight "
       "decay 5e-4, batch {}, lr 0 -> {} at a fifth of the run -> 0, crop (pad 4), flip, cutout 8. Table 4: one "
       "process, {} epochs. Table 3: 2 ranks of local SGD on the whole training set each, {} dense epoch(s), merges "
-      "every {} optimizer steps, {} epochs.\n\nCommand: `{}`\n\nMachine:\n{}\n",
+      "every {} optimizer steps, {} epochs. Device: {}.\n\nCommand: `{}`\n\nMachine:\n{}\n",
       s_.model, s_.dataset,
       s_.limit_train ? fmt::format(" (the first {} training images)", *s_.limit_train) : std::string(),
       s_.t4_samples, s_.t3_samples, s_.batch, number(s_.peak_lr), number(s_.t4_epochs), number(s_.dense_epochs),
-      s_.merge_every, number(s_.t3_epochs), command, bench_machine_text(cuda_device_count() > 0));
+      s_.merge_every, number(s_.t3_epochs), s_.device, command, bench_machine_text(cuda_device_count() > 0));
   auto pct = [](double v) { return fmt::format("{:.2f}%", 100.0 * v); };
   md += "## Small checkpoints (Table 4's setup)\n\n| mask | keep | test accuracy | kept entries | small checkpoint "
         "| full checkpoint | ratio |\n|---|---:|---:|---:|---:|---:|---:|\n";
@@ -379,9 +381,10 @@ std::vector<std::string> FishBench::plots() const {
 
 int run_bench_fish(const BenchArgs& a) {
   SPRINT_CHECK(a.out.has_value(), "sprint bench needs --out DIR for RESULTS.md and its plots");
-  SPRINT_CHECK(a.device == "auto" || a.device == "cpu",
-               "sprint bench fish runs on the CPU (--device {} is not supported)", a.device);
   FishSetup setup = fish_setup(a);
+  const bool has_cuda = cuda_device_count() > 0;
+  SPRINT_CHECK(a.device != "cuda" || has_cuda, "--device cuda: no CUDA device ({})", cuda_unavailable_reason());
+  setup.device = a.device == "cuda" || (a.device == "auto" && has_cuda) ? "cuda" : "cpu";
   const fs::path out = *a.out;
   data::prepare_output_directory(out, "--out");
   return FishBench(a, std::move(setup), out).run();

@@ -605,7 +605,9 @@ int run_train(const TrainArgs& given_args) {
   if (args.device == "cuda" && cuda_device_count() > 0)
     args.device = fmt::format("cuda:{}", dist::local_rank() % cuda_device_count());
   const Device device = parse_device(args.device);
-  const bool nccl = args.dist_backend == "nccl" || (args.dist_backend == "auto" && device.is_cuda() && dist::nccl_built());
+  // NCCL needs a GPU of its own per rank: auto takes it when the machine has as many GPUs as local ranks.
+  const bool nccl = args.dist_backend == "nccl" || (args.dist_backend == "auto" && device.is_cuda() &&
+                                                    dist::nccl_built() && dist::local_size() <= cuda_device_count());
   if (nccl) {
     SPRINT_CHECK(device.is_cuda(), "--dist-backend nccl needs --device cuda (NCCL reduces GPU tensors); on the CPU "
                                    "use --dist-backend mpi");

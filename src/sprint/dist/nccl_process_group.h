@@ -25,6 +25,9 @@ std::string nccl_version();
 /// This process's rank among the job's processes on its machine, from the launcher's environment
 /// (OMPI_COMM_WORLD_LOCAL_RANK, MPI_LOCALRANKID, SLURM_LOCALID, PMIX's local rank), or 0.
 int local_rank();
+/// How many of the job's processes run on this machine, from the launcher's environment
+/// (OMPI_COMM_WORLD_LOCAL_SIZE, MPI_LOCALNRANKS, SLURM_NTASKS_PER_NODE), or 1.
+int local_size();
 /// The NCCL group of the ranks of `bootstrap` (which hands rank 0's communicator name to the others and carries
 /// host tensors and barriers), each on its GPU `gpu`. Unsupported without the backend.
 std::unique_ptr<ProcessGroup> make_nccl_process_group(std::unique_ptr<ProcessGroup> bootstrap, DeviceContext& gpu,

@@ -31,20 +31,35 @@ std::vector<Tensor> make_norm_inputs(Generator& rng, const Shape& shape) {
           testing::random_tensor({c}, DType::kF64, rng, 0.5, 2.0)};
 }
 
+// The per-channel operands of a case on the tested backend (gamma, beta when the case has them; running
+// statistics), in the per-channel dtype of x, and fresh activations / per-channel tensors for outputs.
+struct NormOperands {
+  NormOperands(const Stream& s, const NormCase& nc, const std::vector<Tensor>& v)
+      : x(v[0]), pt(norm_param_dtype(x.dtype())), alloc(s.context().allocator()) {
+    gamma = nc.gamma ? ops::cast_to(s, v[2], pt) : Tensor();
+    beta = nc.beta ? ops::cast_to(s, v[3], pt) : Tensor();
+    rm = ops::cast_to(s, v[4], pt);
+    rv = ops::cast_to(s, v[5], pt);
+  }
+  Tensor activation() const { return Tensor::empty(x.shape(), x.dtype(), alloc, x.memory_format()); }
+  Tensor per_channel() const { return Tensor::empty({x.dim(1)}, pt, alloc); }
+
+  const Tensor& x;
+  DType pt;
+  Allocator& alloc;
+  Tensor gamma, beta, rm, rv;
+};
+
 void run_norm_case(const NormCase& nc, MemoryFormat format) {
   ParityCase c{.name = nc.name + "/" + memory_format_name(format),
                .make_inputs = [=](Generator& rng) { return make_norm_inputs(rng, nc.shape); },
                .run =
                    [=](const Stream& s, const std::vector<Tensor>& v) {
                      const Tensor &x = v[0], &dy = v[1];
-                     const DType pt = norm_param_dtype(x.dtype());
-                     const int64_t ch = x.dim(1);
-                     Tensor gamma = nc.gamma ? ops::cast_to(s, v[2], pt) : Tensor();
-                     Tensor beta = nc.beta ? ops::cast_to(s, v[3], pt) : Tensor();
-                     Tensor rm = ops::cast_to(s, v[4], pt), rv = ops::cast_to(s, v[5], pt);
-                     Allocator& alloc = s.context().allocator();
-                     auto act = [&] { return Tensor::empty(x.shape(), x.dtype(), alloc, x.memory_format()); };
-                     auto vec = [&] { return Tensor::empty({ch}, pt, alloc); };
+                     NormOperands o(s, nc, v);
+                     Tensor &gamma = o.gamma, &beta = o.beta, &rm = o.rm, &rv = o.rv;
+                     auto act = [&] { return o.activation(); };
+                     auto vec = [&] { return o.per_channel(); };
                      Tensor y = act(), dx = act(), mean = vec(), invstd = vec(), dgamma = vec(),
                             dbeta = vec();
                      ops::batch_norm_forward_training(s, {.x = x,
@@ -118,14 +133,11 @@ void run_sums_case(const NormCase& nc, MemoryFormat format) {
                .run =
                    [=](const Stream& s, const std::vector<Tensor>& v) {
                      const Tensor &x = v[0], &dy = v[1];
-                     const DType pt = norm_param_dtype(x.dtype());
+                     NormOperands o(s, nc, v);
+                     Tensor &gamma = o.gamma, &beta = o.beta, &rm = o.rm, &rv = o.rv;
                      const int64_t ch = x.dim(1);
-                     Tensor gamma = nc.gamma ? ops::cast_to(s, v[2], pt) : Tensor();
-                     Tensor beta = nc.beta ? ops::cast_to(s, v[3], pt) : Tensor();
-                     Tensor rm = ops::cast_to(s, v[4], pt), rv = ops::cast_to(s, v[5], pt);
-                     Allocator& alloc = s.context().allocator();
-                     auto act = [&] { return Tensor::empty(x.shape(), x.dtype(), alloc, x.memory_format()); };
-                     auto vec = [&] { return Tensor::empty({ch}, pt, alloc); };
+                     auto act = [&] { return o.activation(); };
+                     auto vec = [&] { return o.per_channel(); };
                      Tensor sums = ops::batch_norm_sums_buffer(s, ch), grad_sums = ops::batch_norm_sums_buffer(s, ch);
                      Tensor mean = vec(), var = vec(), invstd = vec(), y = act(), dx = act(), dgamma = vec(),
                             dbeta = vec();

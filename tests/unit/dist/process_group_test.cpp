@@ -10,19 +10,10 @@
 #include "sprint/config.h"
 #include "sprint/ops/elementwise.h"
 #include "sprint/runtime/device_registry.h"
+#include "unit/dist/collective_test_util.h"
 
 namespace sprint::dist {
 namespace {
-
-const Stream& cpu() {
-  static const Stream s = cpu_context().compute_stream();
-  return s;
-}
-
-std::vector<double> values(const Tensor& t) {
-  const Tensor f64 = ops::cast_to(cpu(), t, DType::kF64);
-  return {f64.data_as<double>(), f64.data_as<double>() + f64.numel()};
-}
 
 Tensor sample(DType dtype, const Shape& shape = Shape{2, 3}) {
   std::vector<double> v;
