@@ -77,29 +77,42 @@ TEST(Bench, OptimizationsAblationOnATinySubset) {
   EXPECT_NE(md.find("--share-weights"), std::string::npos) << md;
 }
 
-// spectrain on tiny subsets: every experiment's five arms ran, pipelined rows report their staleness (stage 0 of
-// two: 1 update; sync: none), SpecTrain rows a prediction error, and each experiment gets its own plots.
+// spectrain on tiny subsets with a depth sweep (2 and 3 stages): every experiment's plain row and four arms per
+// depth ran, pipelined rows report their staleness (K - 1 - k updates for stage k; sync: none), SpecTrain rows a
+// prediction error, SpecTrain's claim gets a verdict per experiment and depth, and each experiment its own plots.
 TEST(Bench, SpectrainComparesThePoliciesPerExperiment) {
   const std::string data_dir = fashion_mnist_data_dir();
   if (data_dir.empty() || !fs::exists(fs::path(data_dir) / "cifar10" / "data_batch_1.bin"))
     GTEST_SKIP() << "CIFAR-10 not installed (sprint data fetch cifar10)";
   TempDir tmp;
   const fs::path out = tmp.path() / "spectrain";
-  const CommandResult r = run_sprint({"bench", "spectrain", "--quick", "--limit-train", "128", "--limit-test", "64",
-                                      "--data-dir", data_dir, "--out", out.string()});
+  const CommandResult r = run_sprint({"bench", "spectrain", "--quick", "--stages", "2,3", "--limit-train", "128",
+                                      "--limit-test", "64", "--data-dir", data_dir, "--out", out.string()});
   ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
   const std::string md = read_text_file((out / "RESULTS.md").string());
+  EXPECT_NE(md.find("a pipeline of 2 and 3 stages"), std::string::npos) << md;
   for (const char* experiment : {"random MLP", "CIFAR-10 CNN", "CIFAR-10 FC", "FashionMNIST CNN", "FashionMNIST FC",
                                  "CIFAR-10 ResNet18", "CIFAR-10 VGG16"}) {
     const std::string e = experiment;
     EXPECT_TRUE(has_line_starting(md, "| " + e + ": plain | 1 | ")) << e << "\n" << md;
-    for (const char* arm : {"none", "stash", "spectrain"})
-      EXPECT_NE(md.find("| " + e + ": " + arm + " | 1 | "), std::string::npos) << e << " " << arm;
-    EXPECT_NE(md.find(" | 1 / 0 | "), std::string::npos) << md;  // stage 0 one update behind
-    EXPECT_TRUE(has_line_starting(md, "| " + e + ": sync | 1 | ")) << e;
+    for (const std::string depth : {"2", "3"}) {
+      const std::string stages = ", " + depth + " stages";
+      for (const char* arm : {"none", "stash", "spectrain", "sync"})
+        EXPECT_TRUE(has_line_starting(md, "| " + e + ": " + arm + stages + " | 1 | ")) << e << " " << arm << stages;
+      // The claim checked once per experiment and depth, with one of its three verdicts.
+      const size_t claim = md.find("- " + e + stages + ": ");
+      ASSERT_NE(claim, std::string::npos) << e << stages << "\n" << md;
+      const std::string verdict = md.substr(claim, md.find('\n', claim) - claim);
+      EXPECT_TRUE(verdict.find(": holds (spectrain ") != std::string::npos ||
+                  verdict.find(": does NOT hold: spectrain is ") != std::string::npos ||
+                  verdict.find(": not a test of the claim: ") != std::string::npos)
+          << verdict;
+    }
   }
+  EXPECT_NE(md.find(" | 1 / 0 | "), std::string::npos) << md;      // 2 stages: stage 0 one update behind
+  EXPECT_NE(md.find(" | 2 / 1 / 0 | "), std::string::npos) << md;  // 3 stages: K - 1 - k behind
+  EXPECT_NE(md.find("--pipeline 3 --weight-policy spectrain"), std::string::npos) << md;
   EXPECT_NE(md.find("| 0 / 0 | - |"), std::string::npos) << md;  // sync: never stale, no prediction
-  EXPECT_NE(md.find("--weight-policy spectrain"), std::string::npos) << md;
   if (md.find("The plots were not drawn") == std::string::npos)
     for (const char* png : {"time.png", "accuracy-random-mlp.png", "loss-cifar-10-vgg16.png"})
       EXPECT_TRUE(fs::exists(out / png)) << png;
@@ -210,6 +223,11 @@ TEST(Bench, BadInputIsOneLineAndAUsageError) {
   EXPECT_EQ(list.exit_code, 0);
   EXPECT_NE(list.out.find("optimizations"), std::string::npos) << list.out;
   EXPECT_EQ(run_sprint({"bench", "cpu-vs-gpu", "--repeats", "0", "--out", "x"}).exit_code, 2);
+  const CommandResult stages = run_sprint({"bench", "optimizations", "--stages", "2", "--out", (tmp.path() / "y").string()});
+  EXPECT_EQ(stages.exit_code, 2);
+  EXPECT_NE(stages.err.find("--stages is an option of sprint bench spectrain"), std::string::npos) << stages.err;
+  EXPECT_FALSE(fs::exists(tmp.path() / "y"));
+  EXPECT_EQ(run_sprint({"bench", "spectrain", "--stages", "1", "--out", "x"}).exit_code, 2);
 }
 
 }  // namespace

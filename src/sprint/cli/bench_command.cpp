@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <map>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -121,6 +122,43 @@ std::string prediction_cell(const Row& r) {
   return out.empty() ? "-" : out;
 }
 
+// The claim of seed 000's paper on every experiment and pipeline depth: SpecTrain's accuracy comes within 0.5
+// points of sync's (GPipe, exact) where stale weights (`none`) lose more than that. Medians over the runs.
+std::string spectrain_claims(const std::vector<Row>& rows) {
+  auto accuracy = [&](const std::string& group, const std::string& arm, int stages) -> std::optional<double> {
+    for (const Row& r : rows)
+      if (r.config->group == group && r.config->arm == arm && r.config->stages == stages && !r.runs.empty()) {
+        std::vector<double> acc;
+        for (const RunResult& x : r.runs) acc.push_back(100.0 * x.accuracy);
+        return median(acc);
+      }
+    return std::nullopt;
+  };
+  std::string md =
+      "\nSpecTrain's claim (its accuracy within 0.5 points of `sync` where `none` loses more than that), per "
+      "experiment and depth, on the median test accuracies above:\n\n";
+  for (const Row& r : rows) {
+    const BenchConfig& c = *r.config;
+    if (c.arm != "sync") continue;
+    const std::string what = fmt::format("- {}, {} stages: ", c.group, c.stages);
+    const auto sync = accuracy(c.group, "sync", c.stages), spec = accuracy(c.group, "spectrain", c.stages),
+               none = accuracy(c.group, "none", c.stages);
+    if (!sync || !spec || !none) {
+      md += what + "not measured (a row did not run)\n";
+      continue;
+    }
+    const std::string figures =
+        fmt::format("spectrain {:.2f}%, sync {:.2f}%, none {:.2f}%", *spec, *sync, *none);
+    if (*sync - *none <= 0.5)
+      md += what + "not a test of the claim: stale weights cost at most 0.5 points here (" + figures + ")\n";
+    else if (*spec >= *sync - 0.5)
+      md += what + "holds (" + figures + ")\n";
+    else
+      md += what + fmt::format("does NOT hold: spectrain is {:.2f} points below sync ({})\n", *sync - *spec, figures);
+  }
+  return md;
+}
+
 }  // namespace
 
 std::string bench_machine_text(bool has_cuda) {
@@ -209,6 +247,7 @@ std::string results_markdown(const BenchPlan& plan, const std::vector<Row>& rows
         "\nSpeed-ups are against each experiment's `plain` row. Staleness is the largest number of updates a "
         "stage applied between a batch's forward and its backward (first run); the prediction error is "
         "SpecTrain's sampled ‖Ŵ - W‖ / ‖W‖ against the weights it aimed at, per stage that predicts.\n";
+  if (plan.pipeline) md += spectrain_claims(rows);
   md +=
       "\nTraining time is the training loops' wall time (the report's `train_seconds_total`: no evaluation, "
       "no "
@@ -361,6 +400,7 @@ int run_bench(const BenchArgs& a) {
     return 0;
   }
   SPRINT_CHECK(!a.name.empty(), "sprint bench needs a benchmark name (sprint bench --list shows them)");
+  SPRINT_CHECK(a.stages.empty() || a.name == "spectrain", "--stages is an option of sprint bench spectrain");
   if (a.name == "fish") return run_bench_fish(a);
   SPRINT_CHECK(!a.model && a.keeps.empty() && !a.merge_every && !a.fisher_samples && !a.peak_lr && !a.batch_size,
                "--model, --keeps, --merge-every, --fisher-samples, --batch-size and --peak-lr are options of sprint "
@@ -372,7 +412,8 @@ int run_bench(const BenchArgs& a) {
                                              .epochs = a.epochs,
                                              .limit_train = a.limit_train,
                                              .limit_test = a.limit_test,
-                                             .dataset = a.dataset});
+                                             .dataset = a.dataset,
+                                             .stages = a.stages});
   const fs::path out = *a.out;
   data::prepare_output_directory(out, "--out");
   fs::create_directories(out / "runs");

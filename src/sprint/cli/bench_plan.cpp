@@ -204,35 +204,44 @@ BenchPlan spectrain(const BenchSize& size) {
       {"CIFAR-10 ResNet18", {"--dataset", "cifar10", "--model", "resnet18", "--batch-size", "64"}},
       {"CIFAR-10 VGG16", {"--dataset", "cifar10", "--model", "vgg16", "--batch-size", "64"}},
   };
-  const std::vector<std::pair<std::string, std::vector<std::string>>> arms = {
-      {"plain", {}},
-      {"none", {"--pipeline", "2", "--weight-policy", "none"}},
-      {"stash", {"--pipeline", "2", "--weight-policy", "stash"}},
-      {"spectrain", {"--pipeline", "2", "--weight-policy", "spectrain"}},
-      {"sync", {"--pipeline", "2", "--weight-policy", "sync", "--micro-batches", "4"}},
-  };
+  // A depth sweep labels its rows "spectrain, 4 stages"; the default single depth keeps the plain names.
+  const std::vector<int> depths = size.stages.empty() ? std::vector<int>{2} : size.stages;
+  std::string depth_text;
+  for (size_t i = 0; i < depths.size(); ++i)
+    depth_text += (i == 0 ? "" : i + 1 == depths.size() ? " and " : ", ") + std::to_string(depths[i]);
   BenchPlan p{.name = "spectrain",
               .title = "Pipeline model parallelism: plain training against 1F1B with each weight policy",
-              .description =
+              .description = fmt::format(
                   "Seed 000's four experiments (an MLP with two hidden layers on 100 random samples of 10 "
                   "features, batch 10; CNN and FC on CIFAR-10 and on FashionMNIST; ResNet18 and VGG16 on "
                   "CIFAR-10; batch 64), SGD lr 0.01 with momentum 0.9 in every arm, 5 epochs: plain training on "
-                  "one thread team, then a 2-stage pipeline (one stage per core, stages balanced by measured "
+                  "one thread team, then a pipeline of {} stages (a thread each, stages balanced by measured "
                   "layer time) training 1F1B with stale weights (`none`), PipeDream's weight stashing "
                   "(`stash`), SpecTrain's predicted weights (`spectrain`), and GPipe's synchronous "
                   "micro-batches (`sync`, 4 per batch). Every arm sees the same batches in the same order; "
                   "repeats run interleaved (every row once, then again).",
+                  depth_text),
               .configs = {},
               .baseline = "plain",
               .pipeline = true};
-  for (const Experiment& e : experiments)
-    for (const auto& [arm, extra] : arms) {
-      BenchConfig c{.label = e.group + ": " + arm, .args = e.args, .group = e.group};
+  for (const Experiment& e : experiments) {
+    auto add = [&](const std::string& arm, int stages, const std::vector<std::string>& extra) {
+      const std::string suffix = size.stages.empty() || stages == 0 ? "" : fmt::format(", {} stages", stages);
+      BenchConfig c{.label = e.group + ": " + arm + suffix, .args = e.args, .group = e.group, .arm = arm,
+                    .stages = stages};
       c.args.insert(c.args.end(), sgd.begin(), sgd.end());
       c.args.insert(c.args.end(), {"--epochs", "5"});
       c.args.insert(c.args.end(), extra.begin(), extra.end());
       p.configs.push_back(std::move(c));
+    };
+    add("plain", 0, {});
+    for (const int k : depths) {
+      const std::string depth = std::to_string(k);
+      for (const char* policy : {"none", "stash", "spectrain"})
+        add(policy, k, {"--pipeline", depth, "--weight-policy", policy});
+      add("sync", k, {"--pipeline", depth, "--weight-policy", "sync", "--micro-batches", "4"});
     }
+  }
   apply_size(p, size, 1, 256, 256);
   return p;
 }

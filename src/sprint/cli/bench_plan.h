@@ -20,6 +20,10 @@ struct BenchConfig {
   /// Rows of one experiment of a plan with several (spectrain): the speed-up is against the group's own baseline
   /// row, labelled "<group>: <BenchPlan::baseline>", and the accuracy and loss plots are drawn per group.
   std::string group = {};
+  /// Pipeline rows (spectrain): the weight policy ("plain" for unpipelined training) and the pipeline depth (0 for
+  /// plain), which RESULTS.md's check of SpecTrain's claim pairs up per group and depth.
+  std::string arm = {};
+  int stages = 0;
 };
 
 struct BenchPlan {
@@ -51,6 +55,8 @@ struct BenchSize {
   std::optional<double> epochs;
   std::optional<int64_t> limit_train, limit_test;
   std::optional<std::string> dataset;  ///< e.g. fashion-mnist for cpu-vs-gpu where MNIST is not installed
+  /// spectrain: the pipeline depths, one set of pipelined rows each (empty: 2 stages, one per core here).
+  std::vector<int> stages = {};
 };
 
 /// The names `sprint bench` knows, with one line each.

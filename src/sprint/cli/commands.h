@@ -206,6 +206,8 @@ struct BenchArgs {
   std::optional<int64_t> fisher_samples;  ///< examples the Fisher information is summed over
   std::optional<double> peak_lr;         ///< the schedule's peak learning rate
   std::optional<int64_t> batch_size;     ///< every run's batch (per rank in Table 3)
+  // spectrain only
+  std::vector<int> stages;  ///< pipeline depths, one set of pipelined rows each (default: 2)
 };
 
 struct DataFetchArgs {

@@ -260,7 +260,7 @@ void add_train(CLI::App& app, sprint::cli::TrainArgs& a) {
 
 void add_bench(CLI::App& app, sprint::cli::BenchArgs& a) {
   auto* b = app.add_subcommand("bench", "Run a seed's comparison and write RESULTS.md with its table and plots");
-  b->add_option("name", a.name, "cpu-vs-gpu | optimizations | speedrun | libraries (--list describes them)");
+  b->add_option("name", a.name, "cpu-vs-gpu | optimizations | speedrun | libraries | spectrain | fish (--list describes them)");
   b->add_flag("--list", a.list, "list the benchmarks");
   b->add_option("--out", a.out, "directory for RESULTS.md, the plots and every run's report and log");
   b->add_flag("--quick", a.quick, "the small variant: 1 epoch on a subset (cpu-vs-gpu: 10000 samples; "
@@ -291,7 +291,10 @@ void add_bench(CLI::App& app, sprint::cli::BenchArgs& a) {
       ->check(sprint::cli::StrictRange(int64_t{1}, int64_t{1} << 20));
   b->add_option("--peak-lr", a.peak_lr, "fish: the schedule's peak learning rate (default 0.08)")
       ->check(sprint::cli::StrictRange(1e-9, 1e3));
+  b->add_option("--stages", a.stages, "spectrain: pipeline depths, one set of pipelined rows each (default 2)")
+      ->delimiter(',')->check(sprint::cli::StrictRange(2, 64));
   b->footer("Examples:\n  sprint bench --list\n  sprint bench optimizations --quick --repeats 3 --out bench/opt\n"
+            "  sprint bench spectrain --quick --stages 2,4 --out bench/spectrain\n"
             "  sprint bench fish --quick --out bench/fish");
 }
 
