@@ -228,6 +228,9 @@ TEST(Bench, BadInputIsOneLineAndAUsageError) {
   EXPECT_NE(stages.err.find("--stages is an option of sprint bench spectrain"), std::string::npos) << stages.err;
   EXPECT_FALSE(fs::exists(tmp.path() / "y"));
   EXPECT_EQ(run_sprint({"bench", "spectrain", "--stages", "1", "--out", "x"}).exit_code, 2);
+  const CommandResult twice = run_sprint({"bench", "spectrain", "--stages", "2,4,2", "--out", (tmp.path() / "z").string()});
+  EXPECT_EQ(twice.exit_code, 2);
+  EXPECT_NE(twice.err.find("--stages: depth 2 is given twice"), std::string::npos) << twice.err;
 }
 
 }  // namespace

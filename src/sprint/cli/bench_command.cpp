@@ -401,6 +401,10 @@ int run_bench(const BenchArgs& a) {
   }
   SPRINT_CHECK(!a.name.empty(), "sprint bench needs a benchmark name (sprint bench --list shows them)");
   SPRINT_CHECK(a.stages.empty() || a.name == "spectrain", "--stages is an option of sprint bench spectrain");
+  for (size_t i = 0; i < a.stages.size(); ++i)
+    SPRINT_CHECK(std::find(a.stages.begin(), a.stages.begin() + static_cast<std::ptrdiff_t>(i), a.stages[i]) ==
+                     a.stages.begin() + static_cast<std::ptrdiff_t>(i),
+                 "--stages: depth {} is given twice", a.stages[i]);
   if (a.name == "fish") return run_bench_fish(a);
   SPRINT_CHECK(!a.model && a.keeps.empty() && !a.merge_every && !a.fisher_samples && !a.peak_lr && !a.batch_size,
                "--model, --keeps, --merge-every, --fisher-samples, --batch-size and --peak-lr are options of sprint "
