@@ -417,7 +417,11 @@ int run_train_in(const TrainArgs& a, dist::ProcessGroup* group) {
     SPRINT_CHECK(!given("--weight-policy") && !given("--micro-batches") && !given("--pipeline-boundaries"),
                  "--weight-policy, --micro-batches and --pipeline-boundaries need --pipeline K");
   }
-  train::RunReport report{a.model, a.dataset, device_name(device), {}, a.resolved};
+  train::RunReport report;
+  report.model = a.model;
+  report.dataset = a.dataset;
+  report.device = device_name(device);
+  report.config = a.resolved;
   report.requested_epochs = a.epochs;
   const optim::ParameterPaths paths = optim::parameter_paths(*model.net);
   train::Trainer* trainer_ptr = nullptr;

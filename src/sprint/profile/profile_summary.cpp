@@ -134,6 +134,7 @@ ProfileSummary summarize(const ProfileData& data) {
   out.compute_ns = std::max<int64_t>(0, out.step_ns - out.data_ns);
   if (out.steps > 0)
     out.rows.push_back({.name = kUnaccountedRow,
+                        .kind = {},
                         .category = Category::kStep,
                         .calls = out.steps,
                         .total_ns = std::max<int64_t>(0, out.step_ns - accounted),

@@ -12,14 +12,14 @@ namespace sprint::cpu {
 namespace {
 
 TEST(IsaPolicy, EightChannelBlocksOnZen4Zen5AndForcedWinogradOnly) {
-  const IsaFacts zen4{.amd = true, .family = 0x19, .avx512f = true};
+  const IsaFacts zen4{.amd = true, .family = 0x19, .avx512f = true, .winograd_env = {}};
   EXPECT_NE(avx2_cap_reason(zen4), "");
   IsaFacts zen3 = zen4;
   zen3.avx512f = false;
   EXPECT_EQ(avx2_cap_reason(zen3), "");
-  const IsaFacts zen5{.amd = true, .family = 0x1a, .avx512f = true};
+  const IsaFacts zen5{.amd = true, .family = 0x1a, .avx512f = true, .winograd_env = {}};
   EXPECT_NE(avx2_cap_reason(zen5), "");
-  const IsaFacts intel{.amd = false, .family = 6, .avx512f = true};
+  const IsaFacts intel{.amd = false, .family = 6, .avx512f = true, .winograd_env = {}};
   EXPECT_EQ(avx2_cap_reason(intel), "");
   IsaFacts forced = intel;
   forced.winograd_env = "1";

@@ -222,7 +222,9 @@ TEST_F(ProfilerOnSequential, RecordsEveryLayerByPathAndPhaseWithCosts) {
   }
   // fc1 forward: 2·4·6·5 + 4·5 per call.
   for (const ProfileRow& r : s.rows)
-    if (r.name == "fc1" && r.category == Category::kForward) EXPECT_EQ(r.flops, 2 * (2 * 4 * 6 * 5 + 4 * 5));
+    if (r.name == "fc1" && r.category == Category::kForward) {
+      EXPECT_EQ(r.flops, 2 * (2 * 4 * 6 * 5 + 4 * 5));
+    }
   double self_share = 0.0;
   for (const ProfileRow& r : s.rows) self_share += r.self_share;
   EXPECT_NEAR(self_share, 1.0, 1e-9);
