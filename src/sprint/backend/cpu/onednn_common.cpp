@@ -1,7 +1,9 @@
 // onednn_common.cpp: oneDNN engine/stream per CpuContext, the primitive cache key, descriptors and Staged.
 #include "sprint/backend/cpu/onednn_common.h"
 
+#include <cstdlib>
 #include <cstring>
+#include <new>
 
 #include "sprint/backend/cpu/cpu_common.h"
 #include "sprint/backend/cpu/onednn_ops.h"
@@ -135,6 +137,58 @@ void rethrow_onednn_error(const char* op, const dnnl::error& e) {
 }
 
 // ------------------------------------------------------------------------------------------------------------
+// Scratchpads
+// ------------------------------------------------------------------------------------------------------------
+namespace {
+
+// The calling thread's scratch buffer, grown to at least `bytes` (its contents are not kept).
+void* thread_scratch(size_t bytes) {
+  struct Buffer {
+    void* data = nullptr;
+    size_t size = 0;
+    ~Buffer() { std::free(data); }
+  };
+  thread_local Buffer buffer;
+  if (bytes > buffer.size) {
+    constexpr size_t kAlign = 4096;  // page-aligned, as oneDNN's own scratchpad
+    void* fresh = std::aligned_alloc(kAlign, (bytes + kAlign - 1) / kAlign * kAlign);
+    if (fresh == nullptr) throw std::bad_alloc();
+    std::free(buffer.data);
+    buffer.data = fresh;
+    buffer.size = bytes;
+  }
+  return buffer.data;
+}
+
+const dnnl_memory_desc_t* scratchpad_md(const dnnl::primitive& primitive) {
+  const_dnnl_primitive_desc_t pd = primitive.get_primitive_desc();
+  return dnnl_primitive_desc_query_md(pd, dnnl_query_scratchpad_md, 0);
+}
+
+}  // namespace
+
+dnnl::primitive_attr user_scratchpad_attr() {
+  dnnl::primitive_attr attr;
+  attr.set_scratchpad_mode(dnnl::scratchpad_mode::user);
+  return attr;
+}
+
+void execute(const dnnl::primitive& primitive, dnnl::stream& stream, std::unordered_map<int, dnnl::memory>& args) {
+  const dnnl_memory_desc_t* md = scratchpad_md(primitive);
+  const size_t bytes = md == nullptr ? 0 : dnnl_memory_desc_get_size(md);
+  if (bytes > 0)
+    args.insert_or_assign(DNNL_ARG_SCRATCHPAD,
+                          dnnl::memory(dnnl::memory::desc(*md), stream.get_engine(), thread_scratch(bytes)));
+  primitive.execute(stream, args);
+}
+
+void execute_reorder(const dnnl::reorder& reorder, dnnl::stream& stream, const dnnl::memory& from,
+                     const dnnl::memory& to) {
+  std::unordered_map<int, dnnl::memory> args = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
+  execute(reorder, stream, args);
+}
+
+// ------------------------------------------------------------------------------------------------------------
 // Staged
 // ------------------------------------------------------------------------------------------------------------
 void Staged::init_input(const dnnl::memory::desc& user, const dnnl::memory::desc& wanted, OneDnnContext& dnn,
@@ -143,7 +197,7 @@ void Staged::init_input(const dnnl::memory::desc& user, const dnnl::memory::desc
   staged_ = user != wanted;
   if (staged_) {
     internal_ = dnnl::memory(wanted, dnn.engine());
-    const dnnl::reorder::primitive_desc pd(user_, internal_);
+    const dnnl::reorder::primitive_desc pd(user_, internal_, user_scratchpad_attr());
     dnn.record(kind, pd.impl_info_str(), user.dims());
     reorder_.emplace(pd);
   }
@@ -157,7 +211,7 @@ void Staged::init_output(const dnnl::memory::desc& user, const dnnl::memory::des
   if (!has_user) return;
   user_ = dnnl::memory(user, dnn.engine(), DNNL_MEMORY_NONE);
   if (!staged_) return;
-  dnnl::primitive_attr attr;
+  dnnl::primitive_attr attr = user_scratchpad_attr();
   if (accumulate) {
     dnnl::post_ops ops;
     ops.append_sum(1.0f);
@@ -172,7 +226,7 @@ void Staged::init_output(const dnnl::memory::desc& user, const dnnl::memory::des
 dnnl::memory& Staged::input(dnnl::stream& stream, const void* data) {
   user_.set_data_handle(const_cast<void*>(data));
   if (!staged_) return user_;
-  reorder_->execute(stream, user_, internal_);
+  execute_reorder(*reorder_, stream, user_, internal_);
   return internal_;
 }
 
@@ -182,7 +236,7 @@ dnnl::memory& Staged::output(void* data) {
 }
 
 void Staged::finish_output(dnnl::stream& stream) {
-  if (staged_ && has_user_) reorder_->execute(stream, internal_, user_);
+  if (staged_ && has_user_) execute_reorder(*reorder_, stream, internal_, user_);
 }
 
 }  // namespace sprint::cpu::onednn

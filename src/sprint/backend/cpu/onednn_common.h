@@ -40,6 +40,19 @@ struct PrimitiveKeyHash {
   size_t operator()(const PrimitiveKey& k) const { return k.hash(); }
 };
 
+/// The attributes every executed primitive is made with: its scratchpad is sprint's (scratchpad_mode::user).
+/// oneDNN's default scratchpad is a buffer per thread sized when a primitive is created, so a cached primitive
+/// run by a thread other than its creator (pipeline stages, each epoch's new stage threads) would write past that
+/// thread's buffer.
+dnnl::primitive_attr user_scratchpad_attr();
+
+/// Runs `primitive` with `args` and, when it books a scratchpad, the calling thread's scratch buffer (one per
+/// thread, grown to fit, as oneDNN's own; set as DNNL_ARG_SCRATCHPAD in `args`). Every execution goes through it.
+void execute(const dnnl::primitive& primitive, dnnl::stream& stream, std::unordered_map<int, dnnl::memory>& args);
+/// A reorder from `from` to `to` the same way.
+void execute_reorder(const dnnl::reorder& reorder, dnnl::stream& stream, const dnnl::memory& from,
+                     const dnnl::memory& to);
+
 /// Base of one op's cached primitives and buffers. Calls lock `mutex` while they execute it. `args` is the
 /// primitive's argument map, built once: dnnl::memory objects are handles, so setting a data handle on the
 /// stored memory updates the map.

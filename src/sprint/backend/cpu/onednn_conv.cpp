@@ -69,7 +69,7 @@ dnnl::convolution_forward::primitive_desc forward_pd(const dnnl::engine& engine,
   const Geometry g = geometry(p);
   const memory::desc bias_md =
       bias ? memory::desc({w.dim(0)}, data_type_of(x.dtype()), memory::format_tag::x) : memory::desc();
-  dnnl::primitive_attr attr;
+  dnnl::primitive_attr attr = user_scratchpad_attr();
   switch (activation) {
     case Activation::kNone: break;
     case Activation::kReLU: {
@@ -169,7 +169,7 @@ bool conv2d_forward(const Stream& stream, const Conv2dForwardArgs& a) {
     e.weights.input(s, a.w.data());
     e.dst.output(a.y.data());
     if (bias) e.bias.set_data_handle(a.b.data());
-    e.conv.execute(s, e.args);
+    execute(e.conv, s, e.args);
     e.dst.finish_output(s);
     s.wait();
     return true;
@@ -193,7 +193,7 @@ bool conv2d_backward_data(const Stream& stream, const Conv2dBackwardDataArgs& a)
         dnnl::convolution_backward_data::desc desc(algorithm::convolution_direct, dxd,
                                                    any_desc(weight_dims(a.w, a.params.groups), a.w.dtype()), dyd,
                                                    g.strides, g.dilates, g.padding, g.padding);
-        return dnnl::convolution_backward_data::primitive_desc(desc, dnn.engine(), hint);
+        return dnnl::convolution_backward_data::primitive_desc(desc, user_scratchpad_attr(), dnn.engine(), hint);
       };
       auto pd = make_pd(activation_desc(a.dx, a.dy), activation_desc(a.dy, a.dx));
       if (is_reference_implementation(pd.impl_info_str()))
@@ -217,7 +217,7 @@ bool conv2d_backward_data(const Stream& stream, const Conv2dBackwardDataArgs& a)
     e.diff_dst.input(s, a.dy.data());
     e.weights.input(s, a.w.data());
     e.diff_src.output(a.dx.data());
-    e.conv.execute(s, e.args);
+    execute(e.conv, s, e.args);
     e.diff_src.finish_output(s);
     s.wait();
     return true;
@@ -257,7 +257,8 @@ bool conv2d_backward_weight(const Stream& stream, const Conv2dBackwardWeightArgs
         dnnl::convolution_backward_weights::desc desc(algorithm::convolution_direct, xd,
                                                       any_desc(weight_dims(w, a.params.groups), w.dtype()), bias_md,
                                                       dyd, g.strides, g.dilates, g.padding, g.padding);
-        return dnnl::convolution_backward_weights::primitive_desc(desc, dnn.engine(), hint);
+        return dnnl::convolution_backward_weights::primitive_desc(desc, user_scratchpad_attr(), dnn.engine(),
+                                                                    hint);
       };
       auto pd = make_pd(x_desc, dy_desc);
       // Some small shapes (a 3x3 kernel over a 2x2 plane) have only oneDNN's reference kernel in the blocked
@@ -291,7 +292,7 @@ bool conv2d_backward_weight(const Stream& stream, const Conv2dBackwardWeightArgs
     e.diff_dst.input(s, a.dy.data());
     e.diff_weights.output(a.dw.data());
     if (e.bias) e.diff_bias.output(a.db.data());
-    e.conv.execute(s, e.args);
+    execute(e.conv, s, e.args);
     e.diff_weights.finish_output(s);
     if (e.bias) e.diff_bias.finish_output(s);
     s.wait();

@@ -16,7 +16,8 @@ memory::desc flat_desc(int64_t n, DType dtype) { return memory::desc({n}, data_t
 
 dnnl::eltwise_forward::primitive_desc forward_pd(const dnnl::engine& engine, algorithm alg, int64_t n,
                                                  DType dtype) {
-  return {dnnl::eltwise_forward::desc(prop_kind::forward_training, alg, flat_desc(n, dtype), 0.f, 0.f), engine};
+  return {dnnl::eltwise_forward::desc(prop_kind::forward_training, alg, flat_desc(n, dtype), 0.f, 0.f),
+          user_scratchpad_attr(), engine};
 }
 
 struct EltwiseEntry : CachedPrimitive {
@@ -42,7 +43,7 @@ void run_cached(const Stream& stream, EltwiseOp op, int64_t n, DType dtype, Make
   });
   std::lock_guard<std::mutex> lock(e.mutex);
   for (const auto& [arg, ptr] : data) e.args.at(arg).set_data_handle(const_cast<void*>(ptr));
-  e.eltwise.execute(dnn.stream(), e.args);
+  execute(e.eltwise, dnn.stream(), e.args);
   dnn.stream().wait();
 }
 
@@ -65,7 +66,8 @@ void eltwise_backward(const Stream& stream, algorithm alg, EltwiseOp op, const T
   auto make = [&](OneDnnContext& dnn) {
     const auto hint = forward_pd(dnn.engine(), alg, n, dtype);
     const dnnl::eltwise_backward::primitive_desc pd(
-        dnnl::eltwise_backward::desc(alg, flat_desc(n, dtype), flat_desc(n, dtype), 0.f, 0.f), dnn.engine(), hint);
+        dnnl::eltwise_backward::desc(alg, flat_desc(n, dtype), flat_desc(n, dtype), 0.f, 0.f), user_scratchpad_attr(),
+        dnn.engine(), hint);
     dnn.record("eltwise_backward", pd.impl_info_str(), {n});
     return dnnl::primitive(dnnl::eltwise_backward(pd));
   };

@@ -70,7 +70,7 @@ bool batch_norm_forward_training(const Stream& stream, const BatchNormTrainingAr
       auto entry = std::make_unique<ForwardEntry>();
       dnnl::batch_normalization_forward::desc desc(prop_kind::forward_training, user_desc(a.x),
                                                    static_cast<float>(a.eps), flags);
-      const dnnl::batch_normalization_forward::primitive_desc pd(desc, dnn.engine());
+      const dnnl::batch_normalization_forward::primitive_desc pd(desc, user_scratchpad_attr(), dnn.engine());
       entry->native = has_fast_kernel(a.x, pd.impl_info_str());
       if (!entry->native) return entry.release();
       dnn.record("batch_normalization_forward_training", pd.impl_info_str(), dims_of(a.x));
@@ -91,7 +91,7 @@ bool batch_norm_forward_training(const Stream& stream, const BatchNormTrainingAr
     e.args.at(DNNL_ARG_MEAN).set_data_handle(a.save_mean.data());
     set_channel(e.args, DNNL_ARG_SCALE, a.gamma);
     set_channel(e.args, DNNL_ARG_SHIFT, a.beta);
-    e.bn.execute(dnn.stream(), e.args);
+    execute(e.bn, dnn.stream(), e.args);
     dnn.stream().wait();
 
     const float* mean = a.save_mean.data_as<float>();
@@ -127,7 +127,7 @@ bool batch_norm_forward_inference(const Stream& stream, const BatchNormInference
       auto entry = std::make_unique<ForwardEntry>();
       dnnl::batch_normalization_forward::desc desc(prop_kind::forward_inference, user_desc(a.x),
                                                    static_cast<float>(a.eps), flags);
-      const dnnl::batch_normalization_forward::primitive_desc pd(desc, dnn.engine());
+      const dnnl::batch_normalization_forward::primitive_desc pd(desc, user_scratchpad_attr(), dnn.engine());
       entry->native = has_fast_kernel(a.x, pd.impl_info_str());
       if (!entry->native) return entry.release();
       dnn.record("batch_normalization_forward_inference", pd.impl_info_str(), dims_of(a.x));
@@ -148,7 +148,7 @@ bool batch_norm_forward_inference(const Stream& stream, const BatchNormInference
     e.args.at(DNNL_ARG_VARIANCE).set_data_handle(a.running_var.data());
     set_channel(e.args, DNNL_ARG_SCALE, a.gamma);
     set_channel(e.args, DNNL_ARG_SHIFT, a.beta);
-    e.bn.execute(dnn.stream(), e.args);
+    execute(e.bn, dnn.stream(), e.args);
     dnn.stream().wait();
 
     const float* rm = a.running_mean.data_as<float>();
@@ -187,7 +187,7 @@ bool batch_norm_backward(const Stream& stream, const BatchNormBackwardArgs& a) {
       const dnnl::batch_normalization_forward::primitive_desc hint(hint_desc, dnn.engine());
       dnnl::batch_normalization_backward::desc desc(params ? prop_kind::backward : prop_kind::backward_data,
                                                     user_desc(a.dy), user_desc(a.x), 0.0f, flags);
-      const dnnl::batch_normalization_backward::primitive_desc pd(desc, dnn.engine(), hint);
+      const dnnl::batch_normalization_backward::primitive_desc pd(desc, user_scratchpad_attr(), dnn.engine(), hint);
       entry->native = has_fast_kernel(a.x, pd.impl_info_str());
       if (!entry->native) return entry.release();
       dnn.record("batch_normalization_backward", pd.impl_info_str(), dims_of(a.x));
@@ -225,7 +225,7 @@ bool batch_norm_backward(const Stream& stream, const BatchNormBackwardArgs& a) {
     e.args.at(DNNL_ARG_MEAN).set_data_handle(a.save_mean.data());
     set_channel(e.args, DNNL_ARG_SCALE, a.gamma);
     e.diff_src.output(a.dx.defined() ? a.dx.data() : nullptr);
-    e.bn.execute(dnn.stream(), e.args);
+    execute(e.bn, dnn.stream(), e.args);
     e.diff_src.finish_output(dnn.stream());
     dnn.stream().wait();
     // oneDNN's backward writes non-zero values into the padding channels of a blocked dx (C % block != 0).

@@ -54,7 +54,7 @@ void run_forward(const Stream& stream, algorithm alg, const Tensor& x, const Ten
   const PrimitiveKey key = pool_key(PoolOp::kAvgForward, threads, x, y, p);
   auto& e = dnn.cached<ForwardEntry>(key, [&] {
     auto entry = std::make_unique<ForwardEntry>();
-    const dnnl::pooling_forward::primitive_desc pd(forward_desc(alg, x, y, p), dnn.engine());
+    const dnnl::pooling_forward::primitive_desc pd(forward_desc(alg, x, y, p), user_scratchpad_attr(), dnn.engine());
     dnn.record("pooling_forward", pd.impl_info_str(), dims_of(x));
     entry->pool = dnnl::pooling_forward(pd);
     entry->args = {{DNNL_ARG_SRC, memory(user_desc(x), dnn.engine(), DNNL_MEMORY_NONE)},
@@ -64,7 +64,7 @@ void run_forward(const Stream& stream, algorithm alg, const Tensor& x, const Ten
   std::lock_guard<std::mutex> lock(e.mutex);
   e.args.at(DNNL_ARG_SRC).set_data_handle(x.data());
   e.args.at(DNNL_ARG_DST).set_data_handle(y.data());
-  e.pool.execute(dnn.stream(), e.args);
+  execute(e.pool, dnn.stream(), e.args);
   dnn.stream().wait();
 }
 
@@ -79,7 +79,8 @@ void run_backward(const Stream& stream, algorithm alg, const Tensor& dy, const T
   auto& e = dnn.cached<BackwardEntry>(key, [&] {
     auto entry = std::make_unique<BackwardEntry>();
     const dnnl::pooling_forward::primitive_desc hint(forward_desc(alg, dx, dy, p), dnn.engine());
-    const dnnl::pooling_backward::primitive_desc pd(backward_desc(alg, dx, dy, p), dnn.engine(), hint);
+    const dnnl::pooling_backward::primitive_desc pd(backward_desc(alg, dx, dy, p), user_scratchpad_attr(),
+                                                    dnn.engine(), hint);
     dnn.record("pooling_backward", pd.impl_info_str(), dims_of(dx));
     entry->pool = dnnl::pooling_backward(pd);
     entry->diff_src.init_output(user_desc(dx), pd.diff_src_desc(), dnn, accumulate);
@@ -90,7 +91,7 @@ void run_backward(const Stream& stream, algorithm alg, const Tensor& dy, const T
   std::lock_guard<std::mutex> lock(e.mutex);
   e.args.at(DNNL_ARG_DIFF_DST).set_data_handle(dy.data());
   e.diff_src.output(dx.data());
-  e.pool.execute(dnn.stream(), e.args);
+  execute(e.pool, dnn.stream(), e.args);
   e.diff_src.finish_output(dnn.stream());
   dnn.stream().wait();
 }
