@@ -1,7 +1,8 @@
 // onednn_common.h: what the onednn_*.cpp files share: the per-CpuContext oneDNN engine/stream and primitive cache
 // (a DeviceContext extension, never a global), memory descriptors built from sprint tensors, and Staged, a
 // primitive argument that reorders between the caller's layout and the one the primitive chose.
-// Steady state: a cache hit sets data handles and executes; no primitive, memory object or buffer is created.
+// Steady state: a cache hit sets data handles and executes; no primitive or buffer is created (a primitive that
+// books a scratchpad gets a memory handle over the running thread's scratch buffer).
 #pragma once
 
 #include <array>
