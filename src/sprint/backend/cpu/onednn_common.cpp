@@ -176,16 +176,15 @@ dnnl::primitive_attr user_scratchpad_attr() {
 void execute(const dnnl::primitive& primitive, dnnl::stream& stream, std::unordered_map<int, dnnl::memory>& args) {
   const dnnl_memory_desc_t* md = scratchpad_md(primitive);
   const size_t bytes = md == nullptr ? 0 : dnnl_memory_desc_get_size(md);
-  if (bytes > 0)
-    args.insert_or_assign(DNNL_ARG_SCRATCHPAD,
-                          dnnl::memory(dnnl::memory::desc(*md), stream.get_engine(), thread_scratch(bytes)));
+  if (bytes > 0) {
+    void* buffer = thread_scratch(bytes);
+    // The map is the cached entry's: its scratchpad memory is made on the first run and re-pointed after.
+    if (auto it = args.find(DNNL_ARG_SCRATCHPAD); it != args.end())
+      it->second.set_data_handle(buffer);
+    else
+      args.emplace(DNNL_ARG_SCRATCHPAD, dnnl::memory(dnnl::memory::desc(*md), stream.get_engine(), buffer));
+  }
   primitive.execute(stream, args);
-}
-
-void execute_reorder(const dnnl::reorder& reorder, dnnl::stream& stream, const dnnl::memory& from,
-                     const dnnl::memory& to) {
-  std::unordered_map<int, dnnl::memory> args = {{DNNL_ARG_FROM, from}, {DNNL_ARG_TO, to}};
-  execute(reorder, stream, args);
 }
 
 // ------------------------------------------------------------------------------------------------------------
@@ -200,6 +199,7 @@ void Staged::init_input(const dnnl::memory::desc& user, const dnnl::memory::desc
     const dnnl::reorder::primitive_desc pd(user_, internal_, user_scratchpad_attr());
     dnn.record(kind, pd.impl_info_str(), user.dims());
     reorder_.emplace(pd);
+    reorder_args_ = {{DNNL_ARG_FROM, user_}, {DNNL_ARG_TO, internal_}};
   }
 }
 
@@ -221,12 +221,13 @@ void Staged::init_output(const dnnl::memory::desc& user, const dnnl::memory::des
   dnn.record(accumulate && user == wanted ? std::string(kind) + " (accumulate)" : std::string(kind), pd.impl_info_str(),
              user.dims());
   reorder_.emplace(pd);
+  reorder_args_ = {{DNNL_ARG_FROM, internal_}, {DNNL_ARG_TO, user_}};
 }
 
 dnnl::memory& Staged::input(dnnl::stream& stream, const void* data) {
   user_.set_data_handle(const_cast<void*>(data));
   if (!staged_) return user_;
-  execute_reorder(*reorder_, stream, user_, internal_);
+  execute(*reorder_, stream, reorder_args_);
   return internal_;
 }
 
@@ -236,7 +237,7 @@ dnnl::memory& Staged::output(void* data) {
 }
 
 void Staged::finish_output(dnnl::stream& stream) {
-  if (staged_ && has_user_) execute_reorder(*reorder_, stream, internal_, user_);
+  if (staged_ && has_user_) execute(*reorder_, stream, reorder_args_);
 }
 
 }  // namespace sprint::cpu::onednn

@@ -1,8 +1,7 @@
 // onednn_common.h: what the onednn_*.cpp files share: the per-CpuContext oneDNN engine/stream and primitive cache
 // (a DeviceContext extension, never a global), memory descriptors built from sprint tensors, and Staged, a
 // primitive argument that reorders between the caller's layout and the one the primitive chose.
-// Steady state: a cache hit sets data handles and executes; no primitive or buffer is created (a primitive that
-// books a scratchpad gets a memory handle over the running thread's scratch buffer).
+// Steady state: a cache hit sets data handles and executes; no primitive, memory object or buffer is created.
 #pragma once
 
 #include <array>
@@ -50,9 +49,6 @@ dnnl::primitive_attr user_scratchpad_attr();
 /// Runs `primitive` with `args` and, when it books a scratchpad, the calling thread's scratch buffer (one per
 /// thread, grown to fit, as oneDNN's own; set as DNNL_ARG_SCRATCHPAD in `args`). Every execution goes through it.
 void execute(const dnnl::primitive& primitive, dnnl::stream& stream, std::unordered_map<int, dnnl::memory>& args);
-/// A reorder from `from` to `to` the same way.
-void execute_reorder(const dnnl::reorder& reorder, dnnl::stream& stream, const dnnl::memory& from,
-                     const dnnl::memory& to);
 
 /// Base of one op's cached primitives and buffers. Calls lock `mutex` while they execute it. `args` is the
 /// primitive's argument map, built once: dnnl::memory objects are handles, so setting a data handle on the
@@ -142,6 +138,7 @@ class Staged {
  private:
   dnnl::memory user_, internal_;
   std::optional<dnnl::reorder> reorder_;
+  std::unordered_map<int, dnnl::memory> reorder_args_;  // FROM and TO, built once (handles: see CachedPrimitive)
   bool staged_ = false;
   bool has_user_ = true;
 };
