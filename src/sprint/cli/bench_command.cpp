@@ -62,6 +62,12 @@ std::vector<double> seconds_of(const Row& r) {
   return out;
 }
 
+std::vector<double> accuracies_of(const Row& r) {
+  std::vector<double> out;
+  for (const RunResult& x : r.runs) out.push_back(x.accuracy);
+  return out;
+}
+
 std::string slug(const std::string& label) {
   std::string out;
   for (char c : label)
@@ -127,11 +133,8 @@ std::string prediction_cell(const Row& r) {
 std::string spectrain_claims(const std::vector<Row>& rows) {
   auto accuracy = [&](const std::string& group, const std::string& arm, int stages) -> std::optional<double> {
     for (const Row& r : rows)
-      if (r.config->group == group && r.config->arm == arm && r.config->stages == stages && !r.runs.empty()) {
-        std::vector<double> acc;
-        for (const RunResult& x : r.runs) acc.push_back(100.0 * x.accuracy);
-        return median(acc);
-      }
+      if (r.config->group == group && r.config->arm == arm && r.config->stages == stages && !r.runs.empty())
+        return 100.0 * median(accuracies_of(r));  // as the table shows it
     return std::nullopt;
   };
   std::string md =
@@ -160,6 +163,12 @@ std::string spectrain_claims(const std::vector<Row>& rows) {
 }
 
 }  // namespace
+
+bool bench_on_cuda(const std::string& device) {
+  const bool has_cuda = cuda_device_count() > 0;
+  SPRINT_CHECK(device != "cuda" || has_cuda, "--device cuda: no CUDA device ({})", cuda_unavailable_reason());
+  return device == "cuda" || (device == "auto" && has_cuda);
+}
 
 std::string bench_machine_text(bool has_cuda) {
   const cpu::CpuInfo cpu = cpu::cpu_info();
@@ -217,8 +226,6 @@ std::string results_markdown(const BenchPlan& plan, const std::vector<Row>& rows
       continue;
     }
     const std::vector<double> t = seconds_of(r);
-    std::vector<double> acc;
-    for (const RunResult& x : r.runs) acc.push_back(x.accuracy);
     const double med = median(t);
     cells.push_back(std::to_string(r.runs.size()));
     cells.push_back(fmt::format("{:.2f}", med));
@@ -234,7 +241,7 @@ std::string results_markdown(const BenchPlan& plan, const std::vector<Row>& rows
       }
       cells.push_back(share);
     }
-    cells.push_back(fmt::format("{:.2f}%", 100.0 * median(acc)));
+    cells.push_back(fmt::format("{:.2f}%", 100.0 * median(accuracies_of(r))));
     if (plan.pipeline) cells.insert(cells.end(), {staleness_cell(r), prediction_cell(r)});
     md += line(cells);
     previous = &r;
@@ -401,10 +408,10 @@ int run_bench(const BenchArgs& a) {
   }
   SPRINT_CHECK(!a.name.empty(), "sprint bench needs a benchmark name (sprint bench --list shows them)");
   SPRINT_CHECK(a.stages.empty() || a.name == "spectrain", "--stages is an option of sprint bench spectrain");
-  for (size_t i = 0; i < a.stages.size(); ++i)
-    SPRINT_CHECK(std::find(a.stages.begin(), a.stages.begin() + static_cast<std::ptrdiff_t>(i), a.stages[i]) ==
-                     a.stages.begin() + static_cast<std::ptrdiff_t>(i),
-                 "--stages: depth {} is given twice", a.stages[i]);
+  std::vector<int> depths = a.stages;
+  std::sort(depths.begin(), depths.end());
+  const auto twice = std::adjacent_find(depths.begin(), depths.end());
+  SPRINT_CHECK(twice == depths.end(), "--stages: depth {} is given twice", twice == depths.end() ? 0 : *twice);
   if (a.name == "fish") return run_bench_fish(a);
   SPRINT_CHECK(!a.model && a.keeps.empty() && !a.merge_every && !a.fisher_samples && !a.peak_lr && !a.batch_size,
                "--model, --keeps, --merge-every, --fisher-samples, --batch-size and --peak-lr are options of sprint "
@@ -422,8 +429,7 @@ int run_bench(const BenchArgs& a) {
   data::prepare_output_directory(out, "--out");
   fs::create_directories(out / "runs");
   const bool has_cuda = cuda_device_count() > 0;
-  const bool on_cuda = a.device == "cuda" || (a.device == "auto" && has_cuda);
-  SPRINT_CHECK(!on_cuda || has_cuda, "--device cuda: no CUDA device ({})", cuda_unavailable_reason());
+  const bool on_cuda = bench_on_cuda(a.device);
   const fs::path exe = fs::read_symlink("/proc/self/exe");
 
   std::vector<Row> rows;

@@ -382,9 +382,7 @@ std::vector<std::string> FishBench::plots() const {
 int run_bench_fish(const BenchArgs& a) {
   SPRINT_CHECK(a.out.has_value(), "sprint bench needs --out DIR for RESULTS.md and its plots");
   FishSetup setup = fish_setup(a);
-  const bool has_cuda = cuda_device_count() > 0;
-  SPRINT_CHECK(a.device != "cuda" || has_cuda, "--device cuda: no CUDA device ({})", cuda_unavailable_reason());
-  setup.device = a.device == "cuda" || (a.device == "auto" && has_cuda) ? "cuda" : "cpu";
+  setup.device = bench_on_cuda(a.device) ? "cuda" : "cpu";
   const fs::path out = *a.out;
   data::prepare_output_directory(out, "--out");
   return FishBench(a, std::move(setup), out).run();

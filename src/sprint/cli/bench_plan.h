@@ -66,5 +66,8 @@ BenchPlan bench_plan(const std::string& name, const BenchSize& size);
 
 /// The "Machine:" lines of a RESULTS.md: CPU and its ISA, CUDA devices, sprint's build (bench_command.cpp).
 std::string bench_machine_text(bool has_cuda);
+/// Whether a bench's runs go to CUDA for its --device: `cuda` (InvalidArgument without a CUDA device), or `auto`
+/// on a machine with one (bench_command.cpp).
+bool bench_on_cuda(const std::string& device);
 
 }  // namespace sprint::cli
