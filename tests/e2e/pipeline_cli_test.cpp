@@ -1,5 +1,6 @@
 // pipeline_cli_test.cpp: `sprint train --pipeline K`: every weight policy trains, the table and the report's
-// "pipeline" object describe the stages, and options that cannot work are one line and exit code 2.
+// "pipeline" object describe the stages, a profiled pipeline prints a table per stage, and options that cannot
+// work are one line and exit code 2.
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -117,6 +118,43 @@ TEST(PipelineCli, KilledAndResumedRunsEndBitIdentical) {
     EXPECT_TRUE(read_text_file((dir / "latest.safetensors").string()) == want)
         << "final weights differ from the uninterrupted run";
   }
+}
+
+TEST(PipelineCli, ProfiledStagesPrintATableEachAndTraceTheirLayers) {
+  TempDir tmp;
+  const fs::path trace = tmp.path() / "t.json", report = tmp.path() / "r.json";
+  CommandResult r = run_sprint(mlp({"--pipeline", "2", "--pipeline-boundaries", "0,2", "--profile", "--profile-steps",
+                                    "3", "--profile-warmup", "1", "--trace", trace.string(), "--report",
+                                    report.string()}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const size_t zero = r.out.find("stage 0 (0 .. fc1):\nprofile: 3 steps after 1 warm-up on cpu");
+  const size_t one = r.out.find("stage 1 (fc2 .. fc3):\nprofile: 3 steps after 1 warm-up on cpu");
+  ASSERT_NE(zero, std::string::npos) << r.out;
+  ASSERT_NE(one, std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\ngradient wait "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\nactivation wait "), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("final test accuracy"), std::string::npos) << "the run continues normally:\n" << r.out;
+  std::ifstream report_in(report);
+  const nlohmann::json j = nlohmann::json::parse(report_in);
+  ASSERT_EQ(j["profile"]["pipeline_stages"].size(), 2u) << j.dump(2);
+  EXPECT_EQ(j["profile"]["pipeline_stages"][1]["layer_names"], "fc2 .. fc3");
+  std::ifstream trace_in(trace);
+  const nlohmann::json t = nlohmann::json::parse(trace_in);
+  bool fc3_in_stage_1 = false;
+  for (const nlohmann::json& e : t["traceEvents"])
+    if (e["ph"] == "X" && e["name"] == "fc3" && e["pid"] == 4) fc3_in_stage_1 = true;
+  EXPECT_TRUE(fc3_in_stage_1) << "stage 1's layers are process 4 of the trace";
+
+  // sprint profile --pipeline: the same tables, every stage's profiled steps whole turns of its schedule.
+  r = run_sprint({"profile", "--model", "mlp2", "--dataset", "random", "--pipeline", "3", "--weight-policy", "sync",
+                  "--micro-batches", "2", "--steps", "4", "--warmup", "1"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  for (const char* heading : {"stage 0 (", "stage 1 (", "stage 2 ("}) EXPECT_NE(r.out.find(heading), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("pipeline: 3 stages"), std::string::npos) << r.out;
+  r = run_sprint({"profile", "--model", "mlp2", "--dataset", "random", "--weight-policy", "sync"});
+  EXPECT_EQ(r.exit_code, 2) << r.err;
+  EXPECT_EQ(count_lines(r.err), 1) << r.err;
+  EXPECT_NE(r.err.find("--pipeline"), std::string::npos) << r.err;
 }
 
 TEST(PipelineCli, WhatCannotWorkIsOneLineAndExitCode2) {

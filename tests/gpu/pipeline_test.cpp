@@ -1,7 +1,8 @@
 // pipeline_test.cpp: pipelined training on one GPU, each stage on a stream of its own (hand-offs ordered by
 // events, tensors marked with record_stream). Every policy's run on CUDA must match the same pipelined run on
 // the CPU within float reordering (the 1F1B order fixes the results, whatever the streams' timing), and GPipe's
-// sync must match plain CUDA training. The small CNN (BatchNorm, dropout) in three stages.
+// sync must match plain CUDA training; profiling the stages (events on each stage's stream) changes no result.
+// The small CNN (BatchNorm, dropout) in three stages.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -32,9 +33,11 @@ struct PipelineRun {
   std::vector<double> losses;
   std::vector<std::vector<float>> params;
   std::vector<train::StageReport> stages;
+  std::vector<profile::ProfileData> profiles;
 };
 
-PipelineRun train_on(Device device, std::optional<train::WeightPolicy> policy, int stages = 3) {
+PipelineRun train_on(Device device, std::optional<train::WeightPolicy> policy, int stages = 3,
+                     std::optional<profile::ProfilerOptions> profile = std::nullopt) {
   const data::Dataset train_set = features(192, 3), test_set = features(64, 4);
   Generator init(7);
   nn::Model model = small_cnn(init);
@@ -54,6 +57,7 @@ PipelineRun train_on(Device device, std::optional<train::WeightPolicy> policy, i
     p.micro_batches = *policy == train::WeightPolicy::kSync ? 2 : 1;
     p.boundaries = train::boundaries_by_index(train::pipeline_layers(*model.net).size(), stages);
     p.make_optimizer = make_sgd;
+    p.profile = profile;
   }
   train::Trainer trainer(model, *sgd, train_set, test_set, o);
   PipelineRun r;
@@ -65,6 +69,7 @@ PipelineRun train_on(Device device, std::optional<train::WeightPolicy> policy, i
   for (const nn::ParameterPtr& p : model.net->parameters())
     r.params.push_back(ops::to_host(s, p->master_value()).to_vector<float>());
   r.stages = trainer.pipeline_stages();
+  for (const profile::ProfileData* d : trainer.pipeline_profiles()) r.profiles.push_back(*d);
   return r;
 }
 
@@ -104,6 +109,24 @@ TEST_F(PipelineOnCuda, StagesRunOnStreamsOfTheirOwnAndLeaveNoBlockWaiting) {
   context().synchronize_all();
   (void)Tensor::empty({16}, DType::kF32, context().allocator());  // polls the blocks that waited for events
   EXPECT_EQ(context().caching_allocator().n_waiting_blocks(), 0);
+}
+
+TEST_F(PipelineOnCuda, ProfiledStagesTimeTheirLayersWithEventsOnTheirStreams) {
+  const PipelineRun plain = train_on(cuda_device(0), train::WeightPolicy::kSpecTrain);
+  const PipelineRun profiled =
+      train_on(cuda_device(0), train::WeightPolicy::kSpecTrain, 3, profile::ProfilerOptions{.warmup_steps = 1, .steps = 3});
+  expect_close(profiled, plain, 2e-4, "profiling changes no result");
+  ASSERT_EQ(profiled.profiles.size(), 3u);
+  for (const profile::ProfileData& d : profiled.profiles) {
+    EXPECT_TRUE(d.device_timing);
+    EXPECT_EQ(d.n_steps(), 3);
+    int64_t device_layer_spans = 0;
+    for (const profile::Span& s : d.spans) {
+      EXPECT_LE(s.start_ns, s.end_ns) << d.names[static_cast<size_t>(s.name)];
+      if (s.track == profile::Track::kDevice && s.category == profile::Category::kForward) ++device_layer_spans;
+    }
+    EXPECT_GT(device_layer_spans, 3) << "the model region and its layers, timed with events, every step";
+  }
 }
 
 }  // namespace

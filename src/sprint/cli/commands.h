@@ -150,6 +150,9 @@ struct ProfileArgs {
   int64_t random_features = 10;  ///< the random data set: features and classes (samples follow the batch size)
   int64_t random_classes = 2;
   uint64_t seed = 0;
+  int pipeline = 0;                         ///< stages (0: no pipeline); each stage prints a table of its own
+  std::string weight_policy = "spectrain";  ///< as sprint train's
+  int64_t micro_batches = 1;
 };
 
 /// `sprint fisher`: scores of a model's weights and the mask of the top fraction.

@@ -413,9 +413,17 @@ void add_profile(CLI::App& app, sprint::cli::ProfileArgs& a) {
       ->check(CLI::IsMember({"auto", "nchw", "nhwc", "blocked"}))->capture_default_str();
   p->add_option("--trace", a.trace, "also write the profiled steps as a Chrome trace-event JSON file");
   p->add_option("--report", a.report, "also write a JSON report with the \"profile\" object");
+  auto* pipeline = p->add_option("--pipeline", a.pipeline,
+                                 "profile the stages of a K-stage pipeline (as sprint train --pipeline), a table each")
+                       ->check(sprint::cli::StrictRange(1, 64));
+  p->add_option("--weight-policy", a.weight_policy, "--pipeline: none | stash | spectrain | sync")
+      ->check(CLI::IsMember({"none", "stash", "spectrain", "sync"}))->capture_default_str()->needs(pipeline);
+  p->add_option("--micro-batches", a.micro_batches, "--weight-policy sync: micro-batches per batch")
+      ->check(sprint::cli::StrictRange(int64_t{1}, int64_t{1} << 20))->capture_default_str()->needs(pipeline);
   p->footer(
       "Examples:\n"
       "  sprint profile --model mlp2 --dataset random --steps 50\n"
+      "  sprint profile --model cnn --dataset cifar10 --pipeline 2 --trace stages.json\n"
       "  sprint profile --model cnn --dataset fashion-mnist --trace cnn.json   # open in https://ui.perfetto.dev");
 }
 

@@ -32,6 +32,7 @@
 #include "sprint/optim/adam.h"
 #include "sprint/optim/sgd.h"
 #include "sprint/profile/chrome_trace.h"
+#include "sprint/train/pipeline_profile.h"
 #include "sprint/train/pipeline_trace.h"
 #include "sprint/profile/event_writer.h"
 #include "sprint/profile/profile_summary.h"
@@ -308,9 +309,10 @@ int run_train_in(const TrainArgs& a, dist::ProcessGroup* group) {
   cpu_context().set_num_threads(threads);
   cpu_context().set_reference_only(a.cpu_kernels == "reference");
   const Stream stream = context.compute_stream();
+  // A pipeline's stages profile themselves (one profiler per stage thread).
+  const profile::ProfilerOptions profile_options{.warmup_steps = a.profile_warmup, .steps = a.profile_steps};
   std::optional<profile::Profiler> profiler;
-  if (a.profile)
-    profiler.emplace(stream, profile::ProfilerOptions{.warmup_steps = a.profile_warmup, .steps = a.profile_steps});
+  if (a.profile && a.pipeline == 0) profiler.emplace(stream, profile_options);
 
   const Datasets data = load_datasets(a);
   Generator init_rng(a.seed);
@@ -406,6 +408,7 @@ int run_train_in(const TrainArgs& a, dist::ProcessGroup* group) {
   if (a.pipeline > 0) {
     train::PipelineOptions& p = options.pipeline.emplace();
     p.stages = a.pipeline;
+    if (a.profile) p.profile = profile_options;
     p.policy = train::parse_weight_policy(a.weight_policy);
     p.micro_batches = a.micro_batches;
     for (int64_t b : a.pipeline_boundaries) p.boundaries.push_back(static_cast<size_t>(b));
@@ -527,8 +530,13 @@ int run_train_in(const TrainArgs& a, dist::ProcessGroup* group) {
   if (const std::vector<train::StageReport> stages = trainer.pipeline_stages(); !stages.empty()) {
     report.pipeline =
         train::pipeline_json(*options.pipeline, trainer.pipeline_boundaries(), stages, trainer.pipeline_wall_seconds());
+    const std::vector<const profile::ProfileData*> profiles = trainer.pipeline_profiles();
+    if (!profiles.empty()) {
+      std::printf("%s", train::pipeline_profile_tables(stages, profiles, static_cast<size_t>(a.profile_rows)).c_str());
+      report.profile = train::pipeline_profile_json(stages, profiles);
+    }
     print_pipeline(*options.pipeline, trainer, stages);
-    if (a.trace) train::write_pipeline_trace(*a.trace, trainer.pipeline_spans(), options.pipeline->stages);
+    if (a.trace) train::write_pipeline_trace(*a.trace, trainer.pipeline_spans(), options.pipeline->stages, profiles);
   }
   if (trainer.interrupted()) {
     report.status = "interrupted";

@@ -11,16 +11,16 @@
 namespace sprint::profile {
 namespace {
 
-constexpr int kHostPid = 1, kDevicePid = 2, kTid = 1;
+constexpr int kTid = 1;
 
-int pid_of(Track track) {
+int pid_of(Track track, const TraceProcesses& where) {
   switch (track) {
     case Track::kHost:
-      return kHostPid;
+      return where.host_pid;
     case Track::kDevice:
-      return kDevicePid;
+      return where.device_pid;
   }
-  return kHostPid;
+  return where.host_pid;
 }
 
 nlohmann::ordered_json metadata(const char* what, int pid, const std::string& name) {
@@ -37,16 +37,17 @@ double us(int64_t ns) {
 
 }  // namespace
 
-std::string chrome_trace_json(const ProfileData& data) {
+void append_chrome_trace_events(nlohmann::ordered_json& events, const ProfileData& data,
+                                const TraceProcesses& where) {
   using nlohmann::ordered_json;
-  ordered_json events = ordered_json::array();
   const bool has_device = std::any_of(data.spans.begin(), data.spans.end(),
                                       [](const Span& s) { return s.track == Track::kDevice; });
-  events.push_back(metadata("process_name", kHostPid, "sprint host"));
-  events.push_back(metadata("thread_name", kHostPid, "training thread"));
+  events.push_back(metadata("process_name", where.host_pid, where.host_name));
+  events.push_back(metadata("thread_name", where.host_pid, "training thread"));
   if (has_device) {
-    events.push_back(metadata("process_name", kDevicePid, data.device));
-    events.push_back(metadata("thread_name", kDevicePid, "compute stream"));
+    events.push_back(
+        metadata("process_name", where.device_pid, where.device_name.empty() ? data.device : where.device_name));
+    events.push_back(metadata("thread_name", where.device_pid, "compute stream"));
   }
   // Per track by start; on a tie the longer (outer) span first, so that viewers stack children under parents.
   std::vector<size_t> order(data.spans.size());
@@ -66,11 +67,17 @@ std::string chrome_trace_json(const ProfileData& data) {
                    {"ph", "X"},
                    {"ts", us(s.start_ns)},
                    {"dur", us(s.end_ns - s.start_ns)},
-                   {"pid", pid_of(s.track)},
+                   {"pid", pid_of(s.track, where)},
                    {"tid", kTid}};
     if (s.flops > 0 || s.bytes > 0) e["args"] = {{"flops", s.flops}, {"bytes", s.bytes}};
     events.push_back(std::move(e));
   }
+}
+
+std::string chrome_trace_json(const ProfileData& data) {
+  using nlohmann::ordered_json;
+  ordered_json events = ordered_json::array();
+  append_chrome_trace_events(events, data, TraceProcesses{});
   return ordered_json{{"traceEvents", std::move(events)}, {"displayTimeUnit", "ms"}}.dump();
 }
 

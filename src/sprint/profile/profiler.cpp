@@ -29,11 +29,12 @@ int track_index(Track track) {
 
 }  // namespace
 
-Profiler::Profiler(const Stream& stream, const ProfilerOptions& options)
+Profiler::Profiler(const Stream& stream, const ProfilerOptions& options,
+                   std::optional<std::chrono::steady_clock::time_point> origin)
     : stream_(stream),
       options_(options),
       device_timing_(stream.valid() && stream.device().is_cuda()),
-      origin_(std::chrono::steady_clock::now()) {
+      origin_(origin.value_or(std::chrono::steady_clock::now())) {
   SPRINT_CHECK(stream.valid(), "the profiler needs a stream to time");
   SPRINT_CHECK(options.steps >= 1, "profile steps must be >= 1, got {}", options.steps);
   SPRINT_CHECK(options.warmup_steps >= 0, "profile warm-up steps must be >= 0, got {}", options.warmup_steps);

@@ -6,7 +6,8 @@
 // resolved once at the end of the step: no host wait per layer. Steps that are not profiled get a null
 // observer: nothing is called, nothing is timed.
 //
-// Stream semantics: one stream (the trainer's). A profiled step begins by waiting for that stream (so that
+// Stream semantics: one stream (the trainer's, or a pipeline stage's: each stage has a profiler of its own, used
+// by the stage's thread alone). A profiled step begins by waiting for that stream (so that
 // the device's event times and the host clock share a start) and ends by waiting for it once.
 #pragma once
 
@@ -32,8 +33,11 @@ struct ProfilerOptions {
 
 class Profiler final : public nn::LayerObserver {
  public:
-  /// Times work queued on `stream`. Throws InvalidArgument for steps < 1 or warmup_steps < 0.
-  Profiler(const Stream& stream, const ProfilerOptions& options);
+  /// Times work queued on `stream`. Throws InvalidArgument for steps < 1 or warmup_steps < 0. `origin`: where
+  /// the spans' clock is zero (default: now); profilers of a pipeline's stages share the pipeline's, so that
+  /// their spans line up in one trace.
+  Profiler(const Stream& stream, const ProfilerOptions& options,
+           std::optional<std::chrono::steady_clock::time_point> origin = std::nullopt);
   ~Profiler() override;
   Profiler(const Profiler&) = delete;
   Profiler& operator=(const Profiler&) = delete;

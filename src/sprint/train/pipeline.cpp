@@ -138,6 +138,7 @@ struct Pipeline::Stage {
   int64_t staleness_max = 0, backwards = 0;
   double busy = 0.0, idle = 0.0;
   std::vector<PipelineSpan> spans;  // the first kTracedSpansPerStage passes
+  std::unique_ptr<profile::Profiler> profiler;  // null: not profiled
 };
 
 const char* pipeline_span_kind_name(PipelineSpanKind kind) {
@@ -150,6 +151,13 @@ const char* pipeline_span_kind_name(PipelineSpanKind kind) {
       return "update";
   }
   return "?";
+}
+
+std::vector<const profile::ProfileData*> Pipeline::profiles() const {
+  std::vector<const profile::ProfileData*> out;
+  for (const auto& s : stages_)
+    if (s->profiler) out.push_back(&s->profiler->data());
+  return out;
 }
 
 std::vector<PipelineSpan> Pipeline::spans() const {
@@ -215,6 +223,9 @@ Pipeline::Pipeline(nn::Model& model, const PipelineOptions& options, const Strea
     // Stage 0 draws from the run's generator (one stage is plain training); the others from their own forks,
     // so dropout masks depend on the stage, never on the threads' timing.
     if (k > 0) s->rng = rng.fork();
+    if (options.profile) {
+      s->profiler = std::make_unique<profile::Profiler>(s->stream, *options.profile, created_);
+    }
     stages_.push_back(std::move(s));
   }
 }
@@ -295,7 +306,18 @@ void Pipeline::run_stage(Stage& stage, Shared& shared, const optim::Schedule* sc
     };
     stage.spans.push_back({k, kind, index, micro, ns(start), ns(Clock::now())});
   };
-  auto wait = [&](auto&& pop) {
+  profile::Profiler* const profiler = stage.profiler.get();
+  // A profiled step of the stage's schedule: begin() gives the step's layer observer, end() closes it, and
+  // discard() forgets a turn that found no work.
+  auto begin_step = [&] { ctx.observer = profiler != nullptr ? profiler->begin_step() : nullptr; };
+  auto end_step = [&] {
+    if (profiler != nullptr) profiler->end_step();
+  };
+  auto discard_step = [&] {
+    if (profiler != nullptr) profiler->discard_step();
+  };
+  auto wait = [&](const char* what, auto&& pop) {
+    const profile::ProfileRegion region(profiler, what, profile::Category::kData);
     const auto t = Clock::now();
     auto v = pop();
     stage.idle += seconds_since(t);
@@ -304,13 +326,13 @@ void Pipeline::run_stage(Stage& stage, Shared& shared, const optim::Schedule* sc
   // The next mini-batch's input: its index and activation (stage 0: the ring's copy); nullopt at the end.
   auto next_input = [&]() -> std::optional<HandOff> {
     if (first) {
-      std::optional<int64_t> i = wait([&] { return shared.fed.pop(); });
+      std::optional<int64_t> i = wait("input wait", [&] { return shared.fed.pop(); });
       if (!i) return std::nullopt;
       const Shared::Slot& s = shared.slot_of(*i);
       consume(s.inputs, s.filled, stream);
       return HandOff{*i, s.inputs, nullptr};
     }
-    std::optional<HandOff> h = wait([&] { return in->pop(); });
+    std::optional<HandOff> h = wait("activation wait", [&] { return in->pop(); });
     if (h) consume(h->tensor, h->ready, stream);
     return h;
   };
@@ -325,7 +347,10 @@ void Pipeline::run_stage(Stage& stage, Shared& shared, const optim::Schedule* sc
       stage.optimizer->set_lr(schedule->lr(stage.updates));
       stage.optimizer->set_momentum(schedule->momentum(stage.updates));
     }
-    stage.optimizer->step(stream, 1.0);
+    {
+      const profile::ProfileRegion region(profiler, "optimizer", profile::Category::kOptimizer);
+      stage.optimizer->step(stream, 1.0);
+    }
     ++stage.updates;
     stage.weights->count_update();
     stage.weights->check_prediction_sample(stream);
@@ -346,9 +371,14 @@ void Pipeline::run_stage(Stage& stage, Shared& shared, const optim::Schedule* sc
     stage.weights->begin_forward(stream, key);
     const Tensor part = n == x.dim(0) ? x : x.rows(row, n);
     SPRINT_ASSERT(part.dim(0) == n, "stage {}: {} rows for a micro-batch of {}", k, part.dim(0), n);
-    Tensor y = stage.net->forward(ctx, part);
+    Tensor y;
+    {
+      const profile::ProfileRegion region(profiler, "model", profile::Category::kForward);
+      y = stage.net->forward(ctx, part);
+    }
     stage.weights->end_forward(stream);
     if (last) {
+      const profile::ProfileRegion region(profiler, "loss", profile::Category::kLoss);
       const Shared::Slot& s = shared.slot_of(index);
       if (!first) consume(s.labels, s.filled, stream);
       const Tensor labels = n == s.size ? s.labels : s.labels.rows(row, n);
@@ -367,10 +397,11 @@ void Pipeline::run_stage(Stage& stage, Shared& shared, const optim::Schedule* sc
     shake(PipelineSpanKind::kBackward);
     Tensor dy;
     if (last) {
+      const profile::ProfileRegion region(profiler, "loss", profile::Category::kLoss);
       ctx.buffers = key;
       dy = loss.backward(ctx, scale);
     } else {
-      std::optional<HandOff> g = wait([&] { return grad_in->pop(); });
+      std::optional<HandOff> g = wait("gradient wait", [&] { return grad_in->pop(); });
       SPRINT_ASSERT(g && g->index == index, "stage {} expected the gradient of mini-batch {}", k, index);
       consume(g->tensor, g->ready, stream);
       dy = g->tensor;
@@ -383,7 +414,11 @@ void Pipeline::run_stage(Stage& stage, Shared& shared, const optim::Schedule* sc
     ++stage.backwards;
     if (zero_first) stage.optimizer->zero_grad();
     stage.weights->begin_backward(stream, key);
-    Tensor dx = stage.net->backward(ctx, dy);
+    Tensor dx;
+    {
+      const profile::ProfileRegion region(profiler, "model", profile::Category::kBackward);
+      dx = stage.net->backward(ctx, dy);
+    }
     stage.weights->end_backward(stream);
     if (!first) grad_out->push({index, dx, mark(stream)});
     stage.busy += seconds_since(t);
@@ -393,7 +428,13 @@ void Pipeline::run_stage(Stage& stage, Shared& shared, const optim::Schedule* sc
   if (sync) {
     // GPipe: every micro-batch forward, then every backward in reverse, gradients accumulated, one update.
     const int64_t M = options_.micro_batches;
-    while (std::optional<HandOff> x = next_input()) {
+    while (true) {
+      begin_step();
+      std::optional<HandOff> x = next_input();
+      if (!x) {
+        discard_step();
+        break;
+      }
       const int64_t size = shared.slot_of(x->index).size;
       const int64_t parts = std::min(M, size);
       const double whole = loss_weight(loss, size);
@@ -412,6 +453,7 @@ void Pipeline::run_stage(Stage& stage, Shared& shared, const optim::Schedule* sc
         backward(x->index, nn::BufferKey::micro_batch(m), scale, m == parts - 1);
       }
       update(x->index);
+      end_step();
     }
   } else {
     // Asynchronous 1F1B: K - k - 1 forwards ahead, then one forward and one backward in turn, then the drain.
@@ -431,12 +473,17 @@ void Pipeline::run_stage(Stage& stage, Shared& shared, const optim::Schedule* sc
     };
     while (inputs_left && static_cast<int64_t>(in_flight.size()) < ahead) forward_next();
     while (!in_flight.empty() || inputs_left) {
+      begin_step();
       if (inputs_left) forward_next();
-      if (in_flight.empty()) break;
+      if (in_flight.empty()) {
+        discard_step();
+        break;
+      }
       const int64_t index = in_flight.front();
       in_flight.pop_front();
       backward(index, nn::BufferKey::micro_batch(index % K), 1.0, true);
       update(index);
+      end_step();
     }
   }
   if (out != nullptr) out->close();

@@ -10,6 +10,13 @@
 // work has run. The input ring is ordered the same way (filled on the run's stream, released by stage 0). The
 // stages' streams wait for the run's stream when an epoch begins, and the run's stream for theirs when it ends.
 // Busy and idle times are the stage threads' host times (on a GPU: queueing work and waiting for hand-offs).
+//
+// Profiling (PipelineOptions::profile): each stage has a profiler of its own, on its stream, used by its thread
+// alone. A stage's step is one turn of its schedule: under 1F1B a forward (of a later mini-batch), a backward
+// and the update; under sync one mini-batch's forwards, backwards and update. The first K - k - 1 forwards of
+// stage k (the pipeline filling up) come before its first step. Its waits for hand-offs are regions of their
+// own ("input wait", "activation wait", "gradient wait"), so each stage's table shows its layers and its idle
+// time; the profilers share the pipeline's clock, so their spans line up with the stage spans in one trace.
 #pragma once
 
 #include <chrono>
@@ -24,6 +31,7 @@
 #include "sprint/nn/models.h"
 #include "sprint/optim/optimizer.h"
 #include "sprint/optim/schedule.h"
+#include "sprint/profile/profiler.h"
 #include "sprint/train/pipeline_stages.h"
 #include "sprint/train/weight_versions.h"
 
@@ -44,6 +52,9 @@ struct PipelineOptions {
   /// Testing: called on stage `stage`'s thread before each of its passes and updates (concurrently from every
   /// stage), e.g. to sleep for random times and shake the threads' timing. Null: nothing.
   std::function<void(int stage, PipelineSpanKind kind)> before_pass;
+  /// Profile every stage's steps (warm-up and profiled steps counted per stage, over the run); nullopt: no
+  /// profiling.
+  std::optional<profile::ProfilerOptions> profile;
 };
 
 /// What one stage did, for the report.
@@ -97,6 +108,8 @@ class Pipeline {
   /// The first passes of every stage (at most kTracedSpansPerStage each), for the trace.
   std::vector<PipelineSpan> spans() const;
   static constexpr size_t kTracedSpansPerStage = 4096;
+  /// Each stage's profile (stage order) when PipelineOptions::profile was given; otherwise empty.
+  std::vector<const profile::ProfileData*> profiles() const;
   /// Wall time of the training epochs so far (the stages' busy time over it is their overlap).
   double wall_seconds() const { return wall_seconds_; }
   /// Updates each stage applied over the run (equal for every stage between epochs).

@@ -7,11 +7,15 @@
 
 #include "sprint/core/error.h"
 #include "sprint/data/output_file.h"
+#include "sprint/profile/chrome_trace.h"
 
 namespace sprint::train {
 
-std::string pipeline_trace_json(const std::vector<PipelineSpan>& spans, int stages) {
+std::string pipeline_trace_json(const std::vector<PipelineSpan>& spans, int stages,
+                                const std::vector<const profile::ProfileData*>& profiles) {
   using nlohmann::ordered_json;
+  SPRINT_CHECK(profiles.empty() || static_cast<int>(profiles.size()) == stages, "{} stage profiles for {} stages",
+               profiles.size(), stages);
   ordered_json events = ordered_json::array();
   events.push_back(
       {{"name", "process_name"}, {"ph", "M"}, {"pid", 1}, {"args", {{"name", "sprint pipeline"}}}});
@@ -39,12 +43,20 @@ std::string pipeline_trace_json(const std::vector<PipelineSpan>& spans, int stag
                       {"tid", s.stage + 1},
                       {"args", {{"mini_batch", s.mini_batch}, {"micro_batch", s.micro_batch}}}});
   }
+  for (size_t k = 0; k < profiles.size(); ++k) {
+    const int pid = 2 + 2 * static_cast<int>(k);
+    profile::append_chrome_trace_events(events, *profiles[k],
+                                        {.host_pid = pid,
+                                         .host_name = fmt::format("stage {} host", k),
+                                         .device_pid = pid + 1,
+                                         .device_name = fmt::format("stage {} {}", k, profiles[k]->device)});
+  }
   return ordered_json{{"traceEvents", std::move(events)}, {"displayTimeUnit", "ms"}}.dump();
 }
 
-void write_pipeline_trace(const std::filesystem::path& path, const std::vector<PipelineSpan>& spans,
-                          int stages) {
-  const std::string text = pipeline_trace_json(spans, stages);
+void write_pipeline_trace(const std::filesystem::path& path, const std::vector<PipelineSpan>& spans, int stages,
+                          const std::vector<const profile::ProfileData*>& profiles) {
+  const std::string text = pipeline_trace_json(spans, stages, profiles);
   data::write_output_text(path, text);
 }
 

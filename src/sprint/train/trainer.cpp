@@ -117,7 +117,8 @@ Trainer::Trainer(nn::Model& model, optim::Optimizer& optimizer, const data::Data
     SPRINT_CHECK(!options.cuda_graph, "--pipeline does not combine with CUDA graphs");
     SPRINT_CHECK(!options.loss_scaling, "--pipeline does not combine with loss scaling");
     SPRINT_CHECK(options.lookahead.every == 0, "--pipeline does not combine with lookahead weight averaging");
-    SPRINT_CHECK(options.profiler == nullptr, "--pipeline does not combine with the profiler yet");
+    SPRINT_CHECK(options.profiler == nullptr, "a pipeline's stages profile themselves (PipelineOptions::profile): the "
+                                              "trainer's profiler times one thread");
     SPRINT_CHECK(options.checkpoint_every == 0,
                  "--pipeline saves checkpoints at each epoch's end and when interrupted (its stages have drained "
                  "then), not every --checkpoint-every steps");

@@ -178,6 +178,10 @@ class Trainer {
   /// The pipeline's traced passes and its epochs' wall time (empty / 0 without a pipeline).
   std::vector<PipelineSpan> pipeline_spans() const { return pipeline_ ? pipeline_->spans() : std::vector<PipelineSpan>{}; }
   double pipeline_wall_seconds() const { return pipeline_ ? pipeline_->wall_seconds() : 0.0; }
+  /// Each stage's profile (PipelineOptions::profile), stage order; empty when not profiled.
+  std::vector<const profile::ProfileData*> pipeline_profiles() const {
+    return pipeline_ ? pipeline_->profiles() : std::vector<const profile::ProfileData*>{};
+  }
   /// Optimizer steps taken so far, and the planned total for a run of n_epochs (max_steps caps it).
   int64_t steps_done() const { return steps_done_; }
   /// Data parallelism: gradient buckets all-reduced so far, and how many of them started during backward.
