@@ -1,14 +1,14 @@
-// pipeline_stages.cpp: stage boundaries (by index, balanced by cost), stage views, per-layer timing.
+// pipeline_stages.cpp: stage boundaries (by index, balanced by cost), stage views, per-layer timing (the
+// profiler's figures).
 #include "sprint/train/pipeline_stages.h"
 
 #include <algorithm>
-#include <chrono>
 #include <limits>
 #include <unordered_map>
 
 #include "sprint/core/error.h"
-#include "sprint/nn/layer_observer.h"
 #include "sprint/ops/elementwise.h"
+#include "sprint/profile/profiler.h"
 
 namespace sprint::train {
 
@@ -114,53 +114,33 @@ std::vector<std::shared_ptr<nn::Sequential>> split_stages(const nn::Sequential& 
   return stages;
 }
 
-namespace {
-
-// Adds the wall time of each top-level layer's calls (nested layers run inside them and are not counted
-// apart).
-class TopLevelTimer final : public nn::LayerObserver {
- public:
-  explicit TopLevelTimer(nn::Sequential& net) {
-    size_t i = 0;
-    for (const auto& [name, layer] : pipeline_layers(net)) index_[layer.get()] = i++;
-    seconds_.assign(i, 0.0);
-  }
-  void layer_begin(const nn::RunContext&, std::string_view, const nn::Module& m, nn::Phase,
-                   const Tensor&) override {
-    if (index_.count(&m) != 0) start_ = std::chrono::steady_clock::now();
-  }
-  void layer_end(const nn::RunContext& ctx, std::string_view, const nn::Module& m, nn::Phase) override {
-    const auto it = index_.find(&m);
-    if (it == index_.end()) return;
-    ctx.stream.synchronize();
-    if (counting_)
-      seconds_[it->second] +=
-          std::chrono::duration<double>(std::chrono::steady_clock::now() - start_).count();
-  }
-  bool counting_ = false;
-  std::vector<double> seconds_;
-
- private:
-  std::unordered_map<const nn::Module*, size_t> index_;
-  std::chrono::steady_clock::time_point start_;
-};
-
-}  // namespace
-
 std::vector<double> measure_layer_seconds(nn::Sequential& net, nn::RunContext ctx, const Tensor& inputs,
                                           int steps) {
   SPRINT_CHECK(steps >= 1, "measure_layer_seconds needs at least one step, got {}", steps);
-  TopLevelTimer timer(net);
-  ctx.observer = &timer;
+  // The first step warms up (buffers, primitives, weight reorders); on a GPU the layers are timed with events.
+  profile::Profiler profiler(ctx.stream, {.warmup_steps = 1, .steps = steps});
   Tensor dy;
   for (int s = 0; s <= steps; ++s) {
-    timer.counting_ = s > 0;  // step 0 warms up (buffers, primitives, weight reorders)
+    ctx.observer = profiler.begin_step();
     const Tensor y = net.forward(ctx, inputs);
     if (!dy.defined()) dy = ops::full(ctx.stream, y.shape(), y.dtype(), 1.0 / static_cast<double>(y.dim(0)));
     (void)net.backward(ctx, dy);
+    profiler.end_step();
   }
-  for (double& t : timer.seconds_) t /= steps;
-  return timer.seconds_;
+  // A pipeline layer's profile path is its dotted name ("features.3"); the spans of the Sequentials around
+  // them and of the modules inside them are not counted.
+  const PipelineLayers layers = pipeline_layers(net);
+  std::unordered_map<std::string, size_t> index;
+  for (size_t i = 0; i < layers.size(); ++i) index.emplace(layers[i].first, i);
+  std::vector<double> seconds(layers.size(), 0.0);
+  const profile::ProfileData& data = profiler.data();
+  for (const profile::Span& span : data.spans) {
+    if (span.category != profile::Category::kForward && span.category != profile::Category::kBackward) continue;
+    const auto it = index.find(data.names[static_cast<size_t>(span.name)]);
+    if (it != index.end()) seconds[it->second] += static_cast<double>(span.end_ns - span.start_ns) * 1e-9;
+  }
+  for (double& t : seconds) t /= steps;
+  return seconds;
 }
 
 }  // namespace sprint::train

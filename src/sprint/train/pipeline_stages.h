@@ -36,7 +36,8 @@ std::vector<std::shared_ptr<nn::Sequential>> split_stages(const nn::Sequential& 
                                                           const StageBoundaries& boundaries);
 
 /// Mean forward + backward seconds of each of `net`'s pipeline_layers over `steps` training steps on
-/// `inputs` (after one warm-up step), timed with a layer observer; the loss and optimizer are not timed.
+/// `inputs` (after one warm-up step), timed by the profiler (profile::Profiler: the host clock on the CPU,
+/// events on a GPU stream, no wait per layer); the loss and optimizer are not timed.
 /// Parameter gradients are left written (the caller zeroes them before training).
 std::vector<double> measure_layer_seconds(nn::Sequential& net, nn::RunContext ctx, const Tensor& inputs,
                                           int steps);

@@ -106,6 +106,30 @@ TEST(PipelineStages, LayersExpandNestedSequentialsAndViewsShareThem) {
   EXPECT_THROW(split_stages(net, {0, 3}), InvalidArgument);
 }
 
+// The profiler times every pipeline layer (nested ones by their dotted names), and a layer with 64 times the
+// work of the others costs the most.
+TEST(PipelineStages, MeasuredLayerSecondsFollowTheWork) {
+  Generator rng(2);
+  auto inner = std::make_shared<nn::Sequential>();
+  inner->add(std::make_shared<nn::Linear>(nn::LinearOptions(64, 64), rng), "small");
+  inner->add(std::make_shared<nn::ReLU>(), "relu");
+  nn::Sequential net;
+  net.add(inner, "features");
+  net.add(std::make_shared<nn::Linear>(nn::LinearOptions(64, 4096), rng), "wide");
+  net.add(std::make_shared<nn::Linear>(nn::LinearOptions(4096, 64), rng), "narrow");
+  net.set_needs_input_grad(true);
+  const Stream stream = cpu_context().compute_stream();
+  Generator dropout(3);
+  const nn::RunContext ctx{stream, &dropout, nn::BufferKey::micro_batch(0), std::nullopt};
+  const Tensor x = Tensor::from_values(std::vector<float>(128 * 64, 0.5f), {128, 64});
+  const std::vector<double> seconds = measure_layer_seconds(net, ctx, x, 3);
+  ASSERT_EQ(seconds.size(), 4u);
+  for (double t : seconds) EXPECT_GT(t, 0.0);
+  EXPECT_GT(seconds[2], seconds[0]);
+  EXPECT_GT(seconds[3], seconds[0]);
+  EXPECT_THROW(measure_layer_seconds(net, ctx, x, 0), InvalidArgument);
+}
+
 // Ŵ = W - s·lr·(momentum·v + g), computed by hand: W = (1, 2), v = (0.5, -1), g = (0.1, 0.2), lr 0.1,
 // momentum 0.9, s = 2: W - 0.2·(0.55, -0.7) = (0.89, 2.14).
 TEST(PipelineWeights, PredictionByHand) {
