@@ -19,11 +19,15 @@ struct Device {
 };
 
 inline constexpr Device kCPU{DeviceType::kCPU, 0};
+/// cpu:1 .. cpu:7 are logical host devices: the same memory and cores as cpu (cpu:0) under a device identity
+/// of their own, so that code placing work on several devices (a pipeline's stages) runs, and is tested, on one
+/// host. Their tensors meet another device's only through a copy, as on GPUs.
+inline constexpr int kMaxCpuDevices = 8;
 constexpr Device cuda_device(int index = 0) { return Device{DeviceType::kCUDA, index}; }
 
-/// "cpu", "cuda:0", ...
+/// "cpu", "cpu:1", "cuda:0", ...
 std::string device_name(Device device);
-/// Parses "cpu", "cuda", "cuda:N"; throws InvalidArgument otherwise.
+/// Parses "cpu", "cpu:N" (N < kMaxCpuDevices), "cuda", "cuda:N"; throws InvalidArgument otherwise.
 Device parse_device(std::string_view text);
 
 }  // namespace sprint

@@ -94,8 +94,7 @@ int64_t Module::n_parameters() {
 }
 
 void Module::to_device(const Stream& stream) {
-  for (const ParameterPtr& p : own_parameters_)
-    if (p->value().device() != stream.device()) p->set_value(ops::to_stream_device(stream, p->value()));
+  for (const ParameterPtr& p : own_parameters_) p->move_to(stream);
   for (auto& [name, t] : own_buffers_)
     if (t->defined() && t->device() != stream.device()) *t = ops::to_stream_device(stream, *t);
   workspace_.clear();

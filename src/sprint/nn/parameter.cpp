@@ -21,6 +21,13 @@ void Parameter::set_value(Tensor value) {
   has_grad_ = false;
 }
 
+void Parameter::move_to(const Stream& stream) {
+  if (value_.device() == stream.device()) return;
+  value_ = ops::copy_to(stream, value_);
+  if (master_.defined()) master_ = ops::copy_to(stream, master_);
+  grad_ = ops::copy_to(stream, grad_);
+}
+
 void Parameter::load_value(const Stream& stream, const Tensor& values) {
   SPRINT_CHECK(values.shape() == value_.shape(), "parameter {}: cannot load {} into {}", name_, values.description(),
                value_.description());

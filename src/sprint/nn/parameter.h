@@ -38,6 +38,9 @@ class Parameter {
   /// Replaces the value (e.g. after moving to another device); reallocates the gradient like it. Not with a master
   /// (move parameters before choosing a compute dtype).
   void set_value(Tensor value);
+  /// Moves the value, the f32 master (mixed precision) and the gradient (its values, written or not) to the
+  /// stream's device, each in its dtype and layout; a no-op when already there.
+  void move_to(const Stream& stream);
   /// Copies `values` (same shape, any dtype, device and layout) into the existing storage, converting to the
   /// value's dtype and layout: addresses stay (a captured CUDA graph keeps reading them). Loading checkpoints.
   /// With a master: into the master, and the compute copy is refreshed from it.

@@ -1,6 +1,8 @@
 // elementwise.cpp (ops): validation + dispatch for fill, copy/cast, ReLU, GELU and axpby; device transfers.
 #include "sprint/ops/elementwise.h"
 
+#include <cstring>
+
 #include "sprint/runtime/device_context.h"
 #include "sprint/runtime/device_registry.h"
 
@@ -29,7 +31,7 @@ CopyKind copy_kind(Device src, Device dst) {
   if (src.is_cpu() && dst.is_cpu()) return CopyKind::kHostToHost;
   if (src.is_cpu()) return CopyKind::kHostToDevice;
   if (dst.is_cpu()) return CopyKind::kDeviceToHost;
-  return CopyKind::kDeviceToDevice;
+  return src == dst ? CopyKind::kDeviceToDevice : CopyKind::kPeer;
 }
 }  // namespace
 
@@ -49,11 +51,30 @@ void copy(const Stream& stream, const Tensor& src, const Tensor& dst) {
   }
   SPRINT_CHECK(src.dtype() == dst.dtype(), "copy across devices needs equal dtypes, got {} -> {}", src.description(),
                dst.description());
-  SPRINT_CHECK(src.is_contiguous() && dst.is_contiguous(), "copy across devices needs contiguous tensors");
-  const Device gpu = src.device().is_cuda() ? src.device() : dst.device();
-  SPRINT_CHECK(stream.device() == gpu, "copy between {} and {} must run on a stream of {}", device_name(src.device()),
-               device_name(dst.device()), device_name(gpu));
-  stream.context().copy_bytes(stream, dst.data(), src.data(), src.n_bytes(), copy_kind(src.device(), dst.device()));
+  // Dense memory of one layout is the same bytes on any device (contiguous, channels-last or blocked).
+  const auto dense = [](const Tensor& t) { return t.is_contiguous() || t.is_channels_last() || t.is_blocked(); };
+  SPRINT_CHECK(dense(src) && dense(dst) && src.memory_format() == dst.memory_format(),
+               "copy across devices needs dense tensors of one memory format, got {} -> {}", src.description(),
+               dst.description());
+  const CopyKind kind = copy_kind(src.device(), dst.device());
+  if (kind == CopyKind::kHostToHost) {  // cpu and a logical host device: host memory both
+    if (!stream.device().is_cpu()) stream.synchronize();
+    std::memmove(dst.data(), src.data(), src.n_bytes());
+    return;
+  }
+  // A GPU's stream runs the copy: `stream` where it belongs to a GPU of the copy, else a stream of the GPU
+  // (ordered after `stream`'s work so far, and `stream`'s later work after the copy).
+  const bool on_stream = stream.device().is_cuda() && (stream.device() == src.device() || stream.device() == dst.device());
+  if (on_stream) {
+    stream.context().copy_bytes(stream, dst.data(), src.data(), src.n_bytes(), kind);
+    return;
+  }
+  const Stream gpu = device_context(src.device().is_cuda() ? src.device() : dst.device()).compute_stream();
+  gpu.wait_for(stream);
+  gpu.context().copy_bytes(gpu, dst.data(), src.data(), src.n_bytes(), kind);
+  for (const Tensor* t : {&src, &dst})
+    if (t->device() == gpu.device()) record_stream(*t, gpu);
+  stream.wait_for(gpu);
 }
 
 void relu_forward(const Stream& stream, const Tensor& x, const Tensor& y) {
@@ -116,6 +137,19 @@ Tensor to_stream_device(const Stream& stream, const Tensor& src) {
   Tensor dst = Tensor::empty(src.shape(), src.dtype(), stream.allocator());
   copy(stream, src.is_contiguous() ? src : cast_to(device_context(src.device()).compute_stream(), src, src.dtype()),
        dst);
+  return dst;
+}
+
+Tensor copy_to(const Stream& stream, const Tensor& src) {
+  const MemoryFormat format = src.memory_format();
+  Tensor dst = Tensor::empty(src.shape(), src.dtype(), stream.allocator(), format);
+  const bool dense = src.is_contiguous() || src.is_channels_last() || src.is_blocked();
+  if (dense || src.device() == stream.device()) {
+    copy(stream, src, dst);
+    return dst;
+  }
+  // A strided view: made dense on its own device first.
+  copy(stream, cast_to(device_context(src.device()).compute_stream(), src, src.dtype(), format), dst);
   return dst;
 }
 

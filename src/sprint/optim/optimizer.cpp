@@ -8,6 +8,7 @@
 #include "sprint/ops/elementwise.h"
 #include "sprint/ops/optimizer.h"
 #include "sprint/runtime/device_context.h"
+#include "sprint/runtime/device_registry.h"
 
 namespace sprint::optim {
 
@@ -87,13 +88,16 @@ void Optimizer::zero_grad() {
 }
 
 const Tensor& Optimizer::write_step_values(const Stream& stream, double grad_scale) {
-  if (!host_step_values_.defined()) host_step_values_ = Tensor::empty({kStepValueCount}, DType::kF64);
+  // On a CPU stream the kernels read the host values in place: memory of that (possibly logical) host device.
+  const bool on_host = stream.device().is_cpu();
+  if (!host_step_values_.defined() || (on_host && host_step_values_.device() != stream.device()))
+    host_step_values_ = Tensor::empty({kStepValueCount}, DType::kF64, on_host ? stream.allocator() : cpu_allocator());
   double* v = host_step_values_.data_as<double>();
   v[static_cast<int>(StepValue::kLr)] = lr_;
   v[static_cast<int>(StepValue::kMomentum)] = momentum_.value_or(step_momentum());
   v[static_cast<int>(StepValue::kGradScale)] = grad_scale;
   v[static_cast<int>(StepValue::kStep)] = static_cast<double>(step_count_);
-  if (stream.device().is_cpu()) return host_step_values_;
+  if (on_host) return host_step_values_;
   if (!device_step_values_.defined() || device_step_values_.device() != stream.device())
     device_step_values_ = Tensor::empty({kStepValueCount}, DType::kF64, stream.allocator());
   if (!stream.context().is_capturing(stream)) ops::copy(stream, host_step_values_, device_step_values_);
@@ -190,8 +194,10 @@ std::vector<std::string> Optimizer::load_state(const Stream& stream, const Param
     if (src.shape() != value.shape())
       SPRINT_THROW(FormatError, "optimizer state {} is {}, its parameter is {}", name, src.shape().to_string(),
                    value.shape().to_string());
+    // On the parameter's device (a pipeline stage's may differ from `stream`'s).
     if (!s.tensor->defined())
-      *s.tensor = Tensor::empty(value.shape(), value.dtype(), stream.allocator(), value.memory_format());
+      *s.tensor = Tensor::empty(value.shape(), value.dtype(), device_context(value.device()).allocator(),
+                                value.memory_format());
     ops::copy(stream, ops::to_stream_device(stream, src), *s.tensor);
     loaded.push_back(name);
   }

@@ -42,7 +42,16 @@ Allocator& Stream::allocator() const { return context().stream_allocator(*this);
 
 void Stream::synchronize() const { context().synchronize(*this); }
 
-void Stream::wait_for(const Stream& other) const { context().stream_wait(*this, other); }
+void Stream::wait_for(const Stream& other) const {
+  if (&other.context() == &context()) {
+    context().stream_wait(*this, other);
+    return;
+  }
+  // Another device's stream: through an event of its device (Event::block knows each pair of devices).
+  Event e(other.context());
+  e.record(other);
+  e.block(*this);
+}
 
 Event::Event(DeviceContext& context, bool timing) : context_(&context), native_(context.event_create(timing)) {}
 

@@ -30,7 +30,8 @@ int extension_slot() {
 }
 }  // namespace detail
 
-enum class CopyKind { kHostToDevice, kDeviceToHost, kDeviceToDevice, kHostToHost };
+/// kDeviceToDevice: within one GPU; kPeer: between two GPUs (either one's stream may run it).
+enum class CopyKind { kHostToDevice, kDeviceToHost, kDeviceToDevice, kPeer, kHostToHost };
 
 /// How far a context's floating-point results may move for speed; read by the backends when they choose library
 /// algorithms (cuBLASLt, cuDNN). The CPU backend has no TF32 and is deterministic under either setting.

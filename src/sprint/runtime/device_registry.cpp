@@ -18,6 +18,7 @@ constexpr int kMaxCudaDevices = 16;
 
 struct Registry {
   CpuContext cpu;
+  std::array<std::unique_ptr<CpuContext>, kMaxCpuDevices> logical_cpus;  // cpu:1 .. cpu:7, made on first use
   std::mutex mutex;
   std::array<std::unique_ptr<DeviceContext>, kMaxCudaDevices> cuda;
 };
@@ -32,7 +33,16 @@ Registry& registry() {
 CpuContext& cpu_context() { return registry().cpu; }
 
 DeviceContext& device_context(Device device) {
-  if (device.is_cpu()) return registry().cpu;
+  if (device.is_cpu()) {
+    if (device.index == 0) return registry().cpu;
+    SPRINT_CHECK(device.index > 0 && device.index < kMaxCpuDevices, "CPU device index {} out of range (cpu:0 .. cpu:{})",
+                 device.index, kMaxCpuDevices - 1);
+    Registry& r = registry();
+    std::lock_guard<std::mutex> lock(r.mutex);
+    auto& slot = r.logical_cpus[static_cast<size_t>(device.index)];
+    if (!slot) slot = std::make_unique<CpuContext>(device.index);
+    return *slot;
+  }
 #if SPRINT_HAS_CUDA
   SPRINT_CHECK(device.index >= 0 && device.index < kMaxCudaDevices, "CUDA device index {} out of range",
                device.index);

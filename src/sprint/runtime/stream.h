@@ -26,7 +26,9 @@ class Stream {
   Allocator& allocator() const;
   /// Blocks the calling thread until all work queued on this stream has finished.
   void synchronize() const;
-  /// Makes all future work on this stream wait for the work queued on `other` so far (no host block).
+  /// Makes all future work on this stream wait for the work queued on `other` so far (no host block; `other`
+  /// may be a stream of another device: a GPU waits for another GPU on the device, host work for a GPU on the
+  /// host).
   void wait_for(const Stream& other) const;
 
   friend bool operator==(const Stream& a, const Stream& b) {

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include "sprint/nn/activation.h"
+#include "sprint/nn/batch_norm.h"
 #include "sprint/nn/flatten.h"
 #include "sprint/nn/linear.h"
 #include "sprint/nn/sequential.h"
@@ -87,6 +88,37 @@ TEST(Module, WrongInputShapeIsAnError) {
   Linear l(LinearOptions(4, 3), rng);
   RunContext ctx{cpu_context().compute_stream()};
   EXPECT_THROW(l.forward(ctx, Tensor::empty({2, 5}, DType::kF32)), InvalidArgument);
+}
+
+// Moving to another device keeps every value: weights, the f32 master of mixed precision, the gradient (also one
+// not written since zero_grad, which SpecTrain reads) and the buffers.
+TEST(Module, ToDeviceMovesValuesMastersGradientsAndBuffers) {
+  Generator rng(3);
+  const Stream host = cpu_context().compute_stream();
+  const Device logical{DeviceType::kCPU, 2};
+  const Stream there = device_context(logical).compute_stream();
+  Sequential net;
+  net.emplace<Linear>(LinearOptions(4, 3), rng);
+  net.emplace<BatchNorm2d>(BatchNormOptions(3));  // its running statistics are buffers
+  const ParameterPtr w = net.parameters()[0];
+  const std::vector<float> weights = w->value().to_vector<float>();
+  for (int64_t i = 0; i < w->grad().numel(); ++i) w->grad().data_as<float>()[i] = static_cast<float>(i);
+  const std::vector<float> grads = w->grad().to_vector<float>();
+  const ParameterPtr b = net.parameters()[1];
+  b->use_compute_dtype(host, DType::kBF16);
+  const std::vector<float> master = b->master_value().to_vector<float>();
+  net.to_device(there);
+  for (const ParameterPtr& p : net.parameters()) {
+    EXPECT_EQ(p->value().device(), logical) << p->name();
+    EXPECT_EQ(p->grad().device(), logical) << p->name();
+  }
+  for (const NamedBuffer& buffer : net.named_buffers()) EXPECT_EQ(buffer.value.device(), logical) << buffer.name;
+  EXPECT_EQ(w->value().to_vector<float>(), weights);
+  EXPECT_EQ(w->grad().to_vector<float>(), grads);
+  EXPECT_TRUE(b->has_master());
+  EXPECT_EQ(b->master_value().device(), logical);
+  EXPECT_EQ(b->master_value().to_vector<float>(), master);
+  EXPECT_EQ(b->value().dtype(), DType::kBF16);
 }
 
 }  // namespace

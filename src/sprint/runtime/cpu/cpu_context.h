@@ -16,13 +16,32 @@ namespace sprint {
 /// on the MLP yet (docs/benchmarks.md), so not the default. OpenBLAS and kSprint stay available for comparison.
 enum class CpuGemm { kOneDnn, kOpenBlas, kSprint };
 
+/// The allocator of a logical host device cpu:N (core/device.h): host memory from cpu_allocator() (one pool, its
+/// statistics), handed out as memory of cpu:N.
+class LogicalHostAllocator final : public Allocator {
+ public:
+  explicit LogicalHostAllocator(Device device) : device_(device) {}
+  Device device() const override { return device_; }
+  void* allocate(size_t n_bytes) override { return cpu_allocator().allocate(n_bytes); }
+  void deallocate(void* ptr, size_t n_bytes) noexcept override { cpu_allocator().deallocate(ptr, n_bytes); }
+  AllocatorStats stats() const override { return cpu_allocator().stats(); }
+  void reset_peak_stats() override { cpu_allocator().reset_peak_stats(); }
+
+ private:
+  Device device_;
+};
+
+/// The context of cpu (index 0) or of a logical host device cpu:N. The settings below are the host's: every
+/// CPU context shares them.
 class CpuContext final : public DeviceContext {
  public:
-  CpuContext() = default;
+  explicit CpuContext(int index = 0) : index_(index), logical_allocator_(Device{DeviceType::kCPU, index}) {}
   ~CpuContext() override { destroy_extensions(); }
 
-  Device device() const override { return kCPU; }
-  Allocator& allocator() override { return cpu_allocator(); }
+  Device device() const override { return Device{DeviceType::kCPU, index_}; }
+  Allocator& allocator() override {
+    return index_ == 0 ? static_cast<Allocator&>(cpu_allocator()) : logical_allocator_;
+  }
   Allocator& host_allocator() override { return cpu_allocator(); }
   Stream compute_stream() override { return Stream(this, nullptr); }
   Stream copy_stream() override { return Stream(this, nullptr); }
@@ -50,9 +69,11 @@ class CpuContext final : public DeviceContext {
   void set_gemm(CpuGemm g) { gemm_.store(g); }
 
  private:
-  std::atomic<int> num_threads_{1};
-  std::atomic<bool> reference_only_{false};
-  std::atomic<CpuGemm> gemm_{CpuGemm::kOneDnn};
+  int index_;
+  LogicalHostAllocator logical_allocator_;
+  static inline std::atomic<int> num_threads_{1};
+  static inline std::atomic<bool> reference_only_{false};
+  static inline std::atomic<CpuGemm> gemm_{CpuGemm::kOneDnn};
 };
 
 }  // namespace sprint

@@ -22,6 +22,7 @@ cudaMemcpyKind memcpy_kind(CopyKind kind) {
     case CopyKind::kHostToDevice: return cudaMemcpyHostToDevice;
     case CopyKind::kDeviceToHost: return cudaMemcpyDeviceToHost;
     case CopyKind::kDeviceToDevice: return cudaMemcpyDeviceToDevice;
+    case CopyKind::kPeer: return cudaMemcpyDefault;  // unified addressing finds both devices
     case CopyKind::kHostToHost: return cudaMemcpyHostToHost;
   }
   return cudaMemcpyDefault;
