@@ -95,22 +95,27 @@ TEST(PipelineCli, SpecTrainPredictsMixedPrecisionWeights) {
 // the run that was never killed.
 TEST(PipelineCli, KilledAndResumedRunsEndBitIdentical) {
   TempDir tmp;
-  const auto args = [](const fs::path& dir, const std::string& policy) {
+  const auto args = [](const fs::path& dir, const std::string& policy, bool devices) {
     // A fixed cut: balanced by measured time, two runs on a busy machine could cut differently.
     std::vector<std::string> a = mlp({"--pipeline", "2", "--pipeline-boundaries", "0,2", "--weight-policy", policy,
                                       "--schedule", "onecycle",
                                       "--samples", "6000", "--epochs", "3", "--threads", "2", "--checkpoint-dir",
                                       dir.string()});
+    // The stages on logical host devices of their own: the state of each is saved from, and loaded onto, its device.
+    if (devices) a.insert(a.end(), {"--stage-devices", "cpu:1,cpu:2"});
     return a;
   };
-  for (const std::string policy : {"spectrain", "stash"}) {
-    SCOPED_TRACE(policy);
-    const fs::path reference = tmp.path() / ("reference-" + policy), dir = tmp.path() / ("killed-" + policy);
-    CommandResult r = run_sprint(args(reference, policy));
+  for (const auto& [policy, devices] : {std::pair{"spectrain", false}, {"stash", false}, {"spectrain", true}}) {
+    const std::string name = std::string(policy) + (devices ? "-devices" : "");
+    SCOPED_TRACE(name);
+    const auto args_of = [&](const fs::path& dir) { return args(dir, policy, devices); };
+    const fs::path reference = tmp.path() / ("reference-" + name), dir = tmp.path() / ("killed-" + name);
+    CommandResult r = run_sprint(args_of(reference));
     ASSERT_EQ(r.exit_code, 0) << r.err;
     const std::string want = read_text_file((reference / "latest.safetensors").string());
     ASSERT_FALSE(want.empty());
-    ASSERT_TRUE(run_sprint_and_kill(args(dir, policy), [&] { return fs::exists(dir / "latest.safetensors"); }, 0))
+    if (devices) EXPECT_NE(r.out.find("on cpu:1 | cpu:2"), std::string::npos) << r.out;
+    ASSERT_TRUE(run_sprint_and_kill(args_of(dir), [&] { return fs::exists(dir / "latest.safetensors"); }, 0))
         << "the run ended before the kill";
     CommandResult resumed = run_sprint({"train", "--resume", dir.string()});
     ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
@@ -161,6 +166,9 @@ TEST(PipelineCli, WhatCannotWorkIsOneLineAndExitCode2) {
   TempDir tmp;
   const std::pair<std::vector<std::string>, std::string> cases[] = {
       {{"--weight-policy", "stash"}, "need --pipeline K"},
+      {{"--stage-devices", "cpu:1,cpu:2"}, "need --pipeline K"},
+      {{"--pipeline", "2", "--stage-devices", "cpu:1"}, "--stage-devices gives 1 devices for --pipeline 2"},
+      {{"--pipeline", "2", "--stage-devices", "cpu:1,tpu"}, "unknown device 'tpu'"},
       {{"--pipeline", "2", "--micro-batches", "2"}, "--micro-batches 2 applies to the sync weight policy"},
       {{"--pipeline", "9"}, "9 stages need at least 9 layers"},
       {{"--pipeline", "2", "--pipeline-boundaries", "0,9"}, "stage 1 begins at layer 9"},

@@ -1,7 +1,8 @@
 // pipeline_test.cpp: pipelined training on one GPU, each stage on a stream of its own (hand-offs ordered by
 // events, tensors marked with record_stream). Every policy's run on CUDA must match the same pipelined run on
 // the CPU within float reordering (the 1F1B order fixes the results, whatever the streams' timing), and GPipe's
-// sync must match plain CUDA training; profiling the stages (events on each stage's stream) changes no result.
+// sync must match plain CUDA training; profiling the stages (events on each stage's stream) changes no result;
+// stages on the host and on a second GPU (PipelineOptions::devices) train the same.
 // The small CNN (BatchNorm, dropout) in three stages.
 #include <gtest/gtest.h>
 
@@ -37,7 +38,8 @@ struct PipelineRun {
 };
 
 PipelineRun train_on(Device device, std::optional<train::WeightPolicy> policy, int stages = 3,
-                     std::optional<profile::ProfilerOptions> profile = std::nullopt) {
+                     std::optional<profile::ProfilerOptions> profile = std::nullopt,
+                     std::vector<Device> stage_devices = {}) {
   const data::Dataset train_set = features(192, 3), test_set = features(64, 4);
   Generator init(7);
   nn::Model model = small_cnn(init);
@@ -58,6 +60,7 @@ PipelineRun train_on(Device device, std::optional<train::WeightPolicy> policy, i
     p.boundaries = train::boundaries_by_index(train::pipeline_layers(*model.net).size(), stages);
     p.make_optimizer = make_sgd;
     p.profile = profile;
+    p.devices = stage_devices;
   }
   train::Trainer trainer(model, *sgd, train_set, test_set, o);
   PipelineRun r;
@@ -109,6 +112,25 @@ TEST_F(PipelineOnCuda, StagesRunOnStreamsOfTheirOwnAndLeaveNoBlockWaiting) {
   context().synchronize_all();
   (void)Tensor::empty({16}, DType::kF32, context().allocator());  // polls the blocks that waited for events
   EXPECT_EQ(context().caching_allocator().n_waiting_blocks(), 0);
+}
+
+// A stage on the host between two on the GPU: activations and gradients cross GPU -> host -> GPU each way.
+TEST_F(PipelineOnCuda, AStageOnTheHostBetweenGpuStagesMatchesTheCpuPipeline) {
+  for (train::WeightPolicy policy : {train::WeightPolicy::kSpecTrain, train::WeightPolicy::kSync}) {
+    const PipelineRun mixed = train_on(cuda_device(0), policy, 3, std::nullopt, {cuda_device(0), kCPU, cuda_device(0)});
+    expect_close(mixed, train_on(kCPU, policy), 2e-4, train::weight_policy_name(policy));
+  }
+}
+
+// Stage k on GPU k (two GPUs: cuda:0, cuda:1, cuda:0, so that hand-offs cross between the GPUs both ways).
+TEST_F(PipelineOnCuda, StagesOnTwoGpusMatchTheCpuPipeline) {
+  if (cuda_device_count() < 2) GTEST_SKIP() << "needs two GPUs, this machine has " << cuda_device_count();
+  for (train::WeightPolicy policy : {train::WeightPolicy::kNone, train::WeightPolicy::kSpecTrain,
+                                     train::WeightPolicy::kSync}) {
+    const PipelineRun two =
+        train_on(cuda_device(0), policy, 3, std::nullopt, {cuda_device(0), cuda_device(1), cuda_device(0)});
+    expect_close(two, train_on(kCPU, policy), 2e-4, train::weight_policy_name(policy));
+  }
 }
 
 TEST_F(PipelineOnCuda, ProfiledStagesTimeTheirLayersWithEventsOnTheirStreams) {

@@ -51,6 +51,7 @@ struct TrainArgs {
   std::string weight_policy = "spectrain";  ///< none | stash | spectrain | sync
   int64_t micro_batches = 1;              ///< sync: micro-batches per mini-batch
   std::vector<int64_t> pipeline_boundaries;  ///< first layer of each stage; empty: balanced by measured time
+  std::vector<std::string> stage_devices;    ///< one device per stage; empty: every stage on --device
   // data parallelism (dist/process_group.h): under mpirun, one rank per process
   bool distributed = false;
   double dist_timeout = 300.0;  ///< seconds a collective may wait for the other ranks

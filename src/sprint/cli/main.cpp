@@ -101,6 +101,10 @@ void add_train(CLI::App& app, sprint::cli::TrainArgs& a) {
                 "--pipeline: the first layer of each stage, e.g. 0,3,7 (default: balanced by each layer's measured "
                 "time)")
       ->delimiter(',')->check(sprint::cli::StrictRange(int64_t{0}, int64_t{1} << 20));
+  t->add_option("--stage-devices", a.stage_devices,
+                "--pipeline: the device of each stage, e.g. cuda:0,cuda:1 (stage k on GPU k; cpu:N are logical host "
+                "devices, for trying the placement on one machine); default: every stage on --device")
+      ->delimiter(',');
   t->add_flag("--distributed", a.distributed,
               "data-parallel training over MPI: start under mpirun -np N; each rank trains --batch-size samples of "
               "every global batch of N x that, gradients averaged over the ranks; rank 0 alone prints and writes");

@@ -169,7 +169,13 @@ namespace {
 /// and prediction error, busy and idle time.
 void print_pipeline(const train::PipelineOptions& p, const train::Trainer& trainer,
                     const std::vector<train::StageReport>& stages) {
-  std::printf("pipeline: %d stages (layers %s), weight policy %s%s\n", p.stages, trainer.pipeline_boundaries().c_str(),
+  std::string devices;
+  if (!p.devices.empty()) {
+    devices = " on ";
+    for (const train::StageReport& s : stages) devices += (s.stage > 0 ? " | " : "") + device_name(s.device);
+  }
+  std::printf("pipeline: %d stages (layers %s)%s, weight policy %s%s\n", p.stages, trainer.pipeline_boundaries().c_str(),
+              devices.c_str(),
               train::weight_policy_name(p.policy),
               p.policy == train::WeightPolicy::kSync ? fmt::format(", {} micro-batches", p.micro_batches).c_str() : "");
   std::printf("  stage  layers   updates  staleness mean/max  s fwd/bwd  prediction error  busy s   idle s  names\n");
@@ -415,10 +421,15 @@ int run_train_in(const TrainArgs& a, dist::ProcessGroup* group) {
     SPRINT_CHECK(p.boundaries.empty() || static_cast<int>(p.boundaries.size()) == p.stages,
                  "--pipeline-boundaries gives {} stage starts for --pipeline {}", p.boundaries.size(), p.stages);
     if (!p.boundaries.empty()) train::check_boundaries(p.boundaries, train::pipeline_layers(*model.net).size());
+    for (const std::string& d : a.stage_devices) p.devices.push_back(parse_device(d));
+    SPRINT_CHECK(p.devices.empty() || static_cast<int>(p.devices.size()) == p.stages,
+                 "--stage-devices gives {} devices for --pipeline {}", p.devices.size(), p.stages);
+    for (const Device d : p.devices) (void)device_context(d);  // a clear error when a GPU is missing
     p.make_optimizer = [&a](nn::Module& stage) { return make_optimizer(a, stage); };
   } else {
-    SPRINT_CHECK(!given("--weight-policy") && !given("--micro-batches") && !given("--pipeline-boundaries"),
-                 "--weight-policy, --micro-batches and --pipeline-boundaries need --pipeline K");
+    SPRINT_CHECK(!given("--weight-policy") && !given("--micro-batches") && !given("--pipeline-boundaries") &&
+                     !given("--stage-devices"),
+                 "--weight-policy, --micro-batches, --pipeline-boundaries and --stage-devices need --pipeline K");
   }
   train::RunReport report;
   report.model = a.model;

@@ -31,8 +31,8 @@ Evaluator::Evaluator(const Stream& stream, nn::Model& model) : model_(model) {
 }
 
 Tensor Evaluator::logits(nn::RunContext& ctx, const Tensor& inputs, int tta) {
-  nn::Module& net = *model_.net;
-  if (tta == 0) return net.forward(ctx, inputs);
+  auto forward = [&](const Tensor& x) { return forward_ ? forward_(ctx, x) : model_.net->forward(ctx, x); };
+  if (tta == 0) return forward(inputs);
   // airbench94's infer_mirror / infer_mirror_translate: (shift in both axes, mirror, weight) per view.
   struct View {
     int shift;
@@ -53,7 +53,7 @@ Tensor Evaluator::logits(nn::RunContext& ctx, const Tensor& inputs, int tta) {
     const bool identity = v.shift == 0 && !v.flip;
     if (!identity)
       ops::translate_flip(ctx.stream, {.x = inputs, .out = view, .shift_y = v.shift, .shift_x = v.shift, .flip = v.flip});
-    const Tensor logits = net.forward(ctx, identity ? inputs : view);
+    const Tensor logits = forward(identity ? inputs : view);
     if (!sum.defined()) {
       Shape shape = logits.shape();
       shape[0] = std::max(rows, tta_logits_.defined() ? tta_logits_.dim(0) : int64_t{0});

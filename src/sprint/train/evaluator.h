@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 
 #include "sprint/data/batch_source.h"
 #include "sprint/nn/models.h"
@@ -33,9 +34,14 @@ class Evaluator {
   /// Loss and accuracy over every batch of `source` (epoch 0, in order) with the model in eval mode; the model's
   /// training mode is restored afterwards.
   EvalStats run(nn::RunContext& ctx, data::BatchSource& source, int tta);
+  /// What computes the model's logits (default: the model's forward on ctx.stream); a pipeline whose stages
+  /// live on several devices runs them in turn (Pipeline::forward). Null: the default.
+  using Forward = std::function<Tensor(nn::RunContext& ctx, const Tensor& inputs)>;
+  void set_forward(Forward forward) { forward_ = std::move(forward); }
 
  private:
   nn::Model& model_;
+  Forward forward_;
   Tensor loss_sum_, correct_;     // 0-d accumulators on the device
   Tensor tta_view_, tta_logits_;  // TTA: one view of a batch, the weighted logits
 };

@@ -93,6 +93,21 @@ void consume(const Tensor& tensor, const std::shared_ptr<Event>& ready, const St
   record_stream(tensor, consumer);
 }
 
+/// `tensor` (written by `producer`'s work up to `ready`) for `consumer`'s work: on the consumer's device, the
+/// tensor itself (consumed); on another device, a copy made on the consumer's stream, which `producer`'s
+/// stream then waits for, so that the producer's memory is reused only after the copy has read it.
+Tensor receive(const Tensor& tensor, const std::shared_ptr<Event>& ready, const Stream& consumer,
+               const Stream& producer) {
+  if (tensor.device() == consumer.device()) {
+    consume(tensor, ready, consumer);
+    return tensor;
+  }
+  if (ready) ready->block(consumer);
+  Tensor copy = ops::copy_to(consumer, tensor);
+  if (const std::shared_ptr<Event> copied = mark(consumer)) copied->block(producer);
+  return copy;
+}
+
 }  // namespace
 
 /// The mini-batches being trained: a ring of input copies (a loader's batch is valid only until its next()),
@@ -128,7 +143,8 @@ struct Pipeline::Shared {
 
 struct Pipeline::Stage {
   int index = 0;
-  Stream stream;  // the run's stream for one stage; otherwise a stream of the stage's own
+  Device device;  // where its layers live
+  Stream stream;  // the run's stream for one stage on the run's device; otherwise a stream of the stage's own
   std::shared_ptr<nn::Sequential> net;
   std::unique_ptr<optim::Optimizer> optimizer;
   std::unique_ptr<StageWeights> weights;
@@ -175,6 +191,8 @@ Pipeline::Pipeline(nn::Model& model, const PipelineOptions& options, const Strea
                "--micro-batches {} applies to the sync weight policy (GPipe), not {}", options.micro_batches,
                weight_policy_name(options.policy));
   SPRINT_CHECK(options.make_optimizer != nullptr, "the pipeline needs a factory for its stages' optimizers");
+  SPRINT_CHECK(options.devices.empty() || static_cast<int>(options.devices.size()) == options.stages,
+               "{} stage devices for {} stages", options.devices.size(), options.stages);
   nn::Sequential& net = *model.net;
   if (!options.boundaries.empty()) {
     boundaries_ = options.boundaries;
@@ -212,8 +230,13 @@ Pipeline::Pipeline(nn::Model& model, const PipelineOptions& options, const Strea
   for (int k = 0; k < options.stages; ++k) {
     auto s = std::make_unique<Stage>();
     s->index = k;
-    s->stream = options.stages == 1 ? stream : stream.context().create_stream();
+    s->device = options.devices.empty() ? stream.device() : options.devices[static_cast<size_t>(k)];
+    s->stream = options.stages == 1 && s->device == stream.device() ? stream : device_context(s->device).create_stream();
     s->net = views[static_cast<size_t>(k)];
+    if (s->device != stream.device()) {
+      s->stream.wait_for(stream);  // the weights as the run's work left them
+      s->net->to_device(s->stream);
+    }
     s->optimizer = options.make_optimizer(*s->net);
     std::vector<nn::ParameterPtr> trained;
     for (const nn::ParameterPtr& p : s->net->parameters())
@@ -231,6 +254,26 @@ Pipeline::Pipeline(nn::Model& model, const PipelineOptions& options, const Strea
 }
 
 Pipeline::~Pipeline() = default;
+
+bool Pipeline::spans_devices() const {
+  return std::any_of(stages_.begin(), stages_.end(), [&](const auto& s) { return s->device != stream_.device(); });
+}
+
+Tensor Pipeline::forward(nn::RunContext& ctx, const Tensor& inputs) {
+  Tensor x = inputs;
+  Stream previous = ctx.stream;
+  for (auto& s : stages_) {
+    nn::RunContext stage_ctx = ctx;
+    stage_ctx.stream = s->stream;
+    if (s->stream != previous) {
+      x = receive(x, mark(previous), s->stream, previous);
+    }
+    x = s->net->forward(stage_ctx, x);
+    previous = s->stream;
+  }
+  if (previous == ctx.stream) return x;
+  return receive(x, mark(previous), ctx.stream, previous);
+}
 
 int64_t Pipeline::updates() const {
   return stages_.empty() ? 0 : stages_.front()->updates;
@@ -274,6 +317,7 @@ std::vector<StageReport> Pipeline::reports() const {
     const std::string& first = layers[r.first_layer].first;
     const std::string& last = layers[r.end_layer - 1].first;
     r.layer_names = first == last ? first : first + " .. " + last;
+    r.device = s->device;
     r.updates = s->updates;
     r.mean_staleness = s->backwards > 0 ? s->staleness_sum / static_cast<double>(s->backwards) : 0.0;
     r.max_staleness = s->staleness_max;
@@ -329,11 +373,10 @@ void Pipeline::run_stage(Stage& stage, Shared& shared, const optim::Schedule* sc
       std::optional<int64_t> i = wait("input wait", [&] { return shared.fed.pop(); });
       if (!i) return std::nullopt;
       const Shared::Slot& s = shared.slot_of(*i);
-      consume(s.inputs, s.filled, stream);
-      return HandOff{*i, s.inputs, nullptr};
+      return HandOff{*i, receive(s.inputs, s.filled, stream, stream_), nullptr};
     }
     std::optional<HandOff> h = wait("activation wait", [&] { return in->pop(); });
-    if (h) consume(h->tensor, h->ready, stream);
+    if (h) h->tensor = receive(h->tensor, h->ready, stream, stages_[static_cast<size_t>(k - 1)]->stream);
     return h;
   };
   // The stage's update after mini-batch `index`'s backward(s); stage 0 then frees the mini-batch's ring slot.
@@ -380,8 +423,9 @@ void Pipeline::run_stage(Stage& stage, Shared& shared, const optim::Schedule* sc
     if (last) {
       const profile::ProfileRegion region(profiler, "loss", profile::Category::kLoss);
       const Shared::Slot& s = shared.slot_of(index);
-      if (!first) consume(s.labels, s.filled, stream);
-      const Tensor labels = n == s.size ? s.labels : s.labels.rows(row, n);
+      const Tensor all_labels = first && stage.device == stream_.device() ? s.labels
+                                                                          : receive(s.labels, s.filled, stream, stream_);
+      const Tensor labels = n == s.size ? all_labels : all_labels.rows(row, n);
       const Tensor batch_loss = loss.forward(ctx, y, labels);
       ops::axpby(
           stream,
@@ -403,8 +447,7 @@ void Pipeline::run_stage(Stage& stage, Shared& shared, const optim::Schedule* sc
     } else {
       std::optional<HandOff> g = wait("gradient wait", [&] { return grad_in->pop(); });
       SPRINT_ASSERT(g && g->index == index, "stage {} expected the gradient of mini-batch {}", k, index);
-      consume(g->tensor, g->ready, stream);
-      dy = g->tensor;
+      dy = receive(g->tensor, g->ready, stream, stages_[static_cast<size_t>(k + 1)]->stream);
     }
     const auto t = Clock::now();
     ctx.buffers = key;
@@ -495,7 +538,9 @@ Pipeline::EpochResult Pipeline::train_epoch(const std::function<std::optional<da
   const int K = options_.stages;
   const bool sync = options_.policy == WeightPolicy::kSync;
   Shared shared;
-  shared.loss_sum = loss_sum;
+  // The last stage sums the losses on its device; on another device than the run's, into a sum of its own.
+  Stage& last_stage = *stages_.back();
+  shared.loss_sum = last_stage.device == stream_.device() ? loss_sum : ops::zeros(last_stage.stream, {}, loss_sum.dtype());
   shared.ring.resize(static_cast<size_t>(sync ? 2 : K + 1));  // one mini-batch ahead of stage 0
   for (size_t i = 0; i < shared.ring.size(); ++i) shared.free_slots.push(static_cast<int64_t>(i));
   for (int k = 0; k + 1 < K; ++k) {
@@ -557,6 +602,8 @@ Pipeline::EpochResult Pipeline::train_epoch(const std::function<std::optional<da
   shared.fed.close();
   for (std::thread& t : threads_) t.join();
   for (auto& s : stages_) stream_.wait_for(s->stream);  // the run's later work sees every stage's
+  if (shared.loss_sum.device() != loss_sum.device())
+    ops::axpby(stream_, {.a = ops::to_stream_device(stream_, shared.loss_sum), .b = loss_sum, .out = loss_sum});
   wall_seconds_ += seconds_since(started);
   cpu.set_num_threads(threads);
   if (shared.error) std::rethrow_exception(shared.error);

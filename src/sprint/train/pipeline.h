@@ -10,6 +10,8 @@
 // work has run. The input ring is ordered the same way (filled on the run's stream, released by stage 0). The
 // stages' streams wait for the run's stream when an epoch begins, and the run's stream for theirs when it ends.
 // Busy and idle times are the stage threads' host times (on a GPU: queueing work and waiting for hand-offs).
+// Stages may live on devices of their own (PipelineOptions::devices: one GPU each); hand-offs between devices
+// are copies ordered by the same events.
 //
 // Profiling (PipelineOptions::profile): each stage has a profiler of its own, on its stream, used by its thread
 // alone. A stage's step is one turn of its schedule: under 1F1B a forward (of a later mini-batch), a backward
@@ -52,6 +54,13 @@ struct PipelineOptions {
   /// Testing: called on stage `stage`'s thread before each of its passes and updates (concurrently from every
   /// stage), e.g. to sleep for random times and shake the threads' timing. Null: nothing.
   std::function<void(int stage, PipelineSpanKind kind)> before_pass;
+  /// Where each stage runs, one device per stage (stage k on GPU k: cuda:0,cuda:1,...); empty: every stage on
+  /// the device of the run's stream. A stage on another device gets its layers' parameters (values, masters,
+  /// gradients) and buffers moved there when the pipeline is made, and its optimizer's state lives there; each
+  /// hand-off between devices is copied by the receiving stage on its stream (after the sender's event), and the
+  /// sender's stream then waits for that copy before it can reuse the memory; the labels go to the last stage's
+  /// device the same way. cpu:N (logical host devices) run the same code on one host.
+  std::vector<Device> devices;
   /// Profile every stage's steps (warm-up and profiled steps counted per stage, over the run); nullopt: no
   /// profiling.
   std::optional<profile::ProfilerOptions> profile;
@@ -62,6 +71,7 @@ struct StageReport {
   int stage = 0;
   size_t first_layer = 0, end_layer = 0;  ///< layers [first, end) of the model (pipeline_layers)
   std::string layer_names;                ///< "features.0 .. features.23" ("classifier" for one layer)
+  Device device;                          ///< where the stage ran
   int64_t updates = 0;
   /// Measured forward-to-backward version gap (updates between a mini-batch's forward and its backward).
   double mean_staleness = 0.0;
@@ -108,6 +118,12 @@ class Pipeline {
   /// The first passes of every stage (at most kTracedSpansPerStage each), for the trace.
   std::vector<PipelineSpan> spans() const;
   static constexpr size_t kTracedSpansPerStage = 4096;
+  /// The model's forward through the stages in turn, on the calling thread (evaluation while no epoch runs):
+  /// stage k on its stream and device, the output on `ctx.stream`'s device. Needed when the stages live on
+  /// several devices; with one device it equals the model's forward.
+  Tensor forward(nn::RunContext& ctx, const Tensor& inputs);
+  /// True when some stage runs on another device than the run's stream.
+  bool spans_devices() const;
   /// Each stage's profile (stage order) when PipelineOptions::profile was given; otherwise empty.
   std::vector<const profile::ProfileData*> profiles() const;
   /// Wall time of the training epochs so far (the stages' busy time over it is their overlap).

@@ -180,6 +180,7 @@ std::string pipeline_json(const PipelineOptions& options, const std::string& bou
     row["stage"] = s.stage;
     row["layers"] = fmt::format("{}-{}", s.first_layer, s.end_layer - 1);
     row["layer_names"] = s.layer_names;
+    row["device"] = device_name(s.device);
     row["updates"] = s.updates;
     row["mean_staleness"] = s.mean_staleness;
     row["max_staleness"] = s.max_staleness;

@@ -60,7 +60,7 @@ struct DistributedReport {
 /// "buckets_started_during_backward","sync_batch_norm"}
 std::string distributed_json(const DistributedReport& d);
 
-/// {"stages","weight_policy","micro_batches","boundaries","wall_seconds","overlap","per_stage":[{"stage","layers","layer_names","updates",
+/// {"stages","weight_policy","micro_batches","boundaries","wall_seconds","overlap","per_stage":[{"stage","layers","layer_names","device","updates",
 /// "mean_staleness","max_staleness","version_difference_forward","version_difference_backward","prediction_error",
 /// "prediction_error_vs_unpredicted","prediction_samples","busy_seconds","idle_seconds"}]}: what each stage of a
 /// pipelined run did (the version differences and prediction errors are SpecTrain's, 0 under other policies);

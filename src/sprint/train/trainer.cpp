@@ -449,6 +449,9 @@ void Trainer::make_pipeline(const data::Batch* sample) {
   const GeneratorState before = rng_.state();
   pipeline_ = std::make_unique<Pipeline>(model_, p, stream_, options_.activation_format, rng_,
                                          sample != nullptr ? *sample : data::Batch{});
+  // Stages on several devices: evaluation runs them in turn, each on its device.
+  if (pipeline_->spans_devices())
+    evaluator_.set_forward([this](nn::RunContext& ctx, const Tensor& x) { return pipeline_->forward(ctx, x); });
   if (pending_stage_generators_) {
     // Resumed: the run's generator was saved after the stages' forks, and the stages' own states were saved too.
     rng_.set_state(before);
