@@ -113,6 +113,7 @@ TEST(Bench, SpectrainComparesThePoliciesPerExperiment) {
   EXPECT_NE(md.find(" | 2 / 1 / 0 | "), std::string::npos) << md;  // 3 stages: K - 1 - k behind
   EXPECT_NE(md.find("--pipeline 3 --weight-policy spectrain"), std::string::npos) << md;
   EXPECT_NE(md.find("| 0 / 0 | - |"), std::string::npos) << md;  // sync: never stale, no prediction
+  EXPECT_NE(md.find("| layers per stage |"), std::string::npos) << md;  // where each run cut the model
   if (md.find("The plots were not drawn") == std::string::npos) {
     for (const char* png : {"time.png", "accuracy-random-mlp.png", "loss-cifar-10-vgg16.png"})
       EXPECT_TRUE(fs::exists(out / png)) << png;

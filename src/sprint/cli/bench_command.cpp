@@ -15,6 +15,7 @@
 #include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "sprint/backend/cpu/cpu_info.h"
@@ -117,6 +118,27 @@ std::string staleness_cell(const Row& r) {
   return out;
 }
 
+// Where the stages were cut ("0-1 | 2-6", the layers of each stage), every distinct cut of the row's runs (cuts
+// balanced by measured time can differ from run to run): "0-1 | 2-6 (runs 1, 3); 0-2 | 3-6 (run 2)"; "-" without
+// a pipeline.
+std::string cut_cell(const Row& r) {
+  std::vector<std::pair<std::string, std::vector<size_t>>> cuts;
+  for (size_t i = 0; i < r.runs.size(); ++i) {
+    const nlohmann::json& p = r.runs[i].pipeline;
+    if (p.is_null()) continue;
+    const std::string cut = p.at("boundaries").get<std::string>();
+    auto it = std::find_if(cuts.begin(), cuts.end(), [&](const auto& c) { return c.first == cut; });
+    if (it == cuts.end()) it = cuts.insert(cuts.end(), {cut, {}});
+    it->second.push_back(i + 1);
+  }
+  if (cuts.empty()) return "-";
+  if (cuts.size() == 1) return cuts.front().first;
+  std::string out;
+  for (const auto& [cut, runs] : cuts)
+    out += fmt::format("{}{} (run{} {})", out.empty() ? "" : "; ", cut, runs.size() > 1 ? "s" : "", fmt::join(runs, ", "));
+  return out;
+}
+
 // SpecTrain's sampled prediction error ‖Ŵ - W‖ / ‖W‖ per stage that predicts (first run); "-" elsewhere.
 std::string prediction_cell(const Row& r) {
   const nlohmann::json& p = r.runs.front().pipeline;
@@ -209,12 +231,13 @@ std::string results_markdown(const BenchPlan& plan, const std::vector<Row>& rows
                                    "spread (min to max)", "speed-up vs " + plan.baseline};
   if (plan.ablation) head.push_back("share of the speed-up");
   head.push_back("test accuracy, median");
-  if (plan.pipeline) head.insert(head.end(), {"staleness per stage (max)", "prediction error per stage"});
+  if (plan.pipeline)
+    head.insert(head.end(), {"staleness per stage (max)", "prediction error per stage", "layers per stage"});
   md += line(head);
   std::vector<std::string> rule = {"---", "---:", "---:", "---", "---:"};
   if (plan.ablation) rule.push_back("---:");
   rule.push_back("---:");
-  if (plan.pipeline) rule.insert(rule.end(), {"---:", "---:"});
+  if (plan.pipeline) rule.insert(rule.end(), {"---:", "---:", "---"});
   md += line(rule);
   const Row* previous = nullptr;
   for (const Row& r : rows) {
@@ -242,7 +265,7 @@ std::string results_markdown(const BenchPlan& plan, const std::vector<Row>& rows
       cells.push_back(share);
     }
     cells.push_back(fmt::format("{:.2f}%", 100.0 * median(accuracies_of(r))));
-    if (plan.pipeline) cells.insert(cells.end(), {staleness_cell(r), prediction_cell(r)});
+    if (plan.pipeline) cells.insert(cells.end(), {staleness_cell(r), prediction_cell(r), cut_cell(r)});
     md += line(cells);
     previous = &r;
   }
@@ -253,7 +276,8 @@ std::string results_markdown(const BenchPlan& plan, const std::vector<Row>& rows
     md +=
         "\nSpeed-ups are against each experiment's `plain` row. Staleness is the largest number of updates a "
         "stage applied between a batch's forward and its backward (first run); the prediction error is "
-        "SpecTrain's sampled ‖Ŵ - W‖ / ‖W‖ against the weights it aimed at, per stage that predicts.\n";
+        "SpecTrain's sampled ‖Ŵ - W‖ / ‖W‖ against the weights it aimed at, per stage that predicts. The "
+        "layers per stage are where each run cut the model (balanced by measured time, so runs can differ).\n";
   if (plan.pipeline) md += spectrain_claims(rows);
   md +=
       "\nTraining time is the training loops' wall time (the report's `train_seconds_total`: no evaluation, "
