@@ -2,7 +2,8 @@
 // ranks on batch 16 each take the steps of one process on batch 32: the same losses to float rounding (the MLP
 // has no BatchNorm, whose statistics stay per rank). Rank 0 alone prints and writes the report, which counts the
 // traffic. With --sync-batchnorm a BatchNorm net does the same. A hung or killed rank ends the job within the
-// timeout. Without a launcher, or without --distributed,
+// timeout. Ranks on two network hosts of a hostfile (scripts/two_hosts.sh) train the same. Without a launcher,
+// or without --distributed,
 // the flags are one-line errors.
 #include <gtest/gtest.h>
 
@@ -14,6 +15,9 @@
 #include <cmath>
 #include <fstream>
 #include <regex>
+#include <sstream>
+
+#include <unistd.h>
 #include <thread>
 #include <nlohmann/json.hpp>
 
@@ -39,12 +43,15 @@ size_t occurrences(const std::string& text, const std::string& what) {
   return n;
 }
 
-TEST(Distributed, TwoRanksTrainAsOneProcessOnTheDoubledBatch) {
+// 2 ranks under mpiexec with `launcher` (its options before the program) on batch 16 each, against one process
+// on batch 32: the same losses to float rounding, rank 0 alone printing, the traffic reported.
+void expect_two_ranks_train_as_one_process(const std::vector<std::string>& launcher) {
   TempDir tmp;
   const auto single_report = tmp.path() / "single.json", ddp_report = tmp.path() / "ddp.json";
   CommandResult single = run_sprint(run_args("32", single_report.string()));
   ASSERT_EQ(single.exit_code, 0) << single.err;
-  std::vector<std::string> args = {"-np", "2", "--oversubscribe", "--allow-run-as-root", SPRINT_BINARY};
+  std::vector<std::string> args = launcher;
+  args.push_back(SPRINT_BINARY);
   for (const std::string& a : run_args("16", ddp_report.string())) args.push_back(a);
   for (const char* a : {"--distributed", "--bucket-mb", "0.01"}) args.push_back(a);  // several 10 KiB buckets
   CommandResult ddp = run_program(SPRINT_MPIEXEC, args);
@@ -74,6 +81,36 @@ TEST(Distributed, TwoRanksTrainAsOneProcessOnTheDoubledBatch) {
   EXPECT_GE(dist["buckets_started_during_backward"].get<int64_t>(),
             reduced - reduced / dist["optimizer_steps"].get<int64_t>());
   EXPECT_FALSE(s.contains("distributed"));
+}
+
+TEST(Distributed, TwoRanksTrainAsOneProcessOnTheDoubledBatch) {
+  expect_two_ranks_train_as_one_process({"-np", "2", "--oversubscribe", "--allow-run-as-root"});
+}
+
+// Two network hosts on this machine (scripts/two_hosts.sh: network namespaces with addresses of their own, which
+// mpirun reaches through its remote launcher from a hostfile, as it reaches other machines over ssh): one rank on
+// each host, talking TCP between the two addresses, trains as one process on the doubled batch. Skipped where
+// network namespaces cannot be made (they need root).
+TEST(Distributed, RanksOnTwoHostsOfAHostfileTrainAsOneProcess) {
+  TempDir tmp;
+  const std::string dir = (tmp.path() / "hosts").string();
+  const CommandResult up = run_program(SPRINT_TWO_HOSTS, {"up", dir, std::to_string(getpid() % 250)});
+  if (up.exit_code != 0) GTEST_SKIP() << "no network namespaces here (scripts/two_hosts.sh needs root): " << up.err;
+  struct Down {
+    std::string dir;
+    ~Down() { (void)run_program(SPRINT_TWO_HOSTS, {"down", dir}); }
+  } down{dir};
+  std::vector<std::string> launcher = {"-np", "2", "--allow-run-as-root"};
+  std::istringstream words(up.out);
+  for (std::string w; words >> w;) launcher.push_back(w);
+  // The harness itself: each rank on its own host.
+  std::vector<std::string> probe = launcher;
+  probe.insert(probe.end(), {"hostname"});
+  const CommandResult hosts = run_program(SPRINT_MPIEXEC, probe);
+  ASSERT_EQ(hosts.exit_code, 0) << hosts.out << hosts.err;
+  EXPECT_EQ(occurrences(hosts.out, "host-a"), 1u) << hosts.out;
+  EXPECT_EQ(occurrences(hosts.out, "host-b"), 1u) << hosts.out;
+  expect_two_ranks_train_as_one_process(launcher);
 }
 
 // With --sync-batchnorm, BatchNorm layers normalise with both ranks' batches together: 2 ranks on batch 16 take
