@@ -13,14 +13,13 @@
 #include "sprint/runtime/device_registry.h"
 #include "sprint/train/pipeline_stages.h"
 #include "sprint/train/trainer.h"
+#include "pipeline_test_setup.h"
 #include "train_test_data.h"
 
 namespace sprint::train {
 namespace {
 
-std::unique_ptr<optim::Optimizer> make_sgd(nn::Module& m) {
-  return std::make_unique<optim::SGD>(optim::single_group(m), optim::SGDOptions(0.05).with_momentum(0.9));
-}
+using pipeline_setup::make_sgd;
 
 struct DevicesRun {
   std::vector<double> losses;  // per epoch: training loss, test loss, test accuracy
@@ -37,11 +36,7 @@ DevicesRun train(WeightPolicy policy, std::vector<Device> devices, bool resume =
   const data::Dataset train_set = test_data::random_images(192, 6, 6, 3), test_set = test_data::random_images(64, 6, 6, 4);
   nn::Model model = test_data::tiny_conv_model(0.2);
   auto sgd = make_sgd(*model.net);
-  TrainerOptions o;
-  o.batch_size = 16;
-  o.eval_batch_size = 64;
-  o.seed = 11;
-  o.num_workers = 0;
+  TrainerOptions o = pipeline_setup::trainer_options(16, 64, 11);
   PipelineOptions& p = o.pipeline.emplace();
   p.stages = 3;
   p.policy = policy;

@@ -15,14 +15,13 @@
 #include "sprint/train/pipeline_profile.h"
 #include "sprint/train/pipeline_trace.h"
 #include "sprint/train/trainer.h"
+#include "pipeline_test_setup.h"
 #include "support/chrome_trace_check.h"
 
 namespace sprint::train {
 namespace {
 
-std::unique_ptr<optim::Optimizer> make_sgd(nn::Module& m) {
-  return std::make_unique<optim::SGD>(optim::single_group(m), optim::SGDOptions(0.05).with_momentum(0.9));
-}
+using pipeline_setup::make_sgd;
 
 struct ProfiledRun {
   std::vector<std::vector<float>> weights;
@@ -34,18 +33,9 @@ struct ProfiledRun {
 // mlp2 (Flatten, fc1 + ReLU, fc2 + ReLU, fc3) on 160 random samples, batch 16: 10 mini-batches an epoch, cut
 // into stages [Flatten, fc1] and [fc2, fc3].
 ProfiledRun train(WeightPolicy policy, std::optional<profile::ProfilerOptions> profile, int64_t micro_batches = 1) {
-  const data::Dataset all = data::make_random_dataset(200, 6, 3, 11);
-  const data::Dataset train_set = data::subset(all, 0, 160), test_set = data::subset(all, 160, 40);
-  Generator rng(5);
-  nn::ModelOptions mo;
-  mo.hidden = {12, 8};
-  nn::Model model = nn::build_model("mlp2", {6}, 3, rng, mo);
+  auto [train_set, test_set, model] = pipeline_setup::mlp2();
   auto sgd = make_sgd(*model.net);
-  TrainerOptions o;
-  o.batch_size = 16;
-  o.eval_batch_size = 40;
-  o.num_workers = 0;
-  o.seed = 9;
+  TrainerOptions o = pipeline_setup::trainer_options(16, 40, 9);
   PipelineOptions& p = o.pipeline.emplace();
   p.stages = 2;
   p.policy = policy;

@@ -20,6 +20,7 @@
 #include "sprint/train/pipeline.h"
 #include "sprint/train/pipeline_schedule.h"
 #include "sprint/train/trainer.h"
+#include "pipeline_test_setup.h"
 
 namespace sprint::train {
 namespace {
@@ -31,29 +32,17 @@ struct PipelineRun {
   std::string boundaries;
 };
 
-constexpr double kLr = 0.05, kMomentum = 0.9;
-
-std::unique_ptr<optim::Optimizer> make_sgd(nn::Module& m) {
-  return std::make_unique<optim::SGD>(optim::single_group(m),
-                                      optim::SGDOptions(kLr).with_momentum(kMomentum));
-}
+using pipeline_setup::kLr;
+using pipeline_setup::kMomentum;
+using pipeline_setup::make_sgd;
 
 // mlp2 (Flatten, fc1 + ReLU, fc2 + ReLU, fc3: 4 layers) on 160 random samples, batch 16 (10 mini-batches an
 // epoch).
 PipelineRun train(std::optional<PipelineOptions> pipeline, int epochs = 2,
                   const std::atomic<bool>* stop = nullptr) {
-  const data::Dataset all = data::make_random_dataset(200, 6, 3, 11);
-  const data::Dataset train_set = data::subset(all, 0, 160), test_set = data::subset(all, 160, 40);
-  Generator rng(5);
-  nn::ModelOptions mo;
-  mo.hidden = {12, 8};
-  nn::Model model = nn::build_model("mlp2", {6}, 3, rng, mo);
+  auto [train_set, test_set, model] = pipeline_setup::mlp2();
   auto sgd = make_sgd(*model.net);
-  TrainerOptions o;
-  o.batch_size = 16;
-  o.eval_batch_size = 40;
-  o.num_workers = 0;
-  o.seed = 9;
+  TrainerOptions o = pipeline_setup::trainer_options(16, 40, 9);
   o.stop_requested = stop;
   if (pipeline) {
     pipeline->make_optimizer = make_sgd;
