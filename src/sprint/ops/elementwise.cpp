@@ -33,6 +33,11 @@ CopyKind copy_kind(Device src, Device dst) {
   if (dst.is_cpu()) return CopyKind::kDeviceToHost;
   return src == dst ? CopyKind::kDeviceToDevice : CopyKind::kPeer;
 }
+
+// Dense memory of one layout (contiguous, channels-last or blocked) is the same bytes on any device.
+bool is_dense(const Tensor& t) {
+  return t.is_contiguous() || t.is_channels_last() || t.is_blocked();
+}
 }  // namespace
 
 void fill(const Stream& stream, const Tensor& out, double value) {
@@ -51,9 +56,7 @@ void copy(const Stream& stream, const Tensor& src, const Tensor& dst) {
   }
   SPRINT_CHECK(src.dtype() == dst.dtype(), "copy across devices needs equal dtypes, got {} -> {}", src.description(),
                dst.description());
-  // Dense memory of one layout is the same bytes on any device (contiguous, channels-last or blocked).
-  const auto dense = [](const Tensor& t) { return t.is_contiguous() || t.is_channels_last() || t.is_blocked(); };
-  SPRINT_CHECK(dense(src) && dense(dst) && src.memory_format() == dst.memory_format(),
+  SPRINT_CHECK(is_dense(src) && is_dense(dst) && src.memory_format() == dst.memory_format(),
                "copy across devices needs dense tensors of one memory format, got {} -> {}", src.description(),
                dst.description());
   const CopyKind kind = copy_kind(src.device(), dst.device());
@@ -143,13 +146,16 @@ Tensor to_stream_device(const Stream& stream, const Tensor& src) {
 Tensor copy_to(const Stream& stream, const Tensor& src) {
   const MemoryFormat format = src.memory_format();
   Tensor dst = Tensor::empty(src.shape(), src.dtype(), stream.allocator(), format);
-  const bool dense = src.is_contiguous() || src.is_channels_last() || src.is_blocked();
-  if (dense || src.device() == stream.device()) {
+  if (is_dense(src) || src.device() == stream.device()) {
     copy(stream, src, dst);
     return dst;
   }
-  // A strided view: made dense on its own device first.
-  copy(stream, cast_to(device_context(src.device()).compute_stream(), src, src.dtype(), format), dst);
+  // A strided view on another device: made dense there first (after `stream`'s work, and before its copy).
+  const Stream there = device_context(src.device()).compute_stream();
+  there.wait_for(stream);
+  const Tensor dense = cast_to(there, src, src.dtype(), format);
+  stream.wait_for(there);
+  copy(stream, dense, dst);
   return dst;
 }
 

@@ -246,9 +246,7 @@ Pipeline::Pipeline(nn::Model& model, const PipelineOptions& options, const Strea
     // Stage 0 draws from the run's generator (one stage is plain training); the others from their own forks,
     // so dropout masks depend on the stage, never on the threads' timing.
     if (k > 0) s->rng = rng.fork();
-    if (options.profile) {
-      s->profiler = std::make_unique<profile::Profiler>(s->stream, *options.profile, created_);
-    }
+    if (options.profile) s->profiler = std::make_unique<profile::Profiler>(s->stream, *options.profile, created_);
     stages_.push_back(std::move(s));
   }
 }
@@ -265,9 +263,7 @@ Tensor Pipeline::forward(nn::RunContext& ctx, const Tensor& inputs) {
   for (auto& s : stages_) {
     nn::RunContext stage_ctx = ctx;
     stage_ctx.stream = s->stream;
-    if (s->stream != previous) {
-      x = receive(x, mark(previous), s->stream, previous);
-    }
+    if (s->stream != previous) x = receive(x, mark(previous), s->stream, previous);
     x = s->net->forward(stage_ctx, x);
     previous = s->stream;
   }
@@ -351,8 +347,8 @@ void Pipeline::run_stage(Stage& stage, Shared& shared, const optim::Schedule* sc
     stage.spans.push_back({k, kind, index, micro, ns(start), ns(Clock::now())});
   };
   profile::Profiler* const profiler = stage.profiler.get();
-  // A profiled step of the stage's schedule: begin() gives the step's layer observer, end() closes it, and
-  // discard() forgets a turn that found no work.
+  // A profiled step is one turn of the stage's schedule: begin_step sets the turn's layer observer, end_step
+  // closes it, and discard_step forgets a turn that found no work.
   auto begin_step = [&] { ctx.observer = profiler != nullptr ? profiler->begin_step() : nullptr; };
   auto end_step = [&] {
     if (profiler != nullptr) profiler->end_step();
