@@ -2,7 +2,8 @@
 // ranks on batch 16 each take the steps of one process on batch 32: the same losses to float rounding (the MLP
 // has no BatchNorm, whose statistics stay per rank). Rank 0 alone prints and writes the report, which counts the
 // traffic. With --sync-batchnorm a BatchNorm net does the same. A hung or killed rank ends the job within the
-// timeout. Ranks on two network hosts of a hostfile (scripts/two_hosts.sh) train the same. Without a launcher,
+// timeout. Ranks on two network hosts of a hostfile (scripts/two_hosts.sh) train the same, and a rank hung on the
+// other host ends the job too. Without a launcher,
 // or without --distributed,
 // the flags are one-line errors.
 #include <gtest/gtest.h>
@@ -88,29 +89,44 @@ TEST(Distributed, TwoRanksTrainAsOneProcessOnTheDoubledBatch) {
 }
 
 // Two network hosts on this machine (scripts/two_hosts.sh: network namespaces with addresses of their own, which
-// mpirun reaches through its remote launcher from a hostfile, as it reaches other machines over ssh): one rank on
-// each host, talking TCP between the two addresses, trains as one process on the doubled batch. Skipped where
-// network namespaces cannot be made (they need root).
+// mpirun reaches through its remote launcher from a hostfile, as it reaches other machines over ssh), made for a
+// test and removed after it. ok() is false where network namespaces cannot be made (they need root).
+class TwoHosts {
+ public:
+  TwoHosts()
+      : dir_((tmp_.path() / "hosts").string()),
+        up_(run_program(SPRINT_TWO_HOSTS, {"up", dir_, std::to_string(getpid() % 250)})) {}
+  ~TwoHosts() {
+    if (ok()) (void)run_program(SPRINT_TWO_HOSTS, {"down", dir_});
+  }
+  bool ok() const { return up_.exit_code == 0; }
+  std::string why_not() const { return "no network namespaces here (scripts/two_hosts.sh needs root): " + up_.err; }
+  /// mpiexec's options for one rank on each host.
+  std::vector<std::string> launcher() const {
+    std::vector<std::string> args = {"-np", "2", "--allow-run-as-root"};
+    std::istringstream words(up_.out);
+    for (std::string w; words >> w;) args.push_back(w);
+    return args;
+  }
+
+ private:
+  TempDir tmp_;
+  std::string dir_;
+  CommandResult up_;
+};
+
+// One rank on each of two hosts, talking TCP between the two addresses, trains as one process on the doubled batch.
 TEST(Distributed, RanksOnTwoHostsOfAHostfileTrainAsOneProcess) {
-  TempDir tmp;
-  const std::string dir = (tmp.path() / "hosts").string();
-  const CommandResult up = run_program(SPRINT_TWO_HOSTS, {"up", dir, std::to_string(getpid() % 250)});
-  if (up.exit_code != 0) GTEST_SKIP() << "no network namespaces here (scripts/two_hosts.sh needs root): " << up.err;
-  struct Down {
-    std::string dir;
-    ~Down() { (void)run_program(SPRINT_TWO_HOSTS, {"down", dir}); }
-  } down{dir};
-  std::vector<std::string> launcher = {"-np", "2", "--allow-run-as-root"};
-  std::istringstream words(up.out);
-  for (std::string w; words >> w;) launcher.push_back(w);
+  const TwoHosts hosts;
+  if (!hosts.ok()) GTEST_SKIP() << hosts.why_not();
   // The harness itself: each rank on its own host.
-  std::vector<std::string> probe = launcher;
-  probe.insert(probe.end(), {"hostname"});
-  const CommandResult hosts = run_program(SPRINT_MPIEXEC, probe);
-  ASSERT_EQ(hosts.exit_code, 0) << hosts.out << hosts.err;
-  EXPECT_EQ(occurrences(hosts.out, "host-a"), 1u) << hosts.out;
-  EXPECT_EQ(occurrences(hosts.out, "host-b"), 1u) << hosts.out;
-  expect_two_ranks_train_as_one_process(launcher);
+  std::vector<std::string> probe = hosts.launcher();
+  probe.push_back("hostname");
+  const CommandResult names = run_program(SPRINT_MPIEXEC, probe);
+  ASSERT_EQ(names.exit_code, 0) << names.out << names.err;
+  EXPECT_EQ(occurrences(names.out, "host-a"), 1u) << names.out;
+  EXPECT_EQ(occurrences(names.out, "host-b"), 1u) << names.out;
+  expect_two_ranks_train_as_one_process(hosts.launcher());
 }
 
 // With --sync-batchnorm, BatchNorm layers normalise with both ranks' batches together: 2 ranks on batch 16 take
@@ -158,7 +174,8 @@ TEST(Distributed, SynchronisedBatchNormTrainsAsOneProcessOnTheDoubledBatch) {
 // Rank 1 stopped (SIGSTOP: a hang) or killed mid-run: the job ends within the timeout, never hangs. A hung rank
 // makes rank 0's collective time out with sprint's error naming it; a killed one is reported by mpiexec, which
 // ends the job. Each rank writes its pid (the shell's, which exec hands to sprint) so the test can signal rank 1.
-void lose_rank_one(int sig, const std::string& expected) {
+void lose_rank_one(int sig, const std::string& expected,
+                   const std::vector<std::string>& launcher = {"-np", "2", "--oversubscribe", "--allow-run-as-root"}) {
   TempDir tmp;
   const std::filesystem::path pid_file = tmp.path() / "rank1.pid";
   std::string command = "echo $$ > " + tmp.path().string() + "/rank$OMPI_COMM_WORLD_RANK.pid; exec " +
@@ -166,8 +183,10 @@ void lose_rank_one(int sig, const std::string& expected) {
                         " train --dataset random --model mlp2 --samples 100000 --features 64 --epochs 100 "
                         "--batch-size 64 --threads 1 --progress off --distributed --dist-timeout 2";
   const auto start = std::chrono::steady_clock::now();
+  std::vector<std::string> args = launcher;
+  args.insert(args.end(), {"sh", "-c", command});
   CommandResult r = run_program(
-      SPRINT_MPIEXEC, {"-np", "2", "--oversubscribe", "--allow-run-as-root", "sh", "-c", command}, {}, [&] {
+      SPRINT_MPIEXEC, args, {}, [&] {
         pid_t pid = 0;
         for (int i = 0; i < 3000 && pid == 0; ++i) {  // up to 30 s for the ranks to start
           std::this_thread::sleep_for(std::chrono::milliseconds(10));
@@ -190,6 +209,14 @@ TEST(Distributed, AHungRankEndsTheJobWithAnErrorNamingTheRank) {
 }
 
 TEST(Distributed, AKilledRankEndsTheJob) { lose_rank_one(SIGKILL, "rank 1"); }
+
+// The same across two hosts: rank 1 hangs on the other host, rank 0's collective times out naming it.
+TEST(Distributed, ARankHungOnAnotherHostEndsTheJob) {
+  const TwoHosts hosts;
+  if (!hosts.ok()) GTEST_SKIP() << hosts.why_not();
+  lose_rank_one(SIGSTOP, "sprint: error: rank 0 of 2: [a-z_]+ of [0-9]+ [a-z0-9]+ did not complete within 2 s",
+                hosts.launcher());
+}
 
 // SIGINT reaching rank 1 alone (not through mpiexec): every rank stops after the same step, rank 0 saves the
 // checkpoint (with the job's partial epoch loss), both exit 130; resumed under mpiexec, the job ends with the
