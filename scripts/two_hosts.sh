@@ -62,6 +62,7 @@ esac
 exec ip netns exec \$ns unshare --uts sh -c "hostname \$name; \$*"
 AGENT
 chmod +x "$dir/rsh-agent"
+# --bind-to none: each host's launcher would bind its one rank to "its" first core, the same core on both hosts.
 echo "--hostfile $dir/hostfile --mca plm_rsh_agent $dir/rsh-agent --mca oob_tcp_if_include $net.0/24" \
-  "--mca btl_tcp_if_include $net.0/24 --mca btl tcp,self" > "$dir/mpirun-args"
+  "--mca btl_tcp_if_include $net.0/24 --mca btl tcp,self --bind-to none" > "$dir/mpirun-args"
 cat "$dir/mpirun-args"

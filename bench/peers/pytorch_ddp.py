@@ -7,6 +7,8 @@
 # W x --batch samples split into W contiguous shards, SGD(lr, momentum). Rank 0 times the training loop of each
 # epoch (as sprint's train_seconds) and prints one JSON object; the loss is the mean over all ranks' samples.
 # Usage: /usr/bin/python3 bench/peers/pytorch_ddp.py --model cnn --world 2 --threads 1 --batch 64 --epochs 1
+# With --rank R it runs that one rank in this process (no spawn): start one per host with MASTER_ADDR (rank 0's
+# address), MASTER_PORT and GLOO_SOCKET_IFNAME set, as for scripts/two_hosts.sh's hosts; rank 0 prints the JSON.
 import argparse, json, os, statistics, time
 
 import torch
@@ -29,6 +31,10 @@ def run(rank, args, out):
     loader = peer.load_cifar if args.dataset == "cifar10" else peer.load
     xtr, ytr = loader(data, "train")
     xte, yte = loader(data, "test")
+    if args.limit_train > 0:  # the first N samples, as sprint's --limit-train
+        xtr, ytr = xtr[:args.limit_train], ytr[:args.limit_train]
+    if args.limit_test > 0:
+        xte, yte = xte[:args.limit_test], yte[:args.limit_test]
     channels, side = xtr.shape[1], xtr.shape[2]
     model = {"mlp": lambda: peer.Mlp(channels * side * side), "cnn": lambda: peer.Cnn(channels, side),
              "resnet18": lambda: peer.ResNet18(channels)}[args.model]()
@@ -64,7 +70,7 @@ def run(rank, args, out):
                        "test_accuracy": correct / len(xte), "train_seconds": seconds,
                        "samples_per_second": len(xtr) / seconds})
     if rank == 0:
-        out.put(json.dumps({"peer": f"pytorch {torch.__version__} DDP gloo", "model": args.model,
+        out(json.dumps({"peer": f"pytorch {torch.__version__} DDP gloo", "model": args.model,
                             "dataset": args.dataset, "world": args.world, "threads": args.threads,
                             "batch_per_rank": args.batch, "bucket_mb": args.bucket_mb, "epochs": epochs,
                             "median_epoch_seconds": statistics.median(e["train_seconds"] for e in epochs)}))
@@ -85,10 +91,16 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--port", type=int, default=29517)
     ap.add_argument("--data", default="")
+    ap.add_argument("--limit-train", type=int, default=0, help="train on the first N samples (0: all)")
+    ap.add_argument("--limit-test", type=int, default=0, help="test on the first N samples (0: all)")
+    ap.add_argument("--rank", type=int, default=-1, help="run this one rank here (MASTER_ADDR, MASTER_PORT set)")
     args = ap.parse_args()
+    if args.rank >= 0:
+        run(args.rank, args, print)
+        return
     ctx = mp.get_context("spawn")
     out = ctx.SimpleQueue()
-    mp.spawn(run, args=(args, out), nprocs=args.world, join=True)
+    mp.spawn(run, args=(args, out.put), nprocs=args.world, join=True)
     print(out.get())
 
 
