@@ -236,6 +236,8 @@ Pipeline::Pipeline(nn::Model& model, const PipelineOptions& options, const Strea
     if (s->device != stream.device()) {
       s->stream.wait_for(stream);  // the weights as the run's work left them
       s->net->to_device(s->stream);
+      // The old copies are freed on the run's stream: its later work (which may reuse them) after the copies.
+      stream.wait_for(s->stream);
     }
     s->optimizer = options.make_optimizer(*s->net);
     std::vector<nn::ParameterPtr> trained;
