@@ -5,7 +5,8 @@
 # reaches them through its remote launcher (plm rsh) with an agent script instead of ssh, so the ranks start,
 # connect and exchange data exactly as on two machines: out-of-band and MPI traffic over TCP between two
 # addresses, no shared memory between the hosts. They do share the kernel, the CPUs and the file system.
-# Needs root (ip netns, ip link).
+# Needs root (ip netns, ip link). `up` checks that TCP passes between the hosts and fails (removing them) where it
+# does not.
 #
 #   scripts/two_hosts.sh up DIR [N]   creates them (N: 0..249, default 77), writes DIR/hostfile, DIR/rsh-agent and
 #                                     DIR/mpirun-args (the options to give mpirun), prints the mpirun-args
@@ -37,6 +38,9 @@ bridge=spbr$n ns1=sprint$n-a ns2=sprint$n-b net=10.77.$n
 echo "$bridge $ns1 $ns2" > "$dir/names"
 trap '"$0" down "$dir"' ERR
 ip link add "$bridge" type bridge
+# Bridged packets skip the host's iptables where br_netfilter would pass them through (a FORWARD policy of DROP,
+# as Docker sets, would drop the ranks' traffic).
+ip link set dev "$bridge" type bridge nf_call_iptables 0 2>/dev/null || true
 ip addr add "$net.254/24" dev "$bridge"
 ip link set "$bridge" up
 i=0
@@ -48,6 +52,21 @@ for ns in "$ns1" "$ns2"; do
   ip -n "$ns" addr add "$net.$i/24" dev eth0
   ip -n "$ns" link set eth0 up
   ip -n "$ns" link set lo up
+done
+# TCP between the hosts and to mpirun's address: a refused connection (nothing listens on port 9) proves the path
+# open; a filtered one times out.
+reachable() {
+  local said
+  said=$(ip netns exec "$1" timeout 3 bash -c "exec 3<>/dev/tcp/$2/9" 2>&1) && return 0
+  [[ $said == *refused* ]]
+}
+for path in "$ns2 $net.1" "$ns1 $net.2" "$ns1 $net.254" "$ns2 $net.254"; do
+  if ! reachable $path; then
+    echo "$0: no TCP from ${path% *} to ${path#* } (filtered on this machine); removed the hosts" >&2
+    trap - ERR
+    "$0" down "$dir"
+    exit 1
+  fi
 done
 printf '%s slots=1\n%s slots=1\n' "$net.1" "$net.2" > "$dir/hostfile"
 # mpirun runs "<agent> <host> <command>" where it would run "ssh <host> <command>".

@@ -90,7 +90,8 @@ TEST(Distributed, TwoRanksTrainAsOneProcessOnTheDoubledBatch) {
 
 // Two network hosts on this machine (scripts/two_hosts.sh: network namespaces with addresses of their own, which
 // mpirun reaches through its remote launcher from a hostfile, as it reaches other machines over ssh), made for a
-// test and removed after it. ok() is false where network namespaces cannot be made (they need root).
+// test and removed after it. ok() is false where they cannot be made (no root, no network namespaces, or TCP
+// between them filtered).
 class TwoHosts {
  public:
   TwoHosts()
@@ -100,7 +101,10 @@ class TwoHosts {
     if (ok()) (void)run_program(SPRINT_TWO_HOSTS, {"down", dir_});
   }
   bool ok() const { return up_.exit_code == 0; }
-  std::string why_not() const { return "no network namespaces here (scripts/two_hosts.sh needs root): " + up_.err; }
+  std::string why_not() const {
+    return "scripts/two_hosts.sh made no hosts here (it needs root, network namespaces and TCP between them): " +
+           up_.err;
+  }
   /// mpiexec's options for one rank on each host.
   std::vector<std::string> launcher() const {
     std::vector<std::string> args = {"-np", "2", "--allow-run-as-root"};
