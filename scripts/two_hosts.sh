@@ -9,7 +9,8 @@
 # does not.
 #
 #   scripts/two_hosts.sh up DIR [N]   creates them (N: 0..249, default 77), writes DIR/hostfile, DIR/rsh-agent and
-#                                     DIR/mpirun-args (the options to give mpirun), prints the mpirun-args
+#                                     DIR/mpirun-args (the options to give mpirun), prints the mpirun-args; exit
+#                                     status 3 when hosts number N exist already
 #   scripts/two_hosts.sh down DIR     removes what `up DIR` made
 #
 # Example:
@@ -35,6 +36,10 @@ n=${3:-77}
 [[ $n =~ ^[0-9]+$ && $n -le 249 ]] || { echo "$0: N must be 0..249, got $n" >&2; exit 2; }
 mkdir -p "$dir"
 bridge=spbr$n ns1=sprint$n-a ns2=sprint$n-b net=10.77.$n
+if ip link show "$bridge" > /dev/null 2>&1 || [[ -e /run/netns/$ns1 || -e /run/netns/$ns2 ]]; then
+  echo "$0: hosts number $n exist already (another run has them; choose another N)" >&2
+  exit 3
+fi
 echo "$bridge $ns1 $ns2" > "$dir/names"
 trap '"$0" down "$dir"' ERR
 ip link add "$bridge" type bridge
