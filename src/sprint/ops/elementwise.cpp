@@ -135,27 +135,31 @@ Tensor full(const Stream& stream, const Shape& shape, DType dtype, double value,
   return t;
 }
 
+namespace {
+// `src` (on another device than `stream`'s) in `format` on its own device, converted there after `stream`'s work
+// so far and before `stream`'s later work, which copies it across.
+Tensor formatted_on_its_device(const Stream& stream, const Tensor& src, MemoryFormat format) {
+  const Stream there = device_context(src.device()).compute_stream();
+  there.wait_for(stream);
+  Tensor formatted = cast_to(there, src, src.dtype(), format);
+  stream.wait_for(there);
+  return formatted;
+}
+}  // namespace
+
 Tensor to_stream_device(const Stream& stream, const Tensor& src) {
   if (src.device() == stream.device()) return src;
   Tensor dst = Tensor::empty(src.shape(), src.dtype(), stream.allocator());
-  copy(stream, src.is_contiguous() ? src : cast_to(device_context(src.device()).compute_stream(), src, src.dtype()),
-       dst);
+  copy(stream, src.is_contiguous() ? src : formatted_on_its_device(stream, src, MemoryFormat::kContiguous), dst);
   return dst;
 }
 
 Tensor copy_to(const Stream& stream, const Tensor& src) {
   const MemoryFormat format = src.memory_format();
   Tensor dst = Tensor::empty(src.shape(), src.dtype(), stream.allocator(), format);
-  if (is_dense(src) || src.device() == stream.device()) {
-    copy(stream, src, dst);
-    return dst;
-  }
-  // A strided view on another device: made dense there first (after `stream`'s work, and before its copy).
-  const Stream there = device_context(src.device()).compute_stream();
-  there.wait_for(stream);
-  const Tensor dense = cast_to(there, src, src.dtype(), format);
-  stream.wait_for(there);
-  copy(stream, dense, dst);
+  // A strided view on another device is made dense there first.
+  copy(stream, is_dense(src) || src.device() == stream.device() ? src : formatted_on_its_device(stream, src, format),
+       dst);
   return dst;
 }
 
