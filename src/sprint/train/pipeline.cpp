@@ -421,8 +421,7 @@ void Pipeline::run_stage(Stage& stage, Shared& shared, const optim::Schedule* sc
     if (last) {
       const profile::ProfileRegion region(profiler, "loss", profile::Category::kLoss);
       const Shared::Slot& s = shared.slot_of(index);
-      const Tensor all_labels = first && stage.device == stream_.device() ? s.labels
-                                                                          : receive(s.labels, s.filled, stream, stream_);
+      const Tensor all_labels = receive(s.labels, s.filled, stream, stream_);
       const Tensor labels = n == s.size ? all_labels : all_labels.rows(row, n);
       const Tensor batch_loss = loss.forward(ctx, y, labels);
       ops::axpby(
