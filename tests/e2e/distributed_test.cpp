@@ -28,6 +28,9 @@
 namespace sprint::testing {
 namespace {
 
+// mpiexec's options for 2 ranks on this machine (as root, more ranks than cores allowed).
+const std::vector<std::string> kOneHost = {"-np", "2", "--oversubscribe", "--allow-run-as-root"};
+
 std::vector<std::string> run_args(const std::string& batch, const std::string& report) {
   return {"train", "--dataset", "random", "--model", "mlp2", "--samples", "640", "--features", "24", "--epochs",
           "3", "--batch-size", batch, "--lr", "0.05", "--progress", "off", "--threads", "1", "--report", report};
@@ -85,7 +88,7 @@ void expect_two_ranks_train_as_one_process(const std::vector<std::string>& launc
 }
 
 TEST(Distributed, TwoRanksTrainAsOneProcessOnTheDoubledBatch) {
-  expect_two_ranks_train_as_one_process({"-np", "2", "--oversubscribe", "--allow-run-as-root"});
+  expect_two_ranks_train_as_one_process(kOneHost);
 }
 
 // Two network hosts on this machine (scripts/two_hosts.sh: network namespaces with addresses of their own, which
@@ -151,7 +154,8 @@ TEST(Distributed, SynchronisedBatchNormTrainsAsOneProcessOnTheDoubledBatch) {
                                     "--report", report.string()};
   };
   auto ranks = [&](const std::filesystem::path& report, bool sync) {
-    std::vector<std::string> a = {"-np", "2", "--oversubscribe", "--allow-run-as-root", SPRINT_BINARY};
+    std::vector<std::string> a = kOneHost;
+    a.push_back(SPRINT_BINARY);
     for (const std::string& x : args("16", report)) a.push_back(x);
     a.push_back("--distributed");
     if (sync) a.push_back("--sync-batchnorm");
@@ -183,7 +187,7 @@ TEST(Distributed, SynchronisedBatchNormTrainsAsOneProcessOnTheDoubledBatch) {
 // makes rank 0's collective time out with sprint's error naming it; a killed one is reported by mpiexec, which
 // ends the job. Each rank writes its pid (the shell's, which exec hands to sprint) so the test can signal rank 1.
 void lose_rank_one(int sig, const std::string& expected,
-                   const std::vector<std::string>& launcher = {"-np", "2", "--oversubscribe", "--allow-run-as-root"}) {
+                   const std::vector<std::string>& launcher = kOneHost) {
   TempDir tmp;
   const std::filesystem::path pid_file = tmp.path() / "rank1.pid";
   std::string command = "echo $$ > " + tmp.path().string() + "/rank$OMPI_COMM_WORLD_RANK.pid; exec " +
@@ -234,8 +238,9 @@ TEST(Distributed, AnInterruptedRankStopsTheJobAndItResumesExactly) {
   const std::string train = " train --dataset random --model mlp2 --samples 60000 --features 64 --epochs 6 "
                             "--batch-size 32 --lr 0.05 --threads 1 --progress off --distributed";
   const auto mpi = [&](const std::string& command, const std::function<void()>& meanwhile) {
-    return run_program(SPRINT_MPIEXEC, {"-np", "2", "--oversubscribe", "--allow-run-as-root", "sh", "-c", command},
-                       {}, meanwhile);
+    std::vector<std::string> args = kOneHost;
+    args.insert(args.end(), {"sh", "-c", command});
+    return run_program(SPRINT_MPIEXEC, args, {}, meanwhile);
   };
   const CommandResult whole =
       mpi(std::string("exec ") + SPRINT_BINARY + train + " --report " + (tmp.path() / "whole.json").string(), {});
@@ -295,9 +300,9 @@ TEST(Distributed, FlagsWithoutALauncherAreOneLineErrors) {
 
 // NCCL reduces GPU tensors: asking for it on the CPU is one error line from every rank, before any training.
 TEST(Distributed, NcclOnTheCpuIsAOneLineError) {
-  const CommandResult r =
-      run_program(SPRINT_MPIEXEC, {"-np", "2", "--oversubscribe", "--allow-run-as-root", SPRINT_BINARY, "train",
-                                   "--dataset", "random", "--distributed", "--dist-backend", "nccl"});
+  std::vector<std::string> args = kOneHost;
+  args.insert(args.end(), {SPRINT_BINARY, "train", "--dataset", "random", "--distributed", "--dist-backend", "nccl"});
+  const CommandResult r = run_program(SPRINT_MPIEXEC, args);
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.err.find("sprint: error: --dist-backend nccl needs --device cuda"), std::string::npos) << r.err;
   EXPECT_EQ(r.out.find("epoch"), std::string::npos) << r.out;
